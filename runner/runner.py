@@ -1,0 +1,1558 @@
+"""pyrun runner: executes Python code for a host over pyrun protocol v1.
+
+The wire contract is PROTOCOL.md (requests on stdin, frames on stdout, one JSON
+object per line).  This module is the whole runner: standard library only,
+CPython 3.9+, and it reads top to bottom as channel setup, frame writer, output
+capture, interrupts, execution (display, magics, stdin), requests, main loop.
+
+Ways to start it (all end up in ``main()``)::
+
+    python3 -u /path/runner.py
+    python3 -u -c "__import__('sys').path.insert(0,'/dir');__import__('runner').main()"
+    python3 -u -c "$LOADER"      # then send json.dumps(source) + "\\n" as the first stdin line
+
+``LOADER`` below is the bootstrap loader (tested in tests/test_launch.py).  It
+reads the first stdin line with os.read (never through a buffered sys.stdin, so
+no request is swallowed), and hands the bytes it read past that line to the
+runner as ``__pyrun_stdin__``.
+
+Start-up cost matters (a kernel is started per agent), so only what start needs
+is imported here; asyncio, ast, traceback, subprocess, rlcompleter, codeop and
+friends are imported on first use.
+"""
+
+import builtins
+import codecs
+import json
+import os
+import select
+import signal
+import sys
+import threading
+import time
+
+LOADER = (
+    "import os,json;d=b''\n"
+    "while b'\\n' not in d:d+=os.read(0,1<<16) or os._exit(3)\n"
+    "l,_,r=d.partition(b'\\n');"
+    "exec(compile(json.loads(l),'<pyrun-runner>','exec'),"
+    "{'__name__':'__main__','__pyrun_stdin__':r})"
+)
+
+PROTOCOL = 1
+MAX_FRAME_DATA = 1 << 20  # bytes of `data` per stdout/stderr frame
+FLUSH_BYTES = 64 * 1024  # pending output (chars) that forces a flush
+FLUSH_DELAY = 0.003  # seconds from first pending write to background flush
+FD_SYNC_INTERVAL = 0.0005  # Python writes re-check fd pipes at most this often
+
+IDLE, STARTING, PROLOGUE, USER, EPILOGUE = 0, 1, 2, 3, 4
+
+
+class _State:
+    """Mutable runner state shared by the main, reader and io threads."""
+
+    def __init__(self) -> None:
+        self.phase = STARTING
+        self.count = 0  # executionCount
+        self.serial = 0  # every execution, silent or not
+        self.exec_id = None
+        self.allow_stdin = False
+        self.pending_interrupt = False  # SIGINT seen during PROLOGUE
+        self.acked_serial = -1  # serial whose interrupt the handler saw
+        self.last_sigint_handled = 0.0  # monotonic time of last handler run
+        self.critical = 0  # main thread writing frames: defer KeyboardInterrupt
+        self.deferred = False
+        self.main_ident = threading.get_ident()
+        self.ns = None  # the user's __main__ dict
+        self.loop = None  # asyncio loop, created on first top-level await
+        self.input_cond = threading.Condition()
+        self.input_wait_id = None
+        self.input_value = None
+        self.ppid = os.getppid()
+        self.is_leader = False
+        self.prev_dir = None
+
+
+STATE = _State()
+
+
+# ---------------------------------------------------------------- channels
+
+
+class _Channels:
+    req = 0  # private dup of the original fd 0 (requests)
+    frame = 1  # private dup of the original fd 1 (frames)
+    diag = 2  # private dup of the original fd 2 (runner diagnostics)
+    out_r = -1  # read ends of the pipes behind fd 1 / fd 2
+    err_r = -1
+    wake_r = -1  # writers wake the io thread to schedule a flush
+    wake_w = -1
+    sig_r = -1  # signal.set_wakeup_fd target
+    sig_w = -1
+
+
+CH = _Channels()
+
+
+def _setup_channels() -> None:
+    """Move the protocol off fds 0/1 and capture fds 1/2 into pipes."""
+    CH.req = os.dup(0)  # os.dup gives non-inheritable fds
+    CH.frame = os.dup(1)
+    CH.diag = os.dup(2)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    for target in (1, 2):
+        r, w = os.pipe()
+        os.dup2(w, target)  # dup2 makes fd 1/2 inheritable: children write here
+        os.close(w)
+        os.set_blocking(r, False)
+        if target == 1:
+            CH.out_r = r
+        else:
+            CH.err_r = r
+    CH.wake_r, CH.wake_w = os.pipe()
+    os.set_blocking(CH.wake_w, False)
+    CH.sig_r, CH.sig_w = os.pipe()
+    os.set_blocking(CH.sig_w, False)
+    os.set_blocking(CH.sig_r, False)
+
+
+def _diag(text: str) -> None:
+    """Runner diagnostics go to the real stderr, which the host logs."""
+    try:
+        os.write(CH.diag, text.encode("utf-8", "backslashreplace"))
+    except OSError:
+        pass
+
+
+# ---------------------------------------------------------------- frame writer
+
+
+def _json_surrogates(exc: UnicodeError):
+    """Encode lone surrogates as the visible text `\\udXXX` inside JSON strings.
+
+    json.dumps(ensure_ascii=False) leaves lone surrogates raw, UTF-8 cannot
+    encode them, and the JSON escape `\\udXXX` would still be a lone surrogate
+    for strict decoders; so the backslash itself is escaped.
+    """
+    if isinstance(exc, UnicodeEncodeError):
+        bad = exc.object[exc.start : exc.end]
+        return "".join("\\\\u%04x" % ord(c) for c in bad), exc.end
+    raise exc
+
+
+codecs.register_error("pyrun.json", _json_surrogates)
+
+_encoder = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+_dumps = _encoder.encode
+_dump_str = json.encoder.encode_basestring  # C version when available
+_write_lock = threading.Lock()
+
+
+def _jsonable(obj, depth: int = 0):
+    """Make obj strict-JSON friendly: NaN/Infinity become strings, odd objects repr."""
+    if depth > 100:
+        return None
+    if isinstance(obj, float):
+        if obj != obj:
+            return "NaN"
+        if obj in (float("inf"), float("-inf")):
+            return "Infinity" if obj > 0 else "-Infinity"
+        return obj
+    if obj is None or isinstance(obj, (bool, int, str)):
+        return obj
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v, depth + 1) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v, depth + 1) for v in obj]
+    try:
+        return repr(obj)
+    except Exception:
+        return "<unrepresentable>"
+
+
+def _frame_line(frame: dict) -> str:
+    try:
+        return _dumps(frame)
+    except (ValueError, TypeError, RecursionError):
+        return _dumps(_jsonable(frame))
+
+
+def _begin_critical() -> bool:
+    if threading.get_ident() == STATE.main_ident:
+        STATE.critical += 1
+        return True
+    return False
+
+
+def _end_critical(was_main: bool) -> None:
+    if was_main:
+        STATE.critical -= 1
+        if STATE.critical == 0 and STATE.deferred:
+            STATE.deferred = False
+            if STATE.phase == USER:
+                raise KeyboardInterrupt
+
+
+def _write_bytes(data: bytes) -> None:
+    """Write whole frames; a KeyboardInterrupt never cuts a frame in half."""
+    main = _begin_critical()
+    try:
+        with _write_lock:
+            view = memoryview(data)
+            while view:
+                n = os.write(CH.frame, view)
+                view = view[n:]
+    except OSError:  # host closed our stdout: it is gone
+        _host_gone()
+    finally:
+        _end_critical(main)
+
+
+def send(*frames: dict) -> None:
+    """Send frames that need no ordering with captured output (replies)."""
+    data = "".join([_frame_line(f) + "\n" for f in frames])
+    _write_bytes(data.encode("utf-8", "pyrun.json"))
+
+
+# ---------------------------------------------------------------- output capture
+
+
+def _split_data(text: str):
+    """Yield pieces of text of at most MAX_FRAME_DATA UTF-8 bytes each."""
+    if len(text) * 4 <= MAX_FRAME_DATA:
+        yield text
+        return
+    if text.isascii():
+        for i in range(0, len(text), MAX_FRAME_DATA):
+            yield text[i : i + MAX_FRAME_DATA]
+        return
+    raw = text.encode("utf-8", "surrogatepass")
+    i, n = 0, len(raw)
+    while i < n:
+        j = min(i + MAX_FRAME_DATA, n)
+        while j < n and (raw[j] & 0xC0) == 0x80:  # never split a UTF-8 sequence
+            j -= 1
+        yield raw[i:j].decode("utf-8", "surrogatepass")
+        i = j
+
+
+class _Output:
+    """Pending captured output: coalesces writes, keeps stdout/stderr order.
+
+    Writers append under `lock`; `flush_lock` makes take-and-write atomic so
+    frames leave in the order the text was written, whoever flushes.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.flush_lock = threading.Lock()
+        self.stream = None
+        self.chunks = []
+        self.segments = []
+        self.size = 0
+        self.armed = False
+        self.id = None
+        self.cap = None
+        self.used = 0
+        self.dropped = 0
+        self.noticed = False
+        self.next_fd_sync = 0.0
+
+    # called with self.lock held
+    def _close_run(self) -> None:
+        if self.chunks:
+            self.segments.append((self.stream, "".join(self.chunks)))
+            self.chunks = []
+
+    def _append(self, stream: str, text: str) -> None:
+        if self.stream is not stream:
+            self._close_run()
+            self.stream = stream
+        self.chunks.append(text)
+        self.size += len(text)
+
+    def _append_capped(self, stream: str, text: str) -> None:
+        size = len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+        room = self.cap - self.used
+        if size <= room:
+            self.used += size
+            self._append(stream, text)
+            return
+        if room > 0:
+            if text.isascii():
+                keep = text[:room]
+            else:
+                keep = text.encode("utf-8", "surrogatepass")[:room].decode("utf-8", "ignore")
+            kept = len(keep.encode("utf-8", "surrogatepass"))
+            self._append(stream, keep)
+            self.used += kept
+            size -= kept
+        self.dropped += size
+        if not self.noticed:
+            self.noticed = True
+            self._append(
+                "stderr",
+                "\n[pyrun] output exceeded maxOutputBytes=%d; the rest of this "
+                "execution's output is dropped\n" % self.cap,
+            )
+
+    def add(self, stream: str, text: str) -> bool:
+        """Queue text; returns True when the caller should flush now."""
+        with self.lock:
+            if self.cap is None:
+                self._append(stream, text)
+            else:
+                self._append_capped(stream, text)
+            if self.size > FLUSH_BYTES:
+                return True
+            if not self.armed:
+                self.armed = True
+                try:
+                    os.write(CH.wake_w, b"f")
+                except OSError:
+                    pass
+        return False
+
+    def _take(self):
+        self._close_run()
+        segs = self.segments
+        self.segments = []
+        self.size = 0
+        self.armed = False
+        return segs
+
+    def _frames(self, segs, ident) -> list:
+        lines = []
+        head = '{"type":"%s","id":' + _dumps(ident) + ',"data":'
+        for stream, text in segs:
+            h = head % stream
+            for piece in _split_data(text):
+                lines.append(h + _dump_str(piece) + "}\n")
+        return lines
+
+    def flush(self, extra=()) -> None:
+        """Send pending output as frames, then `extra` frames, in one write."""
+        main = _begin_critical()
+        try:
+            with self.flush_lock:
+                with self.lock:
+                    segs = self._take() if self.size or self.segments or self.chunks else ()
+                    ident = self.id
+                if ident is None:  # no execution yet (prelude): to the real stderr
+                    for _, text in segs:
+                        _diag(text)
+                    segs = ()
+                if not segs and not extra:
+                    return
+                lines = self._frames(segs, ident) if segs else []
+                for f in extra:
+                    lines.append(_frame_line(f) + "\n")
+                _write_bytes("".join(lines).encode("utf-8", "pyrun.json"))
+        finally:
+            _end_critical(main)
+
+    def begin(self, ident, cap) -> None:
+        """Switch attribution to a new execution (older output flushed first)."""
+        self.flush()
+        with self.lock:
+            self.id = ident
+            self.cap = cap
+            self.used = 0
+            self.dropped = 0
+            self.noticed = False
+
+
+OUT = _Output()
+_monotonic = time.monotonic
+
+
+class _Writer:
+    """sys.stdout / sys.stderr: text goes straight into OUT, no pipe hop."""
+
+    encoding = "utf-8"
+    errors = "strict"
+    newlines = None
+    closed = False
+    line_buffering = False
+    write_through = True
+
+    def __init__(self, name: str, fd: int) -> None:
+        self.name = name
+        self._fd = fd
+
+    def write(self, s) -> int:
+        if s.__class__ is not str:
+            if not isinstance(s, str):
+                raise TypeError("write() argument must be str, not %s" % type(s).__name__)
+            s = str.__str__(s)
+        out = OUT
+        now = _monotonic()
+        if now >= out.next_fd_sync:
+            out.next_fd_sync = now + FD_SYNC_INTERVAL
+            _sync_fds()  # keep order with what children wrote to fd 1/2 just before
+        if out.add(self.name, s):
+            out.flush()
+        return len(s)
+
+    def writelines(self, lines) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        pass
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def isatty(self) -> bool:
+        return False
+
+    def readable(self) -> bool:
+        return False
+
+    def writable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    @property
+    def buffer(self):
+        return _BinaryWriter(self)
+
+    def __repr__(self) -> str:
+        return "<pyrun %s>" % self.name
+
+
+class _BinaryWriter:
+    """sys.stdout.buffer: bytes are decoded (backslashreplace) and queued."""
+
+    def __init__(self, text: _Writer) -> None:
+        self._text = text
+
+    def write(self, b) -> int:
+        data = bytes(b)
+        self._text.write(data.decode("utf-8", "backslashreplace"))
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    def fileno(self) -> int:
+        return self._text.fileno()
+
+
+_drain_lock = threading.Lock()
+_decoders = {}
+_poll_fds = None
+
+
+def _drain_fd(fd: int) -> bool:
+    """Read what is in one capture pipe (caller holds _drain_lock)."""
+    try:
+        data = os.read(fd, 1 << 16)
+    except BlockingIOError:
+        return False
+    except OSError:
+        return False
+    stream = "stdout" if fd == CH.out_r else "stderr"
+    if not data:
+        try:
+            _poll_fds.unregister(fd)
+        except Exception:
+            pass
+        return False
+    text = _decoders[fd].decode(data)
+    if text and OUT.add(stream, text):
+        OUT.flush()
+    return True
+
+
+def _sync_fds() -> None:
+    """Move everything already written to fd 1/2 into OUT (any thread)."""
+    with _drain_lock:
+        while True:
+            ready = _poll_fds.poll(0)
+            if not ready:
+                return
+            got = False
+            for fd, _ev in ready:
+                got = _drain_fd(fd) or got
+            if not got:
+                return
+
+
+def _finish_output() -> None:
+    """End of an execution: every byte it wrote is queued (not yet sent)."""
+    _sync_fds()
+
+
+# ---------------------------------------------------------------- interrupts
+
+
+def _on_sigint(signum, frame) -> None:
+    """SIGINT: KeyboardInterrupt in user code, ignored while idle/starting."""
+    st = STATE
+    st.last_sigint_handled = _monotonic()
+    phase = st.phase
+    if phase == USER:
+        st.acked_serial = st.serial
+        if st.critical:
+            st.deferred = True
+            return
+        raise KeyboardInterrupt
+    if phase == PROLOGUE:
+        st.acked_serial = st.serial
+        st.pending_interrupt = True
+
+
+def _io_loop() -> None:
+    """One thread: drains fd 1/2, flushes pending output after FLUSH_DELAY,
+    re-delivers a SIGINT the main thread did not notice, and watches the parent.
+    """
+    st = STATE
+    poller = select.poll()
+    for fd in (CH.wake_r, CH.sig_r):
+        poller.register(fd, select.POLLIN)
+    out_poll = select.poll()
+    for fd in (CH.out_r, CH.err_r):
+        poller.register(fd, select.POLLIN)
+    flush_at = None
+    redeliver_at = None
+    redeliver_ref = 0.0
+    redeliver_serial = -1
+    backoff = 0.001
+    last_sig_read = 0.0
+    next_ppid = _monotonic() + 0.25
+    del out_poll
+    while True:
+        now = _monotonic()
+        deadline = next_ppid
+        if flush_at is not None and flush_at < deadline:
+            deadline = flush_at
+        if redeliver_at is not None and redeliver_at < deadline:
+            deadline = redeliver_at
+        timeout = max(0, int((deadline - now) * 1000 + 0.999))
+        try:
+            events = poller.poll(timeout)
+        except InterruptedError:
+            events = ()
+        for fd, ev in events:
+            if fd == CH.wake_r:
+                try:
+                    os.read(fd, 4096)
+                except OSError:
+                    pass
+                if flush_at is None:
+                    flush_at = _monotonic() + FLUSH_DELAY
+            elif fd == CH.sig_r:
+                try:
+                    data = os.read(fd, 4096)
+                except OSError:
+                    data = b""
+                t = _monotonic()
+                if signal.SIGINT in data and st.phase in (PROLOGUE, USER):
+                    redeliver_ref = last_sig_read
+                    redeliver_serial = st.serial
+                    backoff = 0.001
+                    redeliver_at = t + backoff
+                last_sig_read = t
+            else:
+                if ev & (select.POLLHUP | select.POLLERR) and not ev & select.POLLIN:
+                    try:
+                        poller.unregister(fd)
+                    except Exception:
+                        pass
+                    continue
+                with _drain_lock:
+                    _drain_fd(fd)
+                if flush_at is None:
+                    flush_at = _monotonic() + FLUSH_DELAY
+        now = _monotonic()
+        if flush_at is not None and now >= flush_at:
+            flush_at = None
+            try:
+                OUT.flush()
+            except Exception as e:  # never let the io thread die
+                _diag("pyrun: flush failed: %r\n" % (e,))
+        if redeliver_at is not None and now >= redeliver_at:
+            if (
+                st.phase in (PROLOGUE, USER)
+                and st.serial == redeliver_serial
+                and st.last_sigint_handled <= redeliver_ref
+                and st.acked_serial != redeliver_serial
+                and signal.getsignal(signal.SIGINT) is _on_sigint
+                and backoff < 0.2
+            ):
+                try:
+                    signal.pthread_kill(st.main_ident, signal.SIGINT)
+                except OSError:
+                    pass
+                backoff *= 2
+                redeliver_at = now + backoff
+            else:
+                redeliver_at = None
+        if now >= next_ppid:
+            next_ppid = now + 0.25
+            if os.getppid() != st.ppid:
+                _host_gone()
+
+
+def _kill_group_but_me() -> None:
+    """Take our process group (children started by user code) with us."""
+    if not STATE.is_leader:
+        return
+    me = os.getpid()
+    pgid = os.getpgrp()
+    try:
+        pids = [int(p) for p in os.listdir("/proc") if p.isdigit()]
+    except OSError:
+        pids = None
+    if pids is not None:
+        for pid in pids:
+            if pid == me:
+                continue
+            try:
+                with open("/proc/%d/stat" % pid, "rb") as f:
+                    stat = f.read()
+                fields = stat[stat.rindex(b")") + 2 :].split()
+                if int(fields[2]) == pgid:
+                    os.kill(pid, signal.SIGKILL)
+            except (OSError, ValueError, IndexError):
+                pass
+    else:
+        try:
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            os.killpg(pgid, signal.SIGTERM)
+        except (OSError, ValueError):
+            pass
+
+
+def _host_gone() -> None:
+    """The host went away (stdout closed or parent died): leave now."""
+    _kill_group_but_me()
+    os._exit(0)
+
+
+# ---------------------------------------------------------------- display
+
+
+_MIME_METHODS = (
+    ("text/html", "_repr_html_"),
+    ("text/markdown", "_repr_markdown_"),
+    ("image/svg+xml", "_repr_svg_"),
+    ("image/png", "_repr_png_"),
+    ("image/jpeg", "_repr_jpeg_"),
+    ("application/json", "_repr_json_"),
+    ("text/latex", "_repr_latex_"),
+)
+
+
+def _b64(data) -> str:
+    import base64
+
+    return base64.b64encode(data).decode("ascii")
+
+
+def _mime_bundle(obj):
+    """text/plain always; rich types from _repr_mimebundle_ / _repr_*_."""
+    bundle = {}
+    metadata = {}
+    is_fake = False
+    try:  # objects answering every attribute (mocks, proxies) get plain repr
+        is_fake = getattr(obj, "_pyrun_canary_method_should_not_exist_", None) is not None
+    except Exception:
+        is_fake = True
+    if not is_fake and not isinstance(obj, type):
+        method = getattr(obj, "_repr_mimebundle_", None)
+        if callable(method):
+            try:
+                got = method(include=None, exclude=None)
+            except TypeError:
+                got = method()
+            if isinstance(got, tuple) and len(got) == 2:
+                got, md = got
+                if isinstance(md, dict):
+                    metadata.update(md)
+            if isinstance(got, dict):
+                for k, v in got.items():
+                    bundle[str(k)] = v
+        for mime, name in _MIME_METHODS:
+            if mime in bundle:
+                continue
+            method = getattr(obj, name, None)
+            if not callable(method):
+                continue
+            try:
+                value = method()
+            except Exception as e:
+                sys.stderr.write("%s.%s failed: %r\n" % (type(obj).__name__, name, e))
+                continue
+            if isinstance(value, tuple) and len(value) == 2:
+                value, md = value
+                if isinstance(md, dict):
+                    metadata[mime] = md
+            if value is not None:
+                bundle[mime] = value
+    for mime, value in list(bundle.items()):
+        if isinstance(value, (bytes, bytearray, memoryview)):
+            if mime.startswith("text/") or mime == "image/svg+xml":
+                bundle[mime] = bytes(value).decode("utf-8", "backslashreplace")
+            else:
+                bundle[mime] = _b64(bytes(value))
+        elif mime != "application/json" and not isinstance(value, str):
+            bundle[mime] = str(value)
+    if "application/json" in bundle:
+        bundle["application/json"] = _jsonable(bundle["application/json"])
+    if "text/plain" not in bundle:
+        bundle["text/plain"] = repr(obj)
+    return bundle, metadata
+
+
+def display(*objs, metadata=None, **_ignored) -> None:
+    """Send each object as a `display` frame (builtin, like IPython's)."""
+    for obj in objs:
+        bundle, md = _mime_bundle(obj)
+        if metadata:
+            md.update(metadata)
+        frame = {"type": "display", "id": OUT.id, "bundle": bundle}
+        if md:
+            frame["metadata"] = md
+        _sync_fds()
+        OUT.flush((frame,))
+
+
+def _flush_figures() -> None:
+    """Open matplotlib figures become image/png displays, then close."""
+    plt = sys.modules.get("matplotlib.pyplot")
+    if plt is None:
+        return
+    try:
+        nums = plt.get_fignums()
+    except Exception:
+        return
+    if not nums:
+        return
+    import io
+
+    for num in nums:
+        fig = plt.figure(num)
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", bbox_inches="tight")
+        bundle = {"text/plain": repr(fig), "image/png": _b64(buf.getvalue())}
+        _sync_fds()
+        OUT.flush(({"type": "display", "id": OUT.id, "bundle": bundle},))
+    plt.close("all")
+
+
+# ---------------------------------------------------------------- stdin
+
+
+def _ask(prompt: str, password: bool) -> str:
+    st = STATE
+    if not st.allow_stdin or st.phase != USER or threading.get_ident() != st.main_ident:
+        raise EOFError(
+            "stdin is not available: this execution was sent without allowStdin"
+        )
+    _sync_fds()
+    with st.input_cond:
+        st.input_wait_id = st.exec_id
+        st.input_value = None
+    try:
+        OUT.flush(({"type": "input_request", "id": st.exec_id, "prompt": prompt, "password": password},))
+        with st.input_cond:
+            while st.input_value is None:
+                st.input_cond.wait()
+            return st.input_value
+    finally:
+        with st.input_cond:
+            st.input_wait_id = None
+            st.input_value = None
+
+
+def _input(prompt="") -> str:
+    """builtins.input: asks the host with an input_request frame."""
+    return _ask(str(prompt), False)
+
+
+def _getpass(prompt="Password: ", stream=None) -> str:
+    """getpass.getpass: like input() but the host hides what is typed."""
+    return _ask(str(prompt), True)
+
+
+# ---------------------------------------------------------------- magics
+
+_TOKEN_RE = None
+
+
+def _token_re():
+    global _TOKEN_RE
+    if _TOKEN_RE is None:
+        import re
+
+        _TOKEN_RE = re.compile(
+            r"""
+              '''(?:[^'\\]|\\.|'(?!''))*(?:'''|\Z)
+            | \"\"\"(?:[^"\\]|\\.|"(?!""))*(?:\"\"\"|\Z)
+            | '(?:[^'\\\n]|\\.)*(?:'|(?=\n)|\Z)
+            | "(?:[^"\\\n]|\\.)*(?:"|(?=\n)|\Z)
+            | \#[^\n]*
+            | [(\[{]
+            | [)\]}]
+            | \\\r?\n
+            | \n
+            """,
+            re.X | re.S,
+        )
+    return _TOKEN_RE
+
+
+def transform_magics(src: str) -> str:
+    """Rewrite `!cmd` and `%magic args` lines into calls; strings untouched.
+
+    Only physical lines that start a logical line (outside strings, brackets
+    and backslash continuations) qualify; one line becomes one line, so line
+    numbers in tracebacks stay right.
+    """
+    if "!" not in src and "%" not in src:
+        return src
+    tok = _token_re()
+    out = []
+    pos = 0
+    last = 0
+    n = len(src)
+    depth = 0
+    line_start = True
+    while pos < n:
+        if line_start:
+            line_start = False
+            q = pos
+            while q < n and src[q] in " \t":
+                q += 1
+            if q < n and src[q] in "!%":
+                eol = src.find("\n", q)
+                if eol < 0:
+                    eol = n
+                line = src[q:eol].rstrip("\r")
+                out.append(src[last:q])
+                out.append(_magic_call(line))
+                last = q + len(line)
+                pos = eol + 1
+                line_start = True
+                continue
+        m = tok.search(src, pos)
+        if m is None:
+            break
+        t = m.group()
+        pos = m.end()
+        c = t[0]
+        if c in "([{":
+            depth += 1
+        elif c in ")]}":
+            depth = max(0, depth - 1)
+        elif c == "\n" and depth == 0:
+            line_start = True
+    out.append(src[last:])
+    return "".join(out)
+
+
+def _magic_call(line: str) -> str:
+    if line.startswith("!"):
+        return "__pyrun__.shell(%r)" % line[1:].strip()
+    body = line[1:]
+    name, _, arg = body.strip().partition(" ")
+    return "__pyrun__.magic(%r, %r)" % (name, arg.strip())
+
+
+class UsageError(Exception):
+    """A magic was called wrongly (like IPython's UsageError)."""
+
+
+def _run_shell(cmd: str) -> int:
+    """`!cmd`: a shell whose fd 1/2 are the capture pipes (streamed)."""
+    import subprocess
+
+    sys.stdout.flush()
+    _sync_fds()
+    OUT.flush()
+    p = subprocess.Popen(cmd, shell=True)
+    try:
+        rc = p.wait()
+    except BaseException:
+        if p.poll() is None:
+            try:
+                p.send_signal(signal.SIGINT)
+                p.wait(0.2)
+            except Exception:
+                p.kill()
+                p.wait()
+        raise
+    if rc == -signal.SIGINT:
+        raise KeyboardInterrupt
+    return rc
+
+
+def _run_statement(stmt: str, ns: dict):
+    """Run one statement for %time/%timeit: value if it is an expression."""
+    try:
+        code = compile(stmt, "<magic>", "eval")
+        return eval(code, ns)
+    except SyntaxError:
+        exec(compile(stmt, "<magic>", "exec"), ns)
+        return None
+
+
+def _fmt_time(seconds: float) -> str:
+    if seconds >= 1:
+        return "%.3g s" % seconds
+    if seconds >= 1e-3:
+        return "%.3g ms" % (seconds * 1e3)
+    if seconds >= 1e-6:
+        return "%.3g \u00b5s" % (seconds * 1e6)
+    return "%.3g ns" % (seconds * 1e9)
+
+
+def _magic(name: str, arg: str):
+    """`%name arg` line magics."""
+    ns = STATE.ns
+    if name == "pwd":
+        return os.getcwd()
+    if name == "cd":
+        target = os.path.expanduser(arg or "~")
+        if target == "-":
+            if STATE.prev_dir is None:
+                raise UsageError("%cd -: no previous directory")
+            target = STATE.prev_dir
+        prev = os.getcwd()
+        os.chdir(target)
+        STATE.prev_dir = prev
+        print(os.getcwd())
+        return None
+    if name == "env":
+        if not arg:
+            return dict(os.environ)
+        if "=" in arg or " " in arg.strip():
+            sep = "=" if "=" in arg else " "
+            key, _, value = arg.partition(sep)
+            key, value = key.strip(), value.strip()
+            os.environ[key] = value
+            print("env: %s=%s" % (key, value))
+            return None
+        if arg not in os.environ:
+            raise UsageError("environment does not have key: %s" % arg)
+        return os.environ[arg]
+    if name == "time":
+        if not arg:
+            raise UsageError("%time needs a statement")
+        t0, c0 = time.perf_counter(), os.times()
+        try:
+            return _run_statement(arg, ns)
+        finally:
+            c1, wall = os.times(), time.perf_counter() - t0
+            user, system = c1.user - c0.user, c1.system - c0.system
+            print(
+                "CPU times: user %s, sys: %s, total: %s\nWall time: %s"
+                % (_fmt_time(user), _fmt_time(system), _fmt_time(user + system), _fmt_time(wall))
+            )
+    if name == "timeit":
+        if not arg:
+            raise UsageError("%timeit needs a statement")
+        import timeit
+
+        timer = timeit.Timer(arg, globals=ns)
+        number = 1
+        while True:  # grow the loop count until one run takes >= 20 ms
+            t = timer.timeit(number)
+            if t >= 0.02 or number >= 10**7:
+                break
+            number *= 10 if t < 0.002 else 2
+        runs = [t] + timer.repeat(repeat=4, number=number)
+        per = [r / number for r in runs]
+        mean = sum(per) / len(per)
+        std = (sum((p - mean) ** 2 for p in per) / len(per)) ** 0.5
+        print(
+            "%s \u00b1 %s per loop (mean \u00b1 std. dev. of %d runs, %d loop%s each)"
+            % (_fmt_time(mean), _fmt_time(std), len(per), number, "" if number == 1 else "s")
+        )
+        return None
+    if name == "pip":
+        import importlib
+        import shlex
+        import subprocess
+
+        sys.stdout.flush()
+        OUT.flush()
+        rc = subprocess.call([sys.executable, "-m", "pip"] + shlex.split(arg))
+        importlib.invalidate_caches()
+        if rc:
+            print("pip exited with status %d" % rc, file=sys.stderr)
+        return None
+    raise UsageError("Line magic function `%%%s` not found." % name)
+
+
+class _MagicNamespace:
+    """`__pyrun__` in builtins: what transformed magic lines call."""
+
+    shell = staticmethod(_run_shell)
+    magic = staticmethod(_magic)
+
+
+# ---------------------------------------------------------------- execution
+
+
+_CO_COROUTINE = 0x80
+_TOP_LEVEL_AWAIT = 0x2000  # ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
+_RUNNER_FILE = None
+
+
+def _register_source(filename: str, src: str) -> None:
+    import linecache
+
+    lines = src.splitlines(True)
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    linecache.cache[filename] = (len(src), None, lines, filename)
+
+
+def _compile_cell(src: str, filename: str):
+    """Compile a cell: (body code or None, final-expression code or None)."""
+    import ast
+
+    code = transform_magics(src)
+    flags = _TOP_LEVEL_AWAIT if ("await" in code or "async" in code) else 0
+    tree = compile(code, filename, "exec", ast.PyCF_ONLY_AST | flags, dont_inherit=True)
+    body = tree.body
+    expr = None
+    if body and isinstance(body[-1], ast.Expr):
+        expr = ast.Expression(body.pop().value)
+    body_code = compile(tree, filename, "exec", flags, dont_inherit=True) if body else None
+    expr_code = compile(expr, filename, "eval", flags, dont_inherit=True) if expr is not None else None
+    return body_code, expr_code
+
+
+def _get_loop():
+    if STATE.loop is None:
+        import asyncio
+
+        STATE.loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(STATE.loop)
+    return STATE.loop
+
+
+def _await(coro):
+    """Run a top-level-await coroutine; an interrupt cancels the task."""
+    loop = _get_loop()
+    task = loop.create_task(coro)
+    try:
+        return loop.run_until_complete(task)
+    except KeyboardInterrupt:
+        if not task.done():
+            task.cancel()
+            try:
+                loop.run_until_complete(task)
+            except BaseException:
+                pass
+        elif not task.cancelled():
+            task.exception()  # mark retrieved
+        raise
+
+
+def _run_code(code, ns):
+    value = eval(code, ns)
+    if code.co_flags & _CO_COROUTINE:
+        value = _await(value)
+    return value
+
+
+def _run_user(body_code, expr_code, silent: bool):
+    """Run compiled user code in USER phase: (exception, result bundle)."""
+    st = STATE
+    ns = st.ns
+    bundle = None
+    try:
+        try:
+            st.phase = USER
+            if st.pending_interrupt:
+                st.pending_interrupt = False
+                raise KeyboardInterrupt
+            if body_code is not None:
+                _run_code(body_code, ns)
+            if expr_code is not None:
+                value = _run_code(expr_code, ns)
+                if value is not None and not silent:
+                    ns["_"] = value
+                    bundle = _mime_bundle(value)[0]
+            _flush_figures()
+        finally:
+            st.phase = EPILOGUE
+    except BaseException as e:
+        return e, None
+    return None, bundle
+
+
+def _is_user_file(name: str) -> bool:
+    return name.startswith("<cell ") or name.startswith("<silent ")
+
+
+def _error_frame(ident, exc: BaseException, user_file=None) -> dict:
+    """error frame with a traceback of user frames only."""
+    import traceback
+    import types
+
+    t = exc.__traceback__
+    want = user_file or _is_user_file
+    match = (lambda f: f == want) if isinstance(want, str) else want
+    while t is not None and not match(t.tb_frame.f_code.co_filename):
+        t = t.tb_next  # drop the runner's (and asyncio's) frames above the cell
+    if t is None:
+        t = exc.__traceback__
+    kept = []
+    while t is not None:
+        if t.tb_frame.f_code.co_filename != _RUNNER_FILE:
+            kept.append(t)
+        t = t.tb_next
+    t = None
+    for k in reversed(kept):  # rebuild the chain without runner frames
+        t = types.TracebackType(t, k.tb_frame, k.tb_lasti, k.tb_lineno)
+    try:
+        text = "".join(traceback.format_exception(type(exc), exc, t))
+    except Exception:
+        text = "%s: %s\n" % (type(exc).__name__, exc)
+    try:
+        evalue = str(exc)
+    except Exception:
+        evalue = "<unprintable %s>" % type(exc).__name__
+    return {
+        "type": "error",
+        "id": ident,
+        "ename": type(exc).__name__,
+        "evalue": evalue,
+        "traceback": text.rstrip("\n").split("\n"),
+    }
+
+
+def _peak_rss() -> int:
+    try:
+        import resource
+
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return rss if sys.platform == "darwin" else rss * 1024
+    except Exception:
+        return 0
+
+
+def _execute(req: dict) -> None:
+    """One execution: started, output, result/error, done — always done."""
+    st = STATE
+    ident = req.get("id")
+    src = req.get("code")
+    silent = bool(req.get("silent", False))
+    cap = req.get("maxOutputBytes")
+    if not isinstance(cap, int) or isinstance(cap, bool) or cap < 0:
+        cap = None
+    if not silent:
+        st.count += 1
+        filename = "<cell %d>" % st.count
+    else:
+        filename = "<silent %d>" % (st.serial + 1)
+    st.serial += 1
+    OUT.begin(ident, cap)
+    st.exec_id = ident
+    st.allow_stdin = bool(req.get("allowStdin", False))
+    st.pending_interrupt = False
+    t0 = _monotonic()
+    c0 = os.times()
+    st.phase = PROLOGUE  # from here a SIGINT is never lost
+    OUT.flush(({"type": "started", "id": ident, "executionCount": st.count},))
+    exc = None
+    bundle = None
+    try:
+        _register_source(filename, src)
+        body_code, expr_code = _compile_cell(src, filename)
+    except BaseException as e:
+        exc = e
+    if exc is None:
+        exc, bundle = _run_user(body_code, expr_code, silent)
+    st.phase = EPILOGUE
+    _finish_output()
+    frames = []
+    if bundle is not None:
+        frames.append({"type": "result", "id": ident, "bundle": bundle, "executionCount": st.count})
+    cancelled = False
+    if exc is not None:
+        cancelled = isinstance(exc, KeyboardInterrupt) and st.acked_serial == st.serial
+        try:
+            frames.append(_error_frame(ident, exc))
+        except BaseException as e:  # a broken exception object must not kill us
+            frames.append({"type": "error", "id": ident, "ename": "Exception",
+                           "evalue": "could not format error: %r" % (e,), "traceback": []})
+    c1 = os.times()
+    cpu = (c1[0] + c1[1] + c1[2] + c1[3]) - (c0[0] + c0[1] + c0[2] + c0[3])
+    done = {
+        "type": "done",
+        "id": ident,
+        "status": "error" if exc is not None else "ok",
+        "executionCount": st.count,
+        "cancelled": cancelled,
+        "durationMs": round((_monotonic() - t0) * 1000, 3),
+        "cpuMs": round(cpu * 1000, 3),
+        "peakRssBytes": _peak_rss(),
+    }
+    with OUT.lock:
+        dropped = OUT.dropped
+    if dropped:
+        done["droppedBytes"] = dropped
+    frames.append(done)
+    exc = None
+    st.allow_stdin = False
+    OUT.flush(frames)
+    st.phase = IDLE
+
+
+# ---------------------------------------------------------------- requests
+
+
+_QUEUE = None
+_EOF = object()
+_EXIT = object()
+
+
+def _complete(code: str, cursor: int):
+    import re
+    import rlcompleter
+
+    if not isinstance(cursor, int) or cursor < 0 or cursor > len(code):
+        cursor = len(code)
+    m = re.search(r"[A-Za-z_][\w.]*$|(?<=[^\w.])$|^$", code[:cursor])
+    token = m.group() if m else ""
+    start = cursor - len(token)
+    completer = rlcompleter.Completer(STATE.ns)
+    try:
+        if "." in token:
+            matches = completer.attr_matches(token)
+        else:
+            matches = completer.global_matches(token)
+    except Exception:
+        matches = []
+    seen = []
+    for item in matches:
+        item = item.rstrip("( ")
+        if item not in seen:
+            seen.append(item)
+    if not token:
+        seen = [s for s in seen if not s.startswith("_")]
+    return sorted(seen), start, cursor
+
+
+def _is_complete(code: str):
+    import codeop
+
+    try:
+        src = transform_magics(code)
+        compiler = codeop.CommandCompiler()
+        compiler.compiler.flags |= _TOP_LEVEL_AWAIT
+        got = compiler(src, "<input>", "exec")
+    except (SyntaxError, OverflowError, ValueError):
+        return "invalid", ""
+    if got is not None:
+        return "complete", ""
+    last = code.rstrip("\n").split("\n")[-1] if code.strip() else ""
+    indent = last[: len(last) - len(last.lstrip())]
+    if last.rstrip().endswith(":"):
+        indent += "    "
+    return "incomplete", indent
+
+
+def _info_reply(ident) -> dict:
+    return {
+        "type": "info_reply",
+        "id": ident,
+        "protocol": PROTOCOL,
+        "pid": os.getpid(),
+        "python": "%d.%d.%d" % sys.version_info[:3],
+        "executable": sys.executable,
+        "cwd": os.getcwd(),
+        "executionCount": STATE.count,
+        "busy": STATE.phase != IDLE,
+    }
+
+
+def _interrupt() -> None:
+    if STATE.is_leader:
+        os.killpg(os.getpgrp(), signal.SIGINT)
+    else:  # never signal a group we do not lead (it may hold the host)
+        os.kill(os.getpid(), signal.SIGINT)
+
+
+def _handle_line(line: bytes) -> None:
+    line = line.strip()
+    if not line:
+        return
+    try:
+        req = json.loads(line)
+    except (ValueError, UnicodeDecodeError) as e:
+        send({"type": "error_reply", "id": None, "message": "request is not JSON: %s" % e})
+        return
+    if not isinstance(req, dict):
+        send({"type": "error_reply", "id": None, "message": "request is not a JSON object"})
+        return
+    kind = req.get("type", "execute")
+    ident = req.get("id")
+    try:
+        if kind == "execute":
+            if not isinstance(req.get("code"), str):
+                send({"type": "error_reply", "id": ident, "message": "execute needs a string `code`"})
+                return
+            _QUEUE.put(req)
+        elif kind == "exit":
+            _QUEUE.put(_EXIT)
+        elif kind == "interrupt":
+            _interrupt()
+        elif kind == "input_reply":
+            value = req.get("value")
+            st = STATE
+            with st.input_cond:
+                if st.input_wait_id is not None and st.input_wait_id == ident:
+                    st.input_value = "" if value is None else str(value)
+                    st.input_cond.notify_all()
+        elif kind == "info":
+            send(_info_reply(ident))
+        elif kind == "complete":
+            code = req.get("code") or ""
+            matches, start, end = _complete(str(code), req.get("cursor", len(code)))
+            send({"type": "complete_reply", "id": ident, "matches": matches,
+                  "cursorStart": start, "cursorEnd": end})
+        elif kind == "is_complete":
+            status, indent = _is_complete(str(req.get("code") or ""))
+            send({"type": "is_complete_reply", "id": ident, "status": status, "indent": indent})
+        else:
+            send({"type": "error_reply", "id": ident, "message": "unknown request type %s" % kind})
+    except Exception as e:
+        send({"type": "error_reply", "id": ident, "message": "%s failed: %r" % (kind, e)})
+
+
+def _reader_loop(prefix: bytes) -> None:
+    """Reads requests from the private fd; answers the quick ones itself."""
+    buf = prefix
+    while True:
+        if b"\n" in buf:
+            lines = buf.split(b"\n")
+            buf = lines.pop()
+            for line in lines:
+                _handle_line(line)
+        try:
+            chunk = os.read(CH.req, 1 << 16)
+        except InterruptedError:
+            continue
+        except OSError:
+            chunk = b""
+        if not chunk:
+            break
+        buf += chunk
+    if buf.strip():
+        _handle_line(buf)
+    _QUEUE.put(_EOF)
+
+
+# ---------------------------------------------------------------- start
+
+
+def _apply_limits(spec) -> list:
+    """PYRUN_LIMITS → setrlimit; returns the names not enforced here."""
+    ignored = []
+    if not isinstance(spec, dict):
+        return ["PYRUN_LIMITS"]
+    try:
+        import resource
+    except ImportError:
+        return sorted(spec)
+    names = {
+        "memoryBytes": "RLIMIT_AS",
+        "cpuSeconds": "RLIMIT_CPU",
+        "openFiles": "RLIMIT_NOFILE",
+        "fileSizeBytes": "RLIMIT_FSIZE",
+    }
+    for key, value in spec.items():
+        if value is None:
+            continue
+        rname = names.get(key)
+        limit = getattr(resource, rname, None) if rname else None
+        if limit is None or (rname == "RLIMIT_AS" and sys.platform == "darwin"):
+            ignored.append(key)
+            continue
+        try:
+            value = int(value)
+            soft, hard = resource.getrlimit(limit)
+            if hard != resource.RLIM_INFINITY and value > hard:
+                value = hard
+            resource.setrlimit(limit, (value, hard))
+        except (ValueError, OSError, TypeError):
+            ignored.append(key)
+    return ignored
+
+
+def _run_prelude(path: str):
+    """PYRUN_PRELUDE in the user namespace; returns preludeError or None."""
+    try:
+        with open(path, "rb") as f:
+            src = f.read()
+        code = compile(src, path, "exec", dont_inherit=True)
+        st = STATE
+        st.phase = USER  # display()/print work as in a cell; output → stderr
+        try:
+            exec(code, st.ns)
+        finally:
+            st.phase = STARTING
+    except BaseException as e:
+        frame = _error_frame(None, e, user_file=path)
+        return {k: frame[k] for k in ("ename", "evalue", "traceback")}
+    finally:
+        _sync_fds()
+        OUT.flush()
+    return None
+
+
+def _make_user_namespace() -> dict:
+    """A fresh __main__ module: user code never sees runner internals."""
+    mod = type(sys)("__main__")
+    mod.__dict__["__builtins__"] = builtins
+    sys.modules["__main__"] = mod
+    return mod.__dict__
+
+
+def _fix_sys_path(runner_dir) -> None:
+    if runner_dir and sys.path and os.path.abspath(sys.path[0] or ".") == runner_dir:
+        del sys.path[0]
+    if "" not in sys.path:
+        sys.path.insert(0, "")
+
+
+def _start_thread(target, *args) -> None:
+    old = threading.stack_size()
+    try:
+        threading.stack_size(512 * 1024)  # small stacks: these threads only block
+    except (ValueError, RuntimeError):
+        pass
+    try:
+        threading.Thread(target=target, args=args, name="pyrun-" + target.__name__, daemon=True).start()
+    finally:
+        try:
+            threading.stack_size(old)
+        except (ValueError, RuntimeError):
+            pass
+
+
+def _normal_exit(take_group: bool) -> None:
+    try:
+        import atexit
+
+        atexit._run_exitfuncs()
+    except BaseException:
+        pass
+    try:
+        _sync_fds()
+        OUT.flush()
+    except BaseException:
+        pass
+    if take_group:
+        _kill_group_but_me()
+    os._exit(0)
+
+
+def main() -> None:
+    """Run the runner until the host sends `exit` or goes away."""
+    global _QUEUE, _RUNNER_FILE, _poll_fds
+    if sys.version_info < (3, 9):
+        sys.stderr.write("pyrun runner needs Python 3.9 or newer, this is %s\n" % sys.version.split()[0])
+        sys.exit(3)
+    st = STATE
+    st.phase = STARTING
+    st.main_ident = threading.get_ident()
+    signal.signal(signal.SIGINT, _on_sigint)  # first: SIGINT may be inherited ignored
+    main_globals = sys.modules.get(__name__)
+    prefix = b""
+    g = globals()
+    if isinstance(g.get("__pyrun_stdin__"), bytes):
+        prefix = g.pop("__pyrun_stdin__")
+    runner_file = g.get("__file__")
+    runner_dir = os.path.dirname(os.path.abspath(runner_file)) if runner_file else None
+    _RUNNER_FILE = main.__code__.co_filename
+    del main_globals
+
+    import _queue
+
+    _QUEUE = _queue.SimpleQueue()
+    st.is_leader = os.getpgrp() == os.getpid()
+    _setup_channels()
+    signal.set_wakeup_fd(CH.sig_w, warn_on_full_buffer=False)
+    _poll_fds = select.poll()
+    for fd in (CH.out_r, CH.err_r):
+        _poll_fds.register(fd, select.POLLIN)
+        _decoders[fd] = codecs.getincrementaldecoder("utf-8")("backslashreplace")
+    sys.stdout = _Writer("stdout", 1)
+    sys.stderr = _Writer("stderr", 2)
+    sys.argv = [""]
+    _fix_sys_path(runner_dir)
+    os.environ.setdefault("MPLBACKEND", "Agg")
+
+    import getpass
+
+    builtins.input = _input
+    getpass.getpass = _getpass
+    builtins.display = display
+    builtins.__pyrun__ = _MagicNamespace
+    st.ns = _make_user_namespace()
+
+    hello = {
+        "type": "hello",
+        "protocol": PROTOCOL,
+        "pid": os.getpid(),
+        "python": "%d.%d.%d" % sys.version_info[:3],
+        "executable": sys.executable,
+    }
+    _start_thread(_io_loop)
+    env = os.environ
+    limits = env.get("PYRUN_LIMITS")
+    if limits:
+        try:
+            ignored = _apply_limits(json.loads(limits))
+        except ValueError:
+            ignored = ["PYRUN_LIMITS"]
+        if ignored:
+            hello["limitsIgnored"] = ignored
+    cwd = env.get("PYRUN_CWD")
+    if cwd:
+        os.chdir(cwd)
+        sys.path.insert(0, os.getcwd())
+    prelude = env.get("PYRUN_PRELUDE")
+    if prelude:
+        err = _run_prelude(prelude)
+        if err is not None:
+            hello["preludeError"] = err
+    hello["cwd"] = os.getcwd()
+    send(hello)
+    _start_thread(_reader_loop, prefix)
+    st.phase = IDLE
+    while True:
+        req = _QUEUE.get()
+        if req is _EOF:
+            _normal_exit(take_group=True)
+        if req is _EXIT:
+            _normal_exit(take_group=False)
+        try:
+            _execute(req)
+        except BaseException as e:  # the runner must outlive anything
+            st.phase = IDLE
+            _diag("pyrun: execution machinery failed: %r\n" % (e,))
+            try:
+                OUT.flush(({"type": "done", "id": req.get("id"), "status": "error",
+                            "executionCount": st.count, "cancelled": False,
+                            "durationMs": 0, "cpuMs": 0, "peakRssBytes": _peak_rss()},))
+            except BaseException:
+                pass
+
+
+if __name__ == "__main__":
+    main()
