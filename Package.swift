@@ -1,0 +1,39 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+/// Settings every target shares: Swift 6 mode is the tools-version default; these upcoming
+/// features keep imports and existentials explicit, as in swift-subprocess.
+let strictSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "pyrun",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "PyRunKit", targets: ["PyRunKit"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+    ],
+    targets: [
+        .target(
+            name: "PyRunKit",
+            dependencies: [.product(name: "Logging", package: "swift-log")],
+            resources: [.embedInCode("../../runner/runner.py")],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "pyrun-example",
+            dependencies: ["PyRunKit"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "PyRunKitTests",
+            dependencies: ["PyRunKit"],
+            swiftSettings: strictSettings
+        ),
+    ]
+)

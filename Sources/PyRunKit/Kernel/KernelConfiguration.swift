@@ -1,0 +1,51 @@
+/// Everything that decides how a kernel process is started. Two kernels with equal
+/// configurations behave the same; the pool restarts a key whose configuration changes.
+public struct KernelConfiguration: Sendable, Hashable {
+    /// Which Python to run.
+    public var interpreter: InterpreterChoice
+    /// The kernel's working directory (also first on `sys.path`); nil keeps the host's.
+    public var workingDirectory: String?
+    /// The environment variables the kernel sees.
+    public var environment: KernelEnvironment
+    /// A Python file executed in `__main__` before the kernel is ready.
+    public var preludePath: String?
+    /// `setrlimit` limits for the kernel.
+    public var limits: ResourceLimits
+    /// How long the runner may take to say hello.
+    public var startupTimeout: Duration
+    /// How long an interrupted execution may take to end before the kernel is killed.
+    public var interruptGrace: Duration
+
+    public init(
+        interpreter: InterpreterChoice = .automatic,
+        workingDirectory: String? = nil,
+        environment: KernelEnvironment = .inherit,
+        preludePath: String? = nil,
+        limits: ResourceLimits = .none,
+        startupTimeout: Duration = .seconds(30),
+        interruptGrace: Duration = .seconds(2)
+    ) {
+        self.interpreter = interpreter
+        self.workingDirectory = workingDirectory
+        self.environment = environment
+        self.preludePath = preludePath
+        self.limits = limits
+        self.startupTimeout = startupTimeout
+        self.interruptGrace = interruptGrace
+    }
+
+    /// The runner's environment: the chosen variables plus the `PYRUN_*` options.
+    func runnerEnvironment(base: [String: String]) -> [String: String] {
+        var variables = environment.resolved(base: base).filter { !$0.key.hasPrefix("PYRUN_") }
+        if let workingDirectory {
+            variables["PYRUN_CWD"] = InterpreterResolver.absolutePath(workingDirectory, relativeTo: nil)
+        }
+        if let preludePath {
+            variables["PYRUN_PRELUDE"] = InterpreterResolver.absolutePath(preludePath, relativeTo: nil)
+        }
+        if let limits = limits.environmentValue { variables["PYRUN_LIMITS"] = limits }
+        // Figures render off-screen unless the user chose a backend: a kernel has no display.
+        if variables["MPLBACKEND"] == nil { variables["MPLBACKEND"] = "Agg" }
+        return variables
+    }
+}

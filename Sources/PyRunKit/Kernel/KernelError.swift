@@ -1,0 +1,56 @@
+/// Why a kernel could not do what was asked. The `code` says which failure it was, in a form
+/// that can grow without breaking callers; `message` says it for a person.
+public struct KernelError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// A kind of kernel failure.
+    public struct Code: Sendable, Hashable, CustomStringConvertible {
+        enum Kind: String, Sendable, Hashable {
+            case interpreterNotFound
+            case interpreterTooOld
+            case interpreterUnusable
+            case runnerInstallFailed
+            case spawnFailed
+            case startupFailed
+            case startupTimedOut
+            case kernelDied
+            case shutDown
+            case runnerRejected
+        }
+
+        let kind: Kind
+
+        /// No Python interpreter at the given path, or none found automatically.
+        public static let interpreterNotFound = Code(kind: .interpreterNotFound)
+        /// The interpreter is older than Python 3.9.
+        public static let interpreterTooOld = Code(kind: .interpreterTooOld)
+        /// The interpreter exists but could not report what it is.
+        public static let interpreterUnusable = Code(kind: .interpreterUnusable)
+        /// The runner source could not be written to its private directory.
+        public static let runnerInstallFailed = Code(kind: .runnerInstallFailed)
+        /// The operating system refused to start the process.
+        public static let spawnFailed = Code(kind: .spawnFailed)
+        /// The runner exited before saying hello.
+        public static let startupFailed = Code(kind: .startupFailed)
+        /// The runner did not say hello within the startup timeout.
+        public static let startupTimedOut = Code(kind: .startupTimedOut)
+        /// The kernel process died while a request was waiting for it.
+        public static let kernelDied = Code(kind: .kernelDied)
+        /// The kernel was shut down while a request was waiting for it.
+        public static let shutDown = Code(kind: .shutDown)
+        /// The runner answered a request with `error_reply`.
+        public static let runnerRejected = Code(kind: .runnerRejected)
+
+        public var description: String { kind.rawValue }
+    }
+
+    /// Which failure this is.
+    public let code: Code
+    /// What happened, for a person.
+    public let message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { message }
+}

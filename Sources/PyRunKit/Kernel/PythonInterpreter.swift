@@ -1,0 +1,199 @@
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Which Python a kernel should run.
+public enum InterpreterChoice: Sendable, Hashable {
+    /// `$VIRTUAL_ENV`, else `./.venv` in the working directory, else `python3` on `PATH`.
+    case automatic
+    /// A path to an interpreter, or a command name looked up on `PATH`.
+    case path(String)
+}
+
+/// A Python version such as 3.11.7.
+public struct PythonVersion: Sendable, Hashable, Comparable, CustomStringConvertible {
+    public var major: Int
+    public var minor: Int
+    public var micro: Int
+
+    public init(_ major: Int, _ minor: Int, _ micro: Int = 0) {
+        self.major = major
+        self.minor = minor
+        self.micro = micro
+    }
+
+    /// The oldest Python the runner supports.
+    public static let minimumSupported = PythonVersion(3, 9)
+
+    public static func < (lhs: PythonVersion, rhs: PythonVersion) -> Bool {
+        (lhs.major, lhs.minor, lhs.micro) < (rhs.major, rhs.minor, rhs.micro)
+    }
+
+    public var description: String { "\(major).\(minor).\(micro)" }
+}
+
+/// Where an interpreter was found.
+public enum InterpreterSource: String, Sendable, Hashable {
+    case explicit
+    case virtualEnv
+    case localVenv
+    case path
+    case pyenv
+}
+
+/// An interpreter resolved to the real executable behind any shim, with its version.
+public struct PythonInterpreter: Sendable, Hashable {
+    /// The path as found (possibly a shim or symlink).
+    public var path: String
+    /// `sys.executable`: what kernels spawn, so shims are paid for once.
+    public var executable: String
+    public var version: PythonVersion
+    public var source: InterpreterSource
+
+    public init(path: String, executable: String, version: PythonVersion, source: InterpreterSource) {
+        self.path = path
+        self.executable = executable
+        self.version = version
+        self.source = source
+    }
+}
+
+/// Finds interpreters and asks each one, once per process, what it really is.
+public enum InterpreterResolver {
+    private struct CacheKey: Hashable {
+        let path: String
+        let workingDirectory: String?
+    }
+
+    private static let cache = Mutex<[CacheKey: PythonInterpreter]>([:])
+
+    /// Resolves `choice` to a usable interpreter of Python 3.9 or newer.
+    /// - Parameters:
+    ///   - workingDirectory: where `./.venv` is looked for, and where the probe runs (pyenv
+    ///     picks a version by directory).
+    ///   - environment: the environment the kernel will have.
+    /// - Throws: `KernelError` with `.interpreterNotFound`, `.interpreterTooOld` or `.interpreterUnusable`.
+    public static func resolve(
+        _ choice: InterpreterChoice, workingDirectory: String?, environment: [String: String]
+    ) async throws(KernelError) -> PythonInterpreter {
+        let (path, source) = try locate(choice, workingDirectory: workingDirectory, environment: environment)
+        let key = CacheKey(path: path, workingDirectory: workingDirectory)
+        if let known = cache.withLock({ $0[key] }) { return known }
+        let interpreter = try await probe(path: path, source: source, environment: environment)
+        guard interpreter.version >= .minimumSupported else {
+            throw KernelError(
+                .interpreterTooOld,
+                "\(path) is Python \(interpreter.version); pyrun needs Python \(PythonVersion.minimumSupported.major).\(PythonVersion.minimumSupported.minor) or newer"
+            )
+        }
+        cache.withLock { $0[key] = interpreter }
+        return interpreter
+    }
+
+    /// Finds the interpreter's path without running it.
+    static func locate(
+        _ choice: InterpreterChoice, workingDirectory: String?, environment: [String: String]
+    ) throws(KernelError) -> (String, InterpreterSource) {
+        let searchPath = environment["PATH"] ?? ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+        switch choice {
+        case .path(let given):
+            if given.contains("/") {
+                let absolute = absolutePath(given, relativeTo: workingDirectory)
+                guard isExecutableFile(absolute) else {
+                    throw KernelError(.interpreterNotFound, "no Python interpreter at \(absolute): the file does not exist or is not executable")
+                }
+                return (absolute, .explicit)
+            }
+            guard let found = findOnPath(given, searchPath: searchPath) else {
+                throw KernelError(.interpreterNotFound, "no interpreter named \(given) on PATH (\(searchPath))")
+            }
+            return (found, .explicit)
+        case .automatic:
+            var tried: [String] = []
+            if let virtualEnv = environment["VIRTUAL_ENV"], !virtualEnv.isEmpty {
+                let candidate = "\(virtualEnv)/bin/python"
+                if isExecutableFile(candidate) { return (candidate, .virtualEnv) }
+                tried.append("$VIRTUAL_ENV (\(candidate))")
+            } else {
+                tried.append("$VIRTUAL_ENV (not set)")
+            }
+            let localVenv = absolutePath(".venv/bin/python", relativeTo: workingDirectory)
+            if isExecutableFile(localVenv) { return (localVenv, .localVenv) }
+            tried.append(localVenv)
+            if let found = findOnPath("python3", searchPath: searchPath) {
+                return (found, found.contains("/.pyenv/shims/") ? .pyenv : .path)
+            }
+            tried.append("python3 on PATH (\(searchPath))")
+            throw KernelError(.interpreterNotFound, "no Python interpreter found; tried \(tried.joined(separator: ", "))")
+        }
+    }
+
+    static func absolutePath(_ path: String, relativeTo directory: String?) -> String {
+        if path.hasPrefix("/") { return path }
+        let base = directory ?? FileManager.default.currentDirectoryPath
+        return base.hasSuffix("/") ? base + path : "\(base)/\(path)"
+    }
+
+    static func isExecutableFile(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG && access(path, X_OK) == 0
+    }
+
+    static func findOnPath(_ name: String, searchPath: String) -> String? {
+        for directory in searchPath.split(separator: ":") where !directory.isEmpty {
+            let candidate = "\(directory)/\(name)"
+            if isExecutableFile(candidate) { return candidate }
+        }
+        return nil
+    }
+
+    /// The probe prints `sys.executable` and the version as JSON; nothing else of the
+    /// interpreter is trusted.
+    static let probeCode =
+        "import sys,json;print(json.dumps({'executable':sys.executable,'version':list(sys.version_info[:3])}))"
+
+    private static func probe(
+        path: String, source: InterpreterSource, environment: [String: String]
+    ) async throws(KernelError) -> PythonInterpreter {
+        let command = LaunchCommand(executable: path, arguments: ["-E", "-S", "-c", probeCode])
+        let outcome: Result<(ExitStatus, [UInt8]), SpawnError> = await withCheckedContinuation { continuation in
+            let thread = Thread {
+                do throws(SpawnError) {
+                    let child = try Spawn.start(command, environment: environment)
+                    close(child.stdin)
+                    close(child.stderr)
+                    let output = Spawn.readAll(child.stdout)
+                    close(child.stdout)
+                    let status = Spawn.reap(child.pid)
+                    continuation.resume(returning: .success((status, output)))
+                } catch {
+                    continuation.resume(returning: .failure(error))
+                }
+            }
+            thread.start()
+        }
+        let status: ExitStatus
+        let output: [UInt8]
+        switch outcome {
+        case .success(let value): (status, output) = value
+        case .failure(let error): throw KernelError(.interpreterUnusable, "cannot run \(path): \(error)")
+        }
+        let firstLine = Array(output.prefix { $0 != 0x0A })
+        guard status == .exited(0), let json = try? JSONValue.parse(firstLine),
+            let executable = json["executable"]?.stringValue,
+            let parts = json["version"]?.arrayValue?.compactMap(\.intValue), parts.count == 3
+        else {
+            throw KernelError(
+                .interpreterUnusable, "\(path) did not answer as a Python interpreter (\(status))")
+        }
+        let version = PythonVersion(parts[0], parts[1], parts[2])
+        // An empty sys.executable happens with embedded interpreters: keep the path we found.
+        return PythonInterpreter(
+            path: path, executable: executable.isEmpty ? path : executable, version: version, source: source)
+    }
+}

@@ -1,0 +1,31 @@
+/// Limits applied to the runner with `setrlimit` (PROTOCOL.md, `PYRUN_LIMITS`).
+public struct ResourceLimits: Sendable, Hashable {
+    /// Address-space limit (`RLIMIT_AS`); an allocation past it is a `MemoryError`.
+    public var memoryBytes: Int?
+    /// CPU time limit (`RLIMIT_CPU`); the kernel is killed with SIGXCPU past it.
+    public var cpuSeconds: Int?
+    /// Maximum open file descriptors (`RLIMIT_NOFILE`).
+    public var openFiles: Int?
+    /// Largest file the kernel may write (`RLIMIT_FSIZE`).
+    public var fileSizeBytes: Int?
+
+    public init(memoryBytes: Int? = nil, cpuSeconds: Int? = nil, openFiles: Int? = nil, fileSizeBytes: Int? = nil) {
+        self.memoryBytes = memoryBytes
+        self.cpuSeconds = cpuSeconds
+        self.openFiles = openFiles
+        self.fileSizeBytes = fileSizeBytes
+    }
+
+    /// No limits at all.
+    public static let none = ResourceLimits()
+
+    /// The `PYRUN_LIMITS` value, or nil when no limit is set.
+    var environmentValue: String? {
+        var object: [String: JSONValue] = [:]
+        if let memoryBytes { object["memoryBytes"] = .number(Double(memoryBytes)) }
+        if let cpuSeconds { object["cpuSeconds"] = .number(Double(cpuSeconds)) }
+        if let openFiles { object["openFiles"] = .number(Double(openFiles)) }
+        if let fileSizeBytes { object["fileSizeBytes"] = .number(Double(fileSizeBytes)) }
+        return object.isEmpty ? nil : JSONValue.object(object).serialized()
+    }
+}

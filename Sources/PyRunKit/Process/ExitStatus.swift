@@ -1,0 +1,62 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// How a process ended: its exit code, or the signal that killed it.
+public enum ExitStatus: Sendable, Hashable, CustomStringConvertible {
+    case exited(Int32)
+    case signaled(Int32)
+
+    init(waitStatus status: Int32) {
+        // The W* macros are not imported into Swift; these are their POSIX definitions.
+        let termSignal = status & 0x7F
+        if termSignal == 0 {
+            self = .exited((status >> 8) & 0xFF)
+        } else {
+            self = .signaled(termSignal)
+        }
+    }
+
+    /// The status a shell would report: the exit code, or 128 + signal.
+    public var shellStatus: Int32 {
+        switch self {
+        case .exited(let code): code
+        case .signaled(let signal): 128 + signal
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .exited(let code):
+            return "exited with status \(code)"
+        case .signaled(let signal):
+            let name = ExitStatus.signalName(signal)
+            if signal == SIGKILL {
+                return "killed by signal \(signal) (\(name)); this usually means the system ran out of memory (the OOM killer) or something killed it from outside"
+            }
+            return "killed by signal \(signal) (\(name))"
+        }
+    }
+
+    static func signalName(_ signal: Int32) -> String {
+        switch signal {
+        case SIGHUP: "SIGHUP"
+        case SIGINT: "SIGINT"
+        case SIGQUIT: "SIGQUIT"
+        case SIGILL: "SIGILL"
+        case SIGABRT: "SIGABRT"
+        case SIGBUS: "SIGBUS"
+        case SIGFPE: "SIGFPE"
+        case SIGKILL: "SIGKILL"
+        case SIGSEGV: "SIGSEGV"
+        case SIGPIPE: "SIGPIPE"
+        case SIGALRM: "SIGALRM"
+        case SIGTERM: "SIGTERM"
+        case SIGXCPU: "SIGXCPU, CPU time limit exceeded"
+        case SIGXFSZ: "SIGXFSZ, file size limit exceeded"
+        default: "signal \(signal)"
+        }
+    }
+}

@@ -1,0 +1,26 @@
+import Foundation
+
+/// Rich output keyed by MIME type, as `display` and `result` frames carry it.
+public struct MIMEBundle: Sendable, Hashable {
+    /// Every representation the runner sent, MIME type → value.
+    public var values: [String: JSONValue]
+
+    public init(_ values: [String: JSONValue]) {
+        self.values = values
+    }
+
+    /// The `text/plain` representation, which every bundle has.
+    public var plainText: String? { values["text/plain"]?.stringValue }
+
+    /// The MIME types present, sorted.
+    public var mimeTypes: [String] { values.keys.sorted() }
+
+    /// The value for one MIME type.
+    public subscript(mimeType: String) -> JSONValue? { values[mimeType] }
+
+    /// The decoded bytes of a base64 representation such as `image/png`.
+    public func binaryData(for mimeType: String) -> Data? {
+        guard let text = values[mimeType]?.stringValue else { return nil }
+        return Data(base64Encoded: text, options: .ignoreUnknownCharacters)
+    }
+}

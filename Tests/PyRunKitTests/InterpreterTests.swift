@@ -1,0 +1,114 @@
+import Foundation
+import Testing
+
+@testable import PyRunKit
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+@Suite struct InterpreterTests {
+    @Test func missingInterpreterPathIsAClearError() async throws {
+        let kernel = PythonKernel(configuration: KernelConfiguration(interpreter: .path("/nonexistent/python3")))
+        await #expect {
+            try await kernel.run("1")
+        } throws: { error in
+            guard let error = error as? KernelError else { return false }
+            return error.code == .interpreterNotFound && error.message.contains("/nonexistent/python3")
+        }
+    }
+
+    @Test func unknownInterpreterNameIsAClearError() async throws {
+        await #expect {
+            _ = try await InterpreterResolver.resolve(
+                .path("python-that-does-not-exist"), workingDirectory: nil, environment: ["PATH": "/usr/bin:/bin"])
+        } throws: { error in
+            (error as? KernelError)?.code == .interpreterNotFound
+        }
+    }
+
+    @Test func pythonOlderThan39IsRefused() async throws {
+        try await withTemporaryDirectory { directory in
+            let fake = "\(directory)/python3.8"
+            try writeScript(
+                fake, "#!/bin/sh\necho '{\"executable\": \"\(fake)\", \"version\": [3, 8, 10]}'\n")
+            let kernel = PythonKernel(configuration: KernelConfiguration(interpreter: .path(fake)))
+            await #expect {
+                try await kernel.start()
+            } throws: { error in
+                guard let error = error as? KernelError else { return false }
+                return error.code == .interpreterTooOld && error.message.contains("3.8.10")
+            }
+        }
+    }
+
+    @Test func somethingThatIsNotPythonIsUnusable() async throws {
+        try await withTemporaryDirectory { directory in
+            let fake = "\(directory)/python"
+            try writeScript(fake, "#!/bin/sh\necho hello\n")
+            await #expect {
+                _ = try await InterpreterResolver.resolve(.path(fake), workingDirectory: nil, environment: [:])
+            } throws: { error in
+                (error as? KernelError)?.code == .interpreterUnusable
+            }
+        }
+    }
+
+    @Test func automaticResolutionPrefersVirtualEnvThenLocalVenv() async throws {
+        try await withTemporaryDirectory { directory in
+            let venvPython = "\(directory)/.venv/bin/python"
+            try FileManager.default.createDirectory(atPath: "\(directory)/.venv/bin", withIntermediateDirectories: true)
+            try writeScript(venvPython, "#!/bin/sh\nexit 0\n")
+            let (local, localSource) = try InterpreterResolver.locate(
+                .automatic, workingDirectory: directory, environment: ["PATH": "/usr/bin"])
+            #expect(local == venvPython)
+            #expect(localSource == .localVenv)
+            let (fromEnv, envSource) = try InterpreterResolver.locate(
+                .automatic, workingDirectory: "/", environment: ["VIRTUAL_ENV": "\(directory)/.venv", "PATH": "/usr/bin"])
+            #expect(fromEnv == venvPython)
+            #expect(envSource == .virtualEnv)
+        }
+    }
+
+    @Test func nothingFoundListsWhatWasTried() throws {
+        #expect {
+            _ = try InterpreterResolver.locate(.automatic, workingDirectory: "/", environment: ["PATH": "/nonexistent"])
+        } throws: { error in
+            guard let error = error as? KernelError else { return false }
+            return error.code == .interpreterNotFound && error.message.contains("VIRTUAL_ENV")
+                && error.message.contains(".venv") && error.message.contains("/nonexistent")
+        }
+    }
+
+    @Test func resolutionSeesThroughShimsToTheRealExecutable() async throws {
+        let interpreter = try await InterpreterResolver.resolve(
+            .automatic, workingDirectory: nil, environment: ProcessInfo.processInfo.environment)
+        #expect(interpreter.version >= .minimumSupported)
+        #expect(InterpreterResolver.isExecutableFile(interpreter.executable))
+        #expect(!interpreter.executable.contains("/shims/"))
+    }
+
+    @Test func runnerIsInstalledPrivatelyAndNamedByContent() throws {
+        let installation = try RunnerInstallation.current()
+        var info = stat()
+        #expect(stat(installation.directory, &info) == 0)
+        #expect(info.st_mode & 0o777 == 0o700)
+        #expect(info.st_uid == getuid())
+        let written = try #require(FileManager.default.contents(atPath: installation.path))
+        #expect([UInt8](written) == RunnerInstallation.source)
+        #expect(installation.moduleName == "runner_" + String(RunnerInstallation.contentHash(RunnerInstallation.source), radix: 16))
+    }
+
+    @Test func aDirectoryOthersCanWriteIsRefused() async throws {
+        try await withTemporaryDirectory { directory in
+            let shared = "\(directory)/shared"
+            mkdir(shared, 0o777)
+            chmod(shared, 0o777)
+            #expect(throws: KernelError.self) { try RunnerInstallation.ensurePrivate(shared) }
+            let fresh = "\(directory)/fresh"
+            #expect(try RunnerInstallation.ensurePrivate(fresh) == fresh)
+        }
+    }
+}

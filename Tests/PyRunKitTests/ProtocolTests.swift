@@ -1,0 +1,99 @@
+import Testing
+
+@testable import PyRunKit
+
+@Suite struct ProtocolTests {
+    // MARK: JSON
+
+    @Test func parsesStrictJSONWithEscapesAndSurrogatePairs() throws {
+        let value = try JSONValue.parse(Array(#"{"a":[1,-2.5e3,true,false,null],"s":"x\n\"\u00e9\ud83d\ude00"}"#.utf8))
+        #expect(value["a"] == .array([.number(1), .number(-2500), .bool(true), .bool(false), .null]))
+        #expect(value["s"]?.stringValue == "x\n\"é😀")
+    }
+
+    @Test func rejectsNaNTrailingGarbageAndRawControlCharacters() {
+        for bad in [#"{"a":NaN}"#, #"{"a":1} x"#, "{\"a\":\"\u{01}\"}", #"{"a":01}"#, #"{"a":"#, "Infinity"] {
+            #expect(throws: JSONParseError.self, "\(bad)") { try JSONValue.parse(Array(bad.utf8)) }
+        }
+    }
+
+    @Test func loneSurrogateBecomesReplacementCharacter() throws {
+        let value = try JSONValue.parse(Array(#""a\ud800b""#.utf8))
+        #expect(value.stringValue == "a\u{FFFD}b")
+    }
+
+    @Test func serializationRoundTripsAndStaysOnOneLine() throws {
+        let original = JSONValue.object([
+            "text": .string("line1\nline2\t\"q\" \\ \u{7} é 😀"), "n": .number(3), "f": .number(0.5),
+            "list": .array([.null, .bool(true)]),
+        ])
+        let line = original.serialized()
+        #expect(!line.contains("\n"))
+        #expect(try JSONValue.parse(Array(line.utf8)) == original)
+    }
+
+    // MARK: Frames
+
+    @Test func decodesKnownFrames() throws {
+        let done = try Frame.decode(
+            line: Array(#"{"type":"done","id":"e1","status":"error","executionCount":4,"cancelled":true,"durationMs":1.5,"cpuMs":1,"peakRssBytes":10,"droppedBytes":7}"#.utf8))
+        guard case .done(let id, let report) = done else {
+            Issue.record("not a done frame: \(done)")
+            return
+        }
+        #expect(id == "e1")
+        #expect(report.ok == false && report.cancelled && report.executionCount == 4 && report.droppedBytes == 7)
+
+        let output = try Frame.decode(line: Array(#"{"type":"stderr","id":"e2","data":"oops"}"#.utf8))
+        #expect(output == .output(id: "e2", stream: .stderr, text: "oops"))
+    }
+
+    @Test func unknownFrameTypesAreKeptNotRejected() throws {
+        let frame = try Frame.decode(line: Array(#"{"type":"progress","id":"e1","percent":50}"#.utf8))
+        guard case .unknown(let raw) = frame else {
+            Issue.record("expected unknown, got \(frame)")
+            return
+        }
+        #expect(raw["percent"]?.intValue == 50)
+    }
+
+    @Test func aFrameThatIsNotAnObjectIsAnError() {
+        #expect(throws: JSONParseError.self) { try Frame.decode(line: Array("[1,2]".utf8)) }
+        #expect(throws: JSONParseError.self) { try Frame.decode(line: Array("not json".utf8)) }
+    }
+
+    @Test func executeRequestCarriesOnlyNonDefaultFlags() throws {
+        let line = Request.execute(id: "e1", code: "1+1", options: .init(silent: true, maxOutputBytes: 10)).encodedLine()
+        #expect(line.last == 0x0A)
+        let json = try JSONValue.parse(Array(line.dropLast()))
+        #expect(json["type"]?.stringValue == "execute")
+        #expect(json["silent"]?.boolValue == true)
+        #expect(json["storeHistory"] == nil)  // defaults to !silent on the runner side
+        #expect(json["maxOutputBytes"]?.intValue == 10)
+        #expect(json["allowStdin"] == nil)
+    }
+
+    // MARK: Lines
+
+    @Test func lineBufferJoinsPartialLinesAcrossChunks() {
+        var buffer = LineBuffer()
+        func feed(_ text: String) -> [String] {
+            Array(text.utf8).withUnsafeBytes { buffer.append($0) }.map { String(decoding: $0, as: UTF8.self) }
+        }
+        #expect(feed("ab") == [])
+        #expect(feed("c\nde") == ["abc"])
+        #expect(feed("\n\nf") == ["de", ""])
+        #expect(String(decoding: buffer.remainder, as: UTF8.self) == "f")
+    }
+
+    @Test func lineBufferHandlesAHugeLineInManyChunks() {
+        var buffer = LineBuffer()
+        let chunk = [UInt8](repeating: UInt8(ascii: "x"), count: 65536)
+        for _ in 0..<100 {
+            #expect(chunk.withUnsafeBytes { buffer.append($0) }.isEmpty)
+        }
+        let lines = [UInt8(0x0A)].withUnsafeBytes { buffer.append($0) }
+        #expect(lines.count == 1)
+        #expect(lines.first?.count == 6_553_600)
+    }
+}
