@@ -59,7 +59,6 @@ class _State:
         self.allow_stdin = False
         self.pending_interrupt = False  # SIGINT seen during PROLOGUE
         self.acked_serial = -1  # serial whose interrupt the handler saw
-        self.last_sigint_handled = 0.0  # monotonic time of last handler run
         self.critical = 0  # main thread writing frames: defer KeyboardInterrupt
         self.deferred = False
         self.main_ident = threading.get_ident()
@@ -495,7 +494,6 @@ def _finish_output() -> None:
 def _on_sigint(signum, frame) -> None:
     """SIGINT: KeyboardInterrupt in user code, ignored while idle/starting."""
     st = STATE
-    st.last_sigint_handled = _monotonic()
     phase = st.phase
     if phase == USER:
         st.acked_serial = st.serial
@@ -521,10 +519,8 @@ def _io_loop() -> None:
         poller.register(fd, select.POLLIN)
     flush_at = None
     redeliver_at = None
-    redeliver_ref = 0.0
     redeliver_serial = -1
     backoff = 0.001
-    last_sig_read = 0.0
     next_ppid = _monotonic() + 0.25
     del out_poll
     while True:
@@ -554,11 +550,9 @@ def _io_loop() -> None:
                     data = b""
                 t = _monotonic()
                 if signal.SIGINT in data and st.phase in (PROLOGUE, USER):
-                    redeliver_ref = last_sig_read
                     redeliver_serial = st.serial
                     backoff = 0.001
                     redeliver_at = t + backoff
-                last_sig_read = t
             else:
                 if ev & (select.POLLHUP | select.POLLERR) and not ev & select.POLLIN:
                     try:
@@ -581,7 +575,6 @@ def _io_loop() -> None:
             if (
                 st.phase in (PROLOGUE, USER)
                 and st.serial == redeliver_serial
-                and st.last_sigint_handled <= redeliver_ref
                 and st.acked_serial != redeliver_serial
                 and signal.getsignal(signal.SIGINT) is _on_sigint
                 and backoff < 0.2
