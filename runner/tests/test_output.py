@@ -32,6 +32,11 @@ class OutputTests(KernelTest):
         self.assertEqual(Kernel.text(frames, "stdout"), "py1\nfd1\nchild-out\npy2\n")
         self.assertEqual(Kernel.text(frames, "stderr"), "fd2\nchild-err\n")
 
+    def test_raw_fd_write_then_print_ordered_after_flush(self):
+        frames = self.run_ok("import os, sys\nfor i in range(20):\n"
+                             "    os.write(1, b'%d,' % i)\n    sys.stdout.flush()\n    print(i)")
+        self.assertEqual(Kernel.text(frames), "".join("%d,%d\n" % (i, i) for i in range(20)))
+
     def test_user_output_cannot_forge_frames(self):
         fake = json.dumps({"type": "done", "id": "x", "status": "ok"})
         frames = self.run_ok(
@@ -123,7 +128,8 @@ class OutputTests(KernelTest):
         k.until_done(ident)
 
     def test_max_output_bytes(self):
-        frames = self.run_ok("import os\nprint('a' * 60)\nos.write(1, b'b' * 100)\nprint('c' * 40)",
+        frames = self.run_ok("import os, sys\nprint('a' * 60)\nos.write(1, b'b' * 100)\n"
+                             "sys.stdout.flush()\nprint('c' * 40)",
                              maxOutputBytes=100)
         out = Kernel.text(frames)
         self.assertEqual(out, "a" * 60 + "\n" + "b" * 39)
