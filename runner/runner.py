@@ -417,7 +417,17 @@ class _Writer:
         if now >= out.next_fd_sync:
             out.next_fd_sync = now + FD_SYNC_INTERVAL
             _sync_fds()  # keep order with what children wrote to fd 1/2 just before
-        if out.add(self.name, s):
+        name = self.name
+        with out.lock:  # fast path of OUT.add, inlined: this runs per print
+            if out.stream is name and out.cap is None and out.armed:
+                out.chunks.append(s)
+                out.size += len(s)
+                if out.size <= FLUSH_BYTES:
+                    return len(s)
+                big = True
+            else:
+                big = False
+        if big or out.add(name, s):
             out.flush()
         return len(s)
 
