@@ -1,0 +1,215 @@
+"""Start options, launch modes (script, -c import, bootstrap loader), host-gone exits."""
+
+import importlib.util
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+from kernel import PYTHON, RUNNER, Kernel, parse_strict
+
+
+def _load_runner_module():
+    spec = importlib.util.spec_from_file_location("pyrun_runner_under_test", RUNNER)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _gone(pid: int) -> bool:
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except OSError:
+        return True
+
+
+def _wait_gone(pid: int, timeout: float) -> float:
+    t0 = time.monotonic()
+    while not _gone(pid):
+        if time.monotonic() - t0 > timeout:
+            break
+        time.sleep(0.005)
+    return time.monotonic() - t0
+
+
+class OptionTests(unittest.TestCase):
+    def test_cwd_option(self):
+        d = os.path.realpath(tempfile.mkdtemp())
+        with open(os.path.join(d, "localmod_for_pyrun.py"), "w") as f:
+            f.write("VALUE = 'imported'\n")
+        k = Kernel(env={"PYRUN_CWD": d})
+        try:
+            self.assertEqual(k.hello["cwd"], d)
+            frames = k.run("import os, localmod_for_pyrun\nos.getcwd(), localmod_for_pyrun.VALUE")
+            self.assertEqual(frames[-2]["bundle"]["text/plain"], repr((d, "imported")))
+        finally:
+            k.close()
+
+    def test_prelude_runs_in_main_namespace(self):
+        with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
+            f.write("import sys\nprint('prelude says hi')\ndef helper():\n    return 'from prelude'\n")
+        try:
+            k = Kernel(env={"PYRUN_PRELUDE": f.name})
+            try:
+                self.assertNotIn("preludeError", k.hello)
+                frames = k.run("helper(), __name__")
+                self.assertEqual(frames[-2]["bundle"]["text/plain"], "('from prelude', '__main__')")
+                self.assertEqual(frames[0]["executionCount"], 1)
+            finally:
+                k.close()
+            self.assertIn(b"prelude says hi", k.stderr)  # prelude output: the host's log
+        finally:
+            os.unlink(f.name)
+
+    def test_prelude_error_reported_kernel_usable(self):
+        with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
+            f.write("x = 1\ndef bad():\n    raise ValueError('prelude broke')\nbad()\n")
+        try:
+            k = Kernel(env={"PYRUN_PRELUDE": f.name})
+            try:
+                err = k.hello["preludeError"]
+                self.assertEqual(err["ename"], "ValueError")
+                self.assertEqual(err["evalue"], "prelude broke")
+                tb = "\n".join(err["traceback"])
+                self.assertIn(f.name, tb)
+                self.assertIn("raise ValueError('prelude broke')", tb)
+                self.assertNotIn("runner.py", tb)
+                frames = k.run("x + 1")
+                self.assertEqual(frames[-2]["bundle"]["text/plain"], "2")
+            finally:
+                k.close()
+        finally:
+            os.unlink(f.name)
+
+    def test_memory_limit_gives_memory_error_not_a_dead_kernel(self):
+        k = Kernel(env={"PYRUN_LIMITS": json.dumps({"memoryBytes": 512 * 1024 * 1024})})
+        try:
+            self.assertNotIn("limitsIgnored", k.hello)
+            frames = k.run("x = bytearray(2 * 1024**3)")
+            self.assertEqual(frames[-2]["ename"], "MemoryError")
+            frames = k.run("y = bytearray(10 * 1024**2); len(y)")
+            self.assertEqual(frames[-2]["bundle"]["text/plain"], "10485760")
+        finally:
+            k.close()
+
+    def test_other_limits_applied(self):
+        limits = {"cpuSeconds": 100, "openFiles": 64, "fileSizeBytes": 1000}
+        k = Kernel(env={"PYRUN_LIMITS": json.dumps(limits)})
+        try:
+            self.assertNotIn("limitsIgnored", k.hello)
+            frames = k.run("import resource as r\n"
+                           "[r.getrlimit(x)[0] for x in (r.RLIMIT_CPU, r.RLIMIT_NOFILE, r.RLIMIT_FSIZE)]")
+            self.assertEqual(frames[-2]["bundle"]["text/plain"], "[100, 64, 1000]")
+            d = tempfile.mkdtemp()
+            frames = k.run("with open(%r, 'wb') as f:\n    f.write(b'x' * 5000)" % os.path.join(d, "big"))
+            self.assertEqual(frames[-2]["type"], "error")
+            self.assertIn("File too large", frames[-2]["evalue"])
+        finally:
+            k.close()
+
+    def test_unknown_limit_is_reported_ignored(self):
+        k = Kernel(env={"PYRUN_LIMITS": json.dumps({"gpuCount": 1})})
+        try:
+            self.assertEqual(k.hello["limitsIgnored"], ["gpuCount"])
+        finally:
+            k.close()
+
+
+class LaunchTests(unittest.TestCase):
+    def test_bootstrap_loader(self):
+        loader = _load_runner_module().LOADER
+        with open(RUNNER) as f:
+            source = f.read()
+        first = (json.dumps(source) + "\n").encode()
+        # the first request travels in the same write as the source line, so
+        # the loader must hand over the bytes it read past the first line
+        request = json.dumps({"id": "b1", "code": "import sys\n'__file__' in dir(), sys.argv, 6*7"})
+        k = Kernel(argv=[PYTHON, "-u", "-c", loader], stdin_prefix=first + request.encode() + b"\n")
+        try:
+            self.assertEqual(k.hello["type"], "hello")
+            frames = [f for f in k.until_done("b1") if f["id"] == "b1"]
+            self.assertEqual(frames[-2]["bundle"]["text/plain"], "(False, [''], 42)")
+            frames = k.run("import os; os.system('echo via loader')")
+            self.assertEqual(Kernel.text(frames), "via loader\n")
+        finally:
+            k.close()
+
+    def test_dash_c_import_launch_hides_runner_dir(self):
+        d = os.path.dirname(RUNNER)
+        cmd = "__import__('sys').path.insert(0,%r);__import__('runner').main()" % d
+        k = Kernel(argv=[PYTHON, "-u", "-c", cmd])
+        try:
+            frames = k.run("import sys\n%r in sys.path, sys.path[0]" % d)
+            self.assertEqual(frames[-2]["bundle"]["text/plain"], "(False, '')")
+        finally:
+            k.close()
+
+    def test_old_python_refused(self):
+        code = ("import sys; sys.version_info = (3, 8, 0, 'final', 0)\n"
+                "sys.path.insert(0, %r)\nimport runner\nrunner.main()" % os.path.dirname(RUNNER))
+        p = subprocess.run([PYTHON, "-c", code], capture_output=True, timeout=20)
+        self.assertEqual(p.returncode, 3)
+        self.assertIn(b"needs Python 3.9", p.stderr)
+
+
+class HostGoneTests(unittest.TestCase):
+    def test_stdin_eof_exits_and_takes_group(self):
+        k = Kernel()
+        try:
+            frames = k.run("import subprocess\np = subprocess.Popen(['sleep', '100'])\np.pid")
+            child = int(frames[-2]["bundle"]["text/plain"])
+            t0 = time.monotonic()
+            k.proc.stdin.close()
+            self.assertEqual(k.wait_exit(5), 0)
+            self.assertLess(time.monotonic() - t0, 1.0)
+            self.assertLess(_wait_gone(child, 2), 1.0)
+        finally:
+            k.close()
+
+    def test_parent_killed_exits_within_one_second(self):
+        in_r, in_w = os.pipe()
+        out_r, out_w = os.pipe()
+        launcher = (
+            "import subprocess, sys, time\n"
+            "p = subprocess.Popen([%r, '-u', %r], stdin=%d, stdout=%d, start_new_session=True)\n"
+            "print(p.pid, flush=True)\n"
+            "time.sleep(100)\n" % (PYTHON, RUNNER, in_r, out_w))
+        mid = subprocess.Popen([PYTHON, "-c", launcher], stdout=subprocess.PIPE, pass_fds=(in_r, out_w))
+        os.close(in_r)
+        os.close(out_w)
+        out = os.fdopen(out_r, "rb")
+        try:
+            runner_pid = int(mid.stdout.readline())
+            hello = parse_strict(out.readline().rstrip(b"\n"))
+            self.assertEqual(hello["pid"], runner_pid)
+            os.write(in_w, json.dumps({"id": "c", "code": "import subprocess\n"
+                                       "subprocess.Popen(['sleep', '100']).pid"}).encode() + b"\n")
+            child = None
+            while child is None:
+                frame = parse_strict(out.readline().rstrip(b"\n"))
+                if frame["type"] == "result":
+                    child = int(frame["bundle"]["text/plain"])
+            out.readline()  # done
+            mid.send_signal(signal.SIGKILL)
+            mid.wait()
+            t0 = time.monotonic()
+            self.assertEqual(out.read(), b"")  # EOF: the runner is gone
+            self.assertLess(time.monotonic() - t0, 1.0)
+            self.assertLess(_wait_gone(runner_pid, 2), 1.0)
+            self.assertLess(_wait_gone(child, 2), 1.0)
+        finally:
+            os.close(in_w)
+            out.close()
+            if mid.poll() is None:
+                mid.kill()
+            mid.wait()
+            mid.stdout.close()
+
+
+if __name__ == "__main__":
+    unittest.main()
