@@ -23,13 +23,16 @@ friends are imported on first use.
 
 import builtins
 import codecs
-import json
 import os
 import select
-import signal
 import sys
 import threading
 import time
+
+try:  # the `signal` wrapper imports enum (~3 ms); the C module is enough
+    import _signal as signal
+except ImportError:  # pragma: no cover
+    import signal
 
 LOADER = (
     "import os,json;d=b''\n"
@@ -143,9 +146,61 @@ def _json_surrogates(exc: UnicodeError):
 
 codecs.register_error("pyrun.json", _json_surrogates)
 
-_encoder = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-_dumps = _encoder.encode
-_dump_str = json.encoder.encode_basestring  # C version when available
+class _JSONContext:
+    """What _json.make_scanner reads: strict JSON, plain dicts, floats."""
+
+    strict = True
+    object_hook = None
+    object_pairs_hook = None
+    parse_float = float
+    parse_int = int
+    parse_constant = float
+    memo = None
+
+
+def _no_default(obj):
+    raise TypeError("not JSON serializable: %s" % type(obj).__name__)
+
+
+try:
+    # The json package imports re (and enum): ~5 ms of start-up on a stock
+    # interpreter.  Its C accelerator alone is all a runner needs.
+    import _json
+
+    _dump_str = _json.encode_basestring
+    _c_encode = _json.make_encoder(None, _no_default, _dump_str, None, ":", ",", False, False, False)
+    _c_scan = _json.make_scanner(_JSONContext())
+
+    def _dumps(obj) -> str:
+        return "".join(_c_encode(obj, 0))
+
+    def _loads(text):
+        if isinstance(text, (bytes, bytearray)):
+            text = text.decode("utf-8")
+        text = text.strip()
+        try:
+            obj, end = _c_scan(text, 0)
+        except StopIteration as e:
+            raise ValueError("Expecting value at char %s" % e.value) from None
+        except ValueError:
+            raise
+        except Exception as e:  # the scanner reports some errors oddly
+            raise ValueError("invalid JSON (%s)" % type(e).__name__) from None
+        if end != len(text):
+            raise ValueError("Extra data at char %d" % end)
+        return obj
+
+    if _dumps({"p": [1, 2.5, None, True, "\u00e9"]}) != '{"p":[1,2.5,null,true,"\u00e9"]}' or _loads(
+        b'{"p": [1, 2.5, null]}'
+    ) != {"p": [1, 2.5, None]}:
+        raise RuntimeError("unexpected _json behaviour")
+except Exception:  # an interpreter without the accelerator: the full package
+    import json
+
+    _encoder = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    _dumps = _encoder.encode
+    _dump_str = json.encoder.encode_basestring
+    _loads = json.loads
 _write_lock = threading.Lock()
 
 
@@ -1322,7 +1377,7 @@ def _handle_line(line: bytes) -> None:
     if not line:
         return
     try:
-        req = json.loads(line)
+        req = _loads(line)
     except (ValueError, UnicodeDecodeError) as e:
         send({"type": "error_reply", "id": None, "message": "request is not JSON: %s" % e})
         return
@@ -1548,7 +1603,7 @@ def main() -> None:
     limits = env.get("PYRUN_LIMITS")
     if limits:
         try:
-            ignored = _apply_limits(json.loads(limits))
+            ignored = _apply_limits(_loads(limits))
         except ValueError:
             ignored = ["PYRUN_LIMITS"]
         if ignored:
