@@ -13,6 +13,8 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "PyRunKit", targets: ["PyRunKit"]),
+        .executable(name: "pyrun", targets: ["pyrun"]),
+        .executable(name: "pyrun-bench", targets: ["pyrun-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
@@ -27,6 +29,28 @@ let package = Package(
         ),
         .executableTarget(
             name: "pyrun-example",
+            dependencies: ["PyRunKit"],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "pyrun",
+            dependencies: [
+                "PyRunKit",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "pyrun-bench",
+            dependencies: [
+                "PyRunKit",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "PyRunCLITests",
             dependencies: ["PyRunKit"],
             swiftSettings: strictSettings
         ),

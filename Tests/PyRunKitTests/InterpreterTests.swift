@@ -29,14 +29,31 @@ import Darwin
         }
     }
 
-    @Test func pythonOlderThan39IsRefused() async throws {
-        try await withTemporaryDirectory { directory in
+    @Test func pythonOlderThan39IsRefusedAtStart() async throws {
+        try await withTemporaryDirectory { directory throws in
+            // A fake interpreter that answers like a Python 3.8 runner would, then lingers.
             let fake = "\(directory)/python3.8"
             try writeScript(
-                fake, "#!/bin/sh\necho '{\"executable\": \"\(fake)\", \"version\": [3, 8, 10]}'\n")
+                fake,
+                "#!/bin/sh\necho '{\"type\":\"hello\",\"protocol\":1,\"pid\":'$$',\"python\":\"3.8.10\",\"executable\":\"\(fake)\",\"cwd\":\"/\"}'\nexec sleep 30\n"
+            )
             let kernel = PythonKernel(configuration: KernelConfiguration(interpreter: .path(fake)))
             await #expect {
                 try await kernel.start()
+            } throws: { error in
+                guard let error = error as? KernelError else { return false }
+                return error.code == .interpreterTooOld && error.message.contains("3.8.10")
+            }
+            #expect(await kernel.isRunning == false)
+        }
+    }
+
+    @Test func probingPythonOlderThan39IsRefused() async throws {
+        try await withTemporaryDirectory { directory throws in
+            let fake = "\(directory)/python3.8"
+            try writeScript(fake, "#!/bin/sh\necho '{\"executable\": \"\(fake)\", \"version\": [3, 8, 10]}'\n")
+            await #expect {
+                _ = try await InterpreterResolver.resolve(.path(fake), workingDirectory: nil, environment: [:])
             } throws: { error in
                 guard let error = error as? KernelError else { return false }
                 return error.code == .interpreterTooOld && error.message.contains("3.8.10")
@@ -45,19 +62,27 @@ import Darwin
     }
 
     @Test func somethingThatIsNotPythonIsUnusable() async throws {
-        try await withTemporaryDirectory { directory in
+        try await withTemporaryDirectory { directory throws in
             let fake = "\(directory)/python"
-            try writeScript(fake, "#!/bin/sh\necho hello\n")
+            try writeScript(fake, "#!/bin/sh\necho hello >&2\nexit 7\n")
             await #expect {
                 _ = try await InterpreterResolver.resolve(.path(fake), workingDirectory: nil, environment: [:])
             } throws: { error in
                 (error as? KernelError)?.code == .interpreterUnusable
             }
+            // As a kernel it fails to start, and the error says how the process ended and what it said.
+            let kernel = PythonKernel(configuration: KernelConfiguration(interpreter: .path(fake)))
+            await #expect {
+                try await kernel.start()
+            } throws: { error in
+                guard let error = error as? KernelError else { return false }
+                return error.code == .startupFailed && error.message.contains("status 7") && error.message.contains("hello")
+            }
         }
     }
 
     @Test func automaticResolutionPrefersVirtualEnvThenLocalVenv() async throws {
-        try await withTemporaryDirectory { directory in
+        try await withTemporaryDirectory { directory throws in
             let venvPython = "\(directory)/.venv/bin/python"
             try FileManager.default.createDirectory(atPath: "\(directory)/.venv/bin", withIntermediateDirectories: true)
             try writeScript(venvPython, "#!/bin/sh\nexit 0\n")
@@ -90,6 +115,17 @@ import Darwin
         #expect(!interpreter.executable.contains("/shims/"))
     }
 
+    @Test func aKernelRestartsWithTheRealExecutableItLearnedFromHello() async throws {
+        try await withKernel { kernel throws in
+            let first = try await kernel.start()
+            let learned = try #require(await kernel.interpreter)
+            #expect(learned.executable == first.executable)
+            #expect(learned.version >= .minimumSupported)
+            let second = try await kernel.restart()
+            #expect(second.executable == first.executable)
+        }
+    }
+
     @Test func runnerIsInstalledPrivatelyAndNamedByContent() throws {
         let installation = try RunnerInstallation.current()
         var info = stat()
@@ -102,7 +138,7 @@ import Darwin
     }
 
     @Test func aDirectoryOthersCanWriteIsRefused() async throws {
-        try await withTemporaryDirectory { directory in
+        try await withTemporaryDirectory { directory throws in
             let shared = "\(directory)/shared"
             mkdir(shared, 0o777)
             chmod(shared, 0o777)

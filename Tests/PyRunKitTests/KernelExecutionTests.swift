@@ -7,7 +7,7 @@ import Testing
     // MARK: State and results
 
     @Test func startSaysHelloWithTheRealExecutable() async throws {
-        try await withKernel { kernel in
+        try await withKernel { kernel throws in
             let hello = try await kernel.start()
             #expect(hello.protocolVersion == 1)
             #expect(hello.pythonVersion.hasPrefix("3."))
@@ -18,7 +18,7 @@ import Testing
     }
 
     @Test func statePersistsAcrossExecutions() async throws {
-        try await withKernel { kernel in
+        try await withKernel { kernel throws in
             let first = try await kernel.run("x = 41")
             #expect(first.status == .ok)
             #expect(first.result == nil)
@@ -29,7 +29,7 @@ import Testing
     }
 
     @Test func silentExecutionHasNoResultAndNoCount() async throws {
-        try await withKernel { kernel in
+        try await withKernel { kernel throws in
             let silent = try await kernel.run("1 + 1", options: ExecutionOptions(silent: true))
             #expect(silent.status == .ok)
             #expect(silent.result == nil)
@@ -39,7 +39,7 @@ import Testing
     }
 
     @Test func outputArrivesInOrderAcrossStreams() async throws {
-        try await withKernel { kernel in
+        try await withKernel { kernel throws in
             let execution = await kernel.execute(
                 "import sys\nfor i in range(3):\n    print('out', i)\n    print('err', i, file=sys.stderr)\n")
             var streamed: [String] = []
@@ -58,7 +58,7 @@ import Testing
     }
 
     @Test func richDisplayBundles() async throws {
-        try await withKernel { kernel in
+        try await withKernel { kernel throws in
             let result = try await kernel.run(
                 """
                 class Card:
@@ -78,7 +78,7 @@ import Testing
     }
 
     @Test func errorCarriesTracebackWithUserFramesOnly() async throws {
-        try await withKernel { kernel in
+        try await withKernel { kernel throws in
             let result = try await kernel.run("def f():\n    return 1 / 0\nf()")
             #expect(result.status == .error)
             let error = try #require(result.error)
@@ -93,7 +93,7 @@ import Testing
     }
 
     @Test func executionsRunOneAtATimeInSubmissionOrder() async throws {
-        try await withKernel { kernel in
+        try await withKernel { kernel throws in
             let setup = try await kernel.run("order = []")
             #expect(setup.status == .ok)
             var submitted: [Execution] = []
@@ -106,7 +106,7 @@ import Testing
     }
 
     @Test func stdinHandlerAnswersInput() async throws {
-        try await withKernel { kernel in
+        try await withKernel { kernel throws in
             let prompts = PromptLog()
             let options = ExecutionOptions(stdinHandler: { prompt in
                 await prompts.record(prompt.prompt)
@@ -119,7 +119,7 @@ import Testing
     }
 
     @Test func inputWithoutHandlerFailsAtOnceWithEOFError() async throws {
-        try await withKernel { kernel in
+        try await withKernel { kernel throws in
             let result = try await kernel.run("input('x')", options: ExecutionOptions(timeout: .seconds(20)))
             #expect(result.status == .error)
             #expect(result.error?.name == "EOFError")
@@ -127,7 +127,7 @@ import Testing
     }
 
     @Test func completionAndInfoAreAnsweredWhileCodeRuns() async throws {
-        try await withKernel { kernel in
+        try await withKernel { kernel throws in
             _ = try await kernel.run("import time\nvalue_alpha = 1\nvalue_beta = 2")
             let sleeper = await kernel.execute("time.sleep(3)")
             // Wait until the sleep has started so the replies really overlap it.
@@ -148,7 +148,7 @@ import Testing
     // MARK: Size
 
     @Test func tenMegabytesOfOutputArriveWhole() async throws {
-        try await withKernel { kernel in
+        try await withKernel { kernel throws in
             let result = try await kernel.run("import sys\nsys.stdout.write('x' * (10 * 1024 * 1024))\nprint('end')")
             #expect(result.status == .ok)
             #expect(result.stdout.utf8.count == 10 * 1024 * 1024 + 4)
@@ -157,7 +157,7 @@ import Testing
     }
 
     @Test func fiveMegabyteImageBundleIsOneFrame() async throws {
-        try await withKernel { kernel in
+        try await withKernel { kernel throws in
             let result = try await kernel.run(
                 """
                 import os
@@ -173,7 +173,7 @@ import Testing
     }
 
     @Test func outputCapDropsTheRestAndCountsIt() async throws {
-        try await withKernel { kernel in
+        try await withKernel { kernel throws in
             let result = try await kernel.run(
                 "print('a' * 999)\nprint('b' * 5000)", options: ExecutionOptions(maxOutputBytes: 1000))
             #expect(result.status == .ok)

@@ -15,7 +15,7 @@ import Testing
     }
 
     @Test func interruptStopsABusyLoop() async throws {
-        try await withKernel { kernel in
+        try await withKernel { kernel throws in
             let (execution, _) = await startedExecution(kernel, "n = 0\nwhile True:\n    n += 1")
             await kernel.interrupt()
             let result = try await execution.result()
@@ -26,7 +26,7 @@ import Testing
     }
 
     @Test func interruptStopsSleep() async throws {
-        try await withKernel { kernel in
+        try await withKernel { kernel throws in
             let (execution, _) = await startedExecution(kernel, "import time\ntime.sleep(100)")
             await kernel.interrupt()
             let result = try await execution.result()
@@ -36,7 +36,7 @@ import Testing
     }
 
     @Test func timeoutInterruptsAndReportsTimedOut() async throws {
-        try await withKernel { kernel in
+        try await withKernel { kernel throws in
             let result = try await kernel.run(
                 "print('before', flush=True)\nimport time\ntime.sleep(100)", options: ExecutionOptions(timeout: .milliseconds(300)))
             #expect(result.status == .timedOut)
@@ -47,7 +47,7 @@ import Testing
     }
 
     @Test func cancellingTheAwaitingTaskInterruptsTheCode() async throws {
-        try await withKernel { kernel in
+        try await withKernel { kernel throws in
             _ = try await kernel.start()
             let execution = await kernel.execute("import time\nprint('going', flush=True)\ntime.sleep(100)")
             let waiter = Task { try await execution.result() }
@@ -64,7 +64,7 @@ import Testing
     }
 
     @Test func cancellingAQueuedExecutionWithdrawsIt() async throws {
-        try await withKernel { kernel in
+        try await withKernel { kernel throws in
             let first = await kernel.execute("import time\ntime.sleep(0.5)\nmarker = 'first'")
             let second = await kernel.execute("marker = 'second'")
             await second.cancel()
@@ -76,7 +76,7 @@ import Testing
 
     @Test func swallowedInterruptEscalatesToAKillAndARestart() async throws {
         let configuration = KernelConfiguration(interruptGrace: .milliseconds(500))
-        try await withKernel(configuration) { kernel in
+        try await withKernel(configuration) { kernel throws in
             _ = try await kernel.run("secret = 1")
             let firstPid = try #require(await kernel.pid)
             let (execution, _) = await startedExecution(

@@ -50,7 +50,7 @@ import Darwin
     }
 
     @Test func grandchildDiesWhenTheKernelDiesUnexpectedly() async throws {
-        try await withKernel { kernel in
+        try await withKernel { kernel throws in
             let spawned = try await kernel.run("import subprocess\nprint(subprocess.Popen(['sleep', '300']).pid)")
             let grandchild = try #require(lastInteger(in: spawned.stdout))
             let died = try await kernel.run("import os\nos._exit(3)")
@@ -60,7 +60,7 @@ import Darwin
     }
 
     @Test func deathByOsExitIsReportedWithOutputFirst() async throws {
-        try await withKernel { kernel in
+        try await withKernel { kernel throws in
             let result = try await kernel.run("import os, sys\nprint('last words', flush=True)\nos._exit(3)")
             #expect(result.status == .kernelDied)
             #expect(result.stdout == "last words\n")
@@ -74,7 +74,7 @@ import Darwin
     }
 
     @Test func deathBySIGKILLFromOutsideSaysOutOfMemoryIsLikely() async throws {
-        try await withKernel { kernel in
+        try await withKernel { kernel throws in
             let pid = try await kernel.start().pid
             let execution = await kernel.execute("import time\ntime.sleep(100)")
             var iterator = execution.makeAsyncIterator()
@@ -88,7 +88,7 @@ import Darwin
     }
 
     @Test func queuedExecutionsEndWhenTheKernelDies() async throws {
-        try await withKernel { kernel in
+        try await withKernel { kernel throws in
             let dying = await kernel.execute("import os\nos._exit(5)")
             let queued = await kernel.execute("print('never')")
             #expect(try await dying.result().status == .kernelDied)
@@ -100,7 +100,7 @@ import Darwin
 
     @Test func writingToADeadKernelNeitherCrashesTheHostNorHangs() async throws {
         // SIGPIPE is ignored and a failed write is a dead kernel: the request fails cleanly.
-        try await withKernel { kernel in
+        try await withKernel { kernel throws in
             let pid = try await kernel.start().pid
             kill(pid, SIGKILL)
             #expect(await waitUntilGone(pid))
@@ -109,7 +109,7 @@ import Darwin
             do {
                 let info = try await kernel.info()
                 #expect(info.pid != pid)
-            } catch {
+            } catch let error as KernelError {
                 #expect(error.code == .kernelDied)
             }
             #expect(try await kernel.run("1 + 1").resultText == "2")
@@ -117,7 +117,7 @@ import Darwin
     }
 
     @Test func restartGivesFreshState() async throws {
-        try await withKernel { kernel in
+        try await withKernel { kernel throws in
             _ = try await kernel.run("x = 1")
             let oldPid = try #require(await kernel.pid)
             let hello = try await kernel.restart()
@@ -127,14 +127,14 @@ import Darwin
     }
 
     @Test func workingDirectoryEnvironmentAndPrelude() async throws {
-        try await withTemporaryDirectory { directory in
+        try await withTemporaryDirectory { directory throws in
             let prelude = "\(directory)/prelude.py"
             try "def helper():\n    return 'from prelude'\n".write(toFile: prelude, atomically: true, encoding: .utf8)
             let configuration = KernelConfiguration(
                 workingDirectory: directory,
                 environment: .clean(setting: ["PYRUN_TEST_VALUE": "42"]),
                 preludePath: prelude)
-            try await withKernel(configuration) { kernel in
+            try await withKernel(configuration) { kernel throws in
                 let result = try await kernel.run(
                     "import os\nprint(os.getcwd())\nprint(os.environ.get('PYRUN_TEST_VALUE'))\nprint('HOSTNAME_SECRET' in os.environ)\nhelper()")
                 let lines = result.stdout.split(separator: "\n").map(String.init)
@@ -147,10 +147,10 @@ import Darwin
     }
 
     @Test func preludeErrorIsReportedAndTheKernelStaysUsable() async throws {
-        try await withTemporaryDirectory { directory in
+        try await withTemporaryDirectory { directory throws in
             let prelude = "\(directory)/prelude.py"
             try "raise ValueError('bad prelude')\n".write(toFile: prelude, atomically: true, encoding: .utf8)
-            try await withKernel(KernelConfiguration(preludePath: prelude)) { kernel in
+            try await withKernel(KernelConfiguration(preludePath: prelude)) { kernel throws in
                 let hello = try await kernel.start()
                 #expect(hello.preludeError?.name == "ValueError")
                 #expect(try await kernel.run("1 + 2").resultText == "3")
@@ -159,7 +159,7 @@ import Darwin
     }
 
     @Test func memoryLimitGivesMemoryErrorNotADeadKernel() async throws {
-        try await withKernel(KernelConfiguration(limits: ResourceLimits(memoryBytes: 1 << 30))) { kernel in
+        try await withKernel(KernelConfiguration(limits: ResourceLimits(memoryBytes: 1 << 30))) { kernel throws in
             let result = try await kernel.run("x = bytearray(4 * 1024 ** 3)")
             #expect(result.status == .error)
             #expect(result.error?.name == "MemoryError")

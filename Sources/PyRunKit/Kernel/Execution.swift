@@ -12,7 +12,7 @@ public struct Execution: AsyncSequence, Sendable {
 
     /// Waits for the end and returns everything the execution produced.
     /// - Throws: `KernelError` when the kernel could not be started for it.
-    public func result() async throws(KernelError) -> ExecutionResult {
+    public func result() async throws -> ExecutionResult {
         let kernel = self.kernel
         let id = self.id
         if let outcome = await withTaskCancellationHandler(

@@ -36,7 +36,9 @@ public struct KernelConfiguration: Sendable, Hashable {
 
     /// The runner's environment: the chosen variables plus the `PYRUN_*` options.
     func runnerEnvironment(base: [String: String]) -> [String: String] {
-        var variables = environment.resolved(base: base).filter { !$0.key.hasPrefix("PYRUN_") }
+        // The runner's options come from this configuration only, never from the host's own.
+        var variables = environment.resolved(base: base)
+        for option in ["PYRUN_CWD", "PYRUN_PRELUDE", "PYRUN_LIMITS"] { variables.removeValue(forKey: option) }
         if let workingDirectory {
             variables["PYRUN_CWD"] = InterpreterResolver.absolutePath(workingDirectory, relativeTo: nil)
         }

@@ -35,6 +35,13 @@ public struct PythonVersion: Sendable, Hashable, Comparable, CustomStringConvert
     }
 
     public var description: String { "\(major).\(minor).\(micro)" }
+
+    /// Parses `3.11.7` (also `3.11` or `3.13.0rc1`, whose suffix is ignored).
+    public init?(parsing text: String) {
+        let parts = text.split(separator: ".").map { Int($0.prefix { $0.isNumber }) }
+        guard parts.count >= 2, let major = parts[0], let minor = parts[1] else { return nil }
+        self.init(major, minor, parts.count > 2 ? parts[2] ?? 0 : 0)
+    }
 }
 
 /// Where an interpreter was found.
@@ -63,7 +70,8 @@ public struct PythonInterpreter: Sendable, Hashable {
     }
 }
 
-/// Finds interpreters and asks each one, once per process, what it really is.
+/// Finds interpreters; `resolve` also asks one what it really is (once per process), for
+/// listings and callers that need the version before starting a kernel.
 public enum InterpreterResolver {
     private struct CacheKey: Hashable {
         let path: String
@@ -79,6 +87,12 @@ public enum InterpreterResolver {
     ///   - environment: the environment the kernel will have.
     /// - Throws: `KernelError` with `.interpreterNotFound`, `.interpreterTooOld` or `.interpreterUnusable`.
     public static func resolve(
+        _ choice: InterpreterChoice, workingDirectory: String?, environment: [String: String]
+    ) async throws -> PythonInterpreter {
+        try await resolveChecked(choice, workingDirectory: workingDirectory, environment: environment)
+    }
+
+    static func resolveChecked(
         _ choice: InterpreterChoice, workingDirectory: String?, environment: [String: String]
     ) async throws(KernelError) -> PythonInterpreter {
         let (path, source) = try locate(choice, workingDirectory: workingDirectory, environment: environment)

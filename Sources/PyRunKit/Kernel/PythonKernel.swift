@@ -74,7 +74,11 @@ public actor PythonKernel {
     /// Starts the process if it is not running and waits for its `hello`.
     /// - Throws: `KernelError` when no interpreter fits or the runner cannot start.
     @discardableResult
-    public func start() async throws(KernelError) -> KernelHello {
+    public func start() async throws -> KernelHello {
+        try await ensureStarted()
+    }
+
+    private func ensureStarted() async throws(KernelError) -> KernelHello {
         if let hello, process != nil { return hello }
         let task: Task<KernelHello, any Error>
         if let starting {
@@ -96,17 +100,21 @@ public actor PythonKernel {
         defer { starting = nil }
         let baseEnvironment = ProcessInfo.processInfo.environment
         let environment = configuration.runnerEnvironment(base: baseEnvironment)
-        let interpreter: PythonInterpreter
+        // No probe process on the start path: the interpreter is located by file checks only,
+        // and its hello says what it really is. Later starts spawn that real executable, so
+        // a shim (pyenv's costs ~150 ms) is paid for once.
+        let executable: String
+        let source: InterpreterSource
         if let known = self.interpreter {
-            interpreter = known
+            executable = known.executable
+            source = known.source
         } else {
-            interpreter = try await InterpreterResolver.resolve(
+            (executable, source) = try InterpreterResolver.locate(
                 configuration.interpreter, workingDirectory: configuration.workingDirectory,
                 environment: environment)
-            self.interpreter = interpreter
         }
         let runner = try RunnerInstallation.current()
-        let command = LaunchCommand.local(python: interpreter.executable, runner: runner)
+        let command = LaunchCommand.local(python: executable, runner: runner)
         let process: KernelProcess
         do {
             process = try KernelProcess(command: command, environment: environment, logger: logger)
@@ -135,9 +143,21 @@ public actor PythonKernel {
             process.signalGroup(SIGKILL)
             throw KernelError(
                 .startupTimedOut,
-                "the runner (\(interpreter.executable)) did not say hello within \(configuration.startupTimeout)")
+                "the runner (\(executable)) did not say hello within \(configuration.startupTimeout)")
         }
         let hello = try outcome.get()
+        guard let version = PythonVersion(parsing: hello.pythonVersion), version >= .minimumSupported else {
+            process.signalGroup(SIGKILL)
+            throw KernelError(
+                .interpreterTooOld,
+                "\(executable) is Python \(hello.pythonVersion); pyrun needs Python \(PythonVersion.minimumSupported.major).\(PythonVersion.minimumSupported.minor) or newer"
+            )
+        }
+        if self.interpreter == nil {
+            self.interpreter = PythonInterpreter(
+                path: executable, executable: hello.executable.isEmpty ? executable : hello.executable,
+                version: version, source: source)
+        }
         self.hello = hello
         logger.debug("kernel started", metadata: ["python": "\(hello.pythonVersion)"])
         return hello
@@ -158,7 +178,7 @@ public actor PythonKernel {
 
     /// Runs `code` and returns everything it produced.
     /// - Throws: `KernelError` when the kernel could not be started.
-    public func run(_ code: String, options: ExecutionOptions = .init()) async throws(KernelError) -> ExecutionResult {
+    public func run(_ code: String, options: ExecutionOptions = .init()) async throws -> ExecutionResult {
         try await execute(code, options: options).result()
     }
 
@@ -192,7 +212,7 @@ public actor PythonKernel {
     private func startThenAdvance() {
         Task {
             do throws(KernelError) {
-                try await self.start()
+                _ = try await self.ensureStarted()
                 self.advanceQueue()
             } catch {
                 self.failQueued(with: error)
@@ -254,21 +274,21 @@ public actor PythonKernel {
     // MARK: - Requests answered while code runs
 
     /// Completions for `code` at `cursor` (Unicode scalars; default: the end).
-    public func complete(code: String, cursor: Int? = nil) async throws(KernelError) -> CompletionResult {
+    public func complete(code: String, cursor: Int? = nil) async throws -> CompletionResult {
         let frame = try await request { .complete(id: $0, code: code, cursor: cursor ?? code.unicodeScalars.count) }
         guard case .completeReply(_, let result) = frame else { throw unexpected(frame) }
         return result
     }
 
     /// Whether `code` is complete, needs more lines, or cannot be valid.
-    public func isComplete(code: String) async throws(KernelError) -> CodeCompleteness {
+    public func isComplete(code: String) async throws -> CodeCompleteness {
         let frame = try await request { .isComplete(id: $0, code: code) }
         guard case .isCompleteReply(_, let result) = frame else { throw unexpected(frame) }
         return result
     }
 
     /// What the runner says about itself (pid, version, cwd, execution count, busy).
-    public func info() async throws(KernelError) -> RunnerInfo {
+    public func info() async throws -> RunnerInfo {
         let frame = try await request { .info(id: $0) }
         guard case .infoReply(_, let result) = frame else { throw unexpected(frame) }
         return result
@@ -280,7 +300,7 @@ public actor PythonKernel {
     }
 
     private func request(_ make: (String) -> Request) async throws(KernelError) -> Frame {
-        try await start()
+        _ = try await ensureStarted()
         guard let process else { throw KernelError(.kernelDied, "the kernel is not running") }
         requestCounter += 1
         let id = "q\(requestCounter)"
@@ -330,9 +350,9 @@ public actor PythonKernel {
 
     /// Shuts the process down and starts a fresh one.
     @discardableResult
-    public func restart(grace: Duration = .seconds(2)) async throws(KernelError) -> KernelHello {
+    public func restart(grace: Duration = .seconds(2)) async throws -> KernelHello {
         await shutdown(grace: grace)
-        return try await start()
+        return try await ensureStarted()
     }
 
     // MARK: - Frames
