@@ -167,6 +167,33 @@ import Darwin
         }
     }
 
+    #if os(Linux)
+    @Test func kernelInheritsNoDescriptorOfTheHost() async throws {
+        try await withTemporaryDirectory { directory throws in
+            // A descriptor without close-on-exec, as careless host code would leave one.
+            let marker = "\(directory)/host-only-file"
+            let fd = open(marker, O_WRONLY | O_CREAT, 0o600)
+            #expect(fd >= 3)
+            defer { close(fd) }
+            try await withKernel { kernel throws in
+                let result = try await kernel.run(
+                    """
+                    import os
+                    def target(n):
+                        try:
+                            return os.readlink('/proc/self/fd/' + n)
+                        except OSError:  # the descriptor listdir itself used
+                            return ''
+                    [target(n) for n in os.listdir('/proc/self/fd')]
+                    """)
+                let targets = try #require(result.resultText)
+                #expect(targets.contains("/dev/null"))  // the listing works: fd 0 is /dev/null
+                #expect(!targets.contains("host-only-file"), "the host's descriptor leaked: \(targets)")
+            }
+        }
+    }
+    #endif
+
     @Test func droppingTheKernelKillsItsProcess() async throws {
         var kernel: PythonKernel? = PythonKernel()
         let pid = try await kernel!.start().pid

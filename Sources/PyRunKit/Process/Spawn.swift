@@ -45,6 +45,18 @@ enum Spawn {
 
     private static let spawnLock = Mutex(())
 
+    #if canImport(Glibc)
+    private typealias AddCloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+
+    /// glibc 2.34+ has `posix_spawn_file_actions_addclosefrom_np`, but Swift's Glibc module
+    /// does not export it; look it up at run time and do without on older systems.
+    private static let addCloseFrom: AddCloseFrom? = {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np")
+        else { return nil }
+        return unsafeBitCast(symbol, to: AddCloseFrom.self)
+    }()
+    #endif
+
     private static func startLocked(_ command: LaunchCommand, environment: [String: String]) throws(SpawnError) -> SpawnedChild {
         var stdinPipe: [Int32] = [-1, -1]
         var stdoutPipe: [Int32] = [-1, -1]
@@ -73,6 +85,12 @@ enum Spawn {
         posix_spawn_file_actions_adddup2(&actions, stdinPipe[0], 0)
         posix_spawn_file_actions_adddup2(&actions, stdoutPipe[1], 1)
         posix_spawn_file_actions_adddup2(&actions, stderrPipe[1], 2)
+        #if canImport(Glibc)
+        // Whatever else the host has open (a file it is writing, a socket) is none of the
+        // kernel's business, close-on-exec or not: an inherited write descriptor would also
+        // make exec of that file fail with ETXTBSY elsewhere.
+        if let closeFrom = addCloseFrom { _ = closeFrom(&actions, 3) }
+        #endif
 
         var noSignals = sigset_t()
         sigemptyset(&noSignals)
