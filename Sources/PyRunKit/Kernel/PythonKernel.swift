@@ -196,7 +196,12 @@ public actor PythonKernel {
         do {
             try process.send(.execute(id: next.id, code: next.code, options: next.options.flags))
         } catch {
-            // The process is gone; its exit event ends this execution with the cause.
+            // The process died before this code reached it, and its exit is not handled yet:
+            // the code never ran, so it waits for the fresh process that exit will lead to.
+            running = nil
+            next.startedAt = nil
+            next.submittedAfterDeath = true
+            queue.insert(next, at: 0)
             return
         }
         if let timeout = next.options.timeout {
@@ -479,8 +484,10 @@ public actor PythonKernel {
         for waiter in waiters.values {
             waiter.resume(throwing: KernelError(.kernelDied, "\(cause)"))
         }
-        let queued = queue
-        queue.removeAll()
+        // Executions the dead process had been given end with it; those that reached a
+        // process already dead never ran, and go to the next one.
+        let queued = queue.filter { !$0.submittedAfterDeath }
+        queue.removeAll { !$0.submittedAfterDeath }
         if let running {
             self.running = nil
             running.result.deathCause = cause
@@ -502,6 +509,7 @@ public actor PythonKernel {
             pending.result.notices.append("not run: \(cause)")
             finish(pending, status: .kernelDied)
         }
+        advanceQueue()
     }
 
     private func detail(_ diagnostics: String) -> String {
@@ -524,6 +532,8 @@ private final class PendingExecution {
     var interruptRequested = false
     var timedOut = false
     var killedAfterInterrupt = false
+    /// Set when its send found the process already dead.
+    var submittedAfterDeath = false
 
     init(id: String, code: String, options: ExecutionOptions, events: AsyncStream<ExecutionEvent>.Continuation) {
         self.id = id
