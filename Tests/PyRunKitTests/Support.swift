@@ -34,9 +34,10 @@ func waitUntilGone(_ pid: Int32, seconds: Double = 10) async -> Bool {
     return !processIsAlive(pid)
 }
 
-/// A kernel for one test, shut down when the body returns, whatever happened.
+/// A kernel for one test, shut down when the body returns, whatever happened. The default
+/// interrupt grace is long so a loaded CI machine never turns an interrupt into a kill.
 func withKernel<T>(
-    _ configuration: KernelConfiguration = KernelConfiguration(),
+    _ configuration: KernelConfiguration = KernelConfiguration(interruptGrace: .seconds(10)),
     _ body: (PythonKernel) async throws -> T
 ) async throws -> T {
     let kernel = PythonKernel(configuration: configuration)
