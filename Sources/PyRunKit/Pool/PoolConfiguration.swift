@@ -1,0 +1,44 @@
+/// How a `KernelPool` manages the lifetimes of its kernels.
+public struct PoolConfiguration: Sendable, Hashable {
+    /// The kernel configuration of a key that was never given one.
+    public var defaultConfiguration: KernelConfiguration
+    /// Shut down a kernel that has run nothing for this long; nil keeps idle kernels forever.
+    public var idleTimeout: Duration?
+    /// At most this many live keys; when a new key needs a kernel, the least recently used
+    /// idle one is shut down. A busy kernel is never evicted: when every kernel is busy the
+    /// pool goes over the cap and evicts as soon as one is idle again. Nil means no cap.
+    public var maximumLiveKernels: Int?
+    /// Pre-started kernels with `defaultConfiguration`, handed to new keys so their first
+    /// execution does not wait for an interpreter to start. Spares do not count towards
+    /// `maximumLiveKernels`. Zero (the default) starts none.
+    public var warmSpares: Int
+    /// How long a kernel may take at each step of its shutdown (`exit`, SIGTERM, SIGKILL).
+    public var shutdownGrace: Duration
+    /// How often the pool looks for idle kernels to cull and kernels that died while idle;
+    /// nil derives it from `idleTimeout` (a quarter of it, at most 1 s, or 2 s without one).
+    public var maintenanceInterval: Duration?
+
+    /// Creates a pool configuration; with the defaults, kernels live until shut down.
+    public init(
+        defaultConfiguration: KernelConfiguration = KernelConfiguration(),
+        idleTimeout: Duration? = nil,
+        maximumLiveKernels: Int? = nil,
+        warmSpares: Int = 0,
+        shutdownGrace: Duration = .seconds(2),
+        maintenanceInterval: Duration? = nil
+    ) {
+        self.defaultConfiguration = defaultConfiguration
+        self.idleTimeout = idleTimeout
+        self.maximumLiveKernels = maximumLiveKernels.map { max(1, $0) }
+        self.warmSpares = max(0, warmSpares)
+        self.shutdownGrace = shutdownGrace
+        self.maintenanceInterval = maintenanceInterval
+    }
+
+    /// The interval the maintenance loop actually uses.
+    var effectiveMaintenanceInterval: Duration {
+        if let maintenanceInterval { return max(maintenanceInterval, .milliseconds(10)) }
+        guard let idleTimeout else { return .seconds(2) }
+        return min(max(idleTimeout / 4, .milliseconds(10)), .seconds(1))
+    }
+}

@@ -1,0 +1,208 @@
+import Foundation
+import Testing
+
+@testable import PyRunKit
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Keys, configurations, reset and listing.
+@Suite struct PoolKeyTests {
+    // MARK: - Isolation and ordering
+
+    @Test func keysDoNotShareState() async throws {
+        try await withPool { pool in
+            _ = try await pool.execute("secret = 'only A'", key: "A")
+            let fromB = try await pool.execute("secret", key: "B")
+            #expect(fromB.status == .error)
+            #expect(fromB.error?.name == "NameError")
+            #expect(try await pool.execute("secret", key: "A").resultText == "'only A'")
+            #expect(try await kernelPID(pool, key: "A") != (try await kernelPID(pool, key: "B")))
+        }
+    }
+
+    @Test func theDefaultKeyIsDefault() async throws {
+        try await withPool { pool in
+            _ = try await pool.execute("n = 5")
+            #expect(try await pool.execute("n", key: KernelPool.defaultKey).resultText == "5")
+            #expect(await pool.keys == ["default"])
+        }
+    }
+
+    @Test func differentKeysRunInParallel() async throws {
+        try await withPool { pool in
+            // Start both first: only the executions are timed.
+            _ = try await pool.kernel(for: "left")
+            _ = try await pool.kernel(for: "right")
+            let clock = ContinuousClock()
+            let elapsed = try await clock.measure {
+                async let left = pool.execute("import time\ntime.sleep(1)", key: "left")
+                async let right = pool.execute("import time\ntime.sleep(1)", key: "right")
+                let results = try await [left, right]
+                #expect(results.map(\.status) == [.ok, .ok])
+            }
+            #expect(elapsed < .milliseconds(1800), "two 1 s sleeps on two keys took \(elapsed)")
+        }
+    }
+
+    @Test func oneKeyRunsOneExecutionAtATime() async throws {
+        try await withPool { pool in
+            _ = try await pool.execute("log = []", key: "serial")
+            try await withThrowingTaskGroup(of: ExecutionResult.self) { group in
+                for index in 0..<6 {
+                    group.addTask {
+                        try await pool.execute(
+                            "import time\nlog.append(('in', \(index)))\ntime.sleep(0.05)\nlog.append(('out', \(index)))",
+                            key: "serial")
+                    }
+                }
+                for try await result in group { #expect(result.succeeded) }
+            }
+            // Each execution's in/out pair is adjacent: none ran inside another.
+            let check = try await pool.execute(
+                "all(log[i][0] == 'in' and log[i + 1] == ('out', log[i][1]) for i in range(0, len(log), 2)) and len(log) == 12",
+                key: "serial")
+            #expect(check.resultText == "True")
+        }
+    }
+
+    @Test func executionsOfOneCallerRunInTheOrderGiven() async throws {
+        try await withPool { pool in
+            _ = try await pool.execute("order = []", key: "k")
+            for index in 0..<5 { _ = try await pool.execute("order.append(\(index))", key: "k") }
+            #expect(try await pool.execute("order", key: "k").resultText == "[0, 1, 2, 3, 4]")
+        }
+    }
+
+    // MARK: - Configuration
+
+    @Test func aDifferentWorkingDirectoryRestartsOnlyThatKey() async throws {
+        try await withTemporaryDirectory { first in
+            try await withTemporaryDirectory { second in
+                try await withPool { pool in
+                    let events = pool.events
+                    let firstConfiguration = KernelConfiguration(workingDirectory: first)
+                    _ = try await pool.execute("state = 1", key: "moving", configuration: firstConfiguration)
+                    let movingPID = try await kernelPID(pool, key: "moving")
+                    _ = try await pool.execute("state = 2", key: "staying")
+                    let stayingPID = try await kernelPID(pool, key: "staying")
+
+                    let moved = try await pool.execute(
+                        "import os\nos.getcwd()", key: "moving",
+                        configuration: KernelConfiguration(workingDirectory: second))
+                    #expect(moved.resultText == "'\(second)'")
+                    #expect(moved.notices.first?.contains("configuration of key 'moving' changed") == true)
+                    #expect(moved.notices.first?.contains("working directory") == true)
+                    #expect(moved.notices.first?.contains("earlier state is gone") == true)
+                    #expect(try await pool.execute("'state' in globals()", key: "moving").resultText == "False")
+                    #expect(await waitUntilGone(movingPID))
+                    let restarted = await firstEvent(in: events) {
+                        $0.key == "moving" && $0.kind == .restarted(.configurationChanged)
+                    }
+                    #expect(restarted != nil)
+
+                    #expect(try await pool.execute("state", key: "staying").resultText == "2")
+                    #expect(try await kernelPID(pool, key: "staying") == stayingPID)
+                }
+            }
+        }
+    }
+
+    @Test func theSameConfigurationKeepsState() async throws {
+        try await withTemporaryDirectory { directory in
+            try await withPool { pool in
+                let configuration = KernelConfiguration(
+                    workingDirectory: directory, environment: .inheritUpdating(["POOL_TEST": "1"]))
+                _ = try await pool.execute("kept = 42", key: "k", configuration: configuration)
+                let again = try await pool.execute("kept", key: "k", configuration: configuration)
+                #expect(again.resultText == "42")
+                #expect(again.notices.isEmpty)
+                // No configuration given: the key keeps the one it has.
+                let unchanged = try await pool.execute("import os\n(kept, os.environ['POOL_TEST'])", key: "k")
+                #expect(unchanged.resultText == "(42, '1')")
+            }
+        }
+    }
+
+    @Test func anUnstartableConfigurationIsAnErrorAndOtherKeysCarryOn() async throws {
+        try await withPool { pool in
+            _ = try await pool.execute("alive = True", key: "good")
+            await #expect(throws: KernelError.self) {
+                try await pool.execute(
+                    "1", key: "bad", configuration: KernelConfiguration(interpreter: .path("/nonexistent/python3")))
+            }
+            #expect(try await pool.execute("alive", key: "good").resultText == "True")
+        }
+    }
+
+    // MARK: - Reset and shutdown of one key
+
+    @Test func resetGivesOneKeyAFreshInterpreter() async throws {
+        try await withPool { pool in
+            let events = pool.events
+            _ = try await pool.execute("value = 'A'", key: "A")
+            _ = try await pool.execute("value = 'B'", key: "B")
+            let oldPID = try await kernelPID(pool, key: "A")
+            try await pool.reset("A")
+            #expect(await waitUntilGone(oldPID))
+            let afterReset = try await pool.execute("'value' in globals()", key: "A")
+            #expect(afterReset.resultText == "False")
+            #expect(afterReset.notices.first?.contains("was reset") == true)
+            #expect(try await pool.execute("value", key: "B").resultText == "'B'")
+            #expect(await firstEvent(in: events) { $0.key == "A" && $0.kind == .restarted(.reset) } != nil)
+        }
+    }
+
+    @Test func shutdownOfOneKeyLeavesTheOthers() async throws {
+        try await withPool { pool in
+            _ = try await pool.execute("x = 1", key: "A")
+            _ = try await pool.execute("x = 2", key: "B")
+            let pidA = try await kernelPID(pool, key: "A")
+            #expect(await pool.shutdown("A") == .graceful)
+            #expect(await waitUntilGone(pidA))
+            #expect(await pool.keys == ["B"])
+            #expect(try await pool.execute("x", key: "B").resultText == "2")
+            let fresh = try await pool.execute("'x' in globals()", key: "A")
+            #expect(fresh.resultText == "False")
+            #expect(fresh.notices.first?.contains("shut down") == true)
+            #expect(await pool.shutdown("never-used") == .notRunning)
+        }
+    }
+
+    // MARK: - Listing
+
+    @Test func listingDescribesEveryLiveKey() async throws {
+        try await withTemporaryDirectory { directory in
+            try await withPool { pool in
+                let before = Date()
+                _ = try await pool.execute("a = 1", key: "alpha", configuration: KernelConfiguration(workingDirectory: directory))
+                let alphaPID = try await kernelPID(pool, key: "alpha")
+                _ = try await pool.execute("b = 1", key: "beta")
+
+                let listing = await pool.list()
+                #expect(listing.map(\.key) == ["alpha", "beta"])
+                let alpha = try #require(listing.first)
+                #expect(alpha.pid == alphaPID)
+                #expect(alpha.workingDirectory == directory)
+                #expect(alpha.interpreter?.version.major == 3)
+                #expect(alpha.executionCount == 2)
+                #expect(alpha.busy == false)
+                #expect(try #require(alpha.startedAt) >= before.addingTimeInterval(-1))
+                #expect(alpha.lastUsed >= alpha.startedAt!)
+                #if os(Linux)
+                let resident = try #require(alpha.residentMemoryBytes)
+                #expect(resident > 1_000_000 && resident < 500_000_000)
+                #endif
+
+                let sleeper = Task { try await pool.execute("import time\ntime.sleep(1.5)", key: "beta") }
+                let sawBusy = await eventually { await pool.list().first { $0.key == "beta" }?.busy == true }
+                #expect(sawBusy)
+                _ = try await sleeper.value
+                #expect(await pool.list().first { $0.key == "beta" }?.busy == false)
+            }
+        }
+    }
+}

@@ -1,0 +1,245 @@
+import Foundation
+import Testing
+
+@testable import PyRunKit
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Eviction, culling, crash recovery, warm spares, shutdown of everything.
+@Suite struct PoolLifetimeTests {
+    // MARK: - Eviction and culling
+
+    @Test func theLeastRecentlyUsedIdleKernelIsEvictedWithANotice() async throws {
+        try await withPool(PoolConfiguration(maximumLiveKernels: 2)) { pool in
+            let events = pool.events
+            _ = try await pool.execute("mine = 'first'", key: "first")
+            let firstPID = try await kernelPID(pool, key: "first")
+            _ = try await pool.execute("mine = 'second'", key: "second")
+            _ = try await pool.execute("mine = 'third'", key: "third")
+
+            #expect(await firstEvent(in: events) { $0.key == "first" && $0.kind.isEvicted } != nil)
+            #expect(await waitUntilGone(firstPID))
+            #expect(await pool.keys == ["second", "third"])
+
+            let back = try await pool.execute("'mine' in globals()", key: "first")
+            #expect(back.resultText == "False")
+            #expect(back.notices.first?.contains("evicted") == true)
+            #expect(back.notices.first?.contains("earlier state is gone") == true)
+            // "second" was now the least recently used.
+            #expect(await pool.keys == ["first", "third"])
+            #expect(try await pool.execute("mine", key: "third").resultText == "'third'")
+        }
+    }
+
+    @Test func aBusyKernelIsNeverEvicted() async throws {
+        try await withPool(PoolConfiguration(maximumLiveKernels: 1)) { pool in
+            let events = pool.events
+            _ = try await pool.execute("state = 'busy one'", key: "busy")
+            let busy = Task {
+                try await pool.execute("import time\ntime.sleep(1.5)\nstate", key: "busy")
+            }
+            #expect(await eventually { await pool.list().first { $0.key == "busy" }?.busy == true })
+            // Over the cap, but the only other kernel is busy: it must live on.
+            #expect(try await pool.execute("1 + 1", key: "newcomer").resultText == "2")
+            let busyResult = try await busy.value
+            #expect(busyResult.succeeded)
+            #expect(busyResult.resultText == "'busy one'")
+            #expect(busyResult.notices.isEmpty)
+            // Once idle again, one of the two goes so the pool is back within its cap.
+            #expect(await firstEvent(in: events) { $0.kind.isEvicted } != nil)
+            #expect(await eventually { await pool.keys.count == 1 })
+        }
+    }
+
+    @Test func anIdleKernelIsCulledAndTheNextResultSaysSo() async throws {
+        try await withPool(PoolConfiguration(idleTimeout: .milliseconds(300))) { pool in
+            let events = pool.events
+            _ = try await pool.execute("note = 'remember me'", key: "sleepy")
+            let pid = try await kernelPID(pool, key: "sleepy")
+            let culled = await firstEvent(in: events) { $0.key == "sleepy" && $0.kind.isCulled }
+            #expect(culled != nil)
+            #expect(await waitUntilGone(pid))
+            #expect(await pool.keys.isEmpty)
+            let back = try await pool.execute("'note' in globals()", key: "sleepy")
+            #expect(back.resultText == "False")
+            #expect(back.notices.first?.contains("idle") == true)
+            // The notice is said once.
+            #expect(try await pool.execute("1", key: "sleepy").notices.isEmpty)
+        }
+    }
+
+    @Test func aRunningKernelIsNotCulled() async throws {
+        try await withPool(PoolConfiguration(idleTimeout: .milliseconds(200))) { pool in
+            let result = try await pool.execute("import time\nx = 1\ntime.sleep(1)\nx", key: "working")
+            #expect(result.succeeded)
+            #expect(result.resultText == "1")
+        }
+    }
+
+    // MARK: - Crash recovery
+
+    @Test func aKernelThatExitedIsReplacedAndTheCauseIsReported() async throws {
+        try await withPool { pool in
+            let events = pool.events
+            _ = try await pool.execute("precious = 1", key: "fragile")
+            let died = try await pool.execute("import os\nos._exit(7)", key: "fragile")
+            #expect(died.status == .kernelDied)
+            #expect(died.deathCause?.exitStatus == .exited(7))
+            let event = await firstEvent(in: events) { $0.key == "fragile" && $0.kind.isDied }
+            #expect(event?.kind == .died(died.deathCause!))
+
+            let next = try await pool.execute("'precious' in globals()", key: "fragile")
+            #expect(next.succeeded)
+            #expect(next.resultText == "False")
+            #expect(next.notices.count == 1)
+            #expect(next.notices.first?.contains("died") == true)
+            #expect(next.notices.first?.contains("exited with status 7") == true)
+            #expect(try await pool.execute("1", key: "fragile").notices.isEmpty)
+        }
+    }
+
+    @Test func aKernelKilledWhileIdleIsReplacedWithTheCause() async throws {
+        try await withPool { pool in
+            _ = try await pool.execute("precious = 1", key: "victim")
+            _ = try await pool.execute("kept = 1", key: "bystander")
+            let pid = try await kernelPID(pool, key: "victim")
+            kill(pid, SIGKILL)
+            #expect(await waitUntilGone(pid))
+            let next = await eventually {
+                await pool.list().first { $0.key == "victim" }?.pid == nil
+            }
+            #expect(next)
+            let result = try await pool.execute("'precious' in globals()", key: "victim")
+            #expect(result.resultText == "False")
+            #expect(result.notices.first?.contains("SIGKILL") == true)
+            #expect(try await pool.execute("kept", key: "bystander").resultText == "1")
+        }
+    }
+
+    @Test func aSegfaultIsReportedAsTheCause() async throws {
+        try await withPool { pool in
+            let died = try await pool.execute("import ctypes\nctypes.string_at(0)", key: "segv")
+            #expect(died.status == .kernelDied)
+            #expect(died.deathCause?.exitStatus == .signaled(SIGSEGV))
+            let next = try await pool.execute("1", key: "segv")
+            #expect(next.notices.first?.contains("SIGSEGV") == true)
+        }
+    }
+
+    // MARK: - Shutdown of everything
+
+    @Test func shutdownAllLeavesNoProcess() async throws {
+        let pool = KernelPool(configuration: PoolConfiguration(warmSpares: 1))
+        var pids: [Int32] = []
+        for key in ["a", "b", "c"] {
+            let result = try await pool.execute(
+                "import os, subprocess\nchild = subprocess.Popen(['sleep', '300'])\nprint(os.getpid())\nprint(child.pid)",
+                key: key)
+            pids += result.stdout.split(separator: "\n").compactMap { Int32($0) }
+        }
+        #expect(pids.count == 6)
+        // One key is busy when everything is shut down.
+        let busy = Task { try await pool.execute("import time\ntime.sleep(60)", key: "busy") }
+        #expect(await eventually { await pool.list().first { $0.key == "busy" }?.busy == true })
+        pids.append(try #require(await pool.list().first { $0.key == "busy" }?.pid))
+        #expect(await eventually { await pool.readySpareCount == 1 })
+
+        let outcomes = await pool.shutdownAll()
+        #expect(Set(outcomes.keys) == ["a", "b", "c", "busy"])
+        for pid in pids { #expect(!processIsAlive(pid), "process \(pid) survived shutdownAll") }
+        #expect(try await busy.value.status == .cancelled)
+        #expect(await pool.list().isEmpty)
+        #expect(await pool.readySpareCount == 0)
+    }
+
+    @Test func twentyKeysStartedConcurrentlyAllAnswer() async throws {
+        let pool = KernelPool()
+        let clock = ContinuousClock()
+        let start = clock.now
+        let answers = try await withThrowingTaskGroup(of: (Int, String?, Int32?).self) { group in
+            for index in 0..<20 {
+                group.addTask {
+                    let result = try await pool.execute("import os\nprint(os.getpid())\n\(index) * \(index)", key: "agent-\(index)")
+                    return (index, result.resultText, lastInteger(in: result.stdout))
+                }
+            }
+            var answers: [(Int, String?, Int32?)] = []
+            for try await answer in group { answers.append(answer) }
+            return answers
+        }
+        let elapsed = start.duration(to: clock.now)
+        print("pool: 20 kernels started concurrently and answered in \(elapsed)")
+        #expect(answers.count == 20)
+        for (index, text, _) in answers { #expect(text == "\(index * index)") }
+        let pids = answers.compactMap(\.2)
+        #expect(Set(pids).count == 20)
+        let listing = await pool.list()
+        #expect(listing.count == 20)
+        if let resident = listing.compactMap(\.residentMemoryBytes).min() {
+            print("pool: idle kernel resident memory \(resident / 1024) KiB (smallest of 20)")
+        }
+        await pool.shutdownAll()
+        for pid in pids { #expect(!processIsAlive(pid), "process \(pid) survived shutdownAll") }
+    }
+
+    // MARK: - Warm spares
+
+    @Test func aWarmSpareIsHandedToANewKey() async throws {
+        try await withPool(PoolConfiguration(warmSpares: 1)) { pool in
+            let events = pool.events
+            #expect(await eventually { await pool.readySpareCount == 1 })
+            let result = try await pool.execute("1 + 1", key: "fresh")
+            #expect(result.resultText == "2")
+            let started = await firstEvent(in: events) { $0.key == "fresh" && $0.kind.isStarted }
+            guard case .started(_, _, let fromWarmSpare)? = started?.kind else {
+                Issue.record("no started event")
+                return
+            }
+            #expect(fromWarmSpare)
+            // The pool makes a new spare for the next key.
+            #expect(await eventually { await pool.readySpareCount == 1 })
+            // A key with another configuration does not get the default-configured spare.
+            try await withTemporaryDirectory { directory in
+                _ = try await pool.execute("1", key: "elsewhere", configuration: KernelConfiguration(workingDirectory: directory))
+                #expect(await pool.readySpareCount == 1)
+            }
+        }
+    }
+
+    @Test func whatAWarmSpareSaves() async throws {
+        let clock = ContinuousClock()
+        var cold: [Duration] = []
+        var warm: [Duration] = []
+        try await withPool(PoolConfiguration(warmSpares: 1)) { pool in
+            for round in 0..<3 {
+                #expect(await eventually { await pool.readySpareCount == 1 })
+                warm.append(try await clock.measure { _ = try await pool.execute("1", key: "warm-\(round)") })
+            }
+        }
+        try await withPool { pool in
+            for round in 0..<3 {
+                cold.append(try await clock.measure { _ = try await pool.execute("1", key: "cold-\(round)") })
+            }
+        }
+        print("pool: first execution without a spare \(cold), with a warm spare \(warm)")
+    }
+
+    // MARK: - Host exit
+
+    @Test func terminationSignalShutsEverythingDown() async throws {
+        let pool = KernelPool()
+        let pid = try await kernelPID(pool, key: "k")
+        // SIGUSR2 stands in for SIGTERM, so the test process keeps its own SIGTERM handling.
+        let watch = pool.shutdownAllOnTermination(signals: [SIGUSR2], thenExit: false)
+        defer { watch.cancel() }
+        // Process-directed, as a SIGTERM from outside is (`raise` would target this thread,
+        // which may be a worker thread that blocks signals).
+        kill(getpid(), SIGUSR2)
+        #expect(await waitUntilGone(pid))
+        #expect(await eventually { await pool.keys.isEmpty })
+    }
+}
