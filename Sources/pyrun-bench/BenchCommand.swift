@@ -1,0 +1,179 @@
+import ArgumentParser
+import Foundation
+import PyRunKit
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Measures pyrun against Python's floor and against Jupyter, in one run (issue 5).
+@main
+struct BenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pyrun-bench",
+        abstract: "Measure pyrun against the floor of a python3 over a pipe and against a Jupyter kernel.",
+        discussion: """
+            Prints one Markdown table (machine and Python on top). Each figure is measured on
+            every side in turn within this run: median (min–max) over its runs.
+            Run it from the repository: swift run -c release pyrun-bench [--quick] [--jupyter PYTHON]
+            """)
+
+    @Flag(help: "A smoke run of a few seconds: fewer runs of each figure, no Jupyter pool.")
+    var quick = false
+
+    @Option(help: ArgumentHelp("Also write the results as JSON to this file.", valueName: "file"))
+    var json: String?
+
+    @Option(help: ArgumentHelp(
+        "A python with jupyter_client and ipykernel (scripts/bench-setup-jupyter makes .venv-jupyter).",
+        valueName: "python"))
+    var jupyter: String?
+
+    @Option(help: ArgumentHelp(
+        "The interpreter for pyrun and the floors (default: python3 on PATH, resolved past any shim).",
+        valueName: "python"))
+    var python: String?
+
+    @Option(help: ArgumentHelp(
+        "The pyrun CLI binary (default: `pyrun` next to this executable, if built).", valueName: "path"))
+    var pyrun: String?
+
+    @Option(help: ArgumentHelp(
+        "Write the table and the command into this Markdown file (e.g. BENCHMARKS.md).", valueName: "file"))
+    var markdown: String?
+
+    func run() async throws {
+        signal(SIGPIPE, SIG_IGN)
+        let plan = quick ? RunPlan.quick : RunPlan.full
+        let interpreter = try resolveInterpreter()
+        var driver: JupyterDriver?
+        var jupyterDescription = "not measured (no --jupyter)"
+        var failures: [String] = []
+        if let jupyter {
+            do {
+                let started = try JupyterDriver(python: Self.absolute(jupyter))
+                driver = started
+                jupyterDescription = started.versions
+            } catch {
+                failures.append("Jupyter driver: \(error)")
+                jupyterDescription = "not measured (driver failed: \(error))"
+            }
+        }
+        defer { driver?.close() }
+
+        let context = BenchContext(
+            plan: plan, python: interpreter.executable, runnerDirectory: BenchContext.checkoutRunnerDirectory,
+            jupyter: driver, commandLineTool: commandLineTool())
+        var report = Report(
+            machine: MachineDescription(
+                date: ISO8601DateFormatter().string(from: Date()), system: Self.systemName(), cpu: Self.cpuName(),
+                cores: ProcessInfo.processInfo.activeProcessorCount, loadAtStart: Self.loadAverage(), loadAtEnd: "",
+                python: interpreter.version, pythonExecutable: interpreter.executable, jupyter: jupyterDescription,
+                command: Self.commandLine(), mode: plan.name))
+        report.failures = failures
+
+        let scenarios: [(String, (BenchContext, inout Report) async throws -> Void)] = [
+            ("cold start", ColdStartScenario.run),
+            ("warm round trip", RoundTripScenario.run),
+            ("streaming", StreamingScenario.run),
+            ("interrupt", InterruptScenario.run),
+            ("shutdown", ShutdownScenario.run),
+            ("pool scale", PoolScaleScenario.run),
+            ("CLI", CommandLineToolScenario.run),
+        ]
+        for (name, scenario) in scenarios {
+            let stopwatch = Stopwatch()
+            FileHandle.standardError.write(Data("pyrun-bench: \(name)…".utf8))
+            do {
+                try await scenario(context, &report)
+            } catch {
+                report.failures.append("\(name): \(error)")
+            }
+            FileHandle.standardError.write(Data(" \(Table.value(stopwatch.seconds, .seconds))\n".utf8))
+        }
+        report.machine.loadAtEnd = Self.loadAverage()
+
+        let table = Table.render(report)
+        print(table)
+        if let json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try encoder.encode(report).write(to: URL(fileURLWithPath: json))
+        }
+        if let markdown { try Self.writeMarkdown(table, to: markdown) }
+        if !report.failures.isEmpty {
+            throw ExitCode(1)
+        }
+    }
+
+    /// The real executable behind `--python` or `python3` on PATH, and its version: a shim
+    /// (pyenv's adds ~120 ms to every start) would measure the shim, not pyrun.
+    private func resolveInterpreter() throws -> (executable: String, version: String) {
+        let given = python ?? "python3"
+        let path = given.contains("/") ? Self.absolute(given) : try Self.findOnPath(given)
+        let peer = try PipedProcess(
+            executable: path, arguments: ["-c", "import sys, platform; print(sys.executable); print(platform.python_version())"])
+        let executable = String(decoding: try peer.readLine(), as: UTF8.self)
+        let version = String(decoding: try peer.readLine(), as: UTF8.self)
+        peer.waitForExit()
+        guard !executable.isEmpty else { throw ValidationError("\(path) did not say where its executable is") }
+        return (executable, version)
+    }
+
+    private func commandLineTool() -> String? {
+        if let pyrun { return Self.absolute(pyrun) }
+        let sibling = URL(fileURLWithPath: Self.absolute(CommandLine.arguments[0]))
+            .deletingLastPathComponent().appendingPathComponent("pyrun").path
+        return FileManager.default.isExecutableFile(atPath: sibling) ? sibling : nil
+    }
+
+    private static func findOnPath(_ name: String) throws -> String {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+        for directory in path.split(separator: ":") {
+            let candidate = "\(directory)/\(name)"
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        throw ValidationError("no \(name) on PATH")
+    }
+
+    private static func absolute(_ path: String) -> String {
+        path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+    }
+
+    private static func commandLine() -> String {
+        (["swift run -c release pyrun-bench"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
+    }
+
+    private static func loadAverage() -> String {
+        let text = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8)) ?? ""
+        return text.split(separator: " ").prefix(3).joined(separator: " ")
+    }
+
+    private static func systemName() -> String {
+        var name = utsname()
+        uname(&name)
+        func field<T>(_ value: T) -> String {
+            withUnsafeBytes(of: value) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        }
+        return "\(field(name.sysname)) \(field(name.release)) \(field(name.machine))"
+    }
+
+    private static func cpuName() -> String {
+        let info = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+        for line in info.split(separator: "\n") where line.hasPrefix("model name") {
+            return line.split(separator: ":", maxSplits: 1).last.map { $0.trimmingCharacters(in: .whitespaces) } ?? "?"
+        }
+        return "unknown CPU"
+    }
+
+    /// Replaces BENCHMARKS.md's latest table, keeping whatever precedes the marker.
+    private static func writeMarkdown(_ table: String, to path: String) throws {
+        let marker = "<!-- pyrun-bench: the latest table follows; `--markdown BENCHMARKS.md` rewrites from here -->"
+        let existing = (try? String(contentsOfFile: path, encoding: .utf8)) ?? "# Benchmarks\n\n"
+        let head = existing.components(separatedBy: marker).first ?? existing
+        let text = head.trimmingCharacters(in: .whitespacesAndNewlines) + "\n\n" + marker + "\n\n" + table + "\n"
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+    }
+}

@@ -1,0 +1,82 @@
+import Foundation
+
+/// What a figure's numbers are.
+enum FigureUnit: String, Codable, Sendable {
+    /// Seconds of wall time.
+    case seconds
+    /// Bytes of memory.
+    case bytes
+}
+
+/// One row of the table: a figure measured through PyRunKit, next to its floor and Jupyter.
+/// Lower is better for every figure.
+struct Figure: Codable, Sendable {
+    /// Section number of issue 5 (1 cold start … 7 CLI).
+    var section: Int
+    var name: String
+    var unit: FigureUnit
+    var pyrun: Summary?
+    /// What the floor is, e.g. "python3 -c pass".
+    var floorName: String?
+    var floor: Summary?
+    var jupyter: Summary?
+    /// The issue's target for the pyrun median, in `unit`.
+    var target: Double?
+    /// Set instead of a target that is a ratio to the floor (the CLI's 1.3×).
+    var targetRatioToFloor: Double?
+    /// Why a side is missing, or what else the number means (throughput, grace).
+    var note: String?
+
+    var ratioToFloor: Double? {
+        guard let pyrun, let floor, floor.median > 0 else { return nil }
+        return pyrun.median / floor.median
+    }
+
+    var ratioToJupyter: Double? {
+        guard let pyrun, let jupyter, jupyter.median > 0 else { return nil }
+        return pyrun.median / jupyter.median
+    }
+
+    /// Nil when there is no target or no measurement.
+    var meetsTarget: Bool? {
+        guard let pyrun else { return nil }
+        if let target { return pyrun.median <= target }
+        if let targetRatioToFloor, let ratioToFloor { return ratioToFloor <= targetRatioToFloor }
+        return nil
+    }
+}
+
+/// A step of a figure's path, measured to show where the time goes.
+struct ProfileStep: Codable, Sendable {
+    var figure: String
+    var step: String
+    var summary: Summary
+}
+
+/// The machine and interpreter the run used.
+struct MachineDescription: Codable, Sendable {
+    var date: String
+    var system: String
+    var cpu: String
+    var cores: Int
+    var loadAtStart: String
+    var loadAtEnd: String
+    var python: String
+    var pythonExecutable: String
+    var jupyter: String
+    var command: String
+    var mode: String
+}
+
+/// Everything one run produced; `--json` writes it as it is.
+struct Report: Codable, Sendable {
+    var machine: MachineDescription
+    var figures: [Figure] = []
+    var profile: [ProfileStep] = []
+    /// Scenarios that broke: the run exits non-zero when there are any.
+    var failures: [String] = []
+
+    init(machine: MachineDescription) {
+        self.machine = machine
+    }
+}

@@ -1,0 +1,153 @@
+import Foundation
+import PyRunKit
+import Synchronization
+
+/// Issue 5, §6: 20 kernels started at once (time, memory of each idle kernel), and
+/// executions spread over 8 keys.
+enum PoolScaleScenario {
+    static let kernelCount = 20
+    static let keyCount = 8
+
+    static func run(_ context: BenchContext, into report: inout Report) async throws {
+        let configuration = context.kernelConfiguration
+        var starts = SideSamples()
+        var memory = SideSamples()
+        for round in 0..<context.plan.poolRounds {
+            let stopwatch = Stopwatch()
+            let kernels = try await withThrowingTaskGroup(of: PythonKernel.self) { group in
+                for _ in 0..<kernelCount {
+                    group.addTask {
+                        let kernel = PythonKernel(configuration: configuration)
+                        try await kernel.start()
+                        return kernel
+                    }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            starts.pyrun.append(stopwatch.seconds)
+            for kernel in kernels {
+                try expectTwo(await kernel.run("1+1"))
+                if let pid = await kernel.pid { memory.pyrun.append(Double(residentBytes(of: pid))) }
+            }
+            await shutDown(kernels)
+
+            let floorStopwatch = Stopwatch()
+            let peers = try (0..<kernelCount).map { _ in
+                try DirectPeer.floor(python: context.python, script: FloorScript.execLoop, waitForHello: false)
+            }
+            for peer in peers { try peer.waitForHello() }
+            starts.floor.append(floorStopwatch.seconds)
+            for peer in peers {
+                try peer.execute("1+1")
+                memory.floor.append(Double(residentBytes(of: peer.process.pid)))
+                peer.close()
+            }
+
+            if let jupyter = context.jupyter, round < context.plan.jupyterPoolRounds {
+                let answer = try jupyter.request(["op": "pool", "n": kernelCount])
+                starts.jupyter += (answer["seconds"] as? [NSNumber] ?? []).map(\.doubleValue)
+                memory.jupyter += (answer["memory"] as? [NSNumber] ?? []).map(\.doubleValue)
+            }
+        }
+        let jupyterNote = context.jupyter != nil && context.plan.jupyterPoolRounds == 0 ? "; Jupyter not measured in --quick" : ""
+        report.figures.append(
+            Figure(
+                section: 6, name: "\(kernelCount) kernels started concurrently", unit: .seconds,
+                pyrun: Summary(starts.pyrun), floorName: "\(kernelCount) exec loops to hello", floor: Summary(starts.floor),
+                jupyter: Summary(starts.jupyter), target: 0.6,
+                note: "\(kernelCount) `PythonKernel.start()` in a task group; total \(totalText(memory.pyrun, rounds: starts.pyrun.count)) resident\(jupyterNote)"))
+        report.figures.append(
+            Figure(
+                section: 6, name: "idle kernel resident memory", unit: .bytes, pyrun: Summary(memory.pyrun),
+                floorName: "exec loop", floor: Summary(memory.floor), jupyter: Summary(memory.jupyter),
+                target: 14 * 1_048_576, note: "VmRSS of each of the \(kernelCount) kernels after `1+1` (Jupyter: after ready)"))
+
+        try await measureThroughput(context, into: &report)
+    }
+
+    private static func totalText(_ values: [Double], rounds: Int) -> String {
+        guard rounds > 0 else { return "?" }
+        return Table.value(values.reduce(0, +) / Double(rounds), .bytes)
+    }
+
+    private static func shutDown(_ kernels: [PythonKernel]) async {
+        await withTaskGroup(of: Void.self) { group in
+            for kernel in kernels { group.addTask { await kernel.shutdown() } }
+        }
+    }
+
+    /// Small executions spread over `keyCount` live kernels at once, next to as many exec
+    /// loops each driven by its own thread.
+    private static func measureThroughput(_ context: BenchContext, into report: inout Report) async throws {
+        let total = context.plan.poolExecutions
+        let perKey = total / keyCount
+        var samples = SideSamples()
+        let rounds = context.plan.poolRounds
+        for _ in 0..<rounds {
+            var kernels: [PythonKernel] = []
+            for _ in 0..<keyCount { kernels.append(try await context.warmKernel()) }
+            let stopwatch = Stopwatch()
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for kernel in kernels {
+                    group.addTask {
+                        for _ in 0..<perKey { try expectTwo(await kernel.run("1+1")) }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            samples.pyrun.append(stopwatch.seconds)
+            await shutDown(kernels)
+            samples.floor.append(try floorThroughput(python: context.python, perKey: perKey))
+        }
+        let executions = perKey * keyCount
+        let rate = Summary(samples.pyrun).map { String(format: "%.0f executions/s", Double(executions) / $0.median) } ?? ""
+        report.figures.append(
+            Figure(
+                section: 6, name: "\(executions) `1+1` over \(keyCount) keys, all at once", unit: .seconds,
+                pyrun: Summary(samples.pyrun), floorName: "\(keyCount) exec loops, a thread each", floor: Summary(samples.floor),
+                jupyter: nil, target: nil, note: "\(keyCount) live kernels, one task per key: \(rate); Jupyter not measured"))
+    }
+
+    /// Seconds for `keyCount` threads to run `perKey` executions each on their own exec loop.
+    private static func floorThroughput(python: String, perKey: Int) throws -> Double {
+        let failures = FailureList()
+        let ready = DispatchGroup()
+        let finished = DispatchGroup()
+        let go = DispatchSemaphore(value: 0)
+        for _ in 0..<keyCount {
+            ready.enter()
+            finished.enter()
+            let thread = Thread {
+                defer { finished.leave() }
+                do {
+                    let peer = try DirectPeer.floor(python: python, script: FloorScript.execLoop)
+                    defer { peer.close() }
+                    for _ in 0..<20 { try peer.execute("1+1") }
+                    ready.leave()
+                    go.wait()
+                    for _ in 0..<perKey { try peer.execute("1+1") }
+                } catch {
+                    failures.append("\(error)")
+                    ready.leave()
+                }
+            }
+            thread.start()
+        }
+        ready.wait()
+        let stopwatch = Stopwatch()
+        for _ in 0..<keyCount { go.signal() }
+        finished.wait()
+        let elapsed = stopwatch.seconds
+        if let failure = failures.first { throw PeerError("floor throughput: \(failure)") }
+        return elapsed
+    }
+}
+
+/// Errors from the floor's threads.
+final class FailureList: Sendable {
+    private let failures = Mutex<[String]>([])
+
+    func append(_ failure: String) { failures.withLock { $0.append(failure) } }
+
+    var first: String? { failures.withLock { $0.first } }
+}

@@ -1,2 +1,0 @@
-// Replaced by the benchmark issue (#5).
-print("pyrun-bench: under construction")
