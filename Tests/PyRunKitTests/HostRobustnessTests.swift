@@ -6,12 +6,15 @@ import Testing
 /// The host against a scripted runner over a real pipe: what a buggy or newer runner may
 /// send must never take the host down.
 @Suite struct HostRobustnessTests {
-    /// A stand-in interpreter: it ignores its arguments and plays a runner that sends an
+    /// A stand-in interpreter: it answers the probe, then plays a runner that sends an
     /// unknown frame type, a line that is not JSON, a frame split across writes, and then a
     /// proper end for each execution.
     private static let scriptedRunner = #"""
         #!/usr/bin/env python3
         import json, os, sys, time
+        if "-S" in sys.argv:  # the host's one-time probe: name this script as the executable
+            print(json.dumps({"executable": os.path.abspath(sys.argv[0]), "version": [3, 11, 0]}))
+            sys.exit(0)
         def send(text):
             os.write(1, text.encode())
         send(json.dumps({"type": "hello", "protocol": 1, "pid": os.getpid(), "python": "3.11.0",

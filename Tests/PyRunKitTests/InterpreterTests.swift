@@ -31,13 +31,16 @@ import Darwin
 
     @Test func pythonOlderThan39IsRefusedAtStart() async throws {
         try await withTemporaryDirectory { directory throws in
-            // A fake interpreter that answers like a Python 3.8 runner would, then lingers.
-            let fake = "\(directory)/python3.8"
+            // A shim whose probe answer is fine, in front of an "interpreter" whose hello says
+            // 3.8: the version in hello is checked too, and the process does not linger.
+            let old = "\(directory)/python3.8"
             try writeScript(
-                fake,
-                "#!/bin/sh\necho '{\"type\":\"hello\",\"protocol\":1,\"pid\":'$$',\"python\":\"3.8.10\",\"executable\":\"\(fake)\",\"cwd\":\"/\"}'\nexec sleep 30\n"
+                old,
+                "#!/bin/sh\necho '{\"type\":\"hello\",\"protocol\":1,\"pid\":'$$',\"python\":\"3.8.10\",\"executable\":\"\(old)\",\"cwd\":\"/\"}'\nexec sleep 30\n"
             )
-            let kernel = PythonKernel(configuration: KernelConfiguration(interpreter: .path(fake)))
+            let shim = "\(directory)/python3"
+            try writeScript(shim, "#!/bin/sh\necho '{\"executable\": \"\(old)\", \"version\": [3, 11, 0]}'\n")
+            let kernel = PythonKernel(configuration: KernelConfiguration(interpreter: .path(shim)))
             await #expect {
                 try await kernel.start()
             } throws: { error in
@@ -70,13 +73,13 @@ import Darwin
             } throws: { error in
                 (error as? KernelError)?.code == .interpreterUnusable
             }
-            // As a kernel it fails to start, and the error says how the process ended and what it said.
+            // As a kernel it fails to start, and the error says how the probe ended.
             let kernel = PythonKernel(configuration: KernelConfiguration(interpreter: .path(fake)))
             await #expect {
                 try await kernel.start()
             } throws: { error in
                 guard let error = error as? KernelError else { return false }
-                return error.code == .startupFailed && error.message.contains("status 7") && error.message.contains("hello")
+                return error.code == .interpreterUnusable && error.message.contains("status 7")
             }
         }
     }

@@ -73,12 +73,16 @@ public struct PythonInterpreter: Sendable, Hashable {
 /// Finds interpreters; `resolve` also asks one what it really is (once per process), for
 /// listings and callers that need the version before starting a kernel.
 public enum InterpreterResolver {
-    private struct CacheKey: Hashable {
+    private struct ProbeKey: Hashable {
         let path: String
         let workingDirectory: String?
+        /// pyenv's shims pick a version by this variable (and by directory).
+        let pyenvVersion: String?
     }
 
-    private static let cache = Mutex<[CacheKey: PythonInterpreter]>([:])
+    /// One probe per interpreter per process, shared by everyone who asks at the same
+    /// time: twenty kernels starting together through a shim pay for it once.
+    private static let probes = Mutex<[ProbeKey: Task<PythonInterpreter, any Error>]>([:])
 
     /// Resolves `choice` to a usable interpreter of Python 3.9 or newer.
     /// - Parameters:
@@ -89,24 +93,45 @@ public enum InterpreterResolver {
     public static func resolve(
         _ choice: InterpreterChoice, workingDirectory: String?, environment: [String: String]
     ) async throws -> PythonInterpreter {
-        try await resolveChecked(choice, workingDirectory: workingDirectory, environment: environment)
+        let (path, source) = try locate(choice, workingDirectory: workingDirectory, environment: environment)
+        return try await probeOnce(path: path, source: source, workingDirectory: workingDirectory, environment: environment)
     }
 
-    static func resolveChecked(
-        _ choice: InterpreterChoice, workingDirectory: String?, environment: [String: String]
+    /// Probes `path` unless this process already did, and checks the version.
+    static func probeOnce(
+        path: String, source: InterpreterSource, workingDirectory: String?, environment: [String: String]
     ) async throws(KernelError) -> PythonInterpreter {
-        let (path, source) = try locate(choice, workingDirectory: workingDirectory, environment: environment)
-        let key = CacheKey(path: path, workingDirectory: workingDirectory)
-        if let known = cache.withLock({ $0[key] }) { return known }
-        let interpreter = try await probe(path: path, source: source, environment: environment)
-        guard interpreter.version >= .minimumSupported else {
-            throw KernelError(
-                .interpreterTooOld,
-                "\(path) is Python \(interpreter.version); pyrun needs Python \(PythonVersion.minimumSupported.major).\(PythonVersion.minimumSupported.minor) or newer"
-            )
+        let key = ProbeKey(path: path, workingDirectory: workingDirectory, pyenvVersion: environment["PYENV_VERSION"])
+        let task = probes.withLock { probes in
+            if let running = probes[key] { return running }
+            let task = Task<PythonInterpreter, any Error> {
+                let interpreter = try await probe(path: path, source: source, environment: environment)
+                guard interpreter.version >= .minimumSupported else {
+                    throw KernelError(
+                        .interpreterTooOld,
+                        "\(path) is Python \(interpreter.version); pyrun needs Python \(PythonVersion.minimumSupported.major).\(PythonVersion.minimumSupported.minor) or newer"
+                    )
+                }
+                return interpreter
+            }
+            probes[key] = task
+            return task
         }
-        cache.withLock { $0[key] = interpreter }
-        return interpreter
+        do {
+            return try await task.value
+        } catch {
+            // A failed probe is not remembered: the interpreter may be installed or fixed later.
+            probes.withLock { _ = $0.removeValue(forKey: key) }
+            throw error as? KernelError ?? KernelError(.interpreterUnusable, "\(error)")
+        }
+    }
+
+    /// True when `path` is a script (`#!`), such as pyenv's shim: spawning it costs a shell
+    /// and more on every start, so kernels probe it once for the real executable instead.
+    static func isScript(_ path: String) -> Bool {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return false }
+        defer { try? handle.close() }
+        return (try? handle.read(upToCount: 2)) == Data("#!".utf8)
     }
 
     /// Finds the interpreter's path without running it.

@@ -100,18 +100,30 @@ public actor PythonKernel {
         defer { starting = nil }
         let baseEnvironment = ProcessInfo.processInfo.environment
         let environment = configuration.runnerEnvironment(base: baseEnvironment)
-        // No probe process on the start path: the interpreter is located by file checks only,
-        // and its hello says what it really is. Later starts spawn that real executable, so
-        // a shim (pyenv's costs ~150 ms) is paid for once.
+        // A real interpreter binary starts without a probe: its hello says what it is. A
+        // script (a shim) is probed once per process for the binary behind it. Later starts
+        // of this kernel spawn the real executable either way.
         let executable: String
+        let locatedPath: String
         let source: InterpreterSource
         if let known = self.interpreter {
             executable = known.executable
+            locatedPath = known.path
             source = known.source
         } else {
-            (executable, source) = try InterpreterResolver.locate(
+            let (path, foundIn) = try InterpreterResolver.locate(
                 configuration.interpreter, workingDirectory: configuration.workingDirectory,
                 environment: environment)
+            source = foundIn
+            locatedPath = path
+            if InterpreterResolver.isScript(path) {
+                let resolved = try await InterpreterResolver.probeOnce(
+                    path: path, source: foundIn, workingDirectory: configuration.workingDirectory,
+                    environment: environment)
+                executable = resolved.executable
+            } else {
+                executable = path
+            }
         }
         let runner = try RunnerInstallation.current()
         let command = LaunchCommand.local(python: executable, runner: runner)
@@ -155,7 +167,7 @@ public actor PythonKernel {
         }
         if self.interpreter == nil {
             self.interpreter = PythonInterpreter(
-                path: executable, executable: hello.executable.isEmpty ? executable : hello.executable,
+                path: locatedPath, executable: hello.executable.isEmpty ? executable : hello.executable,
                 version: version, source: source)
         }
         self.hello = hello
