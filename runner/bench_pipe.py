@@ -58,21 +58,26 @@ for line in inp:
 
 class Proc:
     def __init__(self, argv):
+        env = dict(os.environ)
+        env.pop("PYTHONDONTWRITEBYTECODE", None)  # the import launch relies on the .pyc cache
         t0 = time.perf_counter()
         self.p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                  start_new_session=True, bufsize=0)
+                                  start_new_session=True, bufsize=0, env=env)
         self.out = self.p.stdout
-        self.buf = b""
+        self.buf = bytearray()
         self.readline()
         self.start_s = time.perf_counter() - t0
         self.n = 0
 
     def readline(self) -> bytes:
+        start = 0
         while True:
-            i = self.buf.find(b"\n")
+            i = self.buf.find(b"\n", start)
             if i >= 0:
-                line, self.buf = self.buf[:i], self.buf[i + 1:]
+                line = bytes(self.buf[:i])
+                del self.buf[: i + 1]
                 return line
+            start = len(self.buf)
             chunk = os.read(self.out.fileno(), 1 << 20)
             if not chunk:
                 raise EOFError
@@ -117,6 +122,7 @@ def main():
         runs = int(sys.argv[sys.argv.index("--runs") + 1])
     kinds = {
         "runner": [PY, "-u", RUNNER],
+        "runner -c": [PY, "-u", "-c", "__import__('sys').path.insert(0,%r);__import__('runner').main()" % HERE],
         "exec floor": [PY, "-u", "-c", EXEC_LOOP],
         "echo floor": [PY, "-u", "-c", ECHO_LOOP],
     }
@@ -128,6 +134,8 @@ def main():
         subprocess.run([PY, "-c", "pass"])
         pass_times.append(time.perf_counter() - t0)
     print("%-12s %-8s %s" % ("python -c", "pass", stats(pass_times)))
+    p = Proc(kinds["runner -c"])  # warm the bytecode cache
+    p.close()
     for name, argv in kinds.items():
         starts = []
         for _ in range(runs):
@@ -140,12 +148,12 @@ def main():
             p.run("1+1")
         rt = [p.run("1+1") for _ in range(max(200, runs * 20))]
         print("%-12s %-8s %s" % (name, "1+1", stats(rt)))
-        if name != "echo floor":
+        print("%-12s %-8s %9d KiB" % (name, "idle RSS", p.rss_kib()))
+        if name not in ("echo floor", "runner -c"):
             lines = [p.run("for i in range(200000):\n    print(i)") for _ in range(max(5, runs // 2))]
             print("%-12s %-8s %s" % (name, "200k", stats(lines)))
             big = [p.run("print('y' * (50 * 1024 * 1024))") for _ in range(max(5, runs // 2))]
             print("%-12s %-8s %s" % (name, "50MB", stats(big)))
-        print("%-12s %-8s %9d KiB" % (name, "idle RSS", p.rss_kib()))
         p.close()
 
 

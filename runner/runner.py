@@ -339,6 +339,8 @@ class _Output:
         self.dropped = 0
         self.noticed = False
         self.next_fd_sync = 0.0
+        self.head = None  # a `started` frame not yet written (see begin)
+        self.fast_until = 0.0  # the io thread ticks until then (see _io_loop)
 
     # called with self.lock held
     def _close_run(self) -> None:
@@ -387,12 +389,10 @@ class _Output:
                 self._append_capped(stream, text)
             if self.size > FLUSH_BYTES:
                 return True
-            if not self.armed:
-                self.armed = True
-                try:
-                    os.write(CH.wake_w, b"f")
-                except OSError:
-                    pass
+            if self.armed:
+                return False
+            self.armed = True
+        _wake_io()
         return False
 
     def _take(self):
@@ -419,13 +419,17 @@ class _Output:
                 with self.lock:
                     segs = self._take() if self.size or self.segments or self.chunks else ()
                     ident = self.id
+                    head = self.head
+                    self.head = None
                 if ident is None:  # no execution yet (prelude): to the real stderr
                     for _, text in segs:
                         _diag(text)
                     segs = ()
-                if not segs and not extra:
+                if not segs and not extra and head is None:
                     return
                 bufs = self._frames(segs, ident) if segs else []
+                if head is not None:
+                    bufs.insert(0, (_frame_line(head) + "\n").encode("utf-8", "pyrun.json"))
                 if extra:
                     tail = "".join([_frame_line(f) + "\n" for f in extra])
                     bufs.append(tail.encode("utf-8", "pyrun.json"))
@@ -433,8 +437,14 @@ class _Output:
         finally:
             _end_critical(main)
 
-    def begin(self, ident, cap) -> None:
-        """Switch attribution to a new execution (older output flushed first)."""
+    def begin(self, ident, cap, started: dict) -> None:
+        """Switch attribution to a new execution (older output flushed first).
+
+        `started` is queued, not written: it leaves with the first output, the
+        background flush (FLUSH_DELAY) or `done`, so a quick execution costs
+        one write.  The SIGINT handler is armed before it is queued, so an
+        interrupt sent after the host read it is never lost.
+        """
         self.flush()
         with self.lock:
             self.id = ident
@@ -442,6 +452,8 @@ class _Output:
             self.used = 0
             self.dropped = 0
             self.noticed = False
+            self.head = started
+        _wake_io()
 
 
 OUT = _Output()
@@ -599,26 +611,48 @@ def _on_sigint(signum, frame) -> None:
         st.pending_interrupt = True
 
 
+FAST_WINDOW = 1.0  # seconds the io thread keeps ticking after activity
+
+
+def _wake_io() -> None:
+    """Wake the io thread, unless it is ticking anyway (a wake-up makes it
+    fight the main thread for the GIL: ~40 us on a quick execution)."""
+    if _monotonic() >= OUT.fast_until:
+        try:
+            os.write(CH.wake_w, b"w")
+        except OSError:
+            pass
+
+
 def _io_loop() -> None:
     """One thread: drains fd 1/2, flushes pending output after FLUSH_DELAY,
     re-delivers a SIGINT the main thread did not notice, and watches the parent.
+
+    While there is activity it ticks every FLUSH_DELAY and picks up pending
+    output by itself; after FAST_WINDOW without activity it sleeps until woken
+    (writers and new executions wake it only then, see _wake_io).
     """
     st = STATE
+    out = OUT
     poller = select.poll()
-    for fd in (CH.wake_r, CH.sig_r):
-        poller.register(fd, select.POLLIN)
-    out_poll = select.poll()
-    for fd in (CH.out_r, CH.err_r):
+    for fd in (CH.wake_r, CH.sig_r, CH.out_r, CH.err_r):
         poller.register(fd, select.POLLIN)
     flush_at = None
     redeliver_at = None
     redeliver_serial = -1
     backoff = 0.001
+    seen_serial = st.serial
     next_ppid = _monotonic() + 0.25
-    del out_poll
     while True:
         now = _monotonic()
+        if out.head is not None or out.armed or st.serial != seen_serial:
+            seen_serial = st.serial
+            out.fast_until = now + FAST_WINDOW
+            if flush_at is None:
+                flush_at = now + FLUSH_DELAY
         deadline = next_ppid
+        if out.fast_until > now and now + FLUSH_DELAY < deadline:
+            deadline = now + FLUSH_DELAY
         if flush_at is not None and flush_at < deadline:
             deadline = flush_at
         if redeliver_at is not None and redeliver_at < deadline:
@@ -641,11 +675,10 @@ def _io_loop() -> None:
                     data = os.read(fd, 4096)
                 except OSError:
                     data = b""
-                t = _monotonic()
                 if signal.SIGINT in data and st.phase in (PROLOGUE, USER):
                     redeliver_serial = st.serial
                     backoff = 0.001
-                    redeliver_at = t + backoff
+                    redeliver_at = _monotonic() + backoff
             else:
                 if ev & (select.POLLHUP | select.POLLERR) and not ev & select.POLLIN:
                     try:
@@ -661,7 +694,7 @@ def _io_loop() -> None:
         if flush_at is not None and now >= flush_at:
             flush_at = None
             try:
-                OUT.flush()
+                out.flush()
             except Exception as e:  # never let the io thread die
                 _diag("pyrun: flush failed: %r\n" % (e,))
         if redeliver_at is not None and now >= redeliver_at:
@@ -1104,10 +1137,16 @@ def _register_source(filename: str, src: str) -> None:
 
 def _compile_cell(src: str, filename: str):
     """Compile a cell: (body code or None, final-expression code or None)."""
-    import ast
 
     code = transform_magics(src)
     flags = _TOP_LEVEL_AWAIT if ("await" in code or "async" in code) else 0
+    if "\n" not in code.strip():  # one line: an expression compiles directly
+        try:
+            return None, compile(code.strip(), filename, "eval", flags, dont_inherit=True)
+        except SyntaxError:
+            pass
+    import ast
+
     tree = compile(code, filename, "exec", ast.PyCF_ONLY_AST | flags, dont_inherit=True)
     body = tree.body
     expr = None
@@ -1244,14 +1283,13 @@ def _execute(req: dict) -> None:
     else:
         filename = "<silent %d>" % (st.serial + 1)
     st.serial += 1
-    OUT.begin(ident, cap)
     st.exec_id = ident
     st.allow_stdin = bool(req.get("allowStdin", False))
     st.pending_interrupt = False
     t0 = _monotonic()
     c0 = os.times()
     st.phase = PROLOGUE  # from here a SIGINT is never lost
-    OUT.flush(({"type": "started", "id": ident, "executionCount": st.count},))
+    OUT.begin(ident, cap, {"type": "started", "id": ident, "executionCount": st.count})
     exc = None
     bundle = None
     try:
