@@ -1,0 +1,209 @@
+import Foundation
+import Logging
+import PyRunKit
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Where the code of a one-shot comes from.
+enum ProgramSource: Equatable {
+    /// `-c CODE`.
+    case code(String)
+    /// `FILE`: run as a program, as `python3 FILE` does.
+    case file(String)
+    /// `-` or piped standard input.
+    case standardInput
+}
+
+/// Everything a one-shot needs to know.
+struct OneShotRequest {
+    var source: ProgramSource
+    /// `sys.argv` as python would set it for this source.
+    var argv: [String]
+    var resultStyle: ResultStyle
+    var writesJSON: Bool
+    var allowsStdin: Bool
+    var options: KernelOptions
+}
+
+/// Runs one program in a fresh kernel, streams what it does, and gives the exit status
+/// python would have given. The kernel and everything it started are gone when it returns.
+enum OneShotRun {
+    static func run(_ request: OneShotRequest) async -> Int32 {
+        let output = OutputSink.standardOutput
+        let errors = OutputSink.standardError
+        let json = request.writesJSON ? JSONEventWriter(output: output) : nil
+
+        func fail(_ message: String, status: Int32, kind: String) -> Int32 {
+            errors.writeLine("pyrun: \(message)")
+            json?.writeOutcome(status: kind, exitCode: status, result: nil, message: message)
+            return status
+        }
+
+        let code: String
+        var scriptPath: String?
+        switch request.source {
+        case .code(let text):
+            code = text
+        case .standardInput:
+            code = await StandardInput.shared.readToEnd()
+        case .file(let path):
+            let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
+            guard FileManager.default.isReadableFile(atPath: absolute) else {
+                return fail("can't open file '\(path)': no such readable file", status: PyrunExit.usage, kind: "usageError")
+            }
+            scriptPath = absolute
+            code = ProgramSetup.fileLauncher
+        }
+
+        let kernel = PythonKernel(configuration: request.options.configuration, logger: PyrunLogging.kernelLogger(verbose: request.options.verbose))
+        let pendingInterrupt = PendingInterrupt()
+        let presses = InterruptPresses()
+        let signals = SignalRouter()
+        defer { signals.cancelAll() }
+        signals.route(SIGINT) {
+            pendingInterrupt.record()
+            switch presses.press() {
+            case .interrupt: Task { await kernel.interrupt() }
+            case .kill: Task { await kernel.shutdown(grace: .zero) }
+            }
+        }
+        for terminating in [SIGTERM, SIGHUP] {
+            signals.route(terminating) {
+                Task {
+                    await kernel.shutdown(grace: .milliseconds(500))
+                    exit(128 + terminating)
+                }
+            }
+        }
+
+        let hello: KernelHello
+        do {
+            hello = try await kernel.start()
+        } catch let error as KernelError {
+            let isUsage = [.interpreterNotFound, .interpreterTooOld, .interpreterUnusable].contains(error.code)
+            return fail(
+                error.message, status: isUsage ? PyrunExit.usage : PyrunExit.pythonException,
+                kind: isUsage ? "usageError" : "startFailed")
+        } catch {
+            return fail("\(error)", status: PyrunExit.pythonException, kind: "startFailed")
+        }
+        json?.writeHello(hello)
+        if let preludeError = hello.preludeError, json == nil {
+            errors.writeLine("pyrun: the prelude raised an exception; running the code anyway")
+            errors.writeLine(preludeError.traceback.joined(separator: "\n"))
+        }
+        if pendingInterrupt.wasRecorded {
+            await kernel.shutdown(grace: .zero)
+            json?.writeOutcome(status: "cancelled", exitCode: PyrunExit.interrupted, result: nil)
+            return PyrunExit.interrupted
+        }
+
+        var executionOptions = request.options.executionOptions
+        if request.allowsStdin { executionOptions.stdinHandler = Self.answerFromStandardInput }
+        let setup = await kernel.execute(
+            ProgramSetup.code(argv: request.argv, scriptPath: scriptPath), options: ExecutionOptions(silent: true))
+        let main = await kernel.execute(code, options: executionOptions)
+        // A Ctrl-C that came while nothing ran was not delivered to any code: deliver it now.
+        if pendingInterrupt.wasRecorded { await kernel.interrupt() }
+
+        let setupResult = try? await setup.result()
+        guard let setupResult, setupResult.status == .ok else {
+            await main.cancel()
+            let status = setupResult.map(PyrunExit.status(for:)) ?? PyrunExit.pythonException
+            await kernel.shutdown(grace: .seconds(1))
+            return fail(
+                "could not prepare the kernel: \(setupResult?.error?.description ?? setupResult?.notices.joined(separator: "; ") ?? "no answer")",
+                status: status == PyrunExit.ok ? PyrunExit.pythonException : status, kind: "startFailed")
+        }
+
+        let printer = EventPrinter(
+            output: output, errors: errors, displays: DisplayWriter(directory: request.options.displayDir),
+            resultStyle: request.resultStyle)
+        var readerGone = false
+        for await event in main {
+            if case .result = event, request.resultStyle == .hidden { continue }
+            if let json { json.writeEvent(event, executionID: main.id) } else { printer.show(event) }
+            if output.isBroken, !readerGone {
+                // `pyrun … | head`: nobody reads any more, so the code is stopped rather than
+                // left producing output for no one.
+                readerGone = true
+                Task { await kernel.shutdown(grace: .zero) }
+            }
+        }
+        let result: ExecutionResult
+        do {
+            result = try await main.result()
+        } catch {
+            await kernel.shutdown(grace: .seconds(1))
+            return fail("\(error)", status: PyrunExit.pythonException, kind: "startFailed")
+        }
+        await kernel.shutdown(grace: .seconds(2))
+
+        let status = readerGone ? 128 + SIGPIPE : PyrunExit.status(for: result)
+        if let json {
+            json.writeDone(result)
+            json.writeOutcome(status: result.status.rawValue, exitCode: status, result: result)
+        } else {
+            printer.showNotices(of: result, quietWhenExited: true)
+        }
+        return status
+    }
+
+    /// Answers `input()` with a line of pyrun's own standard input.
+    @Sendable static func answerFromStandardInput(_ prompt: InputPrompt) async throws -> String {
+        guard let line = await readInputLine(password: prompt.password) else { throw EndOfStandardInput() }
+        return line
+    }
+
+    /// Reads one line for `input()`, with echo off for `getpass()`; nil at end of input.
+    static func readInputLine(password: Bool) async -> String? {
+        guard password else { return await StandardInput.shared.nextLine() }
+        let line = await TerminalEcho.withEchoDisabled { await StandardInput.shared.nextLine() }
+        // The Enter the user typed was not echoed either.
+        OutputSink.standardOutput.write("\n")
+        return line
+    }
+}
+
+/// Standard input ended while `input()` waited for a line.
+struct EndOfStandardInput: Error, CustomStringConvertible {
+    var description: String { "standard input ended" }
+}
+
+/// The Python that makes the kernel look like `python3` started the program: `sys.argv`,
+/// and for a file `__file__`, its directory first on `sys.path`, and tracebacks that name
+/// the file.
+enum ProgramSetup {
+    /// Silent code run before the program. JSON string literals are valid Python ones.
+    static func code(argv: [String], scriptPath: String?) -> String {
+        var lines = [
+            "import sys as _pyrun_sys",
+            "_pyrun_sys.argv = \(JSONValue.array(argv.map { .string($0) }).serialized())",
+        ]
+        if let scriptPath {
+            let directory = URL(fileURLWithPath: scriptPath).deletingLastPathComponent().resolvingSymlinksInPath().path
+            lines.append("__file__ = \(JSONValue.string(scriptPath).serialized())")
+            lines.append("_pyrun_sys.path.insert(0, \(JSONValue.string(directory).serialized()))")
+        }
+        lines.append("del _pyrun_sys")
+        return lines.joined(separator: "\n")
+    }
+
+    /// Runs the file named by `__file__` as the program. Its own frame is removed from
+    /// tracebacks, so they start in the file as python's do; the compiled code is taken out
+    /// of the namespace before it runs, so the program sees no trace of this.
+    static let fileLauncher = """
+        try:
+            with open(__file__, "rb") as _pyrun_file:
+                _pyrun_code = compile(_pyrun_file.read(), __file__, "exec", dont_inherit=True)
+            del _pyrun_file
+            exec(globals().pop("_pyrun_code"), globals())
+        except BaseException as _pyrun_error:
+            _pyrun_error.__traceback__ = _pyrun_error.__traceback__.tb_next
+            raise
+        """
+}

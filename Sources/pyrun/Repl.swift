@@ -1,0 +1,309 @@
+import Foundation
+import PyRunKit
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The interactive session: IPython-style prompts, state that persists between cells,
+/// multi-line input driven by the kernel's own `is_complete`, and `/` session commands.
+/// Prompts and the banner appear only on a terminal, so piped input gives clean output.
+actor ReplSession {
+    private let options: KernelOptions
+    private var configuration: KernelConfiguration
+    private var kernel: PythonKernel
+    private let interactive: Bool
+    private let output = OutputSink.standardOutput
+    private let errors = OutputSink.standardError
+    private let printer: EventPrinter
+    private let presses = InterruptPresses()
+
+    /// Lines of a cell that is not complete yet.
+    private var pendingLines: [String] = []
+    /// True from the moment a cell is submitted until its outcome is shown.
+    private var cellInProgress = false
+    /// The running cell, once the kernel accepted it.
+    private var runningCell: Execution?
+    /// A Ctrl-C that came after submission but before the kernel accepted the cell.
+    private var interruptBeforeAccepted = false
+    /// An `input()` answer being read for the running cell; cancelled when the cell ends,
+    /// so a stale read does not swallow the next line typed at the prompt.
+    private var inputRead: Task<String?, Never>?
+    private var nextExecutionCount = 1
+    /// Set when the session should end (Ctrl-D, or `exit()` in a cell).
+    private var exitStatus: Int32?
+
+    init(options: KernelOptions) {
+        self.options = options
+        self.configuration = options.configuration
+        self.kernel = PythonKernel(configuration: configuration, logger: PyrunLogging.kernelLogger(verbose: options.verbose))
+        self.interactive = StandardInput.shared.isTerminal
+        self.printer = EventPrinter(
+            output: .standardOutput, errors: .standardError, displays: DisplayWriter(directory: options.displayDir),
+            resultStyle: .numbered)
+    }
+
+    /// Runs the session until end of input; returns pyrun's exit status.
+    func run() async -> Int32 {
+        let signals = SignalRouter()
+        defer { signals.cancelAll() }
+        signals.route(SIGINT) { Task { await self.interruptPressed() } }
+        for terminating in [SIGTERM, SIGHUP] {
+            signals.route(terminating) {
+                Task {
+                    await self.shutDownKernel()
+                    exit(128 + terminating)
+                }
+            }
+        }
+        do {
+            let hello = try await kernel.start()
+            if interactive {
+                output.writeLine("Python \(hello.pythonVersion) in a pyrun kernel (\(hello.executable))")
+                output.writeLine("Type /help for session commands; Ctrl-D leaves.")
+            }
+            if let preludeError = hello.preludeError {
+                errors.writeLine("pyrun: the prelude raised an exception:")
+                errors.writeLine(preludeError.traceback.joined(separator: "\n"))
+            }
+        } catch {
+            errors.writeLine("pyrun: \(error)")
+            let isUsage = (error as? KernelError).map {
+                [.interpreterNotFound, .interpreterTooOld, .interpreterUnusable].contains($0.code)
+            }
+            return isUsage == true ? PyrunExit.usage : PyrunExit.pythonException
+        }
+        while exitStatus == nil {
+            showPrompt()
+            guard let line = await StandardInput.shared.nextLine() else {
+                // End of input: a cell still open runs, as if a blank line had ended it.
+                if !pendingLines.isEmpty { await runCell(pendingLines.joined(separator: "\n")) }
+                if interactive { output.write("\n") }
+                break
+            }
+            await handle(line)
+        }
+        await kernel.shutdown()
+        return exitStatus ?? PyrunExit.ok
+    }
+
+    // MARK: - Lines
+
+    private func showPrompt() {
+        guard interactive else { return }
+        output.write(pendingLines.isEmpty ? "In [\(nextExecutionCount)]: " : "   ...: ")
+    }
+
+    private func handle(_ line: String) async {
+        if pendingLines.isEmpty {
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            if trimmed.isEmpty { return }
+            // No Python statement starts with "/", so these never shadow code.
+            if trimmed.hasPrefix("/") {
+                await runCommand(trimmed)
+                return
+            }
+        }
+        pendingLines.append(line)
+        let code = pendingLines.joined(separator: "\n")
+        // The kernel's own compiler decides, so the prompt agrees with Python on every
+        // construct; if it cannot answer, running the code shows what is wrong.
+        let completeness = (try? await kernel.isComplete(code: code + "\n")) ?? .complete
+        if case .incomplete = completeness { return }
+        pendingLines.removeAll()
+        await runCell(code)
+    }
+
+    private func runCell(_ code: String) async {
+        cellInProgress = true
+        defer {
+            cellInProgress = false
+            runningCell = nil
+            interruptBeforeAccepted = false
+            inputRead?.cancel()
+            inputRead = nil
+        }
+        presses.reset()
+        var cellOptions = options.executionOptions
+        cellOptions.stdinHandler = { [weak self] prompt in
+            guard let self else { throw EndOfStandardInput() }
+            return try await self.readInput(prompt)
+        }
+        let execution = await kernel.execute(code, options: cellOptions)
+        runningCell = execution
+        if interruptBeforeAccepted { await kernel.interrupt() }
+        for await event in execution {
+            printer.show(event)
+        }
+        guard let result = try? await execution.result() else {
+            errors.writeLine("pyrun: the kernel could not run this cell; /reset starts a fresh one")
+            return
+        }
+        if let count = result.executionCount, result.status != .kernelDied { nextExecutionCount = count + 1 }
+        printer.showNotices(of: result, quietWhenExited: false)
+        if result.deathCause != nil {
+            nextExecutionCount = 1
+            errors.writeLine("pyrun: a fresh kernel starts with the next cell; earlier state is gone")
+        }
+        if result.status == .error, let error = result.error, error.name == "SystemExit" {
+            // exit() and quit() leave the session, as they do in python and IPython.
+            exitStatus = SystemExitCode(exceptionValue: error.value).status
+        }
+    }
+
+    private func readInput(_ prompt: InputPrompt) async throws -> String {
+        guard cellInProgress else { throw EndOfStandardInput() }
+        let read = Task { await OneShotRun.readInputLine(password: prompt.password) }
+        inputRead = read
+        guard let line = await read.value else { throw EndOfStandardInput() }
+        return line
+    }
+
+    // MARK: - Ctrl-C
+
+    private func interruptPressed() async {
+        guard cellInProgress else {
+            // At the prompt: drop the line (and any open cell), as IPython does.
+            pendingLines.removeAll()
+            output.write(interactive ? "\nKeyboardInterrupt\n" : "")
+            showPrompt()
+            return
+        }
+        guard runningCell != nil else {
+            interruptBeforeAccepted = true
+            return
+        }
+        switch presses.press() {
+        case .interrupt:
+            await kernel.interrupt()
+        case .kill:
+            errors.writeLine("\npyrun: second Ctrl-C: killing the kernel")
+            await kernel.shutdown(grace: .zero)
+        }
+    }
+
+    private func shutDownKernel() async {
+        await kernel.shutdown(grace: .milliseconds(500))
+    }
+
+    // MARK: - Session commands
+
+    static let helpText = """
+        Session commands:
+          /reset                  start a fresh interpreter (all state is lost)
+          /kernels                list the Python interpreters found
+          /kernel set NAME|PATH   switch interpreter: a path, a name on PATH, or a version
+                                  such as 3.12 (the same interpreter keeps its state)
+          /info                   what the kernel is: pid, version, executable, cwd
+          /help                   this list
+        Ctrl-C interrupts running code (twice within 2 s kills it) or clears the line;
+        Ctrl-D leaves.
+        """
+
+    private func runCommand(_ line: String) async {
+        let words = line.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
+        switch (words.first ?? "", words.dropFirst().first) {
+        case ("/help", _), ("/?", _):
+            output.writeLine(Self.helpText)
+        case ("/reset", _):
+            await reset()
+        case ("/kernels", _):
+            await listKernels()
+        case ("/kernel", "set") where words.count >= 3:
+            await switchKernel(to: words.dropFirst(2).joined(separator: " "))
+        case ("/kernel", _):
+            errors.writeLine("usage: /kernel set NAME_OR_PATH (see /kernels)")
+        case ("/info", _):
+            await showInfo()
+        default:
+            errors.writeLine("unknown command \(words.first ?? line); /help lists the session commands")
+        }
+    }
+
+    private func reset() async {
+        do {
+            let hello = try await kernel.restart()
+            nextExecutionCount = 1
+            output.writeLine("Fresh interpreter: Python \(hello.pythonVersion) (\(hello.executable))")
+        } catch {
+            errors.writeLine("pyrun: could not restart the kernel: \(error)")
+        }
+    }
+
+    private var kernelEnvironment: [String: String] {
+        switch configuration.environment {
+        case .inherit: ProcessInfo.processInfo.environment
+        case .inheritUpdating(let updates): ProcessInfo.processInfo.environment.merging(updates) { _, new in new }
+        case .clean(let allowed, let setting):
+            ProcessInfo.processInfo.environment.filter { allowed.contains($0.key) }.merging(setting) { _, new in new }
+        }
+    }
+
+    private func discoverInterpreters() async -> [PythonInterpreter] {
+        await InterpreterCatalog.discover(
+            environment: kernelEnvironment, workingDirectory: configuration.workingDirectory)
+    }
+
+    private func listKernels() async {
+        let current = await kernel.interpreter.map { InterpreterCatalog.realPath($0.executable) }
+        let found = await discoverInterpreters()
+        if found.isEmpty {
+            errors.writeLine("no Python interpreters found")
+            return
+        }
+        for interpreter in found {
+            let marker = InterpreterCatalog.realPath(interpreter.executable) == current ? "*" : " "
+            output.writeLine("\(marker) \(interpreter.version)  \(interpreter.path)  (\(interpreter.source.rawValue))")
+        }
+    }
+
+    private func switchKernel(to name: String) async {
+        let known = await discoverInterpreters()
+        guard
+            let chosen = await InterpreterCatalog.find(
+                name, among: known, environment: kernelEnvironment, workingDirectory: configuration.workingDirectory)
+        else {
+            let choices = known.map { "\($0.version) (\($0.path))" }.joined(separator: ", ")
+            errors.writeLine(
+                "no interpreter called \(name); choose one of: \(choices.isEmpty ? "none found" : choices), or give a path")
+            return
+        }
+        let current = await kernel.interpreter.map { InterpreterCatalog.realPath($0.executable) }
+        if current == InterpreterCatalog.realPath(chosen.executable) {
+            output.writeLine("Already running Python \(chosen.version) (\(chosen.executable)); state kept")
+            return
+        }
+        var newConfiguration = configuration
+        newConfiguration.interpreter = .path(chosen.executable)
+        let newKernel = PythonKernel(
+            configuration: newConfiguration, logger: PyrunLogging.kernelLogger(verbose: options.verbose))
+        do {
+            let hello = try await newKernel.start()
+            await kernel.shutdown()
+            kernel = newKernel
+            configuration = newConfiguration
+            nextExecutionCount = 1
+            output.writeLine("Switched to Python \(hello.pythonVersion) (\(hello.executable)); state was reset")
+        } catch {
+            await newKernel.shutdown()
+            errors.writeLine("pyrun: could not start \(chosen.executable): \(error); still on the previous kernel")
+        }
+    }
+
+    private func showInfo() async {
+        do {
+            let info = try await kernel.info()
+            output.writeLine("""
+                pid         \(info.pid)
+                python      \(info.pythonVersion)
+                executable  \(info.executable)
+                cwd         \(info.workingDirectory)
+                executions  \(info.executionCount)
+                """)
+        } catch {
+            errors.writeLine("pyrun: the kernel did not answer: \(error)")
+        }
+    }
+}

@@ -1,0 +1,78 @@
+import Dispatch
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// What one Ctrl-C should do.
+enum InterruptAction: Equatable {
+    /// Interrupt the running code (a `KeyboardInterrupt` in Python).
+    case interrupt
+    /// The code ignored the first one: kill the kernel.
+    case kill
+}
+
+/// Tells a first Ctrl-C from a second one that follows it closely: a second press within
+/// `killWindow` means the user wants the code gone, not politely interrupted.
+final class InterruptPresses: Sendable {
+    static let killWindow: Duration = .seconds(2)
+
+    private let lastPress = Mutex<ContinuousClock.Instant?>(nil)
+
+    /// Records a press and says what it should do.
+    func press(at now: ContinuousClock.Instant = .now) -> InterruptAction {
+        lastPress.withLock { last in
+            defer { last = now }
+            if let previous = last, previous.duration(to: now) < Self.killWindow { return .kill }
+            return .interrupt
+        }
+    }
+
+    /// Forgets earlier presses, so the next one is a first one again.
+    func reset() {
+        lastPress.withLock { $0 = nil }
+    }
+}
+
+/// Delivers signals to handlers instead of their default action. A handler runs on a
+/// dispatch queue, outside the signal context, so it may do anything.
+final class SignalRouter {
+    private var sources: [any DispatchSourceSignal] = []
+    private let queue = DispatchQueue(label: "pyrun.signals")
+
+    /// Sends every future `signalNumber` to `handler`.
+    func route(_ signalNumber: Int32, to handler: @escaping @Sendable () -> Void) {
+        // The default action (ending pyrun) must not run; the dispatch source still sees
+        // the signal, because it watches for it independently of the disposition.
+        signal(signalNumber, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: queue)
+        source.setEventHandler(handler: handler)
+        source.resume()
+        sources.append(source)
+    }
+
+    /// Stops routing; the signals stay ignored.
+    func cancelAll() {
+        for source in sources { source.cancel() }
+        sources.removeAll()
+    }
+
+    deinit {
+        cancelAll()
+    }
+}
+
+/// Remembers that Ctrl-C was pressed, for the moments when no code runs to receive it
+/// (the kernel is starting, or one execution has ended and the next is not yet sent).
+final class PendingInterrupt: Sendable {
+    private let pressed = Atomic<Bool>(false)
+
+    func record() {
+        pressed.store(true, ordering: .sequentiallyConsistent)
+    }
+
+    var wasRecorded: Bool { pressed.load(ordering: .sequentiallyConsistent) }
+}

@@ -1,2 +1,0 @@
-// Replaced by the CLI issue (#4).
-print("pyrun CLI: under construction")
