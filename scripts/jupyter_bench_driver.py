@@ -19,6 +19,7 @@ Requests ("op"):
 
 import asyncio
 import json
+import subprocess
 import os
 import sys
 import time
@@ -32,6 +33,8 @@ os.dup2(2, 1)
 sys.stdout = sys.stderr
 
 TIMEOUT = 120
+# ipykernel warns on stderr at every start (TCP without encryption): not the bench's business.
+QUIET = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
 
 
 def resident_bytes(pid):
@@ -53,7 +56,7 @@ def kernel_pid(manager):
 
 def start_kernel():
     manager = KernelManager(kernel_name="python3")
-    manager.start_kernel()
+    manager.start_kernel(**QUIET)
     client = manager.client()
     client.start_channels()
     client.wait_for_ready(timeout=TIMEOUT)
@@ -94,7 +97,7 @@ async def start_many(count):
     managers = [AsyncKernelManager(kernel_name="python3") for _ in range(count)]
 
     async def start(manager):
-        await manager.start_kernel()
+        await manager.start_kernel(**QUIET)
         client = manager.client()
         client.start_channels()
         await client.wait_for_ready(timeout=TIMEOUT)

@@ -77,6 +77,7 @@ struct BenchCommand: AsyncParsableCommand {
         let scenarios: [(String, (BenchContext, inout Report) async throws -> Void)] = [
             ("cold start", ColdStartScenario.run),
             ("warm round trip", RoundTripScenario.run),
+            ("warm round trip, PyRunKit's hops", PipelineProfileScenario.run),
             ("streaming", StreamingScenario.run),
             ("interrupt", InterruptScenario.run),
             ("shutdown", ShutdownScenario.run),

@@ -20,7 +20,7 @@ struct PeerError: Error, CustomStringConvertible {
 final class PipedProcess {
     let pid: pid_t
     private var inputDescriptor: Int32
-    private let outputDescriptor: Int32
+    private var outputDescriptor: Int32
     private var lines = LineReader()
     private var reaped = false
 
@@ -45,7 +45,7 @@ final class PipedProcess {
 
     deinit {
         if inputDescriptor >= 0 { close(inputDescriptor) }
-        close(outputDescriptor)
+        if outputDescriptor >= 0 { close(outputDescriptor) }
         if !reaped {
             kill(-pid, SIGKILL)
             var status: Int32 = 0
@@ -91,6 +91,17 @@ final class PipedProcess {
             return true
         }
         return result
+    }
+
+    /// The stdin write end, for a writer that is not this object (-1 once closed).
+    var inputDescriptorForWriting: Int32 { inputDescriptor }
+
+    /// Hands the stdout read end to a caller that reads it elsewhere (a reader thread);
+    /// the caller closes it.
+    func takeOutputDescriptor() -> Int32 {
+        let descriptor = outputDescriptor
+        outputDescriptor = -1
+        return descriptor
     }
 
     /// Closes stdin: the loops here (and the runner) exit at end of input.

@@ -73,6 +73,8 @@ struct Report: Codable, Sendable {
     var machine: MachineDescription
     var figures: [Figure] = []
     var profile: [ProfileStep] = []
+    /// The warm Jupyter kernel's resident bytes right after its warm-up, for the memory row.
+    var jupyterIdleKernelBytes: Double?
     /// Scenarios that broke: the run exits non-zero when there are any.
     var failures: [String] = []
 

@@ -6,7 +6,7 @@ enum CommandLineToolScenario {
                 Figure(
                     section: 7, name: "`pyrun -c pass`", unit: .seconds, pyrun: nil, floorName: "`python3 -c pass`",
                     floor: nil, jupyter: nil, target: nil, targetRatioToFloor: 1.3,
-                    note: "not measured (pyrun CLI not built: `swift build -c release --product pyrun`, or `--pyrun PATH`)"))
+                    note: "not measured (pyrun CLI not built: `swift build -c release` builds it next to the bench, or pass `--pyrun PATH`)"))
             return
         }
         let python = context.python

@@ -12,9 +12,25 @@ enum PoolScaleScenario {
         let configuration = context.kernelConfiguration
         var starts = SideSamples()
         var memory = SideSamples()
+        var directStarts: [Double] = []
         for round in 0..<context.plan.poolRounds {
+            let pool = KernelPool(configuration: PoolConfiguration(defaultConfiguration: configuration))
             let stopwatch = Stopwatch()
             let kernels = try await withThrowingTaskGroup(of: PythonKernel.self) { group in
+                for index in 0..<kernelCount {
+                    group.addTask { try await pool.kernel(for: "agent-\(index)") }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            starts.pyrun.append(stopwatch.seconds)
+            for index in 0..<kernelCount { try expectTwo(await pool.execute("1+1", key: "agent-\(index)")) }
+            for kernel in kernels {
+                if let pid = await kernel.pid { memory.pyrun.append(Double(residentBytes(of: pid))) }
+            }
+            await pool.shutdownAll()
+
+            let directStopwatch = Stopwatch()
+            let directKernels = try await withThrowingTaskGroup(of: PythonKernel.self) { group in
                 for _ in 0..<kernelCount {
                     group.addTask {
                         let kernel = PythonKernel(configuration: configuration)
@@ -24,12 +40,8 @@ enum PoolScaleScenario {
                 }
                 return try await group.reduce(into: []) { $0.append($1) }
             }
-            starts.pyrun.append(stopwatch.seconds)
-            for kernel in kernels {
-                try expectTwo(await kernel.run("1+1"))
-                if let pid = await kernel.pid { memory.pyrun.append(Double(residentBytes(of: pid))) }
-            }
-            await shutDown(kernels)
+            directStarts.append(directStopwatch.seconds)
+            await shutDown(directKernels)
 
             let floorStopwatch = Stopwatch()
             let peers = try (0..<kernelCount).map { _ in
@@ -49,18 +61,30 @@ enum PoolScaleScenario {
                 memory.jupyter += (answer["memory"] as? [NSNumber] ?? []).map(\.doubleValue)
             }
         }
-        let jupyterNote = context.jupyter != nil && context.plan.jupyterPoolRounds == 0 ? "; Jupyter not measured in --quick" : ""
+        var jupyterNote = ""
+        if context.jupyter != nil, context.plan.jupyterPoolRounds == 0 {
+            jupyterNote = "; Jupyter's pool not measured in --quick"
+        }
+        var jupyterMemory = memory.jupyter
+        var jupyterMemoryNote = "each of Jupyter's \(kernelCount) when ready"
+        if let idle = report.jupyterIdleKernelBytes, idle > 0 {
+            jupyterMemory = [idle]
+            jupyterMemoryNote = "Jupyter's warm kernel after 20 `1+1`"
+        }
         report.figures.append(
             Figure(
                 section: 6, name: "\(kernelCount) kernels started concurrently", unit: .seconds,
                 pyrun: Summary(starts.pyrun), floorName: "\(kernelCount) exec loops to hello", floor: Summary(starts.floor),
                 jupyter: Summary(starts.jupyter), target: 0.6,
-                note: "\(kernelCount) `PythonKernel.start()` in a task group; total \(totalText(memory.pyrun, rounds: starts.pyrun.count)) resident\(jupyterNote)"))
+                note: "`KernelPool.kernel(for:)` on \(kernelCount) keys at once; \(totalText(memory.pyrun, rounds: starts.pyrun.count)) resident in all\(jupyterNote)"))
         report.figures.append(
             Figure(
                 section: 6, name: "idle kernel resident memory", unit: .bytes, pyrun: Summary(memory.pyrun),
-                floorName: "exec loop", floor: Summary(memory.floor), jupyter: Summary(memory.jupyter),
-                target: 14 * 1_048_576, note: "VmRSS of each of the \(kernelCount) kernels after `1+1` (Jupyter: after ready)"))
+                floorName: "exec loop", floor: Summary(memory.floor), jupyter: Summary(jupyterMemory),
+                target: 14 * 1_048_576, note: "VmRSS of each pool kernel after `1+1`; \(jupyterMemoryNote)"))
+        addProfile(&report, "\(kernelCount) concurrent starts", "\(kernelCount) exec loops spawned, every hello read", starts.floor)
+        addProfile(&report, "\(kernelCount) concurrent starts", "\(kernelCount) `PythonKernel.start()` in a task group", directStarts)
+        addProfile(&report, "\(kernelCount) concurrent starts", "`KernelPool.kernel(for:)` on \(kernelCount) keys", starts.pyrun)
 
         try await measureThroughput(context, into: &report)
     }
@@ -76,36 +100,35 @@ enum PoolScaleScenario {
         }
     }
 
-    /// Small executions spread over `keyCount` live kernels at once, next to as many exec
-    /// loops each driven by its own thread.
+    /// Small executions submitted all at once to a pool, spread over `keyCount` live keys,
+    /// next to as many exec loops each driven by its own thread.
     private static func measureThroughput(_ context: BenchContext, into report: inout Report) async throws {
-        let total = context.plan.poolExecutions
-        let perKey = total / keyCount
+        let perKey = context.plan.poolExecutions / keyCount
+        let executions = perKey * keyCount
         var samples = SideSamples()
-        let rounds = context.plan.poolRounds
-        for _ in 0..<rounds {
-            var kernels: [PythonKernel] = []
-            for _ in 0..<keyCount { kernels.append(try await context.warmKernel()) }
+        for _ in 0..<context.plan.poolRounds {
+            let pool = KernelPool(configuration: PoolConfiguration(defaultConfiguration: context.kernelConfiguration))
+            for key in 0..<keyCount {
+                for _ in 0..<20 { try expectTwo(await pool.execute("1+1", key: "agent-\(key)")) }
+            }
             let stopwatch = Stopwatch()
             try await withThrowingTaskGroup(of: Void.self) { group in
-                for kernel in kernels {
-                    group.addTask {
-                        for _ in 0..<perKey { try expectTwo(await kernel.run("1+1")) }
-                    }
+                for index in 0..<executions {
+                    group.addTask { try expectTwo(await pool.execute("1+1", key: "agent-\(index % keyCount)")) }
                 }
                 try await group.waitForAll()
             }
             samples.pyrun.append(stopwatch.seconds)
-            await shutDown(kernels)
+            await pool.shutdownAll()
             samples.floor.append(try floorThroughput(python: context.python, perKey: perKey))
         }
-        let executions = perKey * keyCount
         let rate = Summary(samples.pyrun).map { String(format: "%.0f executions/s", Double(executions) / $0.median) } ?? ""
         report.figures.append(
             Figure(
                 section: 6, name: "\(executions) `1+1` over \(keyCount) keys, all at once", unit: .seconds,
                 pyrun: Summary(samples.pyrun), floorName: "\(keyCount) exec loops, a thread each", floor: Summary(samples.floor),
-                jupyter: nil, target: nil, note: "\(keyCount) live kernels, one task per key: \(rate); Jupyter not measured"))
+                jupyter: nil, target: nil,
+                note: "\(executions) `KernelPool.execute` tasks at once on \(keyCount) warm keys: \(rate); Jupyter not measured"))
     }
 
     /// Seconds for `keyCount` threads to run `perKey` executions each on their own exec loop.

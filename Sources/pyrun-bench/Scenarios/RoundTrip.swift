@@ -1,3 +1,4 @@
+import Foundation
 import PyRunKit
 
 /// Issue 5, §2: `1+1` on a live kernel, many times, next to a raw NDJSON echo over a pipe
@@ -19,7 +20,10 @@ enum RoundTripScenario {
             try execLoop.execute("1+1")
             try runner?.execute("1+1")
         }
-        if let jupyter = context.jupyter { try jupyter.request(["op": "open"]) }
+        if let jupyter = context.jupyter {
+            try jupyter.request(["op": "open"])
+            report.jupyterIdleKernelBytes = (try jupyter.request(["op": "memory"])["bytes"] as? NSNumber)?.doubleValue
+        }
 
         var samples = SideSamples()
         var execLoopTimes: [Double] = []
