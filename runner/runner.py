@@ -76,6 +76,7 @@ class _State:
 
 
 STATE = _State()
+_phase_lock = threading.Lock()  # phase/serial changes vs. SIGINT re-delivery
 
 
 # ---------------------------------------------------------------- channels
@@ -698,21 +699,28 @@ def _io_loop() -> None:
             except Exception as e:  # never let the io thread die
                 _diag("pyrun: flush failed: %r\n" % (e,))
         if redeliver_at is not None and now >= redeliver_at:
-            if (
-                st.phase in (PROLOGUE, USER)
-                and st.serial == redeliver_serial
-                and st.acked_serial != redeliver_serial
-                and signal.getsignal(signal.SIGINT) is _on_sigint
-                and backoff < 0.2
-            ):
-                try:
-                    signal.pthread_kill(st.main_ident, signal.SIGINT)
-                except OSError:
-                    pass
-                backoff *= 2
-                redeliver_at = now + backoff
-            else:
-                redeliver_at = None
+            # checked and sent under _phase_lock: the main thread cannot leave
+            # the execution in between, so a re-sent SIGINT never reaches the
+            # next execution
+            _phase_lock.acquire()
+            try:
+                if (
+                    st.phase in (PROLOGUE, USER)
+                    and st.serial == redeliver_serial
+                    and st.acked_serial != redeliver_serial
+                    and signal.getsignal(signal.SIGINT) is _on_sigint
+                    and backoff < 0.2
+                ):
+                    try:
+                        signal.pthread_kill(st.main_ident, signal.SIGINT)
+                    except OSError:
+                        pass
+                    backoff *= 2
+                    redeliver_at = now + backoff
+                else:
+                    redeliver_at = None
+            finally:
+                _phase_lock.release()
         if now >= next_ppid:
             next_ppid = now + 0.25
             if os.getppid() != st.ppid:
@@ -1211,7 +1219,13 @@ def _run_user(body_code, expr_code, silent: bool):
                     bundle = _mime_bundle(value)[0]
             _flush_figures()
         finally:
-            st.phase = EPILOGUE
+            st.critical += 1  # a second SIGINT now is deferred, then dropped
+            try:
+                with _phase_lock:
+                    st.phase = EPILOGUE
+            finally:
+                st.critical -= 1
+                st.deferred = False
     except BaseException as e:
         return e, None
     return None, bundle
@@ -1282,13 +1296,14 @@ def _execute(req: dict) -> None:
         filename = "<cell %d>" % st.count
     else:
         filename = "<silent %d>" % (st.serial + 1)
-    st.serial += 1
     st.exec_id = ident
     st.allow_stdin = bool(req.get("allowStdin", False))
-    st.pending_interrupt = False
     t0 = _monotonic()
     c0 = os.times()
-    st.phase = PROLOGUE  # from here a SIGINT is never lost
+    with _phase_lock:  # from here a SIGINT is never lost
+        st.serial += 1
+        st.pending_interrupt = False
+        st.phase = PROLOGUE
     OUT.begin(ident, cap, {"type": "started", "id": ident, "executionCount": st.count})
     exc = None
     bundle = None
@@ -1299,7 +1314,8 @@ def _execute(req: dict) -> None:
         exc = e
     if exc is None:
         exc, bundle = _run_user(body_code, expr_code, silent)
-    st.phase = EPILOGUE
+    with _phase_lock:
+        st.phase = EPILOGUE
     _finish_output()
     frames = []
     if bundle is not None:
@@ -1331,8 +1347,8 @@ def _execute(req: dict) -> None:
     frames.append(done)
     exc = None
     st.allow_stdin = False
+    st.phase = IDLE  # before `done` leaves: a host may ask `info` right after it
     OUT.flush(frames)
-    st.phase = IDLE
 
 
 # ---------------------------------------------------------------- requests

@@ -108,7 +108,7 @@ class OutputTests(KernelTest):
         text = Kernel.text(frames)
         self.assertEqual(text, "".join("%d\n" % i for i in range(200000)))
         self.assertLess(len(Kernel.of_type(frames, "stdout")), 200)  # coalesced
-        self.assertLess(elapsed, 2.0)  # liveness bound; bench_pipe.py measures it
+        self.assertLess(elapsed, 10.0)  # liveness bound; bench_pipe.py measures speed
 
     def test_single_50mb_print(self):
         t0 = time.monotonic()
@@ -116,7 +116,7 @@ class OutputTests(KernelTest):
         elapsed = time.monotonic() - t0
         parts = Kernel.of_type(frames, "stdout")
         self.assertEqual(sum(len(p["data"]) for p in parts), 50 * MiB + 1)
-        self.assertLess(elapsed, 3.0)
+        self.assertLess(elapsed, 10.0)  # liveness bound
 
     def test_output_appears_before_the_execution_ends(self):
         k = self.kernel
