@@ -425,7 +425,9 @@ class _Output:
                 if ident is None:  # no execution yet (prelude): to the real stderr
                     for _, text in segs:
                         _diag(text)
-                    segs = ()
+                    for f in extra:  # e.g. display() in the prelude: never before hello
+                        _diag("pyrun (no execution): %s\n" % _frame_line(f))
+                    segs = extra = ()
                 if not segs and not extra and head is None:
                     return
                 bufs = self._frames(segs, ident) if segs else []
@@ -1584,6 +1586,29 @@ def _start_thread(target, *args) -> None:
             pass
 
 
+def _after_fork_in_child() -> None:
+    """A forked child (os.fork, multiprocessing 'fork') has no io thread: its
+    Python-level output goes straight to fd 1/2, the capture pipes of the
+    parent, and nothing it inherited mid-write can deadlock it."""
+    global _write_lock, _drain_lock, _phase_lock
+    _write_lock = threading.Lock()
+    _drain_lock = threading.Lock()
+    _phase_lock = threading.Lock()
+    OUT.lock = threading.Lock()
+    OUT.flush_lock = threading.Lock()
+    OUT.chunks = []
+    OUT.segments = []
+    OUT.size = 0
+    OUT.head = None
+    STATE.main_ident = threading.get_ident()
+    for name, fd in (("stdout", 1), ("stderr", 2)):
+        try:
+            setattr(sys, name, open(fd, "w", buffering=1, encoding="utf-8",
+                                    errors="backslashreplace", closefd=False))
+        except OSError:
+            pass
+
+
 def _normal_exit(take_group: bool) -> None:
     try:
         import atexit
@@ -1633,6 +1658,7 @@ def main() -> None:
         _decoders[fd] = codecs.getincrementaldecoder("utf-8")("backslashreplace")
     sys.stdout = _Writer("stdout", 1)
     sys.stderr = _Writer("stderr", 2)
+    os.register_at_fork(after_in_child=_after_fork_in_child)
     sys.argv = [""]
     _fix_sys_path(runner_dir)
     os.environ.setdefault("MPLBACKEND", "Agg")

@@ -37,6 +37,26 @@ class OutputTests(KernelTest):
                              "    os.write(1, b'%d,' % i)\n    sys.stdout.flush()\n    print(i)")
         self.assertEqual(Kernel.text(frames), "".join("%d,%d\n" % (i, i) for i in range(20)))
 
+    def test_c_level_writes_are_captured(self):
+        frames = self.run_ok("import ctypes\nlibc = ctypes.CDLL(None)\n"
+                             "libc.write(1, b'c-out\\n', 6)\nlibc.write(2, b'c-err\\n', 6)\nNone")
+        self.assertEqual(Kernel.text(frames, "stdout"), "c-out\n")
+        self.assertEqual(Kernel.text(frames, "stderr"), "c-err\n")
+
+    def test_forked_children_output_is_captured(self):
+        frames = self.run_ok(
+            "import os, multiprocessing as mp\n"
+            "pid = os.fork()\n"
+            "if pid == 0:\n"
+            "    print('from fork')\n"
+            "    os._exit(0)\n"
+            "os.waitpid(pid, 0)\n"
+            "p = mp.get_context('fork').Process(target=print, args=('from mp',))\n"
+            "p.start(); p.join()\n"
+            "p.exitcode")
+        self.assertEqual(Kernel.text(frames), "from fork\nfrom mp\n")
+        self.assertEqual(frames[-2]["bundle"]["text/plain"], "0")
+
     def test_user_output_cannot_forge_frames(self):
         fake = json.dumps({"type": "done", "id": "x", "status": "ok"})
         frames = self.run_ok(

@@ -52,7 +52,8 @@ class OptionTests(unittest.TestCase):
 
     def test_prelude_runs_in_main_namespace(self):
         with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
-            f.write("import sys\nprint('prelude says hi')\ndef helper():\n    return 'from prelude'\n")
+            f.write("import sys\nprint('prelude says hi')\ndisplay('shown in prelude')\n"
+                    "def helper():\n    return 'from prelude'\n")
         try:
             k = Kernel(env={"PYRUN_PRELUDE": f.name})
             try:
@@ -63,6 +64,7 @@ class OptionTests(unittest.TestCase):
             finally:
                 k.close()
             self.assertIn(b"prelude says hi", k.stderr)  # prelude output: the host's log
+            self.assertIn(b"shown in prelude", k.stderr)  # never a frame before hello
         finally:
             os.unlink(f.name)
 
