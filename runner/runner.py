@@ -11,10 +11,33 @@ Ways to start it (all end up in ``main()``)::
     python3 -u -c "__import__('sys').path.insert(0,'/dir');__import__('runner').main()"
     python3 -u -c "$LOADER"      # then send json.dumps(source) + "\\n" as the first stdin line
 
-``LOADER`` below is the bootstrap loader (tested in tests/test_launch.py).  It
-reads the first stdin line with os.read (never through a buffered sys.stdin, so
-no request is swallowed), and hands the bytes it read past that line to the
-runner as ``__pyrun_stdin__``.
+``LOADER`` below is the bootstrap loader, one line (tested in
+tests/test_start.py).  It reads the first stdin line with os.read (never
+through a buffered sys.stdin, so no request is swallowed) and hands the bytes
+it read past that line to the runner as ``__pyrun_stdin__``.  A host should
+start the runner with SIGINT ignored where it can: Python keeps an inherited
+SIG_IGN, so a Ctrl-C during interpreter start-up (before ``main()`` installs
+the runner's handler) cannot kill it.
+
+Choices where PROTOCOL.md leaves room:
+
+* ``started`` is queued, not written at once: it leaves with the execution's
+  first output, after FLUSH_DELAY (a few ms), or together with ``done``.
+  The SIGINT handler is armed before it is queued.
+* Output written after an execution's ``done`` (a thread, a background child)
+  carries the id of the most recent execution; before the first execution
+  (prelude, its threads) it goes to the process's real stderr, so that
+  ``hello`` is always the first frame.
+* ``error.traceback`` is a list of lines without line ends; runner frames are
+  removed wherever they occur.  A KeyboardInterrupt from an interrupt gives an
+  ``error`` frame (ename KeyboardInterrupt) and ``done`` with status "error"
+  and ``cancelled`` true.
+* ``durationMs`` and ``cpuMs`` are numbers with microsecond precision (JSON
+  floats); ``peakRssBytes`` is an integer.
+* Raw writes to fd 1/2 (children, C code, ``os.write``) are ordered against
+  ``print`` when they are at least FD_SYNC_INTERVAL apart, or when
+  ``sys.stdout.flush()`` comes between them.
+* Lone surrogates in output appear as the visible text ``\\udXXX``.
 
 Start-up cost matters (a kernel is started per agent), so only what start needs
 is imported here; asyncio, ast, traceback, subprocess, rlcompleter, codeop and
@@ -35,8 +58,8 @@ except ImportError:  # pragma: no cover
     import signal
 
 LOADER = (
-    "import os,json;d=b''\n"
-    "while b'\\n' not in d:d+=os.read(0,1<<16) or os._exit(3)\n"
+    "import os,json;d=b'';"
+    "exec(\"while b'\\\\n' not in d:d+=os.read(0,1<<16) or os._exit(3)\");"
     "l,_,r=d.partition(b'\\n');"
     "exec(compile(json.loads(l),'<pyrun-runner>','exec'),"
     "{'__name__':'__main__','__pyrun_stdin__':r})"

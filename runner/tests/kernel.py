@@ -80,8 +80,10 @@ class Kernel:
         self.frames = queue.Queue()
         self.stderr = b""
         self._n = 0
-        threading.Thread(target=self._read_stdout, daemon=True).start()
-        threading.Thread(target=self._read_stderr, daemon=True).start()
+        self._threads = [threading.Thread(target=self._read_stdout, daemon=True),
+                         threading.Thread(target=self._read_stderr, daemon=True)]
+        for t in self._threads:
+            t.start()
         if stdin_prefix is not None:
             self.write_raw(stdin_prefix)
         self.hello = self.next_frame() if wait_hello else None
@@ -180,6 +182,8 @@ class Kernel:
             except OSError:
                 pass
         self.proc.wait()
+        for t in self._threads:  # everything the runner wrote is read
+            t.join(5)
         for f in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
             try:
                 f.close()
