@@ -96,6 +96,7 @@ class _State:
         self.ppid = os.getppid()
         self.is_leader = False
         self.prev_dir = None
+        self.host_eof = False
 
 
 STATE = _State()
@@ -528,6 +529,9 @@ class _Writer:
         for line in lines:
             self.write(line)
 
+    def close(self) -> None:
+        """Closing sys.stdout must not break the kernel: a no-op."""
+
     def flush(self) -> None:
         """A sync point: raw fd 1/2 writes made before it are ordered before
         later writes (otherwise that order is exact only across >0.5 ms)."""
@@ -916,6 +920,8 @@ def _ask(prompt: str, password: bool) -> str:
         OUT.flush(({"type": "input_request", "id": st.exec_id, "prompt": prompt, "password": password},))
         with st.input_cond:
             while st.input_value is None:
+                if st.host_eof:
+                    raise EOFError("stdin is not available: the host closed the request channel")
                 st.input_cond.wait()
             return st.input_value
     finally:
@@ -1500,24 +1506,33 @@ def _handle_line(line: bytes) -> None:
 
 def _reader_loop(prefix: bytes) -> None:
     """Reads requests from the private fd; answers the quick ones itself."""
-    buf = prefix
+    pending = []  # pieces of an unfinished line (joined once: no quadratic copies)
+    chunk = prefix
     while True:
-        if b"\n" in buf:
-            lines = buf.split(b"\n")
-            buf = lines.pop()
-            for line in lines:
-                _handle_line(line)
+        if chunk:
+            if b"\n" in chunk:
+                lines = (b"".join(pending) + chunk if pending else chunk).split(b"\n")
+                pending = [lines.pop()]
+                for line in lines:
+                    _handle_line(line)
+            else:
+                pending.append(chunk)
         try:
             chunk = os.read(CH.req, 1 << 16)
         except InterruptedError:
+            chunk = b""
             continue
         except OSError:
-            chunk = b""
+            break
         if not chunk:
             break
-        buf += chunk
-    if buf.strip():
-        _handle_line(buf)
+    rest = b"".join(pending)
+    if rest.strip():
+        _handle_line(rest)
+    st = STATE
+    with st.input_cond:  # an input() waiting for a reply must not wait forever
+        st.host_eof = True
+        st.input_cond.notify_all()
     _QUEUE.put(_EOF)
 
 

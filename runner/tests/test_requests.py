@@ -69,6 +69,23 @@ class StdinTests(KernelTest):
         frames = [f for f in k.until_done(ident) if f["id"] == ident]
         self.assertEqual(frames[-2]["bundle"]["text/plain"], "7")
 
+    def test_host_closing_stdin_ends_a_waiting_input(self):
+        k = Kernel()
+        try:
+            ident = k.submit("try:\n    input()\nexcept EOFError as e:\n    print('eof:', e)", allowStdin=True)
+            k.wait_for(lambda f: f["type"] == "input_request")
+            k.proc.stdin.close()
+            frames = [f for f in k.until_done(ident) if f["id"] == ident]
+            self.assertIn("eof: stdin is not available", Kernel.text(frames))
+            self.assertEqual(k.wait_exit(5), 0)
+        finally:
+            k.close()
+
+    def test_large_request_line(self):
+        payload = "z" * (20 * 1024 * 1024)
+        frames = self.kernel.run("s = %r\nlen(s)" % payload)
+        self.assertEqual(frames[-2]["bundle"]["text/plain"], str(len(payload)))
+
     def test_input_without_stdin_is_immediate_eof(self):
         for code in ("input('x')", "import getpass; getpass.getpass()"):
             frames = self.kernel.run(code)
