@@ -147,7 +147,7 @@ enum OneShotRun {
         if let json {
             json.writeDone(result)
             json.writeOutcome(status: result.status.rawValue, exitCode: status, result: result)
-        } else {
+        } else if !readerGone {
             printer.showNotices(of: result, quietWhenExited: true)
         }
         return status

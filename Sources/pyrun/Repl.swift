@@ -112,8 +112,17 @@ actor ReplSession {
         // construct; if it cannot answer, running the code shows what is wrong.
         let completeness = (try? await kernel.isComplete(code: code + "\n")) ?? .complete
         if case .incomplete = completeness { return }
+        if Self.blockAwaitsBlankLine(pendingLines) { return }
         pendingLines.removeAll()
         await runCell(code)
+    }
+
+    /// Whether an indented block is still open: the compiler calls `def f():` plus one body
+    /// line complete, but a prompt must wait for a blank line before running it, as python's
+    /// and IPython's do, or the second line of the body could never be typed.
+    static func blockAwaitsBlankLine(_ lines: [String]) -> Bool {
+        guard lines.count > 1, let last = lines.last, last.first == " " || last.first == "\t" else { return false }
+        return lines.contains { $0.trimmingCharacters(in: .whitespaces).hasSuffix(":") }
     }
 
     private func runCell(_ code: String) async {

@@ -37,6 +37,23 @@ import Darwin
         #expect(outcome.stderr.contains("unknown command /nonsense"))
     }
 
+    @Test func aBlockRunsAfterABlankLineAndBracketsRunWhenClosed() async throws {
+        let input = """
+            def twice(a):
+                b = a * 2
+                return b
+
+            twice(4)
+            total = (1 +
+                2)
+            total
+
+            """
+        let outcome = try await runPyrun(["repl"], input: input)
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        #expect(outcome.stdout == "Out[2]: 8\nOut[4]: 3\n")
+    }
+
     @Test func resetGivesAFreshInterpreter() async throws {
         let outcome = try await runPyrun(["repl"], input: "x = 1\n/reset\n'x' in dir()\n")
         #expect(outcome.stdout.contains("Fresh interpreter"))
