@@ -113,6 +113,12 @@ enum OneShotRun {
         let setupResult = try? await setup.result()
         guard let setupResult, setupResult.status == .ok else {
             await main.cancel()
+            if setupResult?.status == .cancelled {
+                // Ctrl-C before the program began: nothing ran, so nothing to explain.
+                await kernel.shutdown(grace: .zero)
+                json?.writeOutcome(status: "cancelled", exitCode: PyrunExit.interrupted, result: setupResult)
+                return PyrunExit.interrupted
+            }
             let status = setupResult.map(PyrunExit.status(for:)) ?? PyrunExit.pythonException
             await kernel.shutdown(grace: .seconds(1))
             return fail(

@@ -183,8 +183,14 @@ let defaultInterpreter: String = {
 /// Another Python 3.9+ on this machine, for switching kernels, if there is one.
 let alternativeInterpreter: String? = {
     let home = ProcessInfo.processInfo.environment["HOME"] ?? ""
+    let pyenvVersions = "\(home)/.pyenv/versions"
+    // pyenv's versions named 3.9 or newer; older ones cannot run a kernel.
+    let supported = ((try? FileManager.default.contentsOfDirectory(atPath: pyenvVersions)) ?? []).filter { name in
+        let parts = name.split(separator: ".").compactMap { Int($0) }
+        return parts.count >= 2 && parts[0] == 3 && parts[1] >= 9
+    }
     let candidates = ["/usr/bin/python3", "/usr/local/bin/python3"]
-        + ["3.13.0", "3.12.1", "3.10.13", "3.9.18"].map { "\(home)/.pyenv/versions/\($0)/bin/python3" }
+        + supported.sorted().map { "\(pyenvVersions)/\($0)/bin/python3" }
     let defaultReal = URL(fileURLWithPath: defaultInterpreter).resolvingSymlinksInPath().path
     return candidates.first { candidate in
         FileManager.default.isExecutableFile(atPath: candidate)
