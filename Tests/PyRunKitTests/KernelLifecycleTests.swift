@@ -73,6 +73,15 @@ import Darwin
         }
     }
 
+    @Test func deathIsNoticedWhileAForkedChildHoldsTheFramePipe() async throws {
+        try await withKernel { kernel throws in
+            let result = try await kernel.run(
+                "import os, time\npid = os.fork()\nif pid == 0:\n    time.sleep(300)\n    os._exit(0)\nprint(pid, flush=True)\nos._exit(3)")
+            #expect(result.status == .kernelDied)
+            #expect(result.deathCause?.exitStatus == .exited(3))
+        }
+    }
+
     @Test func deathBySIGKILLFromOutsideSaysOutOfMemoryIsLikely() async throws {
         try await withKernel { kernel throws in
             let pid = try await kernel.start().pid

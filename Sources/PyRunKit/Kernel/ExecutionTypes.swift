@@ -33,7 +33,7 @@ public enum ExecutionStatus: String, Sendable, Hashable {
 /// Why a kernel process went away.
 public struct KernelDeathCause: Sendable, Hashable, CustomStringConvertible {
     /// The exit code or signal.
-    public var exitStatus: ExitStatus
+    public var exitStatus: TerminationStatus
     /// The execution that was running when it died, if any.
     public var runningExecutionID: String?
     /// The tail of the runner's own stderr (a crash in the runner itself shows here).

@@ -200,7 +200,7 @@ public enum InterpreterResolver {
         path: String, source: InterpreterSource, environment: [String: String]
     ) async throws(KernelError) -> PythonInterpreter {
         let command = LaunchCommand(executable: path, arguments: ["-E", "-S", "-c", probeCode])
-        let outcome: Result<(ExitStatus, [UInt8]), SpawnError> = await withCheckedContinuation { continuation in
+        let outcome: Result<(TerminationStatus, [UInt8]), SpawnError> = await withCheckedContinuation { continuation in
             let thread = Thread {
                 do throws(SpawnError) {
                     let child = try Spawn.start(command, environment: environment)
@@ -216,7 +216,7 @@ public enum InterpreterResolver {
             }
             thread.start()
         }
-        let status: ExitStatus
+        let status: TerminationStatus
         let output: [UInt8]
         switch outcome {
         case .success(let value): (status, output) = value

@@ -42,7 +42,7 @@ public actor PythonKernel {
 
     private var starting: Task<KernelHello, any Error>?
     private var helloWaiter: OneShot<Result<KernelHello, KernelError>>?
-    private var exitWaiter: OneShot<ExitStatus>?
+    private var exitWaiter: OneShot<TerminationStatus>?
     private var shuttingDown = false
 
     private var queue: [PendingExecution] = []
@@ -481,7 +481,7 @@ public actor PythonKernel {
         }
     }
 
-    private func processExited(_ status: ExitStatus, diagnostics: String) {
+    private func processExited(_ status: TerminationStatus, diagnostics: String) {
         let cause = KernelDeathCause(exitStatus: status, runningExecutionID: running?.id, diagnostics: diagnostics)
         let expected = shuttingDown || running?.killedAfterInterrupt == true
         process = nil

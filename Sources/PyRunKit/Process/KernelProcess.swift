@@ -15,7 +15,7 @@ enum ProcessEvent: Sendable {
     case malformedLine(preview: String, reason: String)
     /// The process is gone and reaped; every frame it wrote came before this.
     /// `diagnostics` is the tail of what it wrote to its real stderr.
-    case exited(ExitStatus, diagnostics: String)
+    case exited(TerminationStatus, diagnostics: String)
 }
 
 /// Why a request could not be written.
@@ -50,35 +50,39 @@ final class KernelProcess: Sendable {
         let (stream, continuation) = AsyncStream<ProcessEvent>.makeStream()
         events = stream
 
-        let diagnostics = DiagnosticsCollector(limit: Self.diagnosticsLimit)
         var stderrLogger = logger
         stderrLogger[metadataKey: "kernel.pid"] = "\(child.pid)"
-        let stderrLog = stderrLogger
-        let stderrThread = Thread {
-            Self.drainDiagnostics(fd: child.stderr, into: diagnostics, logger: stderrLog)
+        let diagnostics = DiagnosticsCollector(limit: Self.diagnosticsLimit, logger: stderrLogger)
+        let diagnosticsReader = PipeReader(fd: child.stderr, name: "pyrun.stderr.\(child.pid)") { chunk in
+            diagnostics.append(chunk)
         }
-        stderrThread.name = "pyrun.stderr.\(child.pid)"
-        stderrThread.start()
+        let frameDecoder = FrameDecoder(continuation: continuation)
+        let frameReader = PipeReader(fd: child.stdout, name: "pyrun.frames.\(child.pid)") { chunk in
+            frameDecoder.decode(chunk)
+        }
 
+        // Death is watched apart from the pipes: a forked child may keep the frame pipe open
+        // long after the runner is gone. The thread keeps this object alive until then.
         let pid = child.pid
-        // The thread keeps this object alive until the process is reaped.
-        let readerThread = Thread {
-            Self.readFrames(fd: child.stdout, into: continuation)
+        let exitWatcher = Thread {
             Spawn.waitForExitWithoutReaping(pid)
             // The leader is gone but may have left children: end the whole group before
-            // reaping, while the group id still cannot be reused.
+            // reaping, while the group id still cannot be reused. That also closes the
+            // pipes, unless a process outside the group holds them.
             kill(-pid, SIGKILL)
+            frameReader.finish(waitingAtMost: 2)
+            frameDecoder.finish()
+            diagnosticsReader.finish(waitingAtMost: 0.5)
             let status = self.reaped.withLock { isReaped in
                 let status = Spawn.reap(pid)
                 isReaped = true
                 return status
             }
-            continuation.yield(.exited(status, diagnostics: diagnostics.finish(waitingAtMost: 2)))
+            continuation.yield(.exited(status, diagnostics: diagnostics.text))
             continuation.finish()
         }
-        readerThread.name = "pyrun.frames.\(child.pid)"
-        readerThread.stackSize = 1 << 20
-        readerThread.start()
+        exitWatcher.name = "pyrun.exit.\(child.pid)"
+        exitWatcher.start()
     }
 
     /// Writes one request line, whole.
@@ -124,24 +128,29 @@ final class KernelProcess: Sendable {
     deinit {
         closeInput()
     }
+}
 
-    private static func readFrames(fd: Int32, into continuation: AsyncStream<ProcessEvent>.Continuation) {
-        var lines = LineBuffer()
-        let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 18, alignment: 16)
-        defer {
-            chunk.deallocate()
-            close(fd)
+/// Turns frame-pipe bytes into events: the reader thread decodes, and the exit watcher
+/// flushes a last partial line once that thread has ended (the lock is never contended).
+private final class FrameDecoder: Sendable {
+    private let lines = Mutex(LineBuffer())
+    private let continuation: AsyncStream<ProcessEvent>.Continuation
+
+    init(continuation: AsyncStream<ProcessEvent>.Continuation) {
+        self.continuation = continuation
+    }
+
+    func decode(_ chunk: UnsafeRawBufferPointer) {
+        for line in lines.withLock({ $0.append(chunk) }) {
+            continuation.yield(Self.event(for: line))
         }
-        while true {
-            let count = read(fd, chunk.baseAddress, chunk.count)
-            if count < 0, errno == EINTR { continue }
-            guard count > 0 else { break }
-            for line in lines.append(UnsafeRawBufferPointer(rebasing: chunk[0..<count])) {
-                continuation.yield(event(for: line))
-            }
-        }
-        if !lines.remainder.isEmpty {
-            continuation.yield(event(for: lines.remainder))
+    }
+
+    /// Delivers a last line that had no newline.
+    func finish() {
+        let remainder = lines.withLock { $0.remainder }
+        if !remainder.isEmpty {
+            continuation.yield(Self.event(for: remainder))
         }
     }
 
@@ -153,66 +162,40 @@ final class KernelProcess: Sendable {
             return .malformedLine(preview: preview, reason: error.description)
         }
     }
-
-    private static func drainDiagnostics(fd: Int32, into collector: DiagnosticsCollector, logger: Logger) {
-        var lines = LineBuffer()
-        var chunk = [UInt8](repeating: 0, count: 8192)
-        defer {
-            close(fd)
-            collector.markFinished()
-        }
-        while true {
-            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if count < 0, errno == EINTR { continue }
-            guard count > 0 else { break }
-            chunk.withUnsafeBytes { buffer in
-                for line in lines.append(UnsafeRawBufferPointer(rebasing: buffer[0..<count])) {
-                    let text = String(decoding: line, as: UTF8.self)
-                    logger.warning("runner: \(text)")
-                    collector.append(text + "\n")
-                }
-            }
-        }
-        if !lines.remainder.isEmpty {
-            collector.append(String(decoding: lines.remainder, as: UTF8.self))
-        }
-    }
 }
 
-/// The tail of a runner's own stderr, kept to explain why it died.
+/// The tail of a runner's own stderr, kept to explain why it died; each line is also logged.
 private final class DiagnosticsCollector: Sendable {
     private struct State {
+        var lines = LineBuffer()
         var text = ""
-        var finished = false
     }
 
     private let state = Mutex(State())
-    private let finishedSignal = DispatchSemaphore(value: 0)
     private let limit: Int
+    private let logger: Logger
 
-    init(limit: Int) {
+    init(limit: Int, logger: Logger) {
         self.limit = limit
+        self.logger = logger
     }
 
-    func append(_ text: String) {
-        state.withLock { state in
-            state.text += text
+    func append(_ chunk: UnsafeRawBufferPointer) {
+        let complete = state.withLock { state in
+            let lines = state.lines.append(chunk).map { String(decoding: $0, as: UTF8.self) }
+            for line in lines { state.text += line + "\n" }
             if state.text.utf8.count > limit {
                 state.text = String(state.text.suffix(limit / 2))
             }
+            return lines
         }
+        for line in complete { logger.warning("runner: \(line)") }
     }
 
-    func markFinished() {
-        state.withLock { $0.finished = true }
-        finishedSignal.signal()
-    }
-
-    /// The collected text once stderr is closed, or what there is after `seconds`.
-    func finish(waitingAtMost seconds: Double) -> String {
-        if !state.withLock({ $0.finished }) {
-            _ = finishedSignal.wait(timeout: .now() + seconds)
+    /// What was collected, including a last line without a newline.
+    var text: String {
+        state.withLock { state in
+            state.text + String(decoding: state.lines.remainder, as: UTF8.self)
         }
-        return state.withLock { $0.text }
     }
 }

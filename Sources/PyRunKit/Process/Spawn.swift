@@ -149,12 +149,12 @@ enum Spawn {
     }
 
     /// Reaps `pid`, retrying on EINTR.
-    static func reap(_ pid: pid_t) -> ExitStatus {
+    static func reap(_ pid: pid_t) -> TerminationStatus {
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 {
             if errno != EINTR { return .exited(-1) }
         }
-        return ExitStatus(waitStatus: status)
+        return TerminationStatus(waitStatus: status)
     }
 
     /// Blocks until `pid` has exited, without reaping it: while it is a zombie its process

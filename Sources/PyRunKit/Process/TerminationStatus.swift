@@ -5,7 +5,7 @@ import Darwin
 #endif
 
 /// How a process ended: its exit code, or the signal that killed it.
-public enum ExitStatus: Sendable, Hashable, CustomStringConvertible {
+public enum TerminationStatus: Sendable, Hashable, CustomStringConvertible {
     case exited(Int32)
     case signaled(Int32)
 
@@ -32,7 +32,7 @@ public enum ExitStatus: Sendable, Hashable, CustomStringConvertible {
         case .exited(let code):
             return "exited with status \(code)"
         case .signaled(let signal):
-            let name = ExitStatus.signalName(signal)
+            let name = TerminationStatus.signalName(signal)
             if signal == SIGKILL {
                 return "killed by signal \(signal) (\(name)); this usually means the system ran out of memory (the OOM killer) or something killed it from outside"
             }
