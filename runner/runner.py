@@ -627,7 +627,16 @@ def _finish_output() -> None:
 
 
 def _on_sigint(signum, frame) -> None:
-    """SIGINT: KeyboardInterrupt in user code, ignored while idle/starting."""
+    """SIGINT: KeyboardInterrupt in user code, ignored while idle/starting.
+
+    It also empties the wake-up pipe: the io thread must not take a byte of
+    a SIGINT handled here for one the main thread missed (under load it can
+    read the byte late, when the next execution already runs).
+    """
+    try:
+        os.read(CH.sig_r, 512)
+    except OSError:
+        pass
     st = STATE
     phase = st.phase
     if phase == USER:
