@@ -28,11 +28,6 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .executableTarget(
-            name: "pyrun-example",
-            dependencies: ["PyRunKit"],
-            swiftSettings: strictSettings
-        ),
-        .executableTarget(
             name: "pyrun",
             dependencies: [
                 "PyRunKit",
