@@ -998,13 +998,21 @@ def transform_magics(src: str) -> str:
             q = pos
             while q < n and src[q] in " \t":
                 q += 1
+            eol = src.find("\n", q)
+            if eol < 0:
+                eol = n
+            target = None
+            if q < n and src[q] not in "!%" and "=" in src[q:eol]:
+                m = _assign_re().match(src, q, eol)  # `x = !cmd`, `x = %magic`
+                if m:
+                    target = m.group(1)
+                    q = m.start(2)
             if q < n and src[q] in "!%":
-                eol = src.find("\n", q)
-                if eol < 0:
-                    eol = n
                 line = src[q:eol].rstrip("\r")
-                out.append(src[last:q])
-                out.append(_magic_call(line))
+                out.append(src[last : m.start() if target else q])
+                if target:
+                    out.append("%s = " % target)
+                out.append(_magic_call(line, capture=target is not None))
                 last = q + len(line)
                 pos = eol + 1
                 line_start = True
@@ -1025,8 +1033,22 @@ def transform_magics(src: str) -> str:
     return "".join(out)
 
 
-def _magic_call(line: str) -> str:
+_ASSIGN_RE = None
+
+
+def _assign_re():
+    global _ASSIGN_RE
+    if _ASSIGN_RE is None:
+        import re
+
+        _ASSIGN_RE = re.compile(r"([A-Za-z_][\w.]*(?:\s*,\s*[A-Za-z_][\w.]*)*)\s*=\s*([!%])")
+    return _ASSIGN_RE
+
+
+def _magic_call(line: str, capture: bool = False) -> str:
     if line.startswith("!"):
+        if capture:
+            return "__pyrun__.getoutput(%r)" % line[1:].strip()
         return "__pyrun__.shell(%r)" % line[1:].strip()
     body = line[1:]
     name, _, arg = body.strip().partition(" ")
@@ -1037,15 +1059,20 @@ class UsageError(Exception):
     """A magic was called wrongly (like IPython's UsageError)."""
 
 
-def _run_shell(cmd: str) -> int:
-    """`!cmd`: a shell whose fd 1/2 are the capture pipes (streamed)."""
+def _run_shell(cmd: str, capture: bool = False):
+    """`!cmd`: a shell whose fd 1/2 are the capture pipes (streamed).
+
+    Returns None (the exit status is `_exit_code`, as in IPython); with
+    capture (`x = !cmd`) the list of stdout lines.
+    """
     import subprocess
 
     sys.stdout.flush()
     _sync_fds()
     OUT.flush()
-    p = subprocess.Popen(cmd, shell=True)
+    p = subprocess.Popen(cmd, shell=True, stdout=subprocess.PIPE if capture else None)
     try:
+        data = p.stdout.read() if capture else None
         rc = p.wait()
     except BaseException:
         if p.poll() is None:
@@ -1056,9 +1083,20 @@ def _run_shell(cmd: str) -> int:
                 p.kill()
                 p.wait()
         raise
+    finally:
+        if p.stdout is not None:
+            p.stdout.close()
     if rc == -signal.SIGINT:
         raise KeyboardInterrupt
-    return rc
+    STATE.ns["_exit_code"] = rc
+    if capture:
+        return data.decode("utf-8", "backslashreplace").splitlines()
+    return None
+
+
+def _getoutput(cmd: str):
+    """`x = !cmd`: stdout lines of the command (stderr is streamed)."""
+    return _run_shell(cmd, capture=True)
 
 
 def _run_statement(stmt: str, ns: dict):
@@ -1163,6 +1201,7 @@ class _MagicNamespace:
     """`__pyrun__` in builtins: what transformed magic lines call."""
 
     shell = staticmethod(_run_shell)
+    getoutput = staticmethod(_getoutput)
     magic = staticmethod(_magic)
 
 

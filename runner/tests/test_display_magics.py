@@ -110,6 +110,17 @@ class MagicTests(KernelTest):
         self.assertEqual(frames[-2]["bundle"]["text/plain"],
                          "(['!not a command', '%not a magic'], '!x', '5', 1)")
 
+    def test_shell_capture_and_exit_code(self):
+        frames = self.run_ok("files = !printf 'a\\nb\\n'; echo err >&2\n"
+                             "here = %pwd\n"
+                             "!exit 3\n"
+                             "files, _exit_code, here == __import__('os').getcwd()")
+        self.assertEqual(Kernel.text(frames, "stderr"), "err\n")
+        self.assertEqual(Kernel.text(frames, "stdout"), "")
+        self.assertEqual(frames[-2]["bundle"]["text/plain"], "(['a', 'b'], 3, True)")
+        frames = self.run_ok("!true")
+        self.assertEqual([f["type"] for f in frames], ["started", "done"])  # no result for !cmd
+
     def test_cd_pwd_persist(self):
         d = tempfile.mkdtemp()
         try:
