@@ -16,7 +16,12 @@ import Testing
 
     @Test func interruptStopsABusyLoop() async throws {
         try await withKernel { kernel throws in
-            let (execution, _) = await startedExecution(kernel, "n = 0\nwhile True:\n    n += 1")
+            let execution = await kernel.execute("n = 0\nprint('looping', flush=True)\nwhile True:\n    n += 1")
+            // Interrupt once the loop surely runs (right after `started`, `n = 0` may not have).
+            var iterator = execution.makeAsyncIterator()
+            while let event = await iterator.next() {
+                if case .stdout = event { break }
+            }
             await kernel.interrupt()
             let result = try await execution.result()
             #expect(result.status == .cancelled)
