@@ -1627,12 +1627,7 @@ def _run_prelude(path: str):
         with open(path, "rb") as f:
             src = f.read()
         code = compile(src, path, "exec", dont_inherit=True)
-        st = STATE
-        st.phase = USER  # display()/print work as in a cell; output → stderr
-        try:
-            exec(code, st.ns)
-        finally:
-            st.phase = STARTING
+        exec(code, STATE.ns)  # in STARTING phase: SIGINT is ignored during start-up
     except BaseException as e:
         frame = _error_frame(None, e, user_file=path)
         return {k: frame[k] for k in ("ename", "evalue", "traceback")}
@@ -1776,7 +1771,11 @@ def main() -> None:
             hello["limitsIgnored"] = ignored
     cwd = env.get("PYRUN_CWD")
     if cwd:
-        os.chdir(cwd)
+        try:
+            os.chdir(cwd)
+        except OSError as e:  # a kernel in the wrong directory would mislead: stop
+            _diag("pyrun: PYRUN_CWD: %s\n" % e)
+            os._exit(2)
         sys.path.insert(0, os.getcwd())
     prelude = env.get("PYRUN_PRELUDE")
     if prelude:

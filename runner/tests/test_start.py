@@ -50,6 +50,15 @@ class OptionTests(unittest.TestCase):
         finally:
             k.close()
 
+    def test_bad_cwd_fails_loudly(self):
+        k = Kernel(env={"PYRUN_CWD": "/nonexistent/pyrun/dir"}, wait_hello=False)
+        try:
+            self.assertEqual(k.wait_exit(), 2)
+            k.close()
+            self.assertIn(b"PYRUN_CWD", k.stderr)
+        finally:
+            k.close()
+
     def test_prelude_runs_in_main_namespace(self):
         with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
             f.write("import sys\nprint('prelude says hi')\ndisplay('shown in prelude')\n"
