@@ -1368,8 +1368,10 @@ def _execute(req: dict) -> None:
     src = req.get("code")
     silent = bool(req.get("silent", False))
     cap = req.get("maxOutputBytes")
+    if isinstance(cap, float) and cap == cap and cap >= 0 and cap != float("inf"):
+        cap = int(cap)
     if not isinstance(cap, int) or isinstance(cap, bool) or cap < 0:
-        cap = None
+        cap = None  # absent, null or nonsense: unlimited
     if not silent:
         st.count += 1
         filename = "<cell %d>" % st.count
