@@ -500,6 +500,7 @@ class _Writer:
     def __init__(self, name: str, fd: int) -> None:
         self.name = name
         self._fd = fd
+        self._buffer = None
 
     def write(self, s) -> int:
         if s.__class__ is not str:
@@ -554,7 +555,9 @@ class _Writer:
 
     @property
     def buffer(self):
-        return _BinaryWriter(self)
+        if self._buffer is None:
+            self._buffer = _BinaryWriter(self)
+        return self._buffer
 
     def __repr__(self) -> str:
         return "<pyrun %s>" % self.name
@@ -565,10 +568,13 @@ class _BinaryWriter:
 
     def __init__(self, text: _Writer) -> None:
         self._text = text
+        self._decoder = codecs.getincrementaldecoder("utf-8")("backslashreplace")
 
     def write(self, b) -> int:
         data = bytes(b)
-        self._text.write(data.decode("utf-8", "backslashreplace"))
+        text = self._decoder.decode(data)  # keeps a UTF-8 sequence split across writes
+        if text:
+            self._text.write(text)
         return len(data)
 
     def flush(self) -> None:

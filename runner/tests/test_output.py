@@ -89,6 +89,11 @@ class OutputTests(KernelTest):
         frames = self.run_ok("import os\nos.write(1, b'ok \\xff\\xfe end\\n')")
         self.assertEqual(Kernel.text(frames), "ok \\xff\\xfe end\n")
 
+    def test_stdout_buffer_bytes(self):
+        frames = self.run_ok("import sys\nb = 'ü€'.encode()\nsys.stdout.buffer.write(b[:1])\n"
+                             "sys.stdout.buffer.write(b[1:] + b'\\xff\\n')\nNone")
+        self.assertEqual(Kernel.text(frames), "ü€\\xff\n")
+
     def test_utf8_split_across_writes_is_joined(self):
         frames = self.run_ok("import os\nb = 'é€'.encode()\nos.write(1, b[:1])\nos.write(1, b[1:])")
         self.assertEqual(Kernel.text(frames), "é€")
