@@ -1690,6 +1690,11 @@ def _after_fork_in_child() -> None:
     OUT.size = 0
     OUT.head = None
     STATE.main_ident = threading.get_ident()
+    try:  # the request channel is the parent's; frames (display()) become stdout text
+        os.close(CH.req)
+    except OSError:
+        pass
+    CH.frame = 1
     for name, fd in (("stdout", 1), ("stderr", 2)):
         try:
             setattr(sys, name, open(fd, "w", buffering=1, encoding="utf-8",
