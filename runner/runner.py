@@ -1730,7 +1730,6 @@ def main() -> None:
     st.phase = STARTING
     st.main_ident = threading.get_ident()
     signal.signal(signal.SIGINT, _on_sigint)  # first: SIGINT may be inherited ignored
-    main_globals = sys.modules.get(__name__)
     prefix = b""
     g = globals()
     if isinstance(g.get("__pyrun_stdin__"), bytes):
@@ -1738,7 +1737,6 @@ def main() -> None:
     runner_file = g.get("__file__")
     runner_dir = os.path.dirname(os.path.abspath(runner_file)) if runner_file else None
     _RUNNER_FILE = main.__code__.co_filename
-    del main_globals
 
     import _queue
 
