@@ -44,8 +44,19 @@ struct BenchCommand: AsyncParsableCommand {
         "Write the table and the command into this Markdown file (e.g. BENCHMARKS.md).", valueName: "file"))
     var markdown: String?
 
+    @Flag(help: ArgumentHelp(
+        "Keep PYTHONDONTWRITEBYTECODE for the kernels (by default it is removed, so the runner's bytecode is cached as on most machines)."))
+    var keepDontWriteBytecode = false
+
     func run() async throws {
         signal(SIGPIPE, SIG_IGN)
+        // PyRunKit installs its runner under PYRUN_RUNTIME_DIR: a directory of this run's
+        // own makes the bytecode cache state the same on every run, whatever earlier runs of
+        // other runner versions left behind. The first (untimed) start compiles and caches it.
+        let runtimeDirectory = try Self.makeRuntimeDirectory()
+        defer { try? FileManager.default.removeItem(atPath: runtimeDirectory) }
+        setenv("PYRUN_RUNTIME_DIR", runtimeDirectory + "/runtime", 1)
+        if !keepDontWriteBytecode { unsetenv("PYTHONDONTWRITEBYTECODE") }
         let plan = quick ? RunPlan.quick : RunPlan.full
         let interpreter = try resolveInterpreter()
         var driver: JupyterDriver?
@@ -71,7 +82,7 @@ struct BenchCommand: AsyncParsableCommand {
                 date: ISO8601DateFormatter().string(from: Date()), system: Self.systemName(), cpu: Self.cpuName(),
                 cores: ProcessInfo.processInfo.activeProcessorCount, loadAtStart: Self.loadAverage(), loadAtEnd: "",
                 python: interpreter.version, pythonExecutable: interpreter.executable, jupyter: jupyterDescription,
-                command: Self.commandLine(), mode: plan.name))
+                command: Self.commandLine(), mode: plan.name, code: Self.codeVersion()))
         report.failures = failures
 
         let scenarios: [(String, (BenchContext, inout Report) async throws -> Void)] = [
@@ -145,6 +156,31 @@ struct BenchCommand: AsyncParsableCommand {
 
     private static func commandLine() -> String {
         (["swift run -c release pyrun-bench"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
+    }
+
+    private static func makeRuntimeDirectory() throws -> String {
+        var template = Array((FileManager.default.temporaryDirectory.path + "/pyrun-bench-XXXXXX").utf8CString)
+        guard let made = mkdtemp(&template) else { throw ValidationError("cannot create a temporary directory") }
+        return String(cString: made)
+    }
+
+    /// The commit measured, and whether the library or runner had uncommitted changes.
+    private static func codeVersion() -> String {
+        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().path
+        func git(_ arguments: [String]) -> String? {
+            guard let peer = try? PipedProcess(
+                executable: "/usr/bin/git", arguments: ["-C", repository] + arguments, silenceErrors: true)
+            else { return nil }
+            var lines: [String] = []
+            while let line = try? peer.readLine() { lines.append(String(decoding: line, as: UTF8.self)) }
+            peer.waitForExit()
+            return lines.joined(separator: "\n")
+        }
+        guard let commit = git(["rev-parse", "--short", "HEAD"]), !commit.isEmpty else { return "unknown (no git)" }
+        let changed = git(["status", "--porcelain", "--", "Sources/PyRunKit", "runner/runner.py"]) ?? ""
+        let count = changed.split(separator: "\n").count
+        return count == 0 ? "commit \(commit)" : "commit \(commit) + uncommitted changes in \(count) library/runner files"
     }
 
     private static func loadAverage() -> String {

@@ -72,12 +72,15 @@ final class DirectPeer {
     }
 
     /// `runner.py` started with the same command line PyRunKit uses (module import, `-u`).
-    static func runner(python: String, directory: String) throws -> DirectPeer {
+    /// - Parameter cacheBytecode: false starts it with PYTHONDONTWRITEBYTECODE=1, so a runner
+    ///   without a cache compiles its source at every start.
+    static func runner(python: String, directory: String, cacheBytecode: Bool = true) throws -> DirectPeer {
         let loader = "__import__('sys').path.insert(0,\(pythonStringLiteral(directory)));__import__('runner').main()"
-        // Without PYTHONDONTWRITEBYTECODE the checkout's runner gets a bytecode cache, as
-        // PyRunKit's installed copy has: otherwise every start would compile it.
-        return try DirectPeer(
-            executable: python, arguments: ["-u", "-c", loader], unsetVariables: ["PYTHONDONTWRITEBYTECODE"])
+        if cacheBytecode {
+            return try DirectPeer(
+                executable: python, arguments: ["-u", "-c", loader], unsetVariables: ["PYTHONDONTWRITEBYTECODE"])
+        }
+        return try DirectPeer(executable: python, arguments: ["-u", "-B", "-c", loader])
     }
 
     /// Sends `code`, then reads until its `done`; returns how many bytes of output arrived

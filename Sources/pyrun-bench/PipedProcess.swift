@@ -21,7 +21,7 @@ final class PipedProcess {
     let pid: pid_t
     private var inputDescriptor: Int32
     private var outputDescriptor: Int32
-    private var lines = LineReader()
+    private let lines = LineReader()
     private var reaped = false
 
     /// Spawns `executable` with `arguments` and this process's environment less
@@ -185,49 +185,51 @@ final class PipedProcess {
     }
 }
 
-/// Splits a byte stream into lines without copying each line out of the read buffer.
-struct LineReader {
-    private var storage = [UInt8](repeating: 0, count: 1 << 18)
+/// Splits a byte stream into lines without copying each line out of the read buffer. The
+/// buffer is raw memory grown by doubling, so a 50 MB line costs the same in a debug build.
+final class LineReader {
+    private var storage = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 18, alignment: 16)
     private var start = 0
     private var end = 0
     /// Bytes before this index (from `start`) hold no newline.
     private var scanned = 0
 
-    mutating func readLines(from descriptor: Int32, until body: (UnsafeRawBufferPointer) throws -> Bool) throws {
+    deinit {
+        storage.deallocate()
+    }
+
+    /// Reads `descriptor` and hands each line (without its newline) to `body` until it
+    /// returns true; the bytes are valid only during the call.
+    /// - Throws: `PeerError` at end of input, or what `body` throws.
+    func readLines(from descriptor: Int32, until body: (UnsafeRawBufferPointer) throws -> Bool) throws {
+        let base = storage.baseAddress!
         while true {
-            var finished = false
-            try storage.withUnsafeBytes { buffer in
-                while scanned < end {
-                    guard let found = memchr(buffer.baseAddress! + scanned, 0x0A, end - scanned) else {
-                        scanned = end
-                        break
-                    }
-                    let newline = buffer.baseAddress!.distance(to: UnsafeRawPointer(found))
-                    let line = UnsafeRawBufferPointer(rebasing: buffer[start..<newline])
-                    start = newline + 1
-                    scanned = start
-                    if try body(line) {
-                        finished = true
-                        return
-                    }
+            while scanned < end {
+                guard let found = memchr(base + scanned, 0x0A, end - scanned) else {
+                    scanned = end
+                    break
                 }
+                let newline = base.distance(to: UnsafeMutableRawPointer(found))
+                let line = UnsafeRawBufferPointer(start: base + start, count: newline - start)
+                start = newline + 1
+                scanned = start
+                if try body(line) { return }
             }
-            if finished { return }
             if start > 0 {
                 let pending = end - start
-                if pending > 0 {
-                    storage.withUnsafeMutableBytes { buffer in
-                        buffer.baseAddress!.copyMemory(from: buffer.baseAddress! + start, byteCount: pending)
-                    }
-                }
+                if pending > 0 { base.copyMemory(from: base + start, byteCount: pending) }
                 end = pending
                 scanned -= start
                 start = 0
             }
-            if end == storage.count { storage.append(contentsOf: repeatElement(0, count: storage.count)) }
-            let count = storage.withUnsafeMutableBytes { buffer in
-                read(descriptor, buffer.baseAddress! + end, buffer.count - end)
+            if end == storage.count {
+                let larger = UnsafeMutableRawBufferPointer.allocate(byteCount: storage.count * 2, alignment: 16)
+                larger.baseAddress!.copyMemory(from: base, byteCount: end)
+                storage.deallocate()
+                storage = larger
+                return try readLines(from: descriptor, until: body)
             }
+            let count = read(descriptor, base + end, storage.count - end)
             if count < 0 && errno == EINTR { continue }
             guard count > 0 else { throw PeerError("the process closed its output") }
             end += count

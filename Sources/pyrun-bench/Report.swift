@@ -66,6 +66,8 @@ struct MachineDescription: Codable, Sendable {
     var jupyter: String
     var command: String
     var mode: String
+    /// The commit measured (builds take the working tree as it is).
+    var code: String
 }
 
 /// Everything one run produced; `--json` writes it as it is.

@@ -11,6 +11,7 @@ enum Table {
         lines.append("- load average (1/5/15 min): \(machine.loadAtStart) at start, \(machine.loadAtEnd) at end")
         lines.append("- Python: \(machine.python) (\(machine.pythonExecutable))")
         lines.append("- Jupyter: \(machine.jupyter)")
+        lines.append("- code: \(machine.code)")
         lines.append("- command: `\(machine.command)`")
         lines.append("")
         lines.append("Medians, with (min–max) and the number of runs; lower is better everywhere. ×floor and ×Jupyter are pyrun's median divided by theirs.")

@@ -118,7 +118,7 @@ final class ThreadedRunner {
         iterator = stream.makeAsyncIterator()
         let output = process.takeOutputDescriptor()
         let thread = Thread {
-            var lines = LineReader()
+            let lines = LineReader()
             try? lines.readLines(from: output) { line in
                 if let frame = try? Frame.decode(line: Array(line)) { continuation.yield(frame) }
                 return false

@@ -34,10 +34,11 @@ enum ShutdownScenario {
             let kernel = PythonKernel(configuration: context.kernelConfiguration)
             try await kernel.start()
             let execution = await kernel.execute(
-                "import signal\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nwhile True: pass")
+                "import signal\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nprint('ignoring', flush=True)\nwhile True: pass")
+            // Only once SIGTERM is ignored does the shutdown below test what it should.
             var events = execution.makeAsyncIterator()
             while let event = await events.next() {
-                if case .started = event { break }
+                if case .stdout = event { break }
             }
             let stopwatch = Stopwatch()
             let outcome = await kernel.shutdown(grace: grace)
