@@ -162,6 +162,39 @@ class ExecutionTests(KernelTest):
         finally:
             k.close()
 
+    def _frames_until_eof(self, k):
+        frames = []
+        while True:
+            try:
+                frames.append(k.next_frame())
+            except AssertionError as closed:
+                if "closed stdout" not in str(closed):
+                    raise
+                return frames
+
+    def test_output_before_os_exit_reaches_the_host(self):
+        # Without flush=True too: an unbuffered terminal would have shown it.
+        k = Kernel()
+        try:
+            ident = k.submit("import os, sys\nprint('last words')\nsys.stderr.write('err words\\n')\nos._exit(3)")
+            self.assertEqual(k.wait_exit(), 3)
+            frames = [f for f in self._frames_until_eof(k) if f.get("id") == ident]
+            self.assertEqual(Kernel.text(frames), "last words\n")
+            self.assertEqual(Kernel.text(frames, "stderr"), "err words\n")
+            self.assertEqual(Kernel.of_type(frames, "done"), [])
+        finally:
+            k.close()
+
+    def test_flush_sends_pending_output_at_once(self):
+        k = Kernel()
+        try:
+            ident = k.submit("import sys, time\nprint('now', flush=True)\ntime.sleep(30)")
+            # The frame comes while the code still sleeps, long before any timer would matter.
+            frames = k.wait_for(lambda f: f.get("type") == "stdout", timeout=10)
+            self.assertEqual(frames[-1], {"type": "stdout", "id": ident, "data": "now\n"})
+        finally:
+            k.close()
+
 
 if __name__ == "__main__":
     unittest.main()
