@@ -140,6 +140,18 @@ import Darwin
         #expect(installation.moduleName == "runner_" + String(RunnerInstallation.contentHash(RunnerInstallation.source), radix: 16))
     }
 
+    @Test func runnerBytecodeIsCachedEvenWhenTheUserDisablesBytecode() async throws {
+        let configuration = KernelConfiguration(environment: .inheritUpdating(["PYTHONDONTWRITEBYTECODE": "1"]))
+        try await withKernel(configuration) { kernel throws in
+            // The user's setting holds for user code...
+            #expect(try await kernel.run("import sys\nsys.dont_write_bytecode").resultText == "True")
+            // ...while the runner's own module was compiled once into the private directory.
+            let installation = try RunnerInstallation.current()
+            let cached = try FileManager.default.contentsOfDirectory(atPath: "\(installation.directory)/__pycache__")
+            #expect(cached.contains { $0.hasPrefix(installation.moduleName + ".") && $0.hasSuffix(".pyc") })
+        }
+    }
+
     @Test func aDirectoryOthersCanWriteIsRefused() async throws {
         try await withTemporaryDirectory { directory throws in
             let shared = "\(directory)/shared"

@@ -14,13 +14,16 @@ public struct LaunchCommand: Sendable, Hashable {
     }
 
     /// Runs the runner module from `directory` with the given interpreter. The module is
-    /// imported rather than run as a script so Python caches its bytecode across starts.
+    /// imported rather than run as a script so Python caches its bytecode across starts
+    /// (~10 ms a start for 70 KB of source), even where PYTHONDONTWRITEBYTECODE is set: the
+    /// cache lives in pyrun's private directory, and the setting is restored for user code.
     static func local(python: String, runner: RunnerInstallation) -> LaunchCommand {
         let escapedDirectory = runner.directory
             .replacingOccurrences(of: "\\", with: "\\\\")
             .replacingOccurrences(of: "'", with: "\\'")
         let loader =
-            "__import__('sys').path.insert(0,'\(escapedDirectory)');__import__('\(runner.moduleName)').main()"
+            "import sys;sys.path.insert(0,'\(escapedDirectory)');w=sys.dont_write_bytecode;"
+            + "sys.dont_write_bytecode=False;import \(runner.moduleName) as r;sys.dont_write_bytecode=w;r.main()"
         return LaunchCommand(executable: python, arguments: ["-u", "-c", loader])
     }
 }
