@@ -154,8 +154,13 @@ struct BenchCommand: AsyncParsableCommand {
         path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
     }
 
+    /// The invocation as given, the binary shown relative to the working directory (under
+    /// `swift run -c release` it is `.build/release/pyrun-bench`).
     private static func commandLine() -> String {
-        (["swift run -c release pyrun-bench"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
+        let binary = absolute(CommandLine.arguments[0])
+        let directory = FileManager.default.currentDirectoryPath + "/"
+        let shown = binary.hasPrefix(directory) ? String(binary.dropFirst(directory.count)) : binary
+        return ([shown] + CommandLine.arguments.dropFirst()).joined(separator: " ")
     }
 
     private static func makeRuntimeDirectory() throws -> String {
