@@ -925,6 +925,9 @@ def _flush_figures() -> None:
 # ---------------------------------------------------------------- stdin
 
 
+_INPUT_EOF = object()  # an input_reply with "eof": true
+
+
 def _ask(prompt: str, password: bool) -> str:
     st = STATE
     if not st.allow_stdin or st.phase != USER or threading.get_ident() != st.main_ident:
@@ -942,6 +945,8 @@ def _ask(prompt: str, password: bool) -> str:
                 if st.host_eof:
                     raise EOFError("stdin is not available: the host closed the request channel")
                 st.input_cond.wait()
+            if st.input_value is _INPUT_EOF:
+                raise EOFError("end of input: the host's stdin is exhausted")
             return st.input_value
     finally:
         with st.input_cond:
@@ -1546,7 +1551,10 @@ def _handle_line(line: bytes) -> None:
             st = STATE
             with st.input_cond:
                 if st.input_wait_id is not None and st.input_wait_id == ident:
-                    st.input_value = "" if value is None else str(value)
+                    if req.get("eof"):  # the host's stdin ended: input() raises EOFError
+                        st.input_value = _INPUT_EOF
+                    else:
+                        st.input_value = "" if value is None else str(value)
                     st.input_cond.notify_all()
         elif kind == "info":
             send(_info_reply(ident))

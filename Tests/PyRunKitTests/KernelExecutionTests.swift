@@ -118,6 +118,17 @@ import Testing
         }
     }
 
+    @Test func aThrowingStdinHandlerEndsInputWithEOFError() async throws {
+        struct NoMoreInput: Error {}
+        try await withKernel { kernel throws in
+            let options = ExecutionOptions(stdinHandler: { _ in throw NoMoreInput() })
+            let result = try await kernel.run(
+                "try:\n    input('more? ')\nexcept EOFError:\n    print('eof seen')", options: options)
+            #expect(result.status == .ok)
+            #expect(result.stdout == "eof seen\n")
+        }
+    }
+
     @Test func inputWithoutHandlerFailsAtOnceWithEOFError() async throws {
         try await withKernel { kernel throws in
             let result = try await kernel.run("input('x')", options: ExecutionOptions(timeout: .seconds(20)))

@@ -69,6 +69,15 @@ class StdinTests(KernelTest):
         frames = [f for f in k.until_done(ident) if f["id"] == ident]
         self.assertEqual(frames[-2]["bundle"]["text/plain"], "7")
 
+    def test_input_reply_with_eof_raises_eof_error(self):
+        k = self.kernel
+        ident = k.submit("try:\n    input('more? ')\nexcept EOFError as e:\n    print('eof:', e)", allowStdin=True)
+        k.wait_for(lambda f: f["type"] == "input_request")
+        k.send({"type": "input_reply", "id": ident, "eof": True})
+        frames = [f for f in k.until_done(ident) if f.get("id") == ident]
+        self.assertTrue(Kernel.text(frames).startswith("eof: end of input"))
+        self.assertEqual(frames[-1]["status"], "ok")
+
     def test_host_closing_stdin_ends_a_waiting_input(self):
         k = Kernel()
         try:

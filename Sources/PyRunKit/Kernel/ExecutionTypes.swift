@@ -61,7 +61,8 @@ public struct InputPrompt: Sendable, Hashable {
     public var password: Bool
 }
 
-/// Answers `input()` prompts; what it returns is what `input()` returns.
+/// Answers `input()` prompts; what it returns is what `input()` returns. Throwing (for
+/// instance at the end of the host's own stdin) makes `input()` raise `EOFError`.
 public typealias StdinHandler = @Sendable (InputPrompt) async throws -> String
 
 /// How to run one piece of code.

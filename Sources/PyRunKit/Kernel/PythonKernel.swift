@@ -451,19 +451,21 @@ public actor PythonKernel {
         let id = pending.id
         let handler = pending.options.stdinHandler
         Task {
-            var answer = ""
+            // A handler that throws has no more input: `input()` raises EOFError, as at the
+            // end of a real stdin.
+            var answer: String?
             if let handler {
                 do {
                     answer = try await handler(prompt)
                 } catch {
-                    self.logger.warning("stdin handler failed: \(error)", metadata: ["request.id": "\(id)"])
+                    self.logger.debug("stdin handler ended input: \(error)", metadata: ["request.id": "\(id)"])
                 }
             }
             self.sendInputReply(id: id, value: answer)
         }
     }
 
-    private func sendInputReply(id: String, value: String) {
+    private func sendInputReply(id: String, value: String?) {
         guard running?.id == id else { return }
         try? process?.send(.inputReply(id: id, value: value))
     }

@@ -1,7 +1,8 @@
 /// A request from host to runner (PROTOCOL.md, *Requests*).
 public enum Request: Sendable, Hashable {
     case execute(id: String, code: String, options: ExecuteFlags)
-    case inputReply(id: String, value: String)
+    /// The answer to `input()`; nil ends the input, and `input()` raises EOFError.
+    case inputReply(id: String, value: String?)
     case complete(id: String, code: String, cursor: Int)
     case isComplete(id: String, code: String)
     case info(id: String)
@@ -35,8 +36,10 @@ public enum Request: Sendable, Hashable {
             if flags.allowStdin { object["allowStdin"] = .bool(true) }
             if let cap = flags.maxOutputBytes { object["maxOutputBytes"] = .number(Double(cap)) }
             return .object(object)
-        case .inputReply(let id, let value):
+        case .inputReply(let id, let value?):
             return .object(["type": .string("input_reply"), "id": .string(id), "value": .string(value)])
+        case .inputReply(let id, nil):
+            return .object(["type": .string("input_reply"), "id": .string(id), "eof": .bool(true)])
         case .complete(let id, let code, let cursor):
             return .object([
                 "type": .string("complete"), "id": .string(id), "code": .string(code), "cursor": .number(Double(cursor)),
