@@ -22,7 +22,7 @@ import Darwin
     private func drain(_ process: KernelProcess) async -> (lines: [String], status: TerminationStatus?) {
         var lines: [String] = []
         var status: TerminationStatus?
-        for await event in process.events {
+        for await event in process.eventsOneByOne {
             switch event {
             case .malformedLine(let preview, _): lines.append(preview)
             case .frame(let frame): lines.append("\(frame)")
@@ -36,7 +36,7 @@ import Darwin
         let process = try shell("echo oops >&2; exit 7")
         var diagnostics = ""
         var status: TerminationStatus?
-        for await event in process.events {
+        for await event in process.eventsOneByOne {
             if case .exited(let exitStatus, let text) = event {
                 status = exitStatus
                 diagnostics = text
@@ -74,7 +74,7 @@ import Darwin
 
     @Test func signalsReachTheWholeGroup() async throws {
         let process = try shell("sleep 300 & echo $!; wait")
-        var iterator = process.events.makeAsyncIterator()
+        var iterator = process.eventsOneByOne.makeAsyncIterator()
         guard case .malformedLine(let preview, _) = await iterator.next(), let child = Int32(preview) else {
             Issue.record("no pid line")
             return
@@ -94,5 +94,21 @@ import Darwin
         let process = try shell("printf '{\"type\":\"started\",\"id\":\"e1\",\"executionCount\":3}'")
         let (lines, _) = await drain(process)
         #expect(lines == ["\(Frame.started(id: "e1", executionCount: 3))"])
+    }
+}
+
+extension KernelProcess {
+    /// The batched events one at a time, as these tests read them.
+    var eventsOneByOne: AsyncStream<ProcessEvent> {
+        let batches = events
+        return AsyncStream { continuation in
+            let task = Task {
+                for await batch in batches {
+                    for event in batch { continuation.yield(event) }
+                }
+                continuation.finish()
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
     }
 }

@@ -143,12 +143,12 @@ public actor PythonKernel {
         logger[metadataKey: "kernel.pid"] = "\(process.pid)"
         let generation = self.generation
         Task { [weak self] in
-            for await event in process.events {
+            for await batch in process.events {
                 guard let self else {
                     process.signalGroup(SIGKILL)
                     return
                 }
-                await self.handle(event, generation: generation)
+                await self.handle(batch, generation: generation)
             }
         }
         guard let outcome = await helloWaiter.wait(timeout: configuration.startupTimeout) else {
@@ -374,15 +374,17 @@ public actor PythonKernel {
 
     // MARK: - Frames
 
-    private func handle(_ event: ProcessEvent, generation: Int) {
-        guard generation == self.generation else { return }
-        switch event {
-        case .frame(let frame):
-            route(frame)
-        case .malformedLine(let preview, let reason):
-            logger.warning("skipped a malformed line from the runner: \(reason): \(preview)")
-        case .exited(let status, let diagnostics):
-            processExited(status, diagnostics: diagnostics)
+    private func handle(_ batch: [ProcessEvent], generation: Int) {
+        for event in batch {
+            guard generation == self.generation else { return }
+            switch event {
+            case .frame(let frame):
+                route(frame)
+            case .malformedLine(let preview, let reason):
+                logger.warning("skipped a malformed line from the runner: \(reason): \(preview)")
+            case .exited(let status, let diagnostics):
+                processExited(status, diagnostics: diagnostics)
+            }
         }
     }
 

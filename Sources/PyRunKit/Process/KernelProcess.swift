@@ -26,7 +26,9 @@ struct KernelInputClosed: Error {}
 final class KernelProcess: Sendable {
     let pid: pid_t
     /// Frames and the final exit, in order; finishes after `.exited`.
-    let events: AsyncStream<ProcessEvent>
+    /// Events in batches: every frame decoded from one read comes as one element, so a
+    /// runner's `started` + `result` + `done` (one write) cost the consumer one wake-up.
+    let events: AsyncStream<[ProcessEvent]>
 
     private struct InputState {
         var fd: Int32
@@ -47,7 +49,7 @@ final class KernelProcess: Sendable {
         let child = try Spawn.start(command, environment: environment)
         pid = child.pid
         input = Mutex(InputState(fd: child.stdin))
-        let (stream, continuation) = AsyncStream<ProcessEvent>.makeStream()
+        let (stream, continuation) = AsyncStream<[ProcessEvent]>.makeStream()
         events = stream
 
         var stderrLogger = logger
@@ -78,7 +80,7 @@ final class KernelProcess: Sendable {
                 isReaped = true
                 return status
             }
-            continuation.yield(.exited(status, diagnostics: diagnostics.text))
+            continuation.yield([.exited(status, diagnostics: diagnostics.text)])
             continuation.finish()
         }
         exitWatcher.name = "pyrun.exit.\(child.pid)"
@@ -134,15 +136,16 @@ final class KernelProcess: Sendable {
 /// flushes a last partial line once that thread has ended (the lock is never contended).
 private final class FrameDecoder: Sendable {
     private let lines = Mutex(LineBuffer())
-    private let continuation: AsyncStream<ProcessEvent>.Continuation
+    private let continuation: AsyncStream<[ProcessEvent]>.Continuation
 
-    init(continuation: AsyncStream<ProcessEvent>.Continuation) {
+    init(continuation: AsyncStream<[ProcessEvent]>.Continuation) {
         self.continuation = continuation
     }
 
     func decode(_ chunk: UnsafeRawBufferPointer) {
-        for line in lines.withLock({ $0.append(chunk) }) {
-            continuation.yield(Self.event(for: line))
+        let lines = lines.withLock { $0.append(chunk) }
+        if !lines.isEmpty {
+            continuation.yield(lines.map(Self.event(for:)))
         }
     }
 
@@ -150,7 +153,7 @@ private final class FrameDecoder: Sendable {
     func finish() {
         let remainder = lines.withLock { $0.remainder }
         if !remainder.isEmpty {
-            continuation.yield(Self.event(for: remainder))
+            continuation.yield([Self.event(for: remainder)])
         }
     }
 
