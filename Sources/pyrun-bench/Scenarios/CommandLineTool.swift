@@ -13,10 +13,15 @@ enum CommandLineToolScenario {
         let arguments = ["--python", python, "-c", "pass"]
         _ = try PipedProcess.timeToCompletion(executable: tool, arguments: arguments)
         var samples = SideSamples()
+        var binaryStarts: [Double] = []
         for _ in 0..<context.plan.commandLineRuns {
             samples.pyrun.append(try PipedProcess.timeToCompletion(executable: tool, arguments: arguments))
             samples.floor.append(try PipedProcess.timeToCompletion(executable: python, arguments: ["-c", "pass"]))
+            binaryStarts.append(try PipedProcess.timeToCompletion(executable: tool, arguments: ["--help"]))
         }
+        addProfile(&report, "`pyrun -c pass`", "`python3 -c pass`", samples.floor)
+        addProfile(&report, "`pyrun -c pass`", "`pyrun --help`: the Swift binary's own start and exit, no kernel", binaryStarts)
+        addProfile(&report, "`pyrun -c pass`", "`pyrun --python … -c pass`", samples.pyrun)
         report.figures.append(
             Figure(
                 section: 7, name: "`pyrun -c pass`", unit: .seconds, pyrun: Summary(samples.pyrun),
