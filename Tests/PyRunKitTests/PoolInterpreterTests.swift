@@ -13,8 +13,12 @@ import Testing
             #expect(interpreter.version >= .minimumSupported)
             #expect(FileManager.default.isExecutableFile(atPath: interpreter.path))
         }
-        let realExecutables = interpreters.map { InterpreterDiscovery.realPath($0.executable) }
-        #expect(Set(realExecutables).count == interpreters.count)
+        // Deduplicated by the file itself (device and inode), whatever path leads to it.
+        let files = try interpreters.map { interpreter -> String in
+            let attributes = try FileManager.default.attributesOfItem(atPath: interpreter.executable)
+            return "\(attributes[.deviceIdentifier] ?? 0):\(attributes[.systemFileNumber] ?? 0)"
+        }
+        #expect(Set(files).count == interpreters.count)
         print("pool: interpreters found:\n" + interpreters.map {
             "  \(InterpreterDiscovery.displayName(of: $0)) \($0.version) \($0.source) \($0.path) -> \($0.executable)"
         }.joined(separator: "\n"))

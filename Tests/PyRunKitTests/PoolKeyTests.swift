@@ -135,6 +135,8 @@ import Darwin
                     "1", key: "bad", configuration: KernelConfiguration(interpreter: .path("/nonexistent/python3")))
             }
             #expect(try await pool.execute("alive", key: "good").resultText == "True")
+            // A kernel that never started holds no place.
+            #expect(await pool.keys == ["good"])
         }
     }
 

@@ -103,7 +103,8 @@ import Darwin
     }
 
     @Test func aKernelKilledWhileIdleIsReplacedWithTheCause() async throws {
-        try await withPool { pool in
+        try await withPool(PoolConfiguration(maintenanceInterval: .milliseconds(100))) { pool in
+            let events = pool.events
             _ = try await pool.execute("precious = 1", key: "victim")
             _ = try await pool.execute("kept = 1", key: "bystander")
             let pid = try await kernelPID(pool, key: "victim")
@@ -113,6 +114,13 @@ import Darwin
                 await pool.list().first { $0.key == "victim" }?.pid == nil
             }
             #expect(next)
+            // The death of an idle kernel is an event without anybody using the key.
+            let died = await firstEvent(in: events) { $0.key == "victim" && $0.kind.isDied }
+            guard case .died(let cause)? = died?.kind else {
+                Issue.record("no died event")
+                return
+            }
+            #expect(cause.exitStatus == .signaled(SIGKILL))
             let result = try await pool.execute("'precious' in globals()", key: "victim")
             #expect(result.resultText == "False")
             #expect(result.notices.first?.contains("SIGKILL") == true)

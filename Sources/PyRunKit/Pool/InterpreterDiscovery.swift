@@ -1,5 +1,11 @@
 import Foundation
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Finds the Python interpreters on this machine, for `/kernels` listings and
 /// `/kernel set NAME`.
 public enum InterpreterDiscovery {
@@ -147,8 +153,12 @@ public enum InterpreterDiscovery {
         return minor(lhs) > minor(rhs)
     }
 
+    /// The path with every symlink resolved (`/bin/python3` → `/usr/bin/python3.11`), or the
+    /// path itself when it cannot be resolved.
     static func realPath(_ path: String) -> String {
-        (path as NSString).resolvingSymlinksInPath
+        guard let resolved = realpath(path, nil) else { return path }
+        defer { free(resolved) }
+        return String(cString: resolved)
     }
 }
 

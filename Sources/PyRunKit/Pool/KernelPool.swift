@@ -53,6 +53,12 @@ public actor KernelPool {
         }
     }
 
+    deinit {
+        // Subscribers' loops end with the pool. The kernels end too: a `PythonKernel` that is
+        // released kills its process group.
+        broadcaster.finish()
+    }
+
     /// Lifecycle events from now on. Each access is a new subscription (a host may have
     /// several); a subscriber that falls behind keeps the newest 1000 events.
     public nonisolated var events: AsyncStream<PoolEvent> {
@@ -98,6 +104,7 @@ public actor KernelPool {
             return result
         } catch {
             release(entry)
+            discardIfNeverStarted(entry)
             throw error
         }
     }
@@ -109,9 +116,15 @@ public actor KernelPool {
         for key: String = KernelPool.defaultKey, configuration: KernelConfiguration? = nil
     ) async throws -> PythonKernel {
         let entry = await claim(key: key, configuration: configuration)
-        defer { release(entry) }
-        try await ensureProcess(of: entry)
-        return entry.kernel
+        do {
+            try await ensureProcess(of: entry)
+            release(entry)
+            return entry.kernel
+        } catch {
+            release(entry)
+            discardIfNeverStarted(entry)
+            throw error
+        }
     }
 
     /// Gives `key` a fresh interpreter with the same configuration, without touching other
@@ -248,6 +261,14 @@ public actor KernelPool {
         return PythonKernel(configuration: configuration, logger: logger)
     }
 
+    /// Forgets an entry whose kernel never started (a bad interpreter path, say), so it holds
+    /// no place in the cap or the listing; what its next use must say is kept.
+    private func discardIfNeverStarted(_ entry: KeyedKernel) {
+        guard entry.processID == nil, entry.inFlight == 0, entries[entry.key] === entry else { return }
+        entries.removeValue(forKey: entry.key)
+        if let notice = entry.pendingNotices.first { departures[entry.key] = notice }
+    }
+
     /// Starts the entry's process if needed, and notices when it is not the process the key
     /// had before (it died, or was killed after an interrupt), so the next result says so.
     private func ensureProcess(of entry: KeyedKernel) async throws {
@@ -285,10 +306,11 @@ public actor KernelPool {
     private func record(_ result: ExecutionResult, on entry: KeyedKernel) {
         entry.executionCount += 1
         entry.touch()
-        guard let cause = result.deathCause, !entry.lossExplained else { return }
+        // A death already told (another call may have restarted the kernel first) is not told again.
+        guard let cause = result.deathCause, !entry.lossExplained, cause != entry.acknowledgedDeath else { return }
         entry.lossExplained = true
+        entry.acknowledgedDeath = cause
         if result.status == .kernelDied {
-            entry.acknowledgedDeath = cause
             emit(entry.key, .died(cause))
             entry.pendingNotices.append(
                 "the previous kernel for key '\(entry.key)' died (\(cause)): this is a fresh interpreter and earlier state is gone")
