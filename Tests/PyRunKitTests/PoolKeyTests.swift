@@ -160,10 +160,13 @@ import Darwin
 
     @Test func shutdownOfOneKeyLeavesTheOthers() async throws {
         try await withPool { pool in
+            let events = pool.events
             _ = try await pool.execute("x = 1", key: "A")
             _ = try await pool.execute("x = 2", key: "B")
             let pidA = try await kernelPID(pool, key: "A")
             #expect(await pool.shutdown("A") == .graceful)
+            let shutDown = await firstEvent(in: events) { $0.key == "A" && $0.kind.isShutDown }
+            #expect(shutDown?.kind == .shutDown(.graceful))
             #expect(await waitUntilGone(pidA))
             #expect(await pool.keys == ["B"])
             #expect(try await pool.execute("x", key: "B").resultText == "2")

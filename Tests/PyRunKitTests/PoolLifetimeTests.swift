@@ -55,6 +55,19 @@ import Darwin
         }
     }
 
+    @Test func aKernelBusyThroughDirectUseIsNeverEvicted() async throws {
+        try await withPool(PoolConfiguration(maximumLiveKernels: 1)) { pool in
+            let kernel = try await pool.kernel(for: "direct")
+            let execution = await kernel.execute("import time\nprint('begun', flush=True)\ntime.sleep(1)\n'finished'")
+            var events = execution.makeAsyncIterator()
+            _ = await events.next()  // started: the kernel is busy now
+            #expect(try await pool.execute("1", key: "other").resultText == "1")
+            #expect(await pool.keys.contains("direct"))
+            let result = try await execution.result()
+            #expect(result.resultText == "'finished'")
+        }
+    }
+
     @Test func anIdleKernelIsCulledAndTheNextResultSaysSo() async throws {
         try await withPool(PoolConfiguration(idleTimeout: .milliseconds(300))) { pool in
             let events = pool.events

@@ -110,7 +110,12 @@ public actor KernelPool {
     }
 
     /// The kernel of `key`, started, for callers that want to stream executions or use
-    /// `complete`/`interrupt` directly. Notices about lost state are only given by `execute`.
+    /// `complete`/`interrupt` directly. While it runs something it counts as busy (never
+    /// evicted or culled). Notices about lost state are only given by `execute`.
+    ///
+    /// Ask again rather than keeping the object: once the key is reset, evicted, culled or
+    /// shut down, it is no longer the key's kernel (and using it would start a process the
+    /// pool does not know about, which lives until the object is released).
     /// - Throws: `KernelError` when the kernel could not be started.
     public func kernel(
         for key: String = KernelPool.defaultKey, configuration: KernelConfiguration? = nil
