@@ -15,9 +15,9 @@ struct BenchCommand: AsyncParsableCommand {
         commandName: "pyrun-bench",
         abstract: "Measure pyrun against the floor of a python3 over a pipe and against a Jupyter kernel.",
         discussion: """
-            Prints one Markdown table (machine and Python on top). Each figure is measured on
-            every side in turn within this run: median (min–max) over its runs.
-            Run it from the repository: swift run -c release pyrun-bench [--quick] [--jupyter PYTHON]
+            Prints one Markdown table, the machine and Python on top. Each figure is measured on \
+            every side in turn within this run: median (min–max) over its runs. Run it from the \
+            repository: swift run -c release pyrun-bench [--quick] [--jupyter PYTHON]
             """)
 
     @Flag(help: "A smoke run of a few seconds: fewer runs of each figure, no Jupyter pool.")

@@ -10,7 +10,7 @@ enum FigureUnit: String, Codable, Sendable {
 
 /// One row of the table: a figure measured through PyRunKit, next to its floor and Jupyter.
 /// Lower is better for every figure.
-struct Figure: Codable, Sendable {
+struct Figure: Encodable, Sendable {
     /// Section number of issue 5 (1 cold start … 7 CLI).
     var section: Int
     var name: String
@@ -44,6 +44,29 @@ struct Figure: Codable, Sendable {
         if let targetRatioToFloor, let ratioToFloor { return ratioToFloor <= targetRatioToFloor }
         return nil
     }
+
+    private enum CodingKeys: String, CodingKey {
+        case section, name, unit, pyrun, floorName, floor, jupyter, target, targetRatioToFloor, note
+        case ratioToFloor, ratioToJupyter, meetsTarget
+    }
+
+    /// The measurements, and the ratios and verdict the table shows.
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(section, forKey: .section)
+        try container.encode(name, forKey: .name)
+        try container.encode(unit, forKey: .unit)
+        try container.encodeIfPresent(pyrun, forKey: .pyrun)
+        try container.encodeIfPresent(floorName, forKey: .floorName)
+        try container.encodeIfPresent(floor, forKey: .floor)
+        try container.encodeIfPresent(jupyter, forKey: .jupyter)
+        try container.encodeIfPresent(target, forKey: .target)
+        try container.encodeIfPresent(targetRatioToFloor, forKey: .targetRatioToFloor)
+        try container.encodeIfPresent(note, forKey: .note)
+        try container.encodeIfPresent(ratioToFloor, forKey: .ratioToFloor)
+        try container.encodeIfPresent(ratioToJupyter, forKey: .ratioToJupyter)
+        try container.encodeIfPresent(meetsTarget, forKey: .meetsTarget)
+    }
 }
 
 /// A step of a figure's path, measured to show where the time goes.
@@ -71,7 +94,7 @@ struct MachineDescription: Codable, Sendable {
 }
 
 /// Everything one run produced; `--json` writes it as it is.
-struct Report: Codable, Sendable {
+struct Report: Encodable, Sendable {
     var machine: MachineDescription
     var figures: [Figure] = []
     var profile: [ProfileStep] = []
