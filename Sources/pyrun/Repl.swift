@@ -251,36 +251,36 @@ actor ReplSession {
     }
 
     private func discoverInterpreters() async -> [PythonInterpreter] {
-        await InterpreterCatalog.discover(
+        await InterpreterDiscovery.availableInterpreters(
             environment: kernelEnvironment, workingDirectory: configuration.workingDirectory)
     }
 
     private func listKernels() async {
-        let current = await kernel.interpreter.map { InterpreterCatalog.realPath($0.executable) }
+        let current = await kernel.interpreter.map { Self.realPath($0.executable) }
         let found = await discoverInterpreters()
         if found.isEmpty {
             errors.writeLine("no Python interpreters found")
             return
         }
         for interpreter in found {
-            let marker = InterpreterCatalog.realPath(interpreter.executable) == current ? "*" : " "
+            let marker = Self.realPath(interpreter.executable) == current ? "*" : " "
             output.writeLine("\(marker) \(interpreter.version)  \(interpreter.path)  (\(interpreter.source.rawValue))")
         }
     }
 
     private func switchKernel(to name: String) async {
         let known = await discoverInterpreters()
-        guard
-            let chosen = await InterpreterCatalog.find(
-                name, among: known, environment: kernelEnvironment, workingDirectory: configuration.workingDirectory)
-        else {
-            let choices = known.map { "\($0.version) (\($0.path))" }.joined(separator: ", ")
-            errors.writeLine(
-                "no interpreter called \(name); choose one of: \(choices.isEmpty ? "none found" : choices), or give a path")
+        let chosen: PythonInterpreter
+        do {
+            chosen = try await InterpreterDiscovery.interpreter(
+                named: name, among: known, environment: kernelEnvironment,
+                workingDirectory: configuration.workingDirectory)
+        } catch {
+            errors.writeLine("\(error)\nGive one of these names or versions, or a path.")
             return
         }
-        let current = await kernel.interpreter.map { InterpreterCatalog.realPath($0.executable) }
-        if current == InterpreterCatalog.realPath(chosen.executable) {
+        let current = await kernel.interpreter.map { Self.realPath($0.executable) }
+        if current == Self.realPath(chosen.executable) {
             output.writeLine("Already running Python \(chosen.version) (\(chosen.executable)); state kept")
             return
         }
@@ -299,6 +299,11 @@ actor ReplSession {
             await newKernel.shutdown()
             errors.writeLine("pyrun: could not start \(chosen.executable): \(error); still on the previous kernel")
         }
+    }
+
+    /// The path with symlinks resolved, so two names of one interpreter compare equal.
+    private static func realPath(_ path: String) -> String {
+        URL(fileURLWithPath: path).resolvingSymlinksInPath().path
     }
 
     private func showInfo() async {
