@@ -71,7 +71,9 @@ import Darwin
             await #expect {
                 _ = try await InterpreterResolver.resolve(.path(fake), workingDirectory: nil, environment: [:])
             } throws: { error in
-                (error as? KernelError)?.code == .interpreterUnusable
+                guard let error = error as? KernelError else { return false }
+                return error.code == .interpreterUnusable && error.message.contains("status 7")
+                    && error.message.contains("hello")
             }
             // As a kernel it fails to start, and the error says how the probe ended.
             let kernel = PythonKernel(configuration: KernelConfiguration(interpreter: .path(fake)))

@@ -200,35 +200,48 @@ public enum InterpreterResolver {
         path: String, source: InterpreterSource, environment: [String: String]
     ) async throws(KernelError) -> PythonInterpreter {
         let command = LaunchCommand(executable: path, arguments: ["-E", "-S", "-c", probeCode])
-        let outcome: Result<(TerminationStatus, [UInt8]), SpawnError> = await withCheckedContinuation { continuation in
+        typealias ProbeOutput = (status: TerminationStatus, stdout: [UInt8], stderr: [UInt8])
+        let outcome: Result<ProbeOutput, SpawnError> = await withCheckedContinuation { continuation in
             let thread = Thread {
                 do throws(SpawnError) {
                     let child = try Spawn.start(command, environment: environment)
                     close(child.stdin)
-                    close(child.stderr)
+                    // Both pipes are drained: a warning on stderr must neither block the
+                    // interpreter nor kill it with SIGPIPE.
+                    let stderrBytes = Mutex<[UInt8]>([])
+                    let stderrDone = DispatchSemaphore(value: 0)
+                    Thread {
+                        let bytes = Spawn.readAll(child.stderr)
+                        stderrBytes.withLock { $0 = bytes }
+                        stderrDone.signal()
+                    }.start()
                     let output = Spawn.readAll(child.stdout)
+                    stderrDone.wait()
                     close(child.stdout)
+                    close(child.stderr)
                     let status = Spawn.reap(child.pid)
-                    continuation.resume(returning: .success((status, output)))
+                    continuation.resume(returning: .success((status, output, stderrBytes.withLock { $0 })))
                 } catch {
                     continuation.resume(returning: .failure(error))
                 }
             }
             thread.start()
         }
-        let status: TerminationStatus
-        let output: [UInt8]
+        let probed: ProbeOutput
         switch outcome {
-        case .success(let value): (status, output) = value
+        case .success(let value): probed = value
         case .failure(let error): throw KernelError(.interpreterUnusable, "cannot run \(path): \(error)")
         }
-        let firstLine = Array(output.prefix { $0 != 0x0A })
-        guard status == .exited(0), let json = try? JSONValue.parse(firstLine),
+        let firstLine = Array(probed.stdout.prefix { $0 != 0x0A })
+        guard probed.status == .exited(0), let json = try? JSONValue.parse(firstLine),
             let executable = json["executable"]?.stringValue,
             let parts = json["version"]?.arrayValue?.compactMap(\.intValue), parts.count == 3
         else {
+            let said = String(decoding: probed.stderr.suffix(300), as: UTF8.self)
+                .trimmingCharacters(in: .whitespacesAndNewlines)
             throw KernelError(
-                .interpreterUnusable, "\(path) did not answer as a Python interpreter (\(status))")
+                .interpreterUnusable,
+                "\(path) did not answer as a Python interpreter (\(probed.status))\(said.isEmpty ? "" : ": \(said)")")
         }
         let version = PythonVersion(parts[0], parts[1], parts[2])
         // An empty sys.executable happens with embedded interpreters: keep the path we found.
