@@ -24,16 +24,24 @@ enum StreamingScenario {
             var samples = SideSamples()
             var runnerTimes: [Double] = []
             var runnerInside: [Double] = []
+            var kernelHostCPU: [Double] = []
+            var runnerHostCPU: [Double] = []
             for round in 0..<runs {
+                let cpuBefore = processCPUSeconds()
                 let stopwatch = Stopwatch()
                 let result = try await kernel.run(code)
                 samples.pyrun.append(stopwatch.seconds)
+                kernelHostCPU.append(processCPUSeconds() - cpuBefore)
                 guard result.status == .ok, result.stdout.utf8.count == bytes else {
                     throw PeerError("\(name): pyrun delivered \(result.stdout.utf8.count) of \(bytes) bytes (\(result.status))")
                 }
                 if let report = result.report { runnerInside.append(report.durationMs / 1000) }
                 samples.floor.append(try timed(execLoop, code, expecting: bytes, name))
-                if let runner { runnerTimes.append(try timed(runner, code, expecting: bytes, name)) }
+                if let runner {
+                    let runnerCPUBefore = processCPUSeconds()
+                    runnerTimes.append(try timed(runner, code, expecting: bytes, name))
+                    runnerHostCPU.append(processCPUSeconds() - runnerCPUBefore)
+                }
                 if let jupyter = context.jupyter, round < jupyterRuns {
                     let answer = try jupyter.request(["op": "stream", "code": code])
                     let received = (answer["bytes"] as? NSNumber)?.intValue ?? 0
@@ -52,6 +60,8 @@ enum StreamingScenario {
             addProfile(&report, name, "runner.py's own `durationMs` (inside Python)", runnerInside)
             addProfile(&report, name, "runner.py without PyRunKit (blocking client, same decoder)", runnerTimes)
             addProfile(&report, name, "PythonKernel `run(code)` (output collected)", samples.pyrun)
+            addProfile(&report, name, "host CPU (this process, all threads): blocking client reading runner.py", runnerHostCPU)
+            addProfile(&report, name, "host CPU (this process, all threads): PythonKernel `run(code)`", kernelHostCPU)
         }
         await kernel.shutdown()
     }
