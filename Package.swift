@@ -13,6 +13,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "PyRunKit", targets: ["PyRunKit"]),
+        .library(name: "PyRunTesting", targets: ["PyRunTesting"]),
         .executable(name: "pyrun", targets: ["pyrun"]),
         .executable(name: "pyrun-bench", targets: ["pyrun-bench"]),
     ],
@@ -44,14 +45,19 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
-        .testTarget(
-            name: "PyRunCLITests",
+        .target(
+            name: "PyRunTesting",
             dependencies: ["PyRunKit"],
             swiftSettings: strictSettings
         ),
         .testTarget(
+            name: "PyRunCLITests",
+            dependencies: ["PyRunKit", "PyRunTesting"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
             name: "PyRunKitTests",
-            dependencies: ["PyRunKit"],
+            dependencies: ["PyRunKit", "PyRunTesting"],
             swiftSettings: strictSettings
         ),
     ]

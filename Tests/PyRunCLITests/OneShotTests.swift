@@ -1,4 +1,5 @@
 import Foundation
+import PyRunTesting
 import Testing
 
 #if canImport(Glibc)
@@ -168,7 +169,7 @@ import Darwin
         ])
         #expect(outcome.status == 0)
         let pid = try #require(Int32(outcome.stdout.trimmingCharacters(in: .whitespacesAndNewlines)))
-        #expect(await poll(seconds: 10) { !processIsAlive(pid) }, "sleep \(pid) survived pyrun")
+        #expect(await waitUntilGone(pid), "sleep \(pid) survived pyrun")
     }
 
     @Test func nothingOutlivesAnInterruptedRun() async throws {
@@ -179,7 +180,7 @@ import Darwin
         pyrun.send(signal: SIGINT)
         let outcome = await pyrun.finish()
         #expect(outcome.status == 130)
-        #expect(await poll(seconds: 10) { !processIsAlive(pid) }, "sleep \(pid) survived pyrun")
+        #expect(await waitUntilGone(pid), "sleep \(pid) survived pyrun")
     }
 
     @Test func sigtermEndsPyrunAndItsKernel() async throws {
@@ -190,6 +191,6 @@ import Darwin
         pyrun.send(signal: SIGTERM)
         let outcome = await pyrun.finish()
         #expect(outcome.status == 128 + SIGTERM)
-        #expect(await poll(seconds: 10) { !processIsAlive(kernelPID) })
+        #expect(await waitUntilGone(kernelPID))
     }
 }

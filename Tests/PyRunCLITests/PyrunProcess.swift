@@ -143,30 +143,6 @@ func poll(seconds: Double, _ condition: @escaping @Sendable () -> Bool) async ->
     return condition()
 }
 
-/// Whether `pid` names a live process; a zombie counts as gone, since it runs nothing and
-/// this machine's init may never reap it.
-func processIsAlive(_ pid: Int32) -> Bool {
-    guard kill(pid, 0) == 0 else { return false }
-    #if os(Linux)
-    if let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-        let close = stat.lastIndex(of: ")")
-    {
-        let state = stat[stat.index(close, offsetBy: 2)]
-        return state != "Z" && state != "X"
-    }
-    #endif
-    return true
-}
-
-/// A scratch directory removed at the end of the test.
-func withTemporaryDirectory<T>(_ body: (String) async throws -> T) async throws -> T {
-    let path = FileManager.default.temporaryDirectory
-        .appendingPathComponent("pyrun-cli-test-\(UUID().uuidString)").path
-    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(atPath: path) }
-    return try await body(path)
-}
-
 /// The interpreter `pyrun` picks by default here, as the kernel reports it.
 let defaultInterpreter: String = {
     let process = Process()

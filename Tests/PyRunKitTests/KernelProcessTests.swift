@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import PyRunTesting
 import Testing
 
 @testable import PyRunKit

@@ -1,4 +1,5 @@
 import Foundation
+import PyRunTesting
 import Testing
 
 @testable import PyRunKit
