@@ -148,6 +148,16 @@ enum OneShotRun {
             return fail("\(error)", status: PyrunExit.pythonException, kind: "startFailed")
         }
         await kernel.shutdown(grace: .seconds(2))
+        if !readerGone {
+            // What the program's threads or atexit handlers wrote after it ended, as python prints it.
+            for late in await kernel.takeLateOutput() {
+                if let json {
+                    json.writeEvent(late.stream == .stdout ? .stdout(late.text) : .stderr(late.text), executionID: late.executionID)
+                } else {
+                    printer.show(late.stream == .stdout ? .stdout(late.text) : .stderr(late.text))
+                }
+            }
+        }
 
         let status = readerGone ? 128 + SIGPIPE : PyrunExit.status(for: result)
         if let json {

@@ -18,6 +18,12 @@ import Darwin
         #expect(outcome.stderr == "")
     }
 
+    @Test func atexitOutputIsPrintedAsPythonWouldPrintIt() async throws {
+        let outcome = try await runPyrun(["-c", "import atexit\natexit.register(lambda: print('bye'))\nprint('hi')"])
+        #expect(outcome.status == 0)
+        #expect(outcome.stdout == "hi\nbye\n")
+    }
+
     @Test func noResultHidesTheFinalValue() async throws {
         let outcome = try await runPyrun(["--no-result", "-c", "print('x')\n6 * 7"])
         #expect(outcome.stdout == "x\n")

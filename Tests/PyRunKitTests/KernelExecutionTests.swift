@@ -157,6 +157,21 @@ import Testing
         }
     }
 
+    @Test func outputAfterAnExecutionEndedIsKeptNotLost() async throws {
+        try await withKernel { kernel throws in
+            // atexit handlers run at shutdown, after the last execution's `done`.
+            let result = try await kernel.run("import atexit\natexit.register(lambda: print('from atexit'))")
+            #expect(result.status == .ok)
+            #expect(await kernel.takeLateOutput().isEmpty)
+            #expect(await kernel.shutdown() == .graceful)
+            let late = await kernel.takeLateOutput()
+            let text = late.map(\.text).joined()
+            #expect(text.contains("from atexit\n"))
+            #expect(late.allSatisfy { $0.stream == .stdout })
+            #expect(await kernel.takeLateOutput().isEmpty)  // taken once
+        }
+    }
+
     // MARK: Size
 
     @Test func tenMegabytesOfOutputArriveWhole() async throws {

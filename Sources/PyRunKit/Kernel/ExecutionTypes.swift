@@ -48,6 +48,15 @@ public struct KernelDeathCause: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
+/// Output written for an execution after it had ended (a background thread, a child
+/// process, an `atexit` handler).
+public struct LateOutput: Sendable, Hashable {
+    /// The execution it is attributed to: the one that was running or ran last.
+    public var executionID: String
+    public var stream: OutputStream
+    public var text: String
+}
+
 /// One `display` output.
 public struct DisplayOutput: Sendable, Hashable {
     public var bundle: MIMEBundle

@@ -48,6 +48,8 @@ public actor PythonKernel {
     private var queue: [PendingExecution] = []
     private var running: PendingExecution?
     private var replyWaiters: [String: CheckedContinuation<Frame, any Error>] = [:]
+    private var lateOutput: [LateOutput] = []
+    private var lateOutputBytes = 0
     private var requestCounter = 0
 
     /// Creates a kernel; nothing starts until `start()` or the first execution.
@@ -339,6 +341,30 @@ public actor PythonKernel {
         }
     }
 
+    // MARK: - Late output
+
+    /// Output that arrived after its execution ended, oldest first, and forgets it: what a
+    /// thread or child process wrote after `done`, or `atexit` handlers at shutdown. At most
+    /// `lateOutputLimit` bytes are kept; older text goes first.
+    public func takeLateOutput() -> [LateOutput] {
+        defer {
+            lateOutput.removeAll()
+            lateOutputBytes = 0
+        }
+        return lateOutput
+    }
+
+    /// How many bytes of late output are kept for `takeLateOutput()`.
+    public static let lateOutputLimit = 1 << 20
+
+    private func keepLateOutput(_ chunk: LateOutput) {
+        lateOutput.append(chunk)
+        lateOutputBytes += chunk.text.utf8.count
+        while lateOutputBytes > Self.lateOutputLimit, lateOutput.count > 1 {
+            lateOutputBytes -= lateOutput.removeFirst().text.utf8.count
+        }
+    }
+
     // MARK: - Shutdown
 
     /// Stops the process: an `exit` request, then SIGTERM, then SIGKILL to its process
@@ -403,6 +429,8 @@ public actor PythonKernel {
             waiter.resume(returning: frame)
         } else if case .errorReply(_, let message) = frame {
             logger.warning("runner error: \(message)")
+        } else if case .output(_, let stream, let text) = frame {
+            keepLateOutput(LateOutput(executionID: id, stream: stream, text: text))
         } else {
             logger.debug("frame for a finished request", metadata: ["request.id": "\(id)"])
         }
