@@ -168,14 +168,14 @@ final class PipedProcess {
         return pid
     }
 
-    /// Runs `executable` to completion with stdout and stderr discarded; returns its wall time
-    /// in seconds, spawn to reaped.
+    /// Runs `executable` to completion with stdin empty and stdout and stderr discarded;
+    /// returns its wall time in seconds, spawn to reaped.
     static func timeToCompletion(executable: String, arguments: [String]) throws -> Double {
-        let devNull = open("/dev/null", O_WRONLY | O_CLOEXEC)
+        let devNull = open("/dev/null", O_RDWR | O_CLOEXEC)
         defer { close(devNull) }
         let stopwatch = Stopwatch()
         let pid = try spawn(
-            executable: executable, arguments: arguments, standardInput: nil, standardOutput: devNull,
+            executable: executable, arguments: arguments, standardInput: devNull, standardOutput: devNull,
             silenceErrors: true)
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
