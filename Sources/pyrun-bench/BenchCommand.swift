@@ -82,7 +82,7 @@ struct BenchCommand: AsyncParsableCommand {
                 date: ISO8601DateFormatter().string(from: Date()), system: Self.systemName(), cpu: Self.cpuName(),
                 cores: ProcessInfo.processInfo.activeProcessorCount, loadAtStart: Self.loadAverage(), loadAtEnd: "",
                 python: interpreter.version, pythonExecutable: interpreter.executable, jupyter: jupyterDescription,
-                command: Self.commandLine(), mode: plan.name, code: Self.codeVersion()))
+                command: Self.commandLine(), mode: plan.name + Self.buildConfiguration, code: Self.codeVersion()))
         report.failures = failures
 
         let scenarios: [(String, (BenchContext, inout Report) async throws -> Void)] = [
@@ -161,6 +161,15 @@ struct BenchCommand: AsyncParsableCommand {
         let directory = FileManager.default.currentDirectoryPath + "/"
         let shown = binary.hasPrefix(directory) ? String(binary.dropFirst(directory.count)) : binary
         return ([shown] + CommandLine.arguments.dropFirst()).joined(separator: " ")
+    }
+
+    /// Debug numbers are not pyrun's: say so in the header.
+    private static var buildConfiguration: String {
+        #if DEBUG
+        return ", debug build: host-side figures are not representative"
+        #else
+        return ""
+        #endif
     }
 
     private static func makeRuntimeDirectory() throws -> String {
