@@ -181,19 +181,26 @@ public actor PythonKernel {
 
     /// Queues `code` and returns its execution; it runs after those submitted before it.
     public func execute(_ code: String, options: ExecutionOptions = .init()) -> Execution {
-        requestCounter += 1
-        let id = "e\(requestCounter)"
-        let (stream, continuation) = AsyncStream<ExecutionEvent>.makeStream()
-        let pending = PendingExecution(id: id, code: code, options: options, events: continuation)
-        queue.append(pending)
-        advanceQueue()
-        return Execution(id: id, events: stream, completion: pending.completion, kernel: self)
+        enqueue(code, options: options, streamingEvents: true)
     }
 
     /// Runs `code` and returns everything it produced.
     /// - Throws: `KernelError` when the kernel could not be started.
     public func run(_ code: String, options: ExecutionOptions = .init()) async throws -> ExecutionResult {
-        try await execute(code, options: options).result()
+        // Nobody iterates these events, so none are made: only the collected result.
+        try await enqueue(code, options: options, streamingEvents: false).result()
+    }
+
+    private func enqueue(_ code: String, options: ExecutionOptions, streamingEvents: Bool) -> Execution {
+        requestCounter += 1
+        let id = "e\(requestCounter)"
+        let (stream, continuation) = AsyncStream<ExecutionEvent>.makeStream()
+        if !streamingEvents { continuation.finish() }
+        let pending = PendingExecution(
+            id: id, code: code, options: options, events: streamingEvents ? continuation : nil)
+        queue.append(pending)
+        advanceQueue()
+        return Execution(id: id, events: stream, completion: pending.completion, kernel: self)
     }
 
     /// Sends the next queued execution if nothing runs; starts the process if needed.
@@ -243,7 +250,7 @@ public actor PythonKernel {
         let failed = queue
         queue.removeAll()
         for pending in failed {
-            pending.events.finish()
+            pending.events?.finish()
             pending.completion.fulfill(.failure(error))
         }
     }
@@ -420,7 +427,7 @@ public actor PythonKernel {
             return
         }
         guard let id = frame.id else {
-            if let running, case .unknown(let json) = frame { running.events.yield(.unknown(json)) }
+            if let running, case .unknown(let json) = frame { running.events?.yield(.unknown(json)) }
             return
         }
         if let running, running.id == id {
@@ -440,26 +447,26 @@ public actor PythonKernel {
         switch frame {
         case .started(_, let count):
             pending.result.executionCount = count
-            pending.events.yield(.started(executionCount: count))
+            pending.events?.yield(.started(executionCount: count))
         case .output(_, let stream, let text):
             if stream == .stdout {
                 pending.result.stdout += text
-                pending.events.yield(.stdout(text))
+                pending.events?.yield(.stdout(text))
             } else {
                 pending.result.stderr += text
-                pending.events.yield(.stderr(text))
+                pending.events?.yield(.stderr(text))
             }
         case .display(_, let bundle, let metadata):
             pending.result.displays.append(DisplayOutput(bundle: bundle, metadata: metadata))
-            pending.events.yield(.display(bundle, metadata: metadata))
+            pending.events?.yield(.display(bundle, metadata: metadata))
         case .result(_, let bundle, let count):
             pending.result.result = bundle
-            pending.events.yield(.result(bundle, executionCount: count))
+            pending.events?.yield(.result(bundle, executionCount: count))
         case .error(_, let error):
             pending.result.error = error
-            pending.events.yield(.error(error))
+            pending.events?.yield(.error(error))
         case .inputRequest(_, let prompt, let password):
-            pending.events.yield(.inputRequest(prompt: prompt, password: password))
+            pending.events?.yield(.inputRequest(prompt: prompt, password: password))
             answerInput(InputPrompt(prompt: prompt, password: password), for: pending)
         case .done(_, let report):
             pending.result.report = report
@@ -471,7 +478,7 @@ public actor PythonKernel {
             pending.result.notices.append("the runner rejected the request: \(message)")
             finish(pending, status: .error)
         case .unknown(let json):
-            pending.events.yield(.unknown(json))
+            pending.events?.yield(.unknown(json))
         case .hello, .completeReply, .isCompleteReply, .infoReply:
             break
         }
@@ -505,7 +512,7 @@ public actor PythonKernel {
         pending.escalation?.cancel()
         pending.result.status = status
         if let startedAt = pending.startedAt { pending.result.duration = startedAt.duration(to: .now) }
-        pending.events.finish()
+        pending.events?.finish()
         pending.completion.fulfill(.success(pending.result))
         if running === pending {
             running = nil
@@ -567,7 +574,8 @@ private final class PendingExecution {
     let id: String
     let code: String
     let options: ExecutionOptions
-    let events: AsyncStream<ExecutionEvent>.Continuation
+    /// Nil when nobody will iterate the events (`run`): the result alone is collected.
+    let events: AsyncStream<ExecutionEvent>.Continuation?
     let completion = OneShot<Result<ExecutionResult, KernelError>>()
     var result: ExecutionResult
     var startedAt: ContinuousClock.Instant?
@@ -579,7 +587,7 @@ private final class PendingExecution {
     /// Set when its send found the process already dead.
     var submittedAfterDeath = false
 
-    init(id: String, code: String, options: ExecutionOptions, events: AsyncStream<ExecutionEvent>.Continuation) {
+    init(id: String, code: String, options: ExecutionOptions, events: AsyncStream<ExecutionEvent>.Continuation?) {
         self.id = id
         self.code = code
         self.options = options
