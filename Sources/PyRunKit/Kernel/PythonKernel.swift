@@ -278,7 +278,6 @@ public actor PythonKernel {
     /// and starts afresh on next use.
     public func interrupt() {
         guard let running, let process else { return }
-        running.interruptRequested = true
         process.signalGroup(SIGINT)
         guard running.escalation == nil else { return }
         let id = running.id
@@ -581,7 +580,6 @@ private final class PendingExecution {
     var startedAt: ContinuousClock.Instant?
     var timeoutTask: Task<Void, Never>?
     var escalation: Task<Void, Never>?
-    var interruptRequested = false
     var timedOut = false
     var killedAfterInterrupt = false
     /// Set when its send found the process already dead.
