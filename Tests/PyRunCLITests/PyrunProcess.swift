@@ -49,9 +49,13 @@ final class PyrunProcess: Sendable {
 
     /// Starts `pyrun arguments`.
     /// - Parameter environment: variables added to (or replacing) the test's own.
-    init(_ arguments: [String], environment: [String: String] = [:], workingDirectory: String? = nil) throws {
+    /// - Parameter executable: another program to run instead of pyrun (a driver of it).
+    init(
+        _ arguments: [String], environment: [String: String] = [:], workingDirectory: String? = nil,
+        executable: String = pyrunExecutable
+    ) throws {
         process = Process()
-        process.executableURL = URL(fileURLWithPath: pyrunExecutable)
+        process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
         if let workingDirectory { process.currentDirectoryURL = URL(fileURLWithPath: workingDirectory) }
