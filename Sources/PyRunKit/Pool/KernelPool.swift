@@ -298,13 +298,18 @@ public actor KernelPool {
         entry.lossExplained = true
         if let death, death != entry.acknowledgedDeath {
             entry.acknowledgedDeath = death
-            emit(entry.key, .died(death))
-            entry.pendingNotices.append(
-                "the previous kernel for key '\(entry.key)' died (\(death)): this is a fresh interpreter and earlier state is gone")
+            announceDeath(death, of: entry)
         } else {
             entry.pendingNotices.append(
                 "the previous kernel process for key '\(entry.key)' was stopped: this is a fresh interpreter and earlier state is gone")
         }
+    }
+
+    /// Emits `died` and queues the notice the key's next result carries.
+    private func announceDeath(_ cause: KernelDeathCause, of entry: KeyedKernel) {
+        emit(entry.key, .died(cause))
+        entry.pendingNotices.append(
+            "the previous kernel for key '\(entry.key)' died (\(cause)): this is a fresh interpreter and earlier state is gone")
     }
 
     /// Books a finished execution: counts, and a death it revealed.
@@ -316,9 +321,7 @@ public actor KernelPool {
         entry.lossExplained = true
         entry.acknowledgedDeath = cause
         if result.status == .kernelDied {
-            emit(entry.key, .died(cause))
-            entry.pendingNotices.append(
-                "the previous kernel for key '\(entry.key)' died (\(cause)): this is a fresh interpreter and earlier state is gone")
+            announceDeath(cause, of: entry)
         } else {
             entry.pendingNotices.append(
                 "the previous kernel for key '\(entry.key)' was killed because interrupted code did not stop: this is a fresh interpreter and earlier state is gone")
