@@ -567,6 +567,26 @@ class _Writer:
         return "<pyrun %s>" % self.name
 
 
+_builtin_print = builtins.print
+
+
+def _print(*objects, sep=" ", end="\n", file=None, flush=False):
+    """builtins.print for user code: one write per call to the runner's own
+    streams (C print writes each piece apart), so a background flush can never
+    split a print into two frames. Anything unusual goes to the real print."""
+    if file is None:
+        file = sys.stdout
+    if (
+        file.__class__ is not _Writer
+        or (sep is not None and sep.__class__ is not str)
+        or (end is not None and end.__class__ is not str)
+    ):
+        return _builtin_print(*objects, sep=sep, end=end, file=file, flush=flush)
+    file.write((" " if sep is None else sep).join([str(o) for o in objects]) + ("\n" if end is None else end))
+    if flush:
+        file.flush()
+
+
 class _BinaryWriter:
     """sys.stdout.buffer: bytes are decoded (backslashreplace) and queued."""
 
@@ -1783,6 +1803,7 @@ def main() -> None:
     import getpass
 
     builtins.input = _input
+    builtins.print = _print
     getpass.getpass = _getpass
     builtins.display = display
     builtins.__pyrun__ = _MagicNamespace

@@ -15,6 +15,26 @@ class OutputTests(KernelTest):
         self.assertEqual(Kernel.of_type(frames, "stdout"), [dict(frames[1], data="hello\n")])
         self.assertEqual([f["type"] for f in frames], ["started", "stdout", "done"])
 
+    def test_print_makes_one_write_so_no_flush_can_split_it(self):
+        # C print writes each argument, separator and end apart; a background
+        # flush landing between them split one print into two frames.
+        frames = self.run_ok(
+            "import sys\nwrites = []\nkind = type(sys.stderr)\nreal = kind.write\n"
+            "kind.write = lambda self, text: (writes.append(text), real(self, text))[1]\n"
+            "print('err', 2, sep=' ', file=sys.stderr)\nprint('a', 'b', end='!\\n')\n"
+            "kind.write = real\nwrites")
+        self.assertEqual(Kernel.of_type(frames, "result")[0]["bundle"]["text/plain"],
+                         "['err 2\\n', 'a b!\\n']")
+        self.assertEqual(Kernel.text(frames, "stderr"), "err 2\n")
+        self.assertEqual(Kernel.text(frames), "a b!\n")
+
+    def test_print_to_other_files_is_the_real_print(self):
+        frames = self.run_ok(
+            "import io\nbuffer = io.StringIO()\nprint('x', 1, sep='-', end='.', file=buffer)\n"
+            "print(None, sep=None, end=None)\nbuffer.getvalue()")
+        self.assertEqual(Kernel.of_type(frames, "result")[0]["bundle"]["text/plain"], "'x-1.'")
+        self.assertEqual(Kernel.text(frames), "None\n")
+
     def test_stdout_stderr_order_kept(self):
         frames = self.run_ok(
             "import sys\nprint('a')\nprint('b', file=sys.stderr)\nprint('c')\nsys.stderr.write('d')")
