@@ -17,8 +17,10 @@ import Testing
 
     @Test func interruptStopsABusyLoop() async throws {
         try await withKernel { kernel throws in
-            let execution = await kernel.execute("n = 0\nprint('looping', flush=True)\nwhile True:\n    n += 1")
-            // Interrupt once the loop surely runs (right after `started`, `n = 0` may not have).
+            let execution = await kernel.execute(
+                "n = 0\nwhile True:\n    n += 1\n    if n == 1000:\n        print('looping', flush=True)")
+            // Interrupt once the loop has surely run (right after `started`, `n = 0` may not have;
+            // right after a print before the loop, no iteration may have).
             var iterator = execution.makeAsyncIterator()
             while let event = await iterator.next() {
                 if case .stdout = event { break }
@@ -27,7 +29,7 @@ import Testing
             let result = try await execution.result()
             #expect(result.status == .cancelled)
             #expect(result.error?.name == "KeyboardInterrupt")
-            #expect(try await kernel.run("n > 0").resultText == "True")  // state survived
+            #expect(try await kernel.run("n >= 1000").resultText == "True")  // state survived
         }
     }
 
