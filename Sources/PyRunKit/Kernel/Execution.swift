@@ -7,7 +7,7 @@ public struct Execution: AsyncSequence, Sendable {
     /// The request id, unique within its kernel.
     public let id: String
     let events: AsyncStream<ExecutionEvent>
-    let completion: OneShot<Result<ExecutionResult, KernelError>>
+    let completion: SetOnceValue<Result<ExecutionResult, KernelError>>
     let kernel: PythonKernel
 
     /// Waits for the end and returns everything the execution produced.

@@ -41,8 +41,8 @@ public actor PythonKernel {
     public private(set) var processStarts = 0
 
     private var starting: Task<KernelHello, any Error>?
-    private var helloWaiter: OneShot<Result<KernelHello, KernelError>>?
-    private var exitWaiter: OneShot<TerminationStatus>?
+    private var helloWaiter: SetOnceValue<Result<KernelHello, KernelError>>?
+    private var exitWaiter: SetOnceValue<TerminationStatus>?
     private var shuttingDown = false
 
     private var queue: [PendingExecution] = []
@@ -137,11 +137,11 @@ public actor PythonKernel {
         }
         generation += 1
         processStarts += 1
-        let helloWaiter = OneShot<Result<KernelHello, KernelError>>()
+        let helloWaiter = SetOnceValue<Result<KernelHello, KernelError>>()
         self.process = process
         self.hello = nil
         self.helloWaiter = helloWaiter
-        self.exitWaiter = OneShot()
+        self.exitWaiter = SetOnceValue()
         logger[metadataKey: "kernel.pid"] = "\(process.pid)"
         let generation = self.generation
         Task { [weak self] in
@@ -414,8 +414,11 @@ public actor PythonKernel {
                 route(frame)
             case .malformedLine(let preview, let reason):
                 logger.warning("skipped a malformed line from the runner: \(reason): \(preview)")
-            case .exited(let status, let diagnostics):
-                processExited(status, diagnostics: diagnostics)
+            case .frameChannelClosed:
+                // Nothing can be heard from this process any more; its exit follows.
+                logger.warning("the runner's frame channel closed while it still ran")
+            case .exited(let exit):
+                processExited(exit.status, diagnostics: exit.diagnostics)
             }
         }
     }
@@ -575,7 +578,7 @@ private final class PendingExecution {
     let options: ExecutionOptions
     /// Nil when nobody will iterate the events (`run`): the result alone is collected.
     let events: AsyncStream<ExecutionEvent>.Continuation?
-    let completion = OneShot<Result<ExecutionResult, KernelError>>()
+    let completion = SetOnceValue<Result<ExecutionResult, KernelError>>()
     var result: ExecutionResult
     var startedAt: ContinuousClock.Instant?
     var timeoutTask: Task<Void, Never>?

@@ -13,9 +13,31 @@ enum ProcessEvent: Sendable {
     case frame(Frame)
     /// A line that was not a JSON object; logged and skipped.
     case malformedLine(preview: String, reason: String)
+    /// The frame pipe reached end of file while the process still lived (user code closed
+    /// or replaced the runner's frame descriptor): no more frames can come from it.
+    case frameChannelClosed
     /// The process is gone and reaped; every frame it wrote came before this.
-    /// `diagnostics` is the tail of what it wrote to its real stderr.
-    case exited(TerminationStatus, diagnostics: String)
+    case exited(ProcessExit)
+}
+
+/// How a kernel process ended, as the process layer saw it: the facts a death cause is
+/// built from.
+struct ProcessExit: Sendable, Hashable {
+    /// The exit code or signal.
+    var status: TerminationStatus
+    /// The tail of what the process wrote to its real stderr.
+    var diagnostics: String
+    /// The process's peak resident memory, from the kernel's accounting at reaping; nil
+    /// where the platform does not report it.
+    var peakResidentBytes: Int? = nil
+    /// The last resident memory sampled while it lived; nil if never sampled.
+    var lastResidentBytes: Int? = nil
+    /// The last signal the host itself sent to the process or its group before it ended
+    /// (SIGINT excluded: an interrupt is not meant to end it); nil if none.
+    var hostSignal: Int32? = nil
+    /// How many processes the kernel's cgroup saw OOM-killed during the kernel's life,
+    /// where the platform exposes the counter; nil when unknown.
+    var outOfMemoryKills: Int? = nil
 }
 
 /// Why a request could not be written.
@@ -80,7 +102,7 @@ final class KernelProcess: Sendable {
                 isReaped = true
                 return status
             }
-            continuation.yield([.exited(status, diagnostics: diagnostics.text)])
+            continuation.yield([.exited(ProcessExit(status: status, diagnostics: diagnostics.text))])
             continuation.finish()
         }
         exitWatcher.name = "pyrun.exit.\(child.pid)"

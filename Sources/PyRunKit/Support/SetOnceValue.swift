@@ -2,7 +2,7 @@ import Synchronization
 
 /// A value that is set once and awaited by any number of tasks. Waiting is cancellable:
 /// a cancelled waiter gets `nil` and leaves the others untouched.
-final class OneShot<Value: Sendable>: Sendable {
+final class SetOnceValue<Value: Sendable>: Sendable {
     private struct State {
         var value: Value?
         var nextWaiter = 0
