@@ -27,7 +27,8 @@ import Darwin
             switch event {
             case .malformedLine(let preview, _): lines.append(preview)
             case .frame(let frame): lines.append("\(frame)")
-            case .exited(let exitStatus, _): status = exitStatus
+            case .exited(let exit): status = exit.status
+            case .frameChannelClosed: break
             }
         }
         return (lines, status)
@@ -38,9 +39,9 @@ import Darwin
         var diagnostics = ""
         var status: TerminationStatus?
         for await event in process.eventsOneByOne {
-            if case .exited(let exitStatus, let text) = event {
-                status = exitStatus
-                diagnostics = text
+            if case .exited(let exit) = event {
+                status = exit.status
+                diagnostics = exit.diagnostics
             }
         }
         #expect(status == .exited(7))
@@ -85,7 +86,7 @@ import Darwin
         #expect(await waitUntilGone(child))
         var status: TerminationStatus?
         while let event = await iterator.next() {
-            if case .exited(let exitStatus, _) = event { status = exitStatus }
+            if case .exited(let exit) = event { status = exit.status }
         }
         #expect(status == .signaled(SIGTERM))
         process.signalGroup(SIGKILL)  // after reaping: a harmless no-op, never a stranger
