@@ -796,11 +796,12 @@ def _run_doctest(test: _Test, record: Report) -> Report:
 
 def _frames_from(exc: BaseException, path: str) -> list:
     """The traceback entries to show: from the first frame of `path` (the
-    test file) down, without prelude internals (a prelude frame is one whose
-    module has `__pyrun_prelude__`; when the innermost one has a true
-    `__tracebackhide__` local, the error is the caller's: it and every
-    prelude frame above and below it go) and without any other frame whose
-    `__tracebackhide__` local is true."""
+    test file) down, without prelude internals and without any frame whose
+    `__tracebackhide__` local is true.  A prelude frame is one whose module
+    has `__pyrun_prelude__`; when the innermost one has a true
+    `__tracebackhide__` local, or the exception is a KeyboardInterrupt, the
+    error is not the helper's: that frame, the prelude frames above it and
+    every frame below it go."""
     entries = []
     tb = exc.__traceback__
     while tb is not None:
@@ -809,7 +810,7 @@ def _frames_from(exc: BaseException, path: str) -> list:
     first = next((i for i, e in enumerate(entries) if e.tb_frame.f_code.co_filename == path), len(entries))
     entries = entries[first:]
     prelude = [i for i, e in enumerate(entries) if e.tb_frame.f_globals.get("__pyrun_prelude__")]
-    if prelude and _hides(entries[prelude[-1]].tb_frame):
+    if prelude and (isinstance(exc, KeyboardInterrupt) or _hides(entries[prelude[-1]].tb_frame)):
         entries = [e for e in entries[:prelude[-1]] if not e.tb_frame.f_globals.get("__pyrun_prelude__")]
     handler = getattr(_sigint_handler(), "__code__", None)  # the kernel's, raising KeyboardInterrupt
     return [e for e in entries if not _hides(e.tb_frame) and e.tb_frame.f_code is not handler]

@@ -193,6 +193,26 @@ class RunTest(SampleTest):
         self.assertIn("fake_prelude.py", bug)
         self.assertIn("undefined_name", bug)
 
+    def test_an_interrupt_inside_a_prelude_helper_shows_the_callers_line(self):
+        self.write("waiting_prelude.py", """
+            import signal
+
+            __pyrun_prelude__ = True
+
+            def wait_for_it():
+                signal.raise_signal(signal.SIGINT)
+        """)
+        record = self.run_one("""
+            from waiting_prelude import wait_for_it
+
+            def test_waits():
+                wait_for_it()
+        """)
+        self.assertEqual(record["outcome"], "interrupted")
+        text = "\n".join(record["traceback"])
+        self.assertNotIn("waiting_prelude.py", text)
+        self.assertIn("wait_for_it()", text)
+
     def test_tmp_path_is_a_new_directory_removed_afterwards(self):
         records = self.run_all("""
             seen = []
