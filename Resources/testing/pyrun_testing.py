@@ -162,7 +162,7 @@ def _literal(node) -> bool:
         return False
 
 
-class _AssertRewriter(ast.NodeTransformer):
+class _AssertRewriter:
     """`assert test, msg` becomes
 
         @pyrunN = ... = @pyrun_testing.UNSET
@@ -201,7 +201,7 @@ class _AssertRewriter(ast.NodeTransformer):
         try:
             test, spec = self.expression(node.test, 0)
         except Exception:  # an expression this rewriter does not understand: leave it be
-            return node
+            return [node]
         helper = ast.Name("@pyrun_testing", ast.Load())
         init = ast.Assign(targets=[ast.Name(s, ast.Store()) for s in self.slots],
                           value=ast.Attribute(helper, "UNSET", ast.Load()))
@@ -212,7 +212,25 @@ class _AssertRewriter(ast.NodeTransformer):
             keywords=[],
         )
         check = ast.If(test=ast.UnaryOp(ast.Not(), test), body=[ast.Raise(exc=error, cause=None)], orelse=[])
-        return [ast.copy_location(init, node), ast.copy_location(check, node)]
+        return [ast.fix_missing_locations(ast.copy_location(init, node)),
+                ast.fix_missing_locations(ast.copy_location(check, node))]
+
+    def statements(self, body: list) -> list:
+        """A statement list with its asserts rewritten, at any depth (asserts
+        are statements: only statement lists can hold them)."""
+        out = []
+        for node in body:
+            if isinstance(node, ast.Assert):
+                out += self.visit_Assert(node)
+                continue
+            for field in ("body", "orelse", "finalbody"):
+                inner = getattr(node, field, None)
+                if isinstance(inner, list) and inner and isinstance(inner[0], ast.stmt):
+                    setattr(node, field, self.statements(inner))
+            for part in getattr(node, "handlers", ()) or getattr(node, "cases", ()):
+                part.body = self.statements(part.body)
+            out.append(node)
+        return out
 
     def expression(self, node, depth: int):
         """(rewritten node, spec) for a node whose truth matters."""
@@ -280,8 +298,8 @@ _OPERATORS = {
 
 def rewrite_asserts(tree, source: bytes):
     """Rewrite every assert in a parsed module (see _AssertRewriter)."""
-    tree = _AssertRewriter(source).visit(tree)
-    return ast.fix_missing_locations(tree)
+    tree.body = _AssertRewriter(source).statements(tree.body)
+    return tree
 
 
 def _repr(value) -> str:

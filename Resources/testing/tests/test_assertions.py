@@ -174,6 +174,40 @@ class AssertionSemanticsTest(SampleTest):
         self.assertEqual(records["test_method"]["assertion"]["evaluated"], "2 == 1")
         self.assertEqual(records["test_async"]["assertion"]["evaluated"], "3 == 1")
 
+    def test_asserts_in_every_kind_of_block_are_rewritten(self):
+        records = self.run_all("""
+            import contextlib
+
+            def test_for():
+                for i in [1]:
+                    assert i == 0
+
+            def test_else():
+                if False:
+                    pass
+                else:
+                    assert 1 == 0
+
+            def test_while_with():
+                while True:
+                    with contextlib.suppress(KeyError):
+                        assert 2 == 0
+
+            def test_except():
+                try:
+                    raise ValueError
+                except ValueError:
+                    assert 3 == 0
+
+            def test_finally():
+                try:
+                    pass
+                finally:
+                    assert 4 == 0
+        """)
+        evaluated = [r["assertion"]["evaluated"] for r in records.values()]
+        self.assertEqual(evaluated, ["1 == 0", "1 == 0", "2 == 0", "3 == 0", "4 == 0"])
+
     def test_asserts_at_module_level_are_rewritten(self):
         report = self.collect("limit = 3\nassert limit > 5\n")
         self.assertEqual(report["error"]["ename"], "AssertionError")
