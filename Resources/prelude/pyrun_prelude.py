@@ -262,13 +262,16 @@ def _glob_matcher(pattern: str):
             out.append("[^/]*")
         elif c == "?":
             out.append("[^/]")
-        elif c == "[":
-            j = pattern.find("]", i + 2 if pattern[i + 1:i + 2] in ("!", "]") else i + 1)
+        elif c == "[":  # a set: '!' first negates, a ']' first is literal
+            start = i + 1 + (pattern[i + 1:i + 2] == "!")
+            j = pattern.find("]", start + (pattern[start:start + 1] == "]"))
             if j < 0:
                 out.append(re.escape(c))
             else:
-                body = pattern[i + 1:j].replace("\\", "\\\\")
-                out.append("[" + ("^" + body[1:] if body.startswith("!") else body) + "]")
+                body = pattern[start:j].replace("\\", "\\\\").replace("[", "\\[")
+                if body.startswith("^"):
+                    body = "\\" + body
+                out.append("[" + ("^" if start > i + 1 else "") + body + "]")
                 i = j
         else:
             out.append(re.escape(c))
@@ -416,11 +419,7 @@ def replace(path, old: str, new: str, count: "int | None" = 1) -> Text:
     if count is not None and (not isinstance(count, int) or count < 1):
         __tracebackhide__ = True
         raise ValueError("replace: count must be None or 1 or more; got %r" % (count,))
-    data = _read_bytes(path)
-    try:
-        text = data.decode("utf-8", "surrogateescape")
-    except UnicodeDecodeError:  # pragma: no cover - surrogateescape decodes anything
-        raise
+    text = _read_bytes(path).decode("utf-8", "surrogateescape")  # other bytes come back unchanged
     found = text.count(old)
     if found == 0:
         __tracebackhide__ = True
@@ -446,10 +445,16 @@ def replace(path, old: str, new: str, count: "int | None" = 1) -> Text:
     return Text(_unified(text, updated, path, path))
 
 
+def _lines(text: str) -> list:
+    """Lines with their '\n' (str.splitlines would also split at \f, \x1c, U+2028...)."""
+    parts = text.split("\n")
+    return [p + "\n" for p in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
+
+
 def _unified(a: str, b: str, label_a: str, label_b: str) -> str:
     import difflib
 
-    lines = difflib.unified_diff(a.splitlines(True), b.splitlines(True), label_a, label_b)
+    lines = difflib.unified_diff(_lines(a), _lines(b), label_a, label_b)
     out = []
     for line in lines:
         out.append(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
@@ -457,7 +462,7 @@ def _unified(a: str, b: str, label_a: str, label_b: str) -> str:
 
 
 def _text_or_path(x, op: str):
-    """(text, label, path or None): a str with a newline is text, else a path."""
+    """(text, path or None): a str with a newline is text, anything else a path."""
     if isinstance(x, str) and "\n" in x:
         return x, None
     path = _fspath(x, op)
@@ -537,7 +542,10 @@ def tree(path=".", depth: int = 3) -> Text:
         except OSError:
             return
         for e in entries:
-            is_dir = e.is_dir()
+            try:
+                is_dir = e.is_dir()
+            except OSError:
+                is_dir = False
             if is_dir and e.name in SKIP_DIRS:
                 continue
             count += 1

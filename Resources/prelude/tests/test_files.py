@@ -211,3 +211,7 @@ def test_diff_of_a_missing_path_says_text_needs_a_newline():
 def test_diff_reports_added_and_removed_lines():
     _, payloads = statuses(diff, "a\nb\n", "a\nc\nd\n")
     assert payloads == [{"op": "diff", "a": "<text>", "b": "<text>", "added": 2, "removed": 1}]
+
+
+def test_diff_splits_lines_at_newlines_only():
+    assert diff("a\x0cb\n", "a\x0cc\n") == "--- a\n+++ b\n@@ -1 +1 @@\n-a\x0cb\n+a\x0cc\n"

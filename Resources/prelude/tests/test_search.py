@@ -177,3 +177,13 @@ def test_grep_handles_files_that_are_not_utf8():
 def test_grep_anchors_work_in_crlf_files_and_with_line_anchors():
     assert [m.text for m in grep("one$", "crlf.txt")] == ["one"]
     assert [m.line for m in grep(r"\Atwo", "crlf.txt")] == [2]
+
+
+def test_find_sets_in_patterns():
+    assert find("[au]*.py", "src") == ["src/app.py", "src/util.py"]
+    assert find("[!a]*.py", "src") == ["src/deep/inner.py", "src/util.py"]
+    write("odd/]x.txt", "")
+    write("odd/^y.txt", "")
+    assert find("[]]*", "odd") == ["odd/]x.txt"]
+    assert find("[!]]*", "odd") == ["odd/^y.txt"]
+    assert find("[^]*", "odd") == ["odd/^y.txt"]
