@@ -13,8 +13,10 @@ One test per execution lets the orchestrator interrupt a test that hangs
 (`--timeout`) and go on with the next; the test's stdout and stderr are that
 execution's output frames.
 
-Tests are pytest-style without pytest: `test_*` functions and `test_*`
-methods of `Test*` classes (a fresh instance each), defined in the file;
+Tests are pytest-style without pytest: functions whose name starts with
+`test` (pytest's default prefix) defined or decorated in the file (not
+imported), and `test*` methods of `Test*` classes without an `__init__` (a
+fresh instance each);
 `async def` tests run on a new event loop; a `tmp_path` parameter gets a new
 directory (a pathlib.Path, removed afterwards); any other parameter without a
 default is an error.  `assert` statements in the test file are rewritten
@@ -589,28 +591,36 @@ def _load_tests(path: str, report: Report) -> list:
     def add(test_name, cls, func):
         ident = "%s::%s%s" % (path, cls.__name__ + "::" if cls else "", test_name)
         names = [test_name, base, name] + ([cls.__name__] if cls else [])
-        test = _Test(ident, path, test_name, cls, func, func.__code__.co_firstlineno,
+        test = _Test(ident, path, test_name, cls, func, _unwrapped(func).__code__.co_firstlineno,
                      "method" if cls else "function", names)
         _TESTS[ident] = test
         tests.append(test)
 
     for attr, value in list(module.__dict__.items()):
-        if attr.startswith("test") and _defined_here(value, abspath):
-            add(attr, None, value)
-        elif attr.startswith("Test") and isinstance(value, type) and value.__module__ == name:
-            if "__init__" in vars(value):
-                continue  # as pytest: a class with its own __init__ is not a test class
-            for method_name in dir(value):
-                method = getattr(value, method_name, None)
-                if method_name.startswith("test") and _defined_here(method, abspath):
-                    add(method_name, value, method)
+        if isinstance(value, type):
+            if attr.startswith("Test") and value.__module__ == name and "__init__" not in vars(value):
+                for method_name in dir(value):  # inherited ones too; not a class with its own __init__
+                    method = getattr(value, method_name, None)
+                    if method_name.startswith("test") and _is_function(method):
+                        add(method_name, value, method)
+        elif attr.startswith("test") and _is_function(value) and getattr(value, "__module__", None) == name:
+            add(attr, None, value)  # defined (or decorated) here, not imported
     tests.sort(key=lambda t: t.line)  # definition order, methods within their class
     return tests
 
 
-def _defined_here(value, abspath: str) -> bool:
-    code = getattr(value, "__code__", None)
-    return callable(value) and code is not None and code.co_filename == abspath
+def _unwrapped(func):
+    """The function under decorators that kept `__wrapped__` (functools.wraps)."""
+    for _ in range(100):
+        inner = getattr(func, "__wrapped__", None)
+        if inner is None:
+            break
+        func = inner
+    return func
+
+
+def _is_function(value) -> bool:
+    return callable(value) and hasattr(_unwrapped(value), "__code__")
 
 
 def collect_doctests(module: str, keyword: "str | None" = None) -> Report:
@@ -708,7 +718,8 @@ def run(test_id: str) -> Report:
 def _prepare(test: _Test, temporary: list):
     """(a no-argument callable for the test, None) or (None, why it cannot run)."""
     func = test.func
-    code = func.__code__
+    inner = _unwrapped(func)
+    code = inner.__code__
     if code.co_flags & 0x20:  # CO_GENERATOR
         return None, "%s is a generator; yield tests are not supported" % test.name
     if test.cls is not None:
@@ -717,11 +728,11 @@ def _prepare(test: _Test, temporary: list):
         except Exception as e:
             return None, "%s() failed: %s: %s" % (test.cls.__name__, type(e).__name__, _str(e))
         func = getattr(instance, test.name)
-    skipped = 1 if test.cls is not None else 0  # self
-    positional = code.co_varnames[skipped:code.co_argcount]
+    bound = 1 if hasattr(func, "__self__") and not hasattr(inner, "__self__") else 0  # self or cls
+    positional = code.co_varnames[bound:code.co_argcount]
     keyword_only = code.co_varnames[code.co_argcount:code.co_argcount + code.co_kwonlyargcount]
-    defaults = len(test.func.__defaults__ or ())
-    kwdefaults = test.func.__kwdefaults__ or {}
+    defaults = len(getattr(inner, "__defaults__", None) or ())
+    kwdefaults = getattr(inner, "__kwdefaults__", None) or {}
     required = list(positional[:len(positional) - defaults] if defaults else positional)
     required += [n for n in keyword_only if n not in kwdefaults]
     arguments = {}

@@ -57,6 +57,34 @@ class CollectTest(SampleTest):
         """)
         self.assertEqual([t["name"] for t in report["tests"]], ["test_real"])
 
+    def test_decorated_static_and_inherited_tests_are_collected_and_run(self):
+        records = self.run_all("""
+            import functools
+
+            def logged(func):
+                @functools.wraps(func)
+                def wrapper(*args, **kwargs):
+                    return func(*args, **kwargs)
+                return wrapper
+
+            @logged
+            def test_decorated(tmp_path):
+                assert tmp_path.is_dir()
+
+            class Base:
+                def test_inherited(self):
+                    assert self.name == "child"
+
+            class TestChild(Base):
+                name = "child"
+
+                @staticmethod
+                def test_static():
+                    pass
+        """)
+        self.assertEqual({name: r["outcome"] for name, r in records.items()},
+                         {"test_decorated": "passed", "test_inherited": "passed", "test_static": "passed"})
+
     def test_keyword_selects_without_dropping(self):
         report = self.collect("""
             def test_read():
