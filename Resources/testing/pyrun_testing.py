@@ -494,10 +494,13 @@ class _Test:
 
 
 _TESTS = {}  # test id -> _Test, for run()
-_COLLECTED = {}  # path -> file report
+_COLLECTED = {}  # path -> its tests, in order
 
 
 def _error_record(exc: BaseException, path: str) -> dict:
+    """A collection error: where in `path` it happened, and its traceback
+    from `path`'s first frame down (for a module that failed to import,
+    every frame but this module's and the import machinery's)."""
     line = None
     if isinstance(exc, SyntaxError) and exc.filename == path:
         line = exc.lineno
@@ -507,8 +510,12 @@ def _error_record(exc: BaseException, path: str) -> dict:
             if tb.tb_frame.f_code.co_filename == path:
                 line = tb.tb_lineno
             tb = tb.tb_next
-    return {"ename": type(exc).__name__, "evalue": _str(exc), "line": line,
-            "traceback": _format(exc, _frames_from(exc, path))}
+    entries = _frames_from(exc, path)
+    if not entries and not path.endswith(".py"):
+        entries = _entries(exc)
+        entries = [e for e in entries if e.tb_frame.f_globals is not globals()
+                   and not e.tb_frame.f_code.co_filename.startswith("<frozen importlib")]
+    return {"ename": type(exc).__name__, "evalue": _str(exc), "line": line, "traceback": _format(exc, entries)}
 
 
 def _str(exc: BaseException) -> str:
@@ -831,11 +838,7 @@ def _frames_from(exc: BaseException, path: str) -> list:
     `__tracebackhide__` local, or the exception is a KeyboardInterrupt, the
     error is not the helper's: that frame, the prelude frames above it and
     every frame below it go."""
-    entries = []
-    tb = exc.__traceback__
-    while tb is not None:
-        entries.append(tb)
-        tb = tb.tb_next
+    entries = _entries(exc)
     first = next((i for i, e in enumerate(entries) if e.tb_frame.f_code.co_filename == path), len(entries))
     entries = entries[first:]
     prelude = [i for i, e in enumerate(entries) if e.tb_frame.f_globals.get("__pyrun_prelude__")]
@@ -849,6 +852,15 @@ def _sigint_handler():
     import _signal
 
     return _signal.getsignal(_signal.SIGINT)
+
+
+def _entries(exc: BaseException) -> list:
+    entries = []
+    tb = exc.__traceback__
+    while tb is not None:
+        entries.append(tb)
+        tb = tb.tb_next
+    return entries
 
 
 def _hides(frame) -> bool:

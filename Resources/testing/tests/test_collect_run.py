@@ -346,6 +346,14 @@ class DoctestTest(SampleTest):
         report = pyrun_testing.collect_doctests("pyrun_surely_missing_module")
         self.assertEqual(report["error"]["ename"], "ModuleNotFoundError")
 
+    def test_a_module_that_raises_on_import_shows_where(self):
+        self.write("raising_mod.py", "x = 1\nraise ImportError('needs numpy')\n")
+        sys.path.insert(0, self.dir)
+        error = pyrun_testing.collect_doctests("raising_mod")["error"]
+        text = "\n".join(error["traceback"])
+        self.assertIn('raising_mod.py", line 2', text)
+        self.assertNotIn("pyrun_testing.py", text)
+
     def test_keyword_applies_to_doctest_names(self):
         self.write("kw_mod.py", 'def a():\n    """\n    >>> 1\n    1\n    """\n')
         sys.path.insert(0, self.dir)
