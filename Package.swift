@@ -28,10 +28,15 @@ let package = Package(
             resources: [.embedInCode("../../runner/runner.py")],
             swiftSettings: strictSettings
         ),
+        .target(
+            name: "LineEditing",
+            swiftSettings: strictSettings
+        ),
         .executableTarget(
             name: "pyrun",
             dependencies: [
                 "PyRunKit",
+                "LineEditing",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -53,6 +58,11 @@ let package = Package(
         .testTarget(
             name: "PyRunCLITests",
             dependencies: ["PyRunKit", "PyRunTesting"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "LineEditingTests",
+            dependencies: ["LineEditing"],
             swiftSettings: strictSettings
         ),
         .testTarget(
