@@ -1,4 +1,5 @@
 import Foundation
+import LineEditing
 import PyRunKit
 
 #if canImport(Glibc)
@@ -9,7 +10,8 @@ import Darwin
 
 /// The interactive session: IPython-style prompts, state that persists between cells,
 /// multi-line input driven by the kernel's own `is_complete`, and `/` session commands.
-/// Prompts and the banner appear only on a terminal, so piped input gives clean output.
+/// Prompts and the banner appear only on a terminal, so piped input gives clean output; on a
+/// terminal, lines are read with a line editor (history, Tab completion by the kernel).
 actor ReplSession {
     private let options: KernelOptions
     private var configuration: KernelConfiguration
@@ -34,6 +36,10 @@ actor ReplSession {
     private var nextExecutionCount = 1
     /// Set when the session should end (Ctrl-D, or `exit()` in a cell).
     private var exitStatus: Int32?
+    /// Reads the lines when standard input and output are a terminal.
+    private var editor: LineEditor?
+    /// Whether a history problem was already reported (once is enough).
+    private var historyProblemReported = false
 
     init(options: KernelOptions) {
         self.options = options
@@ -75,15 +81,26 @@ actor ReplSession {
             }
             return isUsage == true ? PyrunExit.usage : PyrunExit.pythonException
         }
-        while exitStatus == nil {
-            showPrompt()
-            guard let line = await StandardInput.shared.nextLine() else {
-                // End of input: a cell still open runs, as if a blank line had ended it.
-                if !pendingLines.isEmpty { await runCell(pendingLines.joined(separator: "\n")) }
-                if interactive { output.write("\n") }
-                break
+        if interactive {
+            editor = LineEditor.forInteractiveSession { [weak self] text, cursor in
+                await self?.completions(for: text, cursor: cursor)
             }
-            await handle(line)
+            do { try await editor?.loadHistory() } catch { reportHistoryProblem(error) }
+        }
+        while exitStatus == nil {
+            switch await nextLine() {
+            case .line(let line):
+                await handle(line)
+            case .interrupted:
+                // Ctrl-C at the prompt: drop the line and any open cell, as IPython does.
+                pendingLines.removeAll()
+                output.write("KeyboardInterrupt\n")
+            case .endOfInput:
+                // A cell still open runs, as if a blank line had ended it.
+                if !pendingLines.isEmpty { await runCell(pendingLines.joined(separator: "\n")) }
+                if interactive, editor == nil { output.write("\n") }
+                exitStatus = exitStatus ?? PyrunExit.ok
+            }
         }
         await kernel.shutdown()
         return exitStatus ?? PyrunExit.ok
@@ -91,9 +108,44 @@ actor ReplSession {
 
     // MARK: - Lines
 
+    private static let continuationPrompt = "   ...: "
+
+    private var prompt: String {
+        pendingLines.isEmpty ? "In [\(nextExecutionCount)]: " : Self.continuationPrompt
+    }
+
     private func showPrompt() {
-        guard interactive else { return }
-        output.write(pendingLines.isEmpty ? "In [\(nextExecutionCount)]: " : "   ...: ")
+        guard interactive, editor == nil else { return }
+        output.write(prompt)
+    }
+
+    /// The next line: from the editor on a terminal, else as typed or piped.
+    private func nextLine() async -> LineEditor.Outcome {
+        if let editor {
+            return await editor.readLine(prompt: prompt, continuationPrompt: Self.continuationPrompt)
+        }
+        showPrompt()
+        return await StandardInput.shared.nextLine().map { .line($0) } ?? .endOfInput
+    }
+
+    /// What the kernel offers to complete `text` at `cursor`, for Tab.
+    private func completions(for text: String, cursor: Int) async -> Completions? {
+        guard let result = try? await kernel.complete(code: text, cursor: cursor) else { return nil }
+        return Completions(result)
+    }
+
+    /// Keeps a cell or command in the history, so Up brings it back whole, in this session
+    /// and the next.
+    private func remember(_ entry: String) async {
+        guard let editor else { return }
+        let entry = entry.trimmingCharacters(in: .whitespacesAndNewlines)
+        do { try await editor.addHistory(entry) } catch { reportHistoryProblem(error) }
+    }
+
+    private func reportHistoryProblem(_ error: any Error) {
+        guard !historyProblemReported else { return }
+        historyProblemReported = true
+        errors.writeLine("pyrun: history is not saved: \(error)")
     }
 
     private func handle(_ line: String) async {
@@ -102,6 +154,7 @@ actor ReplSession {
             if trimmed.isEmpty { return }
             // No Python statement starts with "/", so these never shadow code.
             if trimmed.hasPrefix("/") {
+                await remember(trimmed)
                 await runCommand(trimmed)
                 return
             }
@@ -114,6 +167,7 @@ actor ReplSession {
         if case .incomplete = completeness { return }
         if Self.blockAwaitsBlankLine(pendingLines) { return }
         pendingLines.removeAll()
+        await remember(code)
         await runCell(code)
     }
 
@@ -173,8 +227,11 @@ actor ReplSession {
     // MARK: - Ctrl-C
 
     private func interruptPressed() async {
+        // The editor holds the terminal raw, so this came from elsewhere (`kill -INT`):
+        // treated as Ctrl-C typed at the prompt.
+        if await editor?.interrupt() == true { return }
         guard cellInProgress else {
-            // At the prompt: drop the line (and any open cell), as IPython does.
+            // Between lines: drop the line (and any open cell), as IPython does.
             pendingLines.removeAll()
             output.write(interactive ? "\nKeyboardInterrupt\n" : "")
             showPrompt()
@@ -207,6 +264,9 @@ actor ReplSession {
                                   such as 3.12 (the same interpreter keeps its state)
           /info                   what the kernel is: pid, version, executable, cwd
           /help                   this list
+        On a terminal: arrows, Home/End and Ctrl-A/E/K/U/W/Y edit the line; Up/Down and
+        Ctrl-R reach the history (kept in $XDG_STATE_HOME/pyrun/history, else
+        ~/.local/state/pyrun/history); Tab completes names, or indents at the line start.
         Ctrl-C interrupts running code (twice within 2 s kills it) or clears the line;
         Ctrl-D leaves.
         """

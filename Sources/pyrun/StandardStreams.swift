@@ -63,7 +63,7 @@ private func systemWrite(_ fd: Int32, _ buffer: UnsafeRawPointer, _ count: Int) 
     write(fd, buffer, count)
 }
 
-/// pyrun's standard input, read line by line. `read(2)` blocks, so it runs on a dispatch
+/// pyrun's standard input, read line by line (or, by the line editor, as raw bytes). `read(2)` blocks, so it runs on a dispatch
 /// queue rather than on the cooperative pool that the kernel's tasks need; a waiter that
 /// is cancelled leaves, and the line it would have had goes to the next one.
 actor StandardInput {
@@ -74,10 +74,17 @@ actor StandardInput {
         let continuation: CheckedContinuation<String?, Never>
     }
 
+    private struct ChunkWaiter {
+        let id: Int
+        let continuation: CheckedContinuation<[UInt8]?, Never>
+    }
+
     private var buffered: [UInt8] = []
     private var reachedEnd = false
     private var readInFlight = false
     private var lineWaiters: [LineWaiter] = []
+    /// Readers of raw bytes (the line editor), served once no line reader waits.
+    private var byteWaiters: [ChunkWaiter] = []
     private var chunkWaiters: [CheckedContinuation<Void, Never>] = []
     private var nextWaiterID = 0
     private let readQueue = DispatchQueue(label: "pyrun.stdin")
@@ -101,6 +108,32 @@ actor StandardInput {
         } onCancel: {
             Task { await self.abandonWaiter(id) }
         }
+    }
+
+    /// Whatever bytes have arrived (all that is buffered), else those of the next read; nil
+    /// at end of input or when the calling task is cancelled, and then bytes that arrive
+    /// stay buffered for the next reader.
+    func nextChunk() async -> [UInt8]? {
+        if let chunk = takeBuffered() { return chunk }
+        if reachedEnd { return nil }
+        nextWaiterID += 1
+        let id = nextWaiterID
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                guard !Task.isCancelled else { return continuation.resume(returning: nil) }
+                byteWaiters.append(ChunkWaiter(id: id, continuation: continuation))
+                serveWaiters()
+            }
+        } onCancel: {
+            Task { await self.abandonWaiter(id) }
+        }
+    }
+
+    /// Puts bytes back in front of what is buffered: a reader that took more than it used
+    /// (the line editor, at Enter) leaves the rest for the next one.
+    func unread(_ bytes: [UInt8]) {
+        buffered.insert(contentsOf: bytes, at: 0)
+        serveWaiters()
     }
 
     /// Everything up to the end of input.
@@ -128,6 +161,12 @@ actor StandardInput {
         return nil
     }
 
+    private func takeBuffered() -> [UInt8]? {
+        guard !buffered.isEmpty else { return nil }
+        defer { buffered.removeAll() }
+        return buffered
+    }
+
     private func serveWaiters() {
         while !lineWaiters.isEmpty {
             if let line = takeLine() {
@@ -139,11 +178,24 @@ actor StandardInput {
                 return
             }
         }
+        while !byteWaiters.isEmpty {
+            if let chunk = takeBuffered() {
+                byteWaiters.removeFirst().continuation.resume(returning: chunk)
+            } else if reachedEnd {
+                byteWaiters.removeFirst().continuation.resume(returning: nil)
+            } else {
+                startReading()
+                return
+            }
+        }
     }
 
     private func abandonWaiter(_ id: Int) {
-        guard let index = lineWaiters.firstIndex(where: { $0.id == id }) else { return }
-        lineWaiters.remove(at: index).continuation.resume(returning: nil)
+        if let index = lineWaiters.firstIndex(where: { $0.id == id }) {
+            lineWaiters.remove(at: index).continuation.resume(returning: nil)
+        } else if let index = byteWaiters.firstIndex(where: { $0.id == id }) {
+            byteWaiters.remove(at: index).continuation.resume(returning: nil)
+        }
     }
 
     private func startReading() {
