@@ -58,9 +58,20 @@ import Darwin
         #expect(screen.contains("Out[1]: False"))
     }
 
+    @Test func aSIGINTFromElsewhereAtThePromptDropsTheLine() async throws {
+        // Ctrl-C is a key while the editor reads; `kill -INT` must still do what it did.
+        let screen = try await session([
+            .expect("In [1]: "), .type("partial"), .expect("partial"), .signal(SIGINT),
+            .expect("KeyboardInterrupt"), .expect("In [1]: "), .type("1 + 1\r"), .expect("Out[1]: 2"),
+            .expect("In [2]: "), .type(Self.ctrlD),
+        ])
+        #expect(!screen.contains("partial1 + 1"))
+    }
+
     @Test func ctrlCWhileCodeRunsInterruptsIt() async throws {
         let screen = try await session([
-            .expect("In [1]: "), .type("import time; print('sleeping', flush=True); time.sleep(60)\r"),
+            // The word printed is not the word typed: the echo of the line must not count.
+            .expect("In [1]: "), .type("import time; print('sle' + 'eping', flush=True); time.sleep(60)\r"),
             .expect("sleeping"), .type(Self.ctrlC), .expect("KeyboardInterrupt"),
             .expect("In [2]: "), .type("'after'\r"), .expect("Out[2]: 'after'"),
             .expect("In [3]: "), .type(Self.ctrlD),

@@ -64,12 +64,12 @@ struct TerminalSession {
              try json(environment)],
             executable: "/usr/bin/env")
         let finished = await driver.finish(seconds: 120)
-        let report = try JSONSerialization.jsonObject(with: Data(finished.stdout.utf8)) as? [String: Any] ?? [:]
+        let report = (try? JSONSerialization.jsonObject(with: Data(finished.stdout.utf8))) as? [String: Any] ?? [:]
         return Outcome(
             status: Int32(report["status"] as? Int ?? -1),
             screen: report["screen"] as? String ?? "",
             terminalRestored: report["restored"] as? Bool ?? false,
-            problem: finished.status == 0 ? "" : finished.stderr)
+            problem: finished.status == 0 ? "" : "the driver failed (\(finished.status)): \(finished.stderr)")
     }
 
     /// Removes the state folder.
