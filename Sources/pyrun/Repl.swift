@@ -24,6 +24,10 @@ actor ReplSession {
 
     /// Lines of a cell that is not complete yet.
     private var pendingLines: [String] = []
+    /// True from the moment a line is taken until it ran or joined an open cell.
+    private var lineInHand = false
+    /// A Ctrl-C that came while a line was in hand, before its cell started.
+    private var interruptedBeforeRunning = false
     /// True from the moment a cell is submitted until its outcome is shown.
     private var cellInProgress = false
     /// The running cell, once the kernel accepted it.
@@ -149,6 +153,11 @@ actor ReplSession {
     }
 
     private func handle(_ line: String) async {
+        lineInHand = true
+        defer {
+            lineInHand = false
+            interruptedBeforeRunning = false
+        }
         if pendingLines.isEmpty {
             let trimmed = line.trimmingCharacters(in: .whitespaces)
             if trimmed.isEmpty { return }
@@ -164,11 +173,19 @@ actor ReplSession {
         // The kernel's own compiler decides, so the prompt agrees with Python on every
         // construct; if it cannot answer, running the code shows what is wrong.
         let completeness = (try? await kernel.isComplete(code: code + "\n")) ?? .complete
+        if interruptedBeforeRunning { return dropInterruptedCell() }
         if case .incomplete = completeness { return }
         if Self.blockAwaitsBlankLine(pendingLines) { return }
         pendingLines.removeAll()
         await remember(code)
+        if interruptedBeforeRunning { return dropInterruptedCell() }
         await runCell(code)
+    }
+
+    /// Ctrl-C came after Enter but before the cell started: it does not start, as in python.
+    private func dropInterruptedCell() {
+        pendingLines.removeAll()
+        output.write(interactive ? "\nKeyboardInterrupt\n" : "")  // after the terminal's "^C"
     }
 
     /// Whether an indented block is still open: the compiler calls `def f():` plus one body
@@ -230,6 +247,10 @@ actor ReplSession {
         // The editor holds the terminal raw, so this came from elsewhere (`kill -INT`):
         // treated as Ctrl-C typed at the prompt.
         if await editor?.interrupt() == true { return }
+        if lineInHand, !cellInProgress {
+            interruptedBeforeRunning = true
+            return
+        }
         guard cellInProgress else {
             // Between lines: drop the line (and any open cell), as IPython does.
             pendingLines.removeAll()
