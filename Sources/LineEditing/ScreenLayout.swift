@@ -148,7 +148,8 @@ struct LineRenderer {
             drawn.continuationPrompt == continuationPrompt, !drawn.layout.endsWithWrap
         else { return nil }
         let added = buffer.characters[drawn.buffer.characters.count...]
-        guard !added.contains("\n"), drawn.layout.end.column + added.reduce(0, { $0 + $1.terminalColumns }) < width else { return nil }
+        let addedColumns = added.reduce(0) { $0 + $1.terminalColumns }
+        guard !added.contains("\n"), drawn.layout.end.column + addedColumns < width else { return nil }
         return String(added)
     }
 

@@ -44,7 +44,9 @@ public struct Terminal: Sendable {
         let bytes = Array(text.utf8)
         var offset = 0
         while offset < bytes.count {
-            let written = bytes.withUnsafeBytes { writeBytes(outputDescriptor, $0.baseAddress! + offset, $0.count - offset) }
+            let written = bytes.withUnsafeBytes {
+                writeBytes(outputDescriptor, $0.baseAddress! + offset, $0.count - offset)
+            }
             if written < 0, errno == EINTR || errno == EAGAIN { continue }
             guard written > 0 else { return }
             offset += written

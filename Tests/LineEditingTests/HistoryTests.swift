@@ -52,7 +52,8 @@ import Testing
             let file = HistoryFile(path: "\(folder)/app/history")
             try file.append("secret = 'hunter2'")
             let fileMode = try FileManager.default.attributesOfItem(atPath: file.path)[.posixPermissions] as? Int
-            let folderMode = try FileManager.default.attributesOfItem(atPath: "\(folder)/app")[.posixPermissions] as? Int
+            let folderAttributes = try FileManager.default.attributesOfItem(atPath: "\(folder)/app")
+            let folderMode = folderAttributes[.posixPermissions] as? Int
             #expect(fileMode == 0o600)
             #expect(folderMode == 0o700)
         }
@@ -63,7 +64,8 @@ import Testing
             let file = HistoryFile(path: "\(folder)/history", limit: 3)
             for number in 1...5 { try file.append("\(number)") }
             #expect(try file.load() == ["3", "4", "5"])
-            #expect(try String(contentsOfFile: file.path, encoding: .utf8) == "1\n2\n3\n4\n5\n")  // under twice: left alone
+            // Under twice the limit: left alone.
+            #expect(try String(contentsOfFile: file.path, encoding: .utf8) == "1\n2\n3\n4\n5\n")
             try file.append("6")
             #expect(try file.load() == ["4", "5", "6"])
             #expect(try String(contentsOfFile: file.path, encoding: .utf8) == "4\n5\n6\n")
@@ -74,7 +76,8 @@ import Testing
         #expect(
             HistoryFile.standardPath(application: "app", environment: ["XDG_STATE_HOME": "/s", "HOME": "/h"])
                 == "/s/app/history")
-        #expect(HistoryFile.standardPath(application: "app", environment: ["HOME": "/h"]) == "/h/.local/state/app/history")
+        #expect(
+            HistoryFile.standardPath(application: "app", environment: ["HOME": "/h"]) == "/h/.local/state/app/history")
         // A relative XDG path is to be ignored, says the specification.
         #expect(
             HistoryFile.standardPath(application: "app", environment: ["XDG_STATE_HOME": "rel", "HOME": "/h"])

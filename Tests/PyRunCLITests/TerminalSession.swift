@@ -55,7 +55,8 @@ struct TerminalSession {
 
     /// Runs pyrun through `steps`, then waits for it to end (the last step should make it end).
     func run(_ steps: [Step]) async throws -> Outcome {
-        let environment = ["XDG_STATE_HOME": stateFolder, "TERM": "xterm"].merging(self.environment) { _, given in given }
+        let environment = ["XDG_STATE_HOME": stateFolder, "TERM": "xterm"]
+            .merging(self.environment) { _, given in given }
         func json(_ value: Any) throws -> String {
             String(decoding: try JSONSerialization.data(withJSONObject: value), as: UTF8.self)
         }
