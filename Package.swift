@@ -20,6 +20,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/modelcontextprotocol/swift-sdk.git", from: "0.12.1"),
     ],
     targets: [
         .target(
@@ -32,11 +33,21 @@ let package = Package(
             name: "LineEditing",
             swiftSettings: strictSettings
         ),
+        .target(
+            name: "PyRunMCP",
+            dependencies: [
+                "PyRunKit",
+                .product(name: "MCP", package: "swift-sdk"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .executableTarget(
             name: "pyrun",
             dependencies: [
                 "PyRunKit",
                 "LineEditing",
+                "PyRunMCP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -63,6 +74,11 @@ let package = Package(
         .testTarget(
             name: "LineEditingTests",
             dependencies: ["LineEditing"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "PyRunMCPTests",
+            dependencies: ["PyRunMCP", .product(name: "MCP", package: "swift-sdk")],
             swiftSettings: strictSettings
         ),
         .testTarget(
