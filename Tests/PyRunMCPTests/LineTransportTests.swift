@@ -133,7 +133,7 @@ import Darwin
         input.write(String(repeating: "z", count: 5000) + "\n{\"after\":true}\n")
         let received = try await strings(transport.receive(), count: 1)
         #expect(received == ["{\"after\":true}"])
-        let reply = output.readLines(1)
+        let reply = await output.readLines(1)
         let object = try JSONSerialization.jsonObject(with: Data(reply[0].utf8)) as? [String: Any]
         #expect(object?["id"] is NSNull)
         let error = object?["error"] as? [String: Any]
@@ -152,7 +152,7 @@ import Darwin
         let messages = (0..<24).map { index in
             "{\"n\":\(index),\"pad\":\"" + String(repeating: Character(UnicodeScalar(97 + index % 26)!), count: sizes[index % sizes.count]) + "\"}"
         }
-        let reader = Task.detached { output.readLines(messages.count) }
+        let reader = Task { await output.readLines(messages.count) }
         try await withThrowingTaskGroup(of: Void.self) { group in
             for message in messages {
                 group.addTask { try await transport.send(Data(message.utf8)) }
@@ -217,7 +217,7 @@ import Darwin
         input.write(
             #"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"0"}}}"#
                 + "\n")
-        let reply = output.readLines(1)
+        let reply = await output.readLines(1)
         let object = try JSONSerialization.jsonObject(with: Data(reply[0].utf8)) as? [String: Any]
         #expect(object?["id"] as? Int == 1)
         let result = object?["result"] as? [String: Any]

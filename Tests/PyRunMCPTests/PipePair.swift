@@ -47,8 +47,15 @@ final class PipePair: @unchecked Sendable {
 
     func write(_ text: String) { write(Array(text.utf8)) }
 
-    /// Reads lines until `count` have arrived (blocking).
-    func readLines(_ count: Int) -> [String] {
+    /// Reads lines until `count` have arrived, on a thread of its own: a blocking read on the
+    /// cooperative pool could starve the very tasks that are to write them.
+    func readLines(_ count: Int) async -> [String] {
+        await withCheckedContinuation { continuation in
+            Thread { continuation.resume(returning: self.readLinesBlocking(count)) }.start()
+        }
+    }
+
+    private func readLinesBlocking(_ count: Int) -> [String] {
         var buffer: [UInt8] = []
         var lines: [String] = []
         var chunk = [UInt8](repeating: 0, count: 1 << 16)
