@@ -4,16 +4,20 @@ import Testing
 @testable import PyRunMCP
 
 @Suite struct RepeatedLinesTests {
+    private func squash(_ text: String, from first: Int = 1) -> [OutputLine] {
+        RepeatedLines.squash(NumberedLine.split(text[...], firstNumber: first))
+    }
+
     @Test func aRunOfThreeOrMoreBecomesTheLineAndANote() {
-        let lines = RepeatedLines.squash("start\nwarn\nwarn\nwarn\nwarn\nend\n", firstLineNumber: 1)
+        let lines = squash("start\nwarn\nwarn\nwarn\nwarn\nend\n")
         #expect(lines.map(\.text) == ["start", "warn", "[pyrun: the line above repeats 3 more times, lines 3–5]", "end"])
         #expect(lines.map(\.firstLine) == [1, 2, 3, 6])
-        #expect(lines[2].lineCount == 3)
+        #expect(lines[2].lastLine == 5 && lines[2].lineCount == 3)
         #expect(lines[2].originalLength == 15)
     }
 
     @Test func twoIdenticalLinesStay() {
-        let lines = RepeatedLines.squash("a\na\nb", firstLineNumber: 10)
+        let lines = squash("a\na\nb", from: 10)
         #expect(lines.map(\.text) == ["a", "a", "b"])
         #expect(lines.map(\.firstLine) == [10, 11, 12])
         #expect(lines.map(\.originalLength) == [2, 2, 1])
@@ -21,9 +25,22 @@ import Testing
 
     @Test func originalLengthsAddUpToTheText() {
         for text in ["x\nx\nx", "x\nx\nx\n", "", "\n\n\n\n", "a\nb\nb\nb\nb", "only"] {
-            let lines = RepeatedLines.squash(text[...], firstLineNumber: 1)
+            let lines = squash(text)
             #expect(lines.reduce(0) { $0 + $1.originalLength } == text.unicodeScalars.count, "\(text.debugDescription)")
         }
+    }
+
+    @Test func aRunAmongAnotherStreamsLinesNamesItsSpan() {
+        let lines = [3, 5, 9, 10].map { NumberedLine(number: $0, text: "tick") }
+        let squashed = RepeatedLines.squash(lines)
+        #expect(squashed.map(\.text) == ["tick", "[pyrun: the line above repeats 3 more times, between lines 5 and 10]"])
+    }
+
+    @Test func splittingKeepsWhetherTheLastLineEnded() {
+        #expect(NumberedLine.split("a\nb", firstNumber: 1).map(\.hasNewline) == [true, false])
+        #expect(NumberedLine.split("a\nb\n", firstNumber: 1).map(\.hasNewline) == [true, true])
+        #expect(NumberedLine.split("", firstNumber: 1).isEmpty)
+        #expect(NumberedLine.split("\n", firstNumber: 4).map(\.number) == [4])
     }
 
     @Test func countsAreGroupedByThousands() {

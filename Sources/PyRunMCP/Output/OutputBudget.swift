@@ -76,17 +76,43 @@ public struct OutputBudget: Sendable, Hashable {
     ///     the notes name lines that `python_output` can find.
     ///   - fullOutput: where the whole output is, for the note.
     public func fit(_ text: String, firstLineNumber: Int = 1, fullOutput: FullOutputReference? = nil) -> FittedOutput {
-        let lines = RepeatedLines.squash(text[...], firstLineNumber: firstLineNumber)
-        let squashed = lines.filter(\.isNote).reduce(0) { $0 + $1.lineCount }
-        let endsWithNewline = text.utf8.last == 0x0A
+        fit(lines: NumberedLine.split(text[...], firstNumber: firstLineNumber), fullOutput: fullOutput)
+    }
+
+    /// Fits numbered lines (not necessarily consecutive: stdout's lines among stderr's).
+    public func fit(lines: [NumberedLine], fullOutput: FullOutputReference? = nil) -> FittedOutput {
+        fit(RepeatedLines.squash(lines), endsWithNewline: lines.last?.hasNewline ?? false, fullOutput: fullOutput)
+    }
+
+    /// Fits a window whose middle was already dropped; the dropped stretch is always part of
+    /// what the note reports.
+    public func fit(_ window: OutputWindow, fullOutput: FullOutputReference? = nil) -> FittedOutput {
+        var lines = RepeatedLines.squash(window.head)
+        if let omitted = window.omitted {
+            lines.append(
+                OutputLine(
+                    note: "", firstLine: omitted.firstLine, lastLine: omitted.lastLine, lineCount: omitted.lineCount,
+                    originalLength: omitted.characters, isOmitted: true))
+        }
+        let tail = window.tail
+        lines += RepeatedLines.squash(tail)
+        let last = tail.last ?? window.head.last
+        return fit(lines, endsWithNewline: last?.hasNewline ?? false, fullOutput: fullOutput)
+    }
+
+    private func fit(_ lines: [OutputLine], endsWithNewline: Bool, fullOutput: FullOutputReference?) -> FittedOutput {
+        let squashed = lines.filter { $0.isNote && !$0.isOmitted }.reduce(0) { $0 + $1.lineCount }
+        // An omitted stretch can never be shown: its length is more than any room.
         let shownLengths = lines.indices.map { index in
-            lines[index].text.unicodeScalars.count + (index < lines.count - 1 || endsWithNewline ? 1 : 0)
+            lines[index].isOmitted
+                ? Int.max / 4
+                : lines[index].text.unicodeScalars.count + (index < lines.count - 1 || endsWithNewline ? 1 : 0)
         }
         if shownLengths.reduce(0, +) <= limit {
-            return FittedOutput(text: squashed == 0 ? text : Self.join(lines, endsWithNewline), elision: nil, squashedLines: squashed)
+            return FittedOutput(text: Self.join(lines[...], endsWithNewline), elision: nil, squashedLines: squashed)
         }
         let totalCharacters = lines.reduce(0) { $0 + $1.originalLength }
-        let lastLineNumber = lines.last.map { $0.firstLine + $0.lineCount - 1 } ?? firstLineNumber
+        let lastLineNumber = lines.map(\.lastLine).max() ?? 1
         // The note is sized for the largest numbers and the longest wording it can have, so the
         // room is never overrun.
         let longestNote = [lastLineNumber, lastLineNumber + 1].map { last in
@@ -103,7 +129,7 @@ public struct OutputBudget: Sendable, Hashable {
         let elision = Elision(
             characters: totalCharacters - kept,
             firstLine: lines[head.wholeLines].firstLine,
-            lastLine: lines[tail.firstWholeLine - 1].firstLine + lines[tail.firstWholeLine - 1].lineCount - 1,
+            lastLine: lines[tail.firstWholeLine - 1].lastLine,
             startsInsideLine: !head.partial.isEmpty, endsInsideLine: !tail.partial.isEmpty)
         var result = Self.join(lines[..<head.wholeLines], true)
         result += head.partial
@@ -233,9 +259,36 @@ public struct OutputBudget: Sendable, Hashable {
         }
     }
 
-    private static func join(_ lines: some Collection<OutputLine>, _ finalNewline: Bool) -> String {
+    private static func join(_ lines: ArraySlice<OutputLine>, _ finalNewline: Bool) -> String {
         var text = lines.map(\.text).joined(separator: "\n")
         if finalNewline, !lines.isEmpty { text += "\n" }
         return text
+    }
+}
+
+extension OutputBudget {
+    /// Divides `total` characters among parts that need `needs` characters: a part that needs
+    /// less than an equal share gets what it needs, and what it leaves goes to the others
+    /// (so a short stderr does not cost a long stdout its room).
+    public static func shares(of total: Int, for needs: [Int]) -> [Int] {
+        var shares = Array(repeating: 0, count: needs.count)
+        var open = Set(needs.indices.filter { needs[$0] > 0 })
+        var left = total
+        while !open.isEmpty, left > 0 {
+            let equal = left / open.count
+            let satisfied = open.filter { needs[$0] - shares[$0] <= equal }
+            if satisfied.isEmpty {
+                for index in open.sorted() { shares[index] += equal }
+                // The remainder of the division goes to the last parts (the end matters most).
+                for index in open.sorted().suffix(left - equal * open.count) { shares[index] += 1 }
+                break
+            }
+            for index in satisfied {
+                left -= needs[index] - shares[index]
+                shares[index] = needs[index]
+                open.remove(index)
+            }
+        }
+        return shares
     }
 }
