@@ -71,11 +71,16 @@ public actor LineTransport: Transport {
     /// descriptor 0 at `/dev/null`. A stray `print` in the server, or a child process that
     /// writes to its inherited stdout, can then never corrupt the JSON-RPC stream, and nothing
     /// but the transport reads the client's messages.
+    ///
+    /// It also ignores SIGPIPE for the process: a client that goes away must make a write fail
+    /// with `EPIPE` (which ends the input, so the server shuts its kernels down), not kill the
+    /// server before it can.
     /// - Throws: `TransportError` when the descriptors cannot be duplicated.
     public static func standardIO(
         maximumMessageBytes: Int = LineTransport.defaultMaximumMessageBytes,
         logger: Logger = Logger(label: "pyrun.mcp.transport")
     ) throws -> LineTransport {
+        signal(SIGPIPE, SIG_IGN)
         let input = fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 3)
         guard input >= 0 else { throw TransportError("cannot duplicate stdin", errno: errno) }
         let output = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3)
