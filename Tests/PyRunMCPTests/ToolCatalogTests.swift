@@ -153,3 +153,63 @@ import Testing
         await server.stop()
     }
 }
+
+/// The schemas checked by the reference validator (Python's `jsonschema`), where it is installed.
+@Suite struct ToolSchemaValidityTests {
+    /// Whether `python3` on PATH can import `jsonschema`.
+    static let hasJSONSchema: Bool = {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", "import jsonschema"]
+        process.standardError = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { return false }
+        process.waitUntilExit()
+        return process.terminationStatus == 0
+    }()
+
+    @Test(.enabled(if: hasJSONSchema, "python3 with jsonschema is not installed"))
+    func everySchemaIsValidDraft2020AndTheReportsValidateAgainstIt() throws {
+        let script = """
+            import json, sys
+            from jsonschema import Draft202012Validator
+            data = json.load(sys.stdin)
+            for tool in data["tools"]:
+                Draft202012Validator.check_schema(tool["inputSchema"])
+                Draft202012Validator.check_schema(tool["outputSchema"])
+            for name, sample in data["samples"]:
+                schema = next(t["outputSchema"] for t in data["tools"] if t["name"] == name)
+                Draft202012Validator(schema).validate(sample)
+            print("valid")
+            """
+        let encoder = JSONEncoder()
+        let samples: [(String, Data)] = [
+            ("python", try encoder.encode(ExecutionReport(status: .ok, session: "main", runID: "r1", generation: 1,
+                                                           executionCount: 1, durationSeconds: 0.1, result: "2"))),
+            ("python_wait", try encoder.encode(ExecutionReport(status: .running, session: "s", runID: "r2", generation: 2,
+                                                                durationSeconds: 30))),
+            ("python_interrupt", try encoder.encode(InterruptReport(session: "main", outcome: .interrupted, stateKept: true,
+                                                                    message: "stopped"))),
+            ("python_sessions", try encoder.encode(SessionsReport(action: .list, sessions: []))),
+            ("python_output", try encoder.encode(OutputPage(runID: "r1", running: false, offset: 0, lines: [], totalLines: 0,
+                                                            path: "/tmp/r1.txt"))),
+        ]
+        let tools = try encoder.encode(ToolCatalog.tools())
+        let payload = "{\"tools\":\(String(decoding: tools, as: UTF8.self)),\"samples\":["
+            + samples.map { "[\"\($0.0)\",\(String(decoding: $0.1, as: UTF8.self))]" }.joined(separator: ",") + "]}"
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", script]
+        let input = Pipe()
+        let output = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        input.fileHandleForWriting.write(Data(payload.utf8))
+        try input.fileHandleForWriting.close()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "\(text)")
+        #expect(text == "valid\n")
+    }
+}
