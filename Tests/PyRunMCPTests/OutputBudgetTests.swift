@@ -171,6 +171,29 @@ import Testing
         #expect(fitted.text.contains("(end of image) and then some words to keep\nafter\n"))
     }
 
+    @Test func aPayloadWrappedOverLinesIsLeftOutWhole() throws {
+        let payload = Data((0..<30_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }).base64EncodedString(
+            options: .lineLength76Characters)
+        let wrapped = payload.replacingOccurrences(of: "\r\n", with: "\n")
+        let text = "-----BEGIN DATA-----\n" + wrapped + "\n-----END DATA-----\nrest\n"
+        let fitted = OutputBudget(limit: 2000).fit(text)
+        let elision = try #require(fitted.elision)
+        let payloadLines = wrapped.split(separator: "\n")
+        #expect(elision.firstLine == 2)
+        #expect(elision.lastLine == 1 + payloadLines.count)
+        #expect(fitted.text.hasPrefix("-----BEGIN DATA-----\n[pyrun: "))
+        #expect(fitted.text.hasSuffix("]\n-----END DATA-----\nrest\n"))
+    }
+
+    @Test func rulersAndWordsAreNotPayloads() {
+        let ruler = OutputLine(NumberedLine(number: 1, text: Substring(String(repeating: "=", count: 80))))
+        let word = OutputLine(NumberedLine(number: 1, text: Substring(String(repeating: "abc", count: 30))))
+        let payload = OutputLine(NumberedLine(number: 1, text: "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo0NTY3ODkwYWJjZGVmZ2hp"))
+        #expect(!OutputBudget.isPayloadLine(ruler))
+        #expect(!OutputBudget.isPayloadLine(word))
+        #expect(OutputBudget.isPayloadLine(payload))
+    }
+
     @Test func aRepetitionNoteIsNeverCutInHalf() {
         let text = numberedLines(50) + String(repeating: "same\n", count: 10_000) + numberedLines(50)
         let fitted = OutputBudget(limit: 900).fit(text)

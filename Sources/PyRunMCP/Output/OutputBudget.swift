@@ -184,6 +184,15 @@ public struct OutputBudget: Sendable, Hashable {
             head.originalKept += lines[head.wholeLines].originalLength
             head.wholeLines += 1
         }
+        // A payload wrapped over lines (76-column base64) is not cut between its lines either.
+        if head.wholeLines < lines.count, Self.isPayloadLine(lines[head.wholeLines]) {
+            while head.wholeLines > 0, Self.isPayloadLine(lines[head.wholeLines - 1]) {
+                head.wholeLines -= 1
+                head.used -= lengths[head.wholeLines]
+                head.originalKept -= lines[head.wholeLines].originalLength
+            }
+            return head
+        }
         let left = room - head.used - 1  // the partial line ends with a newline of ours
         if head.wholeLines < lines.count, !lines[head.wholeLines].isNote, left >= Self.minimumPartialLine {
             head.partial = Self.prefix(of: lines[head.wholeLines].text, atMost: left)
@@ -203,6 +212,19 @@ public struct OutputBudget: Sendable, Hashable {
             tail.firstWholeLine -= 1
             used += lengths[tail.firstWholeLine]
             tail.originalKept += lines[tail.firstWholeLine].originalLength
+        }
+        if tail.firstWholeLine > boundary, Self.isPayloadLine(lines[tail.firstWholeLine - 1]) {
+            while tail.firstWholeLine < lines.count {
+                let line = lines[tail.firstWholeLine]
+                let isLast = !Self.isPayloadLine(line)
+                // The payload's last line is shorter than the others, and still part of it.
+                guard !isLast || (!line.isNote && !line.text.isEmpty && line.text.unicodeScalars.allSatisfy(Self.isBase64))
+                else { break }
+                tail.originalKept -= line.originalLength
+                tail.firstWholeLine += 1
+                if isLast { break }
+            }
+            return tail
         }
         let candidate = tail.firstWholeLine - 1
         let left = room - used - 1
@@ -249,6 +271,25 @@ public struct OutputBudget: Sendable, Hashable {
             while cut < line.endIndex, isBase64(scalars[cut]) { cut = scalars.index(after: cut) }
         }
         return line[cut...]
+    }
+
+    /// A line that is all base64 (40 characters or more, with capitals, small letters and
+    /// digits): one line of a wrapped payload.
+    static func isPayloadLine(_ line: OutputLine) -> Bool {
+        guard !line.isNote, line.text.unicodeScalars.count >= 40 else { return false }
+        var upper = false
+        var lower = false
+        var digit = false
+        for scalar in line.text.unicodeScalars {
+            guard isBase64(scalar) else { return false }
+            switch scalar {
+            case "A"..."Z": upper = true
+            case "a"..."z": lower = true
+            case "0"..."9": digit = true
+            default: break
+            }
+        }
+        return upper && lower && digit
     }
 
     /// The alphabets of base64 and base64url, padding included.
