@@ -109,6 +109,67 @@ private let done = RunEvent.finished(RunOutcome(status: .ok, cpuSeconds: 0.01, p
         }
     }
 
+    @Test func twoCallsRacingForAFreeSessionNeverBothLaunch() async throws {
+        try await withRegistry { registry, _ in
+            let (entered, enteredSignal) = AsyncStream.makeStream(of: Void.self)
+            let (release, releaseSignal) = AsyncStream.makeStream(of: Void.self)
+            let execution = ScriptedExecution()
+            let first = Task {
+                try await registry.start(session: "main", generation: 1) {
+                    enteredSignal.yield()
+                    for await _ in release { break }
+                    return execution
+                }
+            }
+            for await _ in entered { break }
+            let launchedSecond = Mutex(false)
+            let second = try await registry.start(session: "main", generation: 1) {
+                launchedSecond.withLock { $0 = true }
+                return ScriptedExecution()
+            }
+            #expect(second == .busy(runID: "r1"))
+            #expect(!launchedSecond.withLock { $0 })
+            releaseSignal.yield()
+            #expect(try await first.value == .started(runID: "r1"))
+            execution.send(done)
+            #expect(try await registry.wait(for: "r1", atMost: .seconds(30)).report.status == .ok)
+        }
+    }
+
+    @Test func anInterruptDuringTheLaunchReachesTheRunOnceItStarts() async throws {
+        try await withRegistry { registry, _ in
+            let (entered, enteredSignal) = AsyncStream.makeStream(of: Void.self)
+            let (release, releaseSignal) = AsyncStream.makeStream(of: Void.self)
+            let execution = ScriptedExecution()
+            let started = Task {
+                try await registry.start(session: "main", generation: 1) {
+                    enteredSignal.yield()
+                    for await _ in release { break }
+                    return execution
+                }
+            }
+            for await _ in entered { break }
+            try await registry.interrupt("r1")
+            #expect(execution.interruptCount == 0)
+            releaseSignal.yield()
+            _ = try await started.value
+            #expect(execution.interruptCount == 1)
+            #expect(try await registry.wait(for: "r1", atMost: .seconds(30)).report.status == .interrupted)
+        }
+    }
+
+    @Test func aLaunchThatFailsLeavesTheSessionFreeAndNoRunBehind() async throws {
+        struct LaunchFailed: Error {}
+        try await withRegistry { registry, directory in
+            await #expect(throws: LaunchFailed.self) {
+                try await registry.start(session: "main", generation: 1) { throw LaunchFailed() }
+            }
+            #expect(await registry.runningRun(in: "main") == nil)
+            await #expect(throws: RunRegistryError.self) { try await registry.page(of: "r1") }
+            #expect(!FileManager.default.fileExists(atPath: "\(directory)/r1.txt"))
+        }
+    }
+
     @Test func aProgressBarShowsItsCurrentStateWhileRunningAndItsLastAtTheEnd() async throws {
         try await withRegistry { registry, _ in
             let execution = ScriptedExecution()

@@ -7,7 +7,10 @@ final class RunRecord {
     let id: String
     let session: String
     let generation: Int
-    let execution: any RunningExecution
+    /// Nil while the run is being launched.
+    private(set) var execution: (any RunningExecution)?
+    /// An interrupt that came while the run was being launched.
+    var interruptWhenAttached = false
     let spool: OutputSpool
     let completion = RunCompletion()
     private let configuration: RunRegistry.Configuration
@@ -27,14 +30,10 @@ final class RunRecord {
     private var imageCount = 0
     private var savedFiles: [String] = []
 
-    init(
-        id: String, session: String, generation: Int, execution: any RunningExecution, spool: OutputSpool,
-        configuration: RunRegistry.Configuration
-    ) {
+    init(id: String, session: String, generation: Int, spool: OutputSpool, configuration: RunRegistry.Configuration) {
         self.id = id
         self.session = session
         self.generation = generation
-        self.execution = execution
         self.spool = spool
         self.configuration = configuration
         stdout = StreamCapture(redactor: configuration.redactor)
@@ -42,6 +41,12 @@ final class RunRecord {
         // Each end of a window covers the most one reply can show of it.
         unseenStdout = OutputWindow(keepingAtEachEnd: configuration.budget.limit)
         unseenStderr = OutputWindow(keepingAtEachEnd: configuration.budget.limit)
+    }
+
+    /// Gives the launched execution; returns whether an interrupt came meanwhile.
+    func attach(_ execution: any RunningExecution) -> Bool {
+        self.execution = execution
+        return interruptWhenAttached
     }
 
     // MARK: - Events

@@ -74,29 +74,50 @@ public actor RunRegistry {
 
     // MARK: - Starting and looking
 
-    /// Registers `execution` as the session's run and starts consuming its events, unless the
-    /// session already has a run going.
-    /// - Throws: `RunRegistryError` when its output file cannot be created.
-    public func start(session: String, generation: Int, execution: some RunningExecution) throws(RunRegistryError)
-        -> StartOutcome
-    {
+    /// Starts a run on the session, unless the session already has one going.
+    ///
+    /// The session counts as busy from the moment this is called, before `launch` is awaited,
+    /// so two calls that race for a free session never both submit code: the second is told
+    /// `busy` with the first's run id, and its `launch` is never called.
+    /// - Parameters:
+    ///   - generation: the session's interpreter number, for the report.
+    ///   - launch: submits the code and returns its running execution.
+    /// - Throws: `RunRegistryError` when the output file cannot be created, or what `launch`
+    ///   throws (the run is then forgotten).
+    public func start(
+        session: String, generation: Int, launch: @Sendable () async throws -> any RunningExecution
+    ) async throws -> StartOutcome {
         if let running = runningRun(in: session) { return .busy(runID: running) }
         runCounter += 1
         let id = "r\(runCounter)"
         let spool = try OutputSpool(
             path: "\(configuration.directory)/\(id).txt", maximumBytes: configuration.maximumFileBytes)
-        let record = RunRecord(
-            id: id, session: session, generation: generation, execution: execution, spool: spool,
-            configuration: configuration)
+        let record = RunRecord(id: id, session: session, generation: generation, spool: spool, configuration: configuration)
         runs[id] = record
         order.append(id)
-        forgetOldRuns()
+        let execution: any RunningExecution
+        do {
+            execution = try await launch()
+        } catch {
+            runs[id] = nil
+            order.removeAll { $0 == id }
+            record.deleteFiles()
+            throw error
+        }
+        let interruptedMeanwhile = record.attach(execution)
         let events = execution.events()
         Task {
             for await event in events { self.handle(event, for: id) }
             self.handleEndOfEvents(for: id)
         }
+        if interruptedMeanwhile { await execution.interrupt() }
+        forgetOldRuns()
         return .started(runID: id)
+    }
+
+    /// Starts a run whose execution already exists (see `start(session:generation:launch:)`).
+    public func start(session: String, generation: Int, execution: some RunningExecution) async throws -> StartOutcome {
+        try await start(session: session, generation: generation, launch: { execution })
     }
 
     /// Waits until the run ends or `timeout` passes, then returns its state and what it
@@ -113,11 +134,16 @@ public actor RunRegistry {
         order.last { runs[$0]?.session == session && runs[$0]?.outcome == nil }
     }
 
-    /// Interrupts a run that is still going (its events then end with the outcome).
+    /// Interrupts a run that is still going (its events then end with the outcome); a run
+    /// still being launched is interrupted as soon as it has started.
     public func interrupt(_ runID: String) async throws(RunRegistryError) {
         let record = try record(runID)
         guard record.outcome == nil else { return }
-        await record.execution.interrupt()
+        guard let execution = record.execution else {
+            record.interruptWhenAttached = true
+            return
+        }
+        await execution.interrupt()
     }
 
     /// Waits until every run has ended (for shutdown, after the kernels were told to stop).
