@@ -65,7 +65,8 @@ class Proc:
                                   start_new_session=True, bufsize=0, env=env)
         self.out = self.p.stdout
         self.buf = b""
-        self.readline()
+        while not self.readline():  # the runner writes an empty line before hello
+            pass
         self.start_s = time.perf_counter() - t0
         self.n = 0
 

@@ -1840,7 +1840,9 @@ def main() -> None:
         if err is not None:
             hello["preludeError"] = err
     hello["cwd"] = os.getcwd()
-    send(hello)
+    # The newline ends any partial line the interpreter's start wrote to fd 1
+    # (a sitecustomize printing "note: "), so hello is a line of its own.
+    _write_bytes(b"\n" + (_frame_line(hello) + "\n").encode("utf-8", "pyrun.json"))
     _start_thread(_reader_loop, prefix)
     st.phase = IDLE
     while True:

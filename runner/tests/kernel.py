@@ -15,7 +15,9 @@ import time
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-RUNNER = os.path.normpath(os.path.join(HERE, "..", "runner.py"))
+# PYRUN_TEST_RUNNER runs the suite against another runner file (e.g. an older one,
+# to see a new test fail without the fix it tests).
+RUNNER = os.environ.get("PYRUN_TEST_RUNNER") or os.path.normpath(os.path.join(HERE, "..", "runner.py"))
 PYTHON = sys.executable
 TIMEOUT = 20.0  # liveness bound only; nothing waits for it on success
 
@@ -78,6 +80,7 @@ class Kernel:
             cwd=cwd,
         )
         self.frames = queue.Queue()
+        self.noise = []  # lines before hello that are not frames (start-up noise)
         self.stderr = b""
         self._n = 0
         self._threads = [threading.Thread(target=self._read_stdout, daemon=True),
@@ -90,11 +93,21 @@ class Kernel:
 
     def _read_stdout(self):
         f = self.proc.stdout
+        seen_hello = False
         while True:
             line = f.readline()
             if not line:
                 self.frames.put(None)
                 return
+            if line == b"\n":  # hosts ignore empty lines (one comes before hello)
+                continue
+            if not seen_hello:  # non-JSON lines before the first frame: start-up noise
+                try:
+                    parse_strict(line.rstrip(b"\n"))
+                    seen_hello = True
+                except Exception:
+                    self.noise.append(line.rstrip(b"\n"))
+                    continue
             try:
                 self.frames.put(parse_strict(line.rstrip(b"\n")))
             except Exception as e:  # surfaces in the test that reads it

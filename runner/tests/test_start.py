@@ -196,6 +196,7 @@ class HostGoneTests(unittest.TestCase):
         out = os.fdopen(out_r, "rb")
         try:
             runner_pid = int(mid.stdout.readline())
+            self.assertEqual(out.readline(), b"\n")  # the runner's newline before hello
             hello = parse_strict(out.readline().rstrip(b"\n"))
             self.assertEqual(hello["pid"], runner_pid)
             os.write(in_w, json.dumps({"id": "c", "code": "import subprocess\n"

@@ -1,0 +1,46 @@
+"""Hostile code and faults (issue 9): each class is one numbered item.
+
+Every test drives runner.py as a real subprocess over the real pipe, as a
+hostile user (or an unlucky environment) would.
+"""
+
+import os
+import tempfile
+import unittest
+
+from kernel import Kernel
+
+
+def _scratch_dir() -> str:
+    return os.path.realpath(tempfile.mkdtemp(prefix="pyrun-hostile-"))
+
+
+class StartupNoiseTests(unittest.TestCase):
+    """Item 10: a partial stdout line written at interpreter start cannot break hello."""
+
+    def _kernel_with_sitecustomize(self, body: str) -> Kernel:
+        d = _scratch_dir()
+        with open(os.path.join(d, "sitecustomize.py"), "w") as f:
+            f.write(body)
+        return Kernel(env={"PYTHONPATH": d})
+
+    def test_partial_line_before_hello_ends_as_its_own_line(self):
+        k = self._kernel_with_sitecustomize("import sys\nsys.stdout.write('note: ')\n")
+        try:
+            self.assertEqual(k.hello["type"], "hello")
+            self.assertEqual(k.noise, [b"note: "])
+            self.assertEqual(k.run("6*7")[-2]["bundle"]["text/plain"], "42")
+        finally:
+            k.close()
+
+    def test_whole_noise_line_is_kept_not_merged(self):
+        k = self._kernel_with_sitecustomize("print('a whole line')\n")
+        try:
+            self.assertEqual(k.hello["type"], "hello")
+            self.assertEqual(k.noise, [b"a whole line"])
+        finally:
+            k.close()
+
+
+if __name__ == "__main__":
+    unittest.main()
