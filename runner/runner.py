@@ -1558,6 +1558,9 @@ def _handle_line(line: bytes) -> None:
     ident = req.get("id")
     try:
         if kind == "execute":
+            if not isinstance(ident, str):  # frames without an id could not be matched
+                send({"type": "error_reply", "id": None, "message": "execute needs a string `id`"})
+                return
             if not isinstance(req.get("code"), str):
                 send({"type": "error_reply", "id": ident, "message": "execute needs a string `code`"})
                 return

@@ -42,5 +42,30 @@ class StartupNoiseTests(unittest.TestCase):
             k.close()
 
 
+class ExecuteWithoutIdTests(unittest.TestCase):
+    """Item 12: an execute without a string id is rejected, never split across channels."""
+
+    def test_missing_or_non_string_id_gets_error_reply_and_nothing_else(self):
+        k = Kernel()
+        try:
+            for request in ({"type": "execute", "code": "print('lost?')"},
+                            {"code": "print('lost?')"},
+                            {"type": "execute", "id": 7, "code": "print('lost?')"},
+                            {"type": "execute", "id": None, "code": "print('lost?')"}):
+                k.send(request)
+                reply = k.next_frame()
+                self.assertEqual(reply["type"], "error_reply", request)
+                self.assertIsNone(reply["id"])
+                self.assertIn("id", reply["message"])
+            frames = k.run("print('next')")  # the very next frame is this execution's
+            self.assertEqual([f["type"] for f in frames], ["started", "stdout", "done"])
+            self.assertEqual(Kernel.text(frames), "next\n")
+            self.assertEqual(frames[0]["executionCount"], 1)  # nothing ran before it
+            k.close()
+            self.assertNotIn(b"lost?", k.stderr)
+        finally:
+            k.close()
+
+
 if __name__ == "__main__":
     unittest.main()
