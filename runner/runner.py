@@ -680,6 +680,16 @@ def _on_sigint(signum, frame) -> None:
         st.pending_interrupt = True
 
 
+def _arm_sigint() -> None:
+    """Install the runner's SIGINT handler unless it is in place (main thread).
+
+    User code may install `signal.default_int_handler` or SIG_DFL; left in
+    place, a SIGINT between executions would kill the kernel.
+    """
+    if signal.getsignal(signal.SIGINT) is not _on_sigint:
+        signal.signal(signal.SIGINT, _on_sigint)
+
+
 FAST_WINDOW = 1.0  # seconds the io thread keeps ticking after activity
 
 
@@ -1416,6 +1426,7 @@ def _execute(req: dict) -> None:
     st.allow_stdin = bool(req.get("allowStdin", False))
     t0 = _monotonic()
     c0 = os.times()
+    _arm_sigint()  # user code may have replaced it during the last execution
     with _phase_lock:  # from here a SIGINT is never lost
         st.serial += 1
         st.pending_interrupt = False
@@ -1432,6 +1443,7 @@ def _execute(req: dict) -> None:
         exc, bundle = _run_user(body_code, expr_code, silent)
     with _phase_lock:
         st.phase = EPILOGUE
+    _arm_sigint()  # an idle kernel ignores SIGINT, whatever the code installed
     _finish_output()
     frames = []
     if bundle is not None:
@@ -1776,7 +1788,7 @@ def main() -> None:
     st = STATE
     st.phase = STARTING
     st.main_ident = threading.get_ident()
-    signal.signal(signal.SIGINT, _on_sigint)  # first: SIGINT may be inherited ignored
+    _arm_sigint()  # first: SIGINT may be inherited ignored
     prefix = b""
     g = globals()
     if isinstance(g.get("__pyrun_stdin__"), bytes):

@@ -67,5 +67,28 @@ class ExecuteWithoutIdTests(unittest.TestCase):
             k.close()
 
 
+class SigintHandlerRearmTests(unittest.TestCase):
+    """Item 11: user code replacing the SIGINT handler cannot make an idle kernel killable."""
+
+    def test_default_int_handler_and_sig_dfl_are_undone_after_the_execution(self):
+        for handler in ("signal.default_int_handler", "signal.SIG_DFL"):
+            k = Kernel()
+            try:
+                frames = k.run("import signal\nsignal.signal(signal.SIGINT, %s)" % handler)
+                self.assertEqual(frames[-1]["status"], "ok", handler)
+                k.sigint()  # idle: must be ignored
+                frames = k.run("'alive'")
+                self.assertEqual(frames[-2]["bundle"]["text/plain"], "'alive'", handler)
+                self.assertEqual(frames[-1]["cancelled"], False, handler)
+                ident = k.submit("import time; time.sleep(30)")  # interrupts still cancel
+                k.wait_for(lambda f: f["type"] == "started" and f["id"] == ident)
+                k.sigint()
+                frames = [f for f in k.until_done(ident, timeout=10) if f["id"] == ident]
+                self.assertEqual(frames[-1]["cancelled"], True, handler)
+                self.assertIsNone(k.proc.poll())
+            finally:
+                k.close()
+
+
 if __name__ == "__main__":
     unittest.main()
