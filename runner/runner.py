@@ -99,6 +99,8 @@ class _State:
         self.is_leader = False
         self.prev_dir = None
         self.host_eof = False
+        self.pid = os.getpid()  # the kernel process (a forked child has another)
+        self.in_child = False  # set in a process forked from the kernel
 
 
 STATE = _State()
@@ -279,6 +281,8 @@ def _end_critical(was_main: bool) -> None:
 def _write_bytes(data) -> None:
     """Write whole frames (bytes or a list of bytes, via writev); a
     KeyboardInterrupt never cuts a frame in half."""
+    if STATE.in_child:  # a forked child has no frame channel: never write frames
+        return
     bufs = [data] if isinstance(data, bytes) else data
     main = _begin_critical()
     try:
@@ -918,6 +922,10 @@ def _mime_bundle(obj):
 
 def display(*objs, metadata=None, **_ignored) -> None:
     """Send each object as a `display` frame (builtin, like IPython's)."""
+    if STATE.in_child:  # no frames from a forked child: what python would print
+        for obj in objs:
+            print(repr(obj))
+        return
     for obj in objs:
         bundle, md = _mime_bundle(obj)
         if metadata:
@@ -960,6 +968,8 @@ _INPUT_EOF = object()  # an input_reply with "eof": true
 
 def _ask(prompt: str, password: bool) -> str:
     st = STATE
+    if st.in_child:
+        raise EOFError("stdin is not available in a process forked from the kernel")
     if not st.allow_stdin or st.phase != USER or threading.get_ident() != st.main_ident:
         raise EOFError(
             "stdin is not available: this execution was sent without allowStdin"
@@ -1338,10 +1348,11 @@ def _run_user(body_code, expr_code, silent: bool):
                 _run_code(body_code, ns)
             if expr_code is not None:
                 value = _run_code(expr_code, ns)
-                if value is not None and not silent:
+                if value is not None and not silent and not st.in_child:
                     ns["_"] = value
                     bundle = _mime_bundle(value)[0]
-            _flush_figures()
+            if not st.in_child:
+                _flush_figures()
         finally:
             st.critical += 1  # a second SIGINT now is deferred, then dropped
             try:
@@ -1441,6 +1452,8 @@ def _execute(req: dict) -> None:
         exc = e
     if exc is None:
         exc, bundle = _run_user(body_code, expr_code, silent)
+        if st.in_child:  # os.fork() in the code: this is the child leaving it
+            _leave_forked_child(exc)
     with _phase_lock:
         st.phase = EPILOGUE
     _arm_sigint()  # an idle kernel ignores SIGINT, whatever the code installed
@@ -1684,9 +1697,13 @@ def _run_prelude(path: str):
         code = compile(src, path, "exec", dont_inherit=True)
         exec(code, STATE.ns)  # in STARTING phase: SIGINT is ignored during start-up
     except BaseException as e:
+        if STATE.in_child:
+            _leave_forked_child(e)
         frame = _error_frame(None, e, user_file=path)
         return {k: frame[k] for k in ("ename", "evalue", "traceback")}
     finally:
+        if STATE.in_child:
+            _leave_forked_child(None)
         _sync_fds()
         OUT.flush()
     return None
@@ -1723,10 +1740,17 @@ def _start_thread(target, *args) -> None:
 
 
 def _after_fork_in_child() -> None:
-    """A forked child (os.fork, multiprocessing 'fork') has no io thread: its
-    Python-level output goes straight to fd 1/2, the capture pipes of the
-    parent, and nothing it inherited mid-write can deadlock it."""
+    """A forked child (os.fork, multiprocessing 'fork') is not the kernel.
+
+    It has no io or reader thread and no channel to the host: the private fds
+    are closed (so the host sees end of file when the kernel itself exits), it
+    writes no frames, and its sys.stdout/sys.stderr are plain unbuffered files
+    on fd 1/2, the capture pipes of the kernel, as under `python -u`.  Locks
+    the fork may have copied mid-use are replaced.  When it leaves user code it
+    exits (_leave_forked_child); it never returns to the runner's loop.
+    """
     global _write_lock, _drain_lock, _phase_lock
+    STATE.in_child = True
     _write_lock = threading.Lock()
     _drain_lock = threading.Lock()
     _phase_lock = threading.Lock()
@@ -1737,17 +1761,73 @@ def _after_fork_in_child() -> None:
     OUT.size = 0
     OUT.head = None
     STATE.main_ident = threading.get_ident()
-    try:  # the request channel is the parent's; frames (display()) become stdout text
-        os.close(CH.req)
-    except OSError:
+    try:
+        signal.set_wakeup_fd(-1)
+    except (ValueError, OSError):
         pass
-    CH.frame = 1
+    for fd in (CH.req, CH.frame, CH.diag, CH.out_r, CH.err_r, CH.wake_r, CH.wake_w, CH.sig_r, CH.sig_w):
+        if fd > 2:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+    CH.req = CH.frame = CH.out_r = CH.err_r = CH.wake_r = CH.wake_w = CH.sig_r = CH.sig_w = -1
+    CH.diag = 2
+    import io
+
     for name, fd in (("stdout", 1), ("stderr", 2)):
         try:
-            setattr(sys, name, open(fd, "w", buffering=1, encoding="utf-8",
-                                    errors="backslashreplace", closefd=False))
-        except OSError:
+            stream = io.TextIOWrapper(io.FileIO(fd, "w", closefd=False), encoding="utf-8",
+                                      errors="backslashreplace", line_buffering=True, write_through=True)
+            setattr(sys, name, stream)
+        except (OSError, ValueError):
             pass
+
+
+def _exit_status(code) -> int:
+    """The status python gives `SystemExit(code)`; a message goes to stderr."""
+    if code is None:
+        return 0
+    if isinstance(code, int) and not isinstance(code, bool):
+        return code & 0xFF
+    try:
+        sys.stderr.write("%s\n" % (code,))
+    except BaseException:
+        pass
+    return 1
+
+
+def _leave_forked_child(exc) -> None:
+    """A forked child leaving user code ends as a python process would.
+
+    Return or end of cell: status 0.  SystemExit: its status.  Any other
+    exception: the traceback on stderr, status 1; KeyboardInterrupt: death by
+    SIGINT, as python does.  Output is flushed first; then `_exit`, so the
+    child never runs the runner's loop or writes a frame.
+    """
+    status = 0
+    by_sigint = False
+    try:
+        if isinstance(exc, SystemExit):
+            status = _exit_status(exc.code)
+        elif exc is not None:
+            status = 1
+            by_sigint = isinstance(exc, KeyboardInterrupt)
+            try:
+                text = "\n".join(_error_frame(None, exc)["traceback"]) + "\n"
+            except BaseException:
+                text = "%s\n" % type(exc).__name__
+            sys.stderr.write(text)
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except BaseException:
+                pass
+        if by_sigint:
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGINT)
+    finally:
+        _real_os_exit(status)
 
 
 def _exit_flushing(status):

@@ -90,5 +90,84 @@ class SigintHandlerRearmTests(unittest.TestCase):
                 k.close()
 
 
+def _pipe_links(k: Kernel) -> list:
+    """How the host's three pipes of kernel k appear in /proc/<pid>/fd."""
+    return ["pipe:[%d]" % os.fstat(f.fileno()).st_ino for f in (k.proc.stdin, k.proc.stdout, k.proc.stderr)]
+
+
+class ForkedChildTests(unittest.TestCase):
+    """Item 1: a forked child that leaves user code exits; it never runs the runner's loop."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.k = Kernel()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.k.close()
+
+    def assertOneCleanExecution(self, frames):
+        kinds = [f["type"] for f in frames]
+        self.assertEqual(kinds[0], "started", kinds)
+        self.assertEqual(kinds[-1], "done", kinds)
+        self.assertEqual(kinds.count("started") + kinds.count("done"), 2, kinds)
+        for stream in ("stdout", "stderr"):
+            self.assertNotIn('"type"', Kernel.text(frames, stream))  # no frame as text
+
+    def test_child_calling_sys_exit_does_not_hang_the_execution(self):
+        frames = self.k.run("import os, sys\npid = os.fork()\nif pid == 0: sys.exit(0)\n"
+                            "os.waitpid(pid, 0); print('parent done')", timeout=15)
+        self.assertOneCleanExecution(frames)
+        self.assertEqual(Kernel.text(frames), "parent done\n")
+        self.assertEqual(frames[-1]["status"], "ok")
+
+    def test_every_way_out_of_the_code_gives_the_status_python_would(self):
+        cases = [("pass", 0, ""), ("print('bye')", 0, ""), ("raise ValueError('in child')", 1, "ValueError: in child"),
+                 ("sys.exit(5)", 5, ""), ("sys.exit('a message')", 1, "a message"),
+                 ("exit(300)", 300 & 0xFF, ""), ("raise KeyboardInterrupt", -2, "KeyboardInterrupt"),
+                 ("6 * 7", 0, "")]
+        for body, status, stderr in cases:
+            code = ("import os, sys\npid = os.fork()\nif pid == 0:\n    %s\nelse:\n"
+                    "    _, st = os.waitpid(pid, 0)\n    print('status', os.waitstatus_to_exitcode(st))" % body)
+            frames = self.k.run(code, timeout=15)
+            self.assertOneCleanExecution(frames)
+            self.assertEqual(Kernel.of_type(frames, "result"), [], body)  # the child's value is not shown
+            out = Kernel.text(frames)
+            self.assertTrue(out.endswith("status %d\n" % status), (body, out))
+            self.assertIn(stderr, Kernel.text(frames, "stderr"), body)
+            self.assertEqual(frames[-1]["status"], "ok", body)
+        self.assertEqual(self.k.run("'still the kernel'")[-2]["bundle"]["text/plain"], "'still the kernel'")
+
+    def test_child_holds_none_of_the_runners_private_fds(self):
+        code = ("import os, sys\npid = os.fork()\nif pid == 0:\n"
+                "    links = []\n"
+                "    for fd in os.listdir('/proc/self/fd'):\n"
+                "        try:\n"
+                "            links.append(os.readlink('/proc/self/fd/' + fd))\n"
+                "        except OSError:\n"
+                "            pass\n"
+                "    print(sorted(links))\n"
+                "else:\n"
+                "    os.waitpid(pid, 0)")
+        frames = self.k.run(code, timeout=15)
+        self.assertOneCleanExecution(frames)
+        links = eval(Kernel.text(frames))
+        self.assertIn("/dev/null", links)  # fd 0, so the listing is real
+        for pipe in _pipe_links(self.k):
+            self.assertNotIn(pipe, links)
+
+    def test_display_and_input_in_a_child_write_no_frames(self):
+        code = ("import os\npid = os.fork()\nif pid == 0:\n    display({'a': 1})\n"
+                "    try:\n        input('?')\n    except EOFError as e:\n        print('eof', e)\n"
+                "else:\n    os.waitpid(pid, 0)")
+        frames = self.k.run(code, timeout=15, allowStdin=True)
+        self.assertOneCleanExecution(frames)
+        self.assertEqual(Kernel.of_type(frames, "display"), [])
+        self.assertEqual(Kernel.of_type(frames, "input_request"), [])
+        out = Kernel.text(frames)
+        self.assertIn("{'a': 1}\n", out)
+        self.assertIn("eof ", out)
+
+
 if __name__ == "__main__":
     unittest.main()
