@@ -111,6 +111,10 @@ _phase_lock = threading.Lock()  # phase/serial changes vs. SIGINT re-delivery
 
 
 class _Channels:
+    """The runner's private fds, all non-inheritable and kept at high numbers
+    (see _high_fd) so that user code that closes or reuses low fds
+    (`os.closerange(3, 20)`, `os.close(4); open(...)`) does not hit them."""
+
     req = 0  # private dup of the original fd 0 (requests)
     frame = 1  # private dup of the original fd 1 (frames)
     diag = 2  # private dup of the original fd 2 (runner diagnostics)
@@ -120,16 +124,51 @@ class _Channels:
     wake_w = -1
     sig_r = -1  # signal.set_wakeup_fd target
     sig_w = -1
+    identity = {}  # fd -> (st_dev, st_ino) when it was set up
 
 
 CH = _Channels()
+EXIT_CHANNEL_LOST = 76  # the frame (or request) channel was closed or replaced
+_EBADF = 9  # the same number on Linux and macOS
+_PRIVATE_FDS = 32  # room kept below the fd limit for the runner's fds
+
+
+def _high_fd(fd: int) -> int:
+    """A non-inheritable duplicate of fd at a high number (closing fd)."""
+    try:
+        limit = os.sysconf("SC_OPEN_MAX")  # the soft RLIMIT_NOFILE
+    except (ValueError, OSError):
+        limit = 256
+    target = max(3, min(limit, 1024) - _PRIVATE_FDS)
+    while target < limit:
+        try:
+            os.fstat(target)
+        except OSError as e:
+            if e.errno == _EBADF:  # free: take it
+                new = os.dup2(fd, target, inheritable=False)
+                if fd > 2:
+                    os.close(fd)
+                return new
+        target += 1
+    new = os.dup(fd)  # no free high fd: any will do
+    if fd > 2:
+        os.close(fd)
+    return new
+
+
+def _identity(fd: int):
+    try:
+        st = os.fstat(fd)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
 
 
 def _setup_channels() -> None:
     """Move the protocol off fds 0/1 and capture fds 1/2 into pipes."""
-    CH.req = os.dup(0)  # os.dup gives non-inheritable fds
-    CH.frame = os.dup(1)
-    CH.diag = os.dup(2)
+    CH.req = _high_fd(0)
+    CH.frame = _high_fd(1)
+    CH.diag = _high_fd(2)
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
     os.close(null)
@@ -137,24 +176,44 @@ def _setup_channels() -> None:
         r, w = os.pipe()
         os.dup2(w, target)  # dup2 makes fd 1/2 inheritable: children write here
         os.close(w)
+        r = _high_fd(r)
         os.set_blocking(r, False)
         if target == 1:
             CH.out_r = r
         else:
             CH.err_r = r
-    CH.wake_r, CH.wake_w = os.pipe()
+    r, w = os.pipe()
+    CH.wake_r, CH.wake_w = _high_fd(r), _high_fd(w)
     os.set_blocking(CH.wake_w, False)
-    CH.sig_r, CH.sig_w = os.pipe()
+    r, w = os.pipe()
+    CH.sig_r, CH.sig_w = _high_fd(r), _high_fd(w)
     os.set_blocking(CH.sig_w, False)
     os.set_blocking(CH.sig_r, False)
+    CH.identity = {fd: _identity(fd) for fd in (CH.req, CH.frame, CH.diag)}
+
+
+def _channel_intact(fd: int) -> bool:
+    """True while fd is still the file it was at start (user code may have
+    closed it, or put another file at its number)."""
+    now = _identity(fd)
+    return now is not None and now == CH.identity.get(fd)
 
 
 def _diag(text: str) -> None:
     """Runner diagnostics go to the real stderr, which the host logs."""
+    fd = CH.diag if _channel_intact(CH.diag) else 2
     try:
-        os.write(CH.diag, text.encode("utf-8", "backslashreplace"))
+        os.write(fd, text.encode("utf-8", "backslashreplace"))
     except OSError:
         pass
+
+
+def _channel_lost(which: str) -> None:
+    """A private channel to the host is gone: the runner cannot speak or
+    listen any more.  Say so on stderr and exit EXIT_CHANNEL_LOST."""
+    _diag("pyrun: the %s channel was closed or replaced by user code; the kernel cannot "
+          "go on (exit status %d)\n" % (which, EXIT_CHANNEL_LOST))
+    _real_os_exit(EXIT_CHANNEL_LOST)
 
 
 # ---------------------------------------------------------------- frame writer
@@ -287,6 +346,8 @@ def _write_bytes(data) -> None:
     main = _begin_critical()
     try:
         with _write_lock:
+            if not _channel_intact(CH.frame):
+                _channel_lost("frame")
             while bufs:
                 batch = bufs[:512]  # stay under IOV_MAX
                 n = os.writev(CH.frame, batch)
@@ -299,8 +360,10 @@ def _write_bytes(data) -> None:
                     n -= len(batch[i])
                     i += 1
                 bufs = [memoryview(batch[i])[n:]] + batch[i + 1 :] + bufs[512:]
-    except OSError:  # host closed our stdout: it is gone
-        _host_gone()
+    except OSError:
+        if not _channel_intact(CH.frame):
+            _channel_lost("frame")
+        _host_gone()  # the host closed our stdout: it is gone
     finally:
         _end_critical(main)
 
@@ -1639,7 +1702,9 @@ def _reader_loop(prefix: bytes) -> None:
             chunk = b""
             continue
         except OSError:
-            break
+            chunk = b""
+        if not _channel_intact(CH.req):  # what it read is not from the host
+            _channel_lost("request")
         if not chunk:
             break
     rest = b"".join(pending)

@@ -169,5 +169,79 @@ class ForkedChildTests(unittest.TestCase):
         self.assertIn("eof ", out)
 
 
+class PrivateChannelTests(unittest.TestCase):
+    """Items 6 and 7: user code closing or reusing fds cannot silence or divert the kernel."""
+
+    FIND_FD = ("import os\n"
+               "def private_fd(link):\n"
+               "    for fd in os.listdir('/proc/self/fd'):\n"
+               "        try:\n"
+               "            if os.readlink('/proc/self/fd/' + fd) == link:\n"
+               "                return int(fd)\n"
+               "        except OSError:\n"
+               "            pass\n")
+
+    def test_closing_low_fds_leaves_the_kernel_working(self):
+        k = Kernel()
+        try:
+            frames = k.run("import os\nos.closerange(3, 20)\nprint('after closerange')")
+            self.assertEqual(Kernel.text(frames), "after closerange\n")
+            self.assertEqual(frames[-1]["status"], "ok")
+            frames = k.run("f = open(os.devnull, 'w'); print('next', f.fileno() < 20)")
+            self.assertEqual(Kernel.text(frames), "next True\n")
+            self.assertIsNone(k.proc.poll())
+        finally:
+            k.close()
+
+    def _assert_channel_lost(self, k, which, diagnostics_left=True):
+        self.assertEqual(k.wait_exit(), 76)
+        k.close()
+        if diagnostics_left:  # else the status is all that can reach the host
+            self.assertIn(b"the %s channel was closed or replaced" % which.encode(), k.stderr)
+
+    def test_frame_fd_closed_exits_76(self):
+        k = Kernel()
+        try:
+            frame_link = _pipe_links(k)[1]
+            k.submit(self.FIND_FD + "os.close(private_fd(%r))\nprint('unheard')" % frame_link)
+            self._assert_channel_lost(k, "frame")
+        finally:
+            k.close()
+
+    def test_all_fds_closed_then_a_file_opened_exits_76(self):
+        k = Kernel()
+        try:
+            k.submit("import os\nos.closerange(3, 65536)\nf = open(os.devnull, 'w')\nprint('unheard')")
+            self._assert_channel_lost(k, "frame", diagnostics_left=False)
+        finally:
+            k.close()
+
+    def test_frame_fd_reused_by_a_file_gets_no_frames(self):
+        d = _scratch_dir()
+        path = os.path.join(d, "x.txt")
+        k = Kernel()
+        try:
+            frame_link = _pipe_links(k)[1]
+            k.submit(self.FIND_FD + "f = open(%r, 'w')\nos.dup2(f.fileno(), private_fd(%r))\nprint('hi')"
+                     % (path, frame_link))
+            self._assert_channel_lost(k, "frame")
+            with open(path, "rb") as f:
+                self.assertEqual(f.read(), b"")  # no frame was diverted into the file
+        finally:
+            k.close()
+
+    def test_request_fd_replaced_exits_76_not_0(self):
+        k = Kernel()
+        try:
+            request_link = _pipe_links(k)[0]
+            frames = k.run(self.FIND_FD + "null = os.open(os.devnull, os.O_RDONLY)\n"
+                           "os.dup2(null, private_fd(%r))\nprint('replaced')" % request_link)
+            self.assertEqual(Kernel.text(frames), "replaced\n")
+            k.submit("print('read from the old pipe, then noticed')")
+            self._assert_channel_lost(k, "request")
+        finally:
+            k.close()
+
+
 if __name__ == "__main__":
     unittest.main()
