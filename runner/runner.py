@@ -44,23 +44,126 @@ is imported here; asyncio, ast, traceback, subprocess, rlcompleter, codeop and
 friends are imported on first use.
 """
 
+import _thread
+import os
+import sys
+
+# ---------------------------------------------------------------- the runner's imports
+
+
+def _stdlib_paths() -> list:
+    """The standard library's directories: sys.path entries under the base
+    prefixes that are not site-packages (never the working directory)."""
+    prefixes = tuple({os.path.join(p, "") for p in (sys.base_prefix, sys.base_exec_prefix)})
+    found = [p for p in sys.path
+             if p and os.path.isabs(p) and p.startswith(prefixes)
+             and "site-packages" not in p and "dist-packages" not in p]
+    home = os.path.dirname(os.__file__)
+    for p in (home, os.path.join(home, "lib-dynload")):
+        if p not in found:
+            found.append(p)
+    return found
+
+
+class _StdlibOnly:
+    """sys.meta_path entry: imports the runner makes for itself look in the
+    standard library only.
+
+    A user's working directory is on sys.path (PYRUN_CWD, and '' under
+    `python -c`), and ordinary names there (ast.py, re.py, traceback.py,
+    threading.py) would otherwise replace what the runner needs.  The
+    threads in `importing` are inside a runner import (see _std); every other
+    import, the user's, goes through this finder untouched.
+    """
+
+    importing = set()
+    paths = _stdlib_paths()
+    path_finder = next(f for f in sys.meta_path if getattr(f, "__name__", "") == "PathFinder")
+
+    @classmethod
+    def find_spec(cls, name, path=None, target=None):
+        if path is not None or _thread.get_ident() not in cls.importing:
+            return None  # a user import, or a submodule (its package is stdlib)
+        if name in sys.builtin_module_names:
+            return None
+        spec = cls.path_finder.find_spec(name, cls.paths, target)
+        if spec is None:
+            frozen = getattr(sys.modules.get("_imp"), "is_frozen", None)
+            if frozen is not None and frozen(name):
+                return None
+            raise ModuleNotFoundError("not in the standard library: %s" % name, name=name)
+        return spec
+
+
+sys.meta_path.insert(0, _StdlibOnly)
+_STD = {}  # name -> the standard-library module the runner uses
+
+
+def _from_stdlib(mod) -> bool:
+    path = getattr(mod, "__file__", None)
+    return path is None or any(path.startswith(os.path.join(p, "")) for p in _StdlibOnly.paths)
+
+
+class _runner_imports:
+    """`with _runner_imports():` imports the calling thread makes inside come
+    from the standard library only (see _StdlibOnly).  Around the runner's
+    calls into the standard library too, since some modules import lazily
+    (traceback imports ast to place its carets)."""
+
+    __slots__ = ("outer",)
+
+    def __enter__(self) -> None:
+        me = _thread.get_ident()
+        self.outer = me not in _StdlibOnly.importing
+        _StdlibOnly.importing.add(me)
+
+    def __exit__(self, *exc_info) -> None:
+        if self.outer:
+            _StdlibOnly.importing.discard(_thread.get_ident())
+
+
+def _std(name: str):
+    """The standard-library module `name`, for the runner's own use.
+
+    Imported on first use (start-up cost matters), from the standard library
+    only.  If user code already imported a module of its own under that name,
+    the runner loads a private copy of the real one and leaves the user's.
+    """
+    mod = _STD.get(name)
+    if mod is not None:
+        return mod
+    with _runner_imports():
+        mod = sys.modules.get(name)
+        if mod is None:
+            __import__(name)
+            mod = sys.modules[name]
+        elif not _from_stdlib(mod) and "." not in name:
+            spec = _StdlibOnly.path_finder.find_spec(name, _StdlibOnly.paths)
+            if spec is not None:
+                mod = _std("importlib.util").module_from_spec(spec)
+                spec.loader.exec_module(mod)
+    _STD[name] = mod
+    return mod
+
+
+_StdlibOnly.importing.add(_thread.get_ident())  # the imports below are the runner's
 import builtins
 import codecs
-import os
 import select
-import sys
 import threading
 import time
-
-_real_os_exit = os._exit  # user code gets _exit_flushing as os._exit
 
 try:  # the `signal` wrapper imports enum (~3 ms); the C module is enough
     import _signal as signal
 except ImportError:  # pragma: no cover
     import signal
 
+_StdlibOnly.importing.discard(_thread.get_ident())  # from here on, through _std()
+
+_real_os_exit = os._exit  # user code gets _exit_flushing as os._exit
+
 LOADER = (
-    "import os,json;d=b'';"
+    "import sys;sys.path[:]=[p for p in sys.path if p];import os,json;d=b'';"
     "exec(\"while b'\\\\n' not in d:d+=os.read(0,1<<16) or os._exit(3)\");"
     "l,_,r=d.partition(b'\\n');"
     "exec(compile(json.loads(l),'<pyrun-runner>','exec'),"
@@ -253,7 +356,7 @@ def _no_default(obj):
 try:
     # The json package imports re (and enum): ~5 ms of start-up on a stock
     # interpreter.  Its C accelerator alone is all a runner needs.
-    import _json
+    _json = _std("_json")
 
     _dump_str = _json.encode_basestring
     _c_encode = _json.make_encoder(None, _no_default, _dump_str, None, ":", ",", False, False, False)
@@ -283,8 +386,7 @@ try:
     ) != {"p": [1, 2.5, None]}:
         raise RuntimeError("unexpected _json behaviour")
 except Exception:  # an interpreter without the accelerator: the full package
-    import json
-
+    json = _std("json")
     _encoder = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
     _dumps = _encoder.encode
     _dump_str = json.encoder.encode_basestring
@@ -923,8 +1025,7 @@ _MIME_METHODS = (
 
 
 def _b64(data) -> str:
-    import base64
-
+    base64 = _std("base64")
     return base64.b64encode(data).decode("ascii")
 
 
@@ -1011,8 +1112,7 @@ def _flush_figures() -> None:
         return
     if not nums:
         return
-    import io
-
+    io = _std("io")
     for num in nums:
         fig = plt.figure(num)
         buf = io.BytesIO()
@@ -1075,8 +1175,7 @@ _TOKEN_RE = None
 def _token_re():
     global _TOKEN_RE
     if _TOKEN_RE is None:
-        import re
-
+        re = _std("re")
         _TOKEN_RE = re.compile(
             r"""
               '''(?:[^'\\]|\\.|'(?!''))*(?:'''|\Z)
@@ -1157,8 +1256,7 @@ _ASSIGN_RE = None
 def _assign_re():
     global _ASSIGN_RE
     if _ASSIGN_RE is None:
-        import re
-
+        re = _std("re")
         _ASSIGN_RE = re.compile(r"([A-Za-z_][\w.]*(?:\s*,\s*[A-Za-z_][\w.]*)*)\s*=\s*([!%])")
     return _ASSIGN_RE
 
@@ -1183,8 +1281,7 @@ def _run_shell(cmd: str, capture: bool = False):
     Returns None (the exit status is `_exit_code`, as in IPython); with
     capture (`x = !cmd`) the list of stdout lines.
     """
-    import subprocess
-
+    subprocess = _std("subprocess")
     sys.stdout.flush()
     _sync_fds()
     OUT.flush()
@@ -1282,8 +1379,7 @@ def _magic(name: str, arg: str):
     if name == "timeit":
         if not arg:
             raise UsageError("%timeit needs a statement")
-        import timeit
-
+        timeit = _std("timeit")
         timer = timeit.Timer(arg, globals=ns)
         number = 1
         while True:  # grow the loop count until one run takes >= 20 ms
@@ -1301,9 +1397,9 @@ def _magic(name: str, arg: str):
         )
         return None
     if name == "pip":
-        import importlib
-        import shlex
-        import subprocess
+        importlib = _std("importlib")
+        shlex = _std("shlex")
+        subprocess = _std("subprocess")
 
         sys.stdout.flush()
         OUT.flush()
@@ -1332,8 +1428,7 @@ _RUNNER_FILE = None
 
 
 def _register_source(filename: str, src: str) -> None:
-    import linecache
-
+    linecache = _std("linecache")
     lines = src.splitlines(True)
     if lines and not lines[-1].endswith("\n"):
         lines[-1] += "\n"
@@ -1350,8 +1445,7 @@ def _compile_cell(src: str, filename: str):
             return None, compile(code.strip(), filename, "eval", flags, dont_inherit=True)
         except SyntaxError:
             pass
-    import ast
-
+    ast = _std("_ast")  # the C module: `ast` itself is free for a user's ast.py
     tree = compile(code, filename, "exec", ast.PyCF_ONLY_AST | flags, dont_inherit=True)
     body = tree.body
     expr = None
@@ -1364,8 +1458,7 @@ def _compile_cell(src: str, filename: str):
 
 def _get_loop():
     if STATE.loop is None:
-        import asyncio
-
+        asyncio = _std("asyncio")
         STATE.loop = asyncio.new_event_loop()
         asyncio.set_event_loop(STATE.loop)
     return STATE.loop
@@ -1435,9 +1528,8 @@ def _is_user_file(name: str) -> bool:
 
 def _error_frame(ident, exc: BaseException, user_file=None) -> dict:
     """error frame with a traceback of user frames only."""
-    import traceback
-    import types
-
+    traceback = _std("traceback")
+    types = _std("types")
     t = exc.__traceback__
     want = user_file or _is_user_file
     match = (lambda f: f == want) if isinstance(want, str) else want
@@ -1454,7 +1546,8 @@ def _error_frame(ident, exc: BaseException, user_file=None) -> dict:
     for k in reversed(kept):  # rebuild the chain without runner frames
         t = types.TracebackType(t, k.tb_frame, k.tb_lasti, k.tb_lineno)
     try:
-        text = "".join(traceback.format_exception(type(exc), exc, t))
+        with _runner_imports():
+            text = "".join(traceback.format_exception(type(exc), exc, t))
     except Exception:
         text = "%s: %s\n" % (type(exc).__name__, exc)
     try:
@@ -1472,8 +1565,7 @@ def _error_frame(ident, exc: BaseException, user_file=None) -> dict:
 
 def _peak_rss() -> int:
     try:
-        import resource
-
+        resource = _std("resource")
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         return rss if sys.platform == "darwin" else rss * 1024
     except Exception:
@@ -1564,9 +1656,13 @@ _EXIT = object()
 
 
 def _complete(code: str, cursor: int):
-    import re
-    import rlcompleter
+    with _runner_imports():
+        return _complete_names(code, cursor)
 
+
+def _complete_names(code: str, cursor: int):
+    re = _std("re")
+    rlcompleter = _std("rlcompleter")
     if not isinstance(cursor, int) or cursor < 0 or cursor > len(code):
         cursor = len(code)
     m = re.search(r"[A-Za-z_][\w.]*$|(?<=[^\w.])$|^$", code[:cursor])
@@ -1591,8 +1687,12 @@ def _complete(code: str, cursor: int):
 
 
 def _is_complete(code: str):
-    import codeop
+    with _runner_imports():
+        return _is_complete_code(code)
 
+
+def _is_complete_code(code: str):
+    codeop = _std("codeop")
     try:
         src = transform_magics(code)
         compiler = codeop.CommandCompiler()
@@ -1726,7 +1826,7 @@ def _apply_limits(spec) -> list:
     if not isinstance(spec, dict):
         return ["PYRUN_LIMITS"]
     try:
-        import resource
+        resource = _std("resource")
     except ImportError:
         return sorted(spec)
     names = {
@@ -1838,8 +1938,7 @@ def _after_fork_in_child() -> None:
                 pass
     CH.req = CH.frame = CH.out_r = CH.err_r = CH.wake_r = CH.wake_w = CH.sig_r = CH.sig_w = -1
     CH.diag = 2
-    import io
-
+    io = _std("io")
     for name, fd in (("stdout", 1), ("stderr", 2)):
         try:
             stream = io.TextIOWrapper(io.FileIO(fd, "w", closefd=False), encoding="utf-8",
@@ -1909,9 +2008,7 @@ def _exit_flushing(status):
 
 def _normal_exit(take_group: bool) -> None:
     try:
-        import atexit
-
-        atexit._run_exitfuncs()
+        _std("atexit")._run_exitfuncs()
     except BaseException:
         pass
     try:
@@ -1942,9 +2039,7 @@ def main() -> None:
     runner_dir = os.path.dirname(os.path.abspath(runner_file)) if runner_file else None
     _RUNNER_FILE = main.__code__.co_filename
 
-    import _queue
-
-    _QUEUE = _queue.SimpleQueue()
+    _QUEUE = _std("_queue").SimpleQueue()
     st.is_leader = os.getpgrp() == os.getpid()
     _setup_channels()
     signal.set_wakeup_fd(CH.sig_w, warn_on_full_buffer=False)
@@ -1960,8 +2055,7 @@ def main() -> None:
     _fix_sys_path(runner_dir)
     os.environ.setdefault("MPLBACKEND", "Agg")
 
-    import getpass
-
+    getpass = _std("getpass")
     builtins.input = _input
     builtins.print = _print
     getpass.getpass = _getpass

@@ -4,11 +4,16 @@ Every test drives runner.py as a real subprocess over the real pipe, as a
 hostile user (or an unlucky environment) would.
 """
 
+import json
 import os
+import subprocess
+import sys
 import tempfile
 import unittest
 
-from kernel import Kernel
+from kernel import PYTHON, RUNNER, Kernel
+
+RUNNER_MODULE = os.path.splitext(os.path.basename(RUNNER))[0]
 
 
 def _scratch_dir() -> str:
@@ -239,6 +244,98 @@ class PrivateChannelTests(unittest.TestCase):
             self.assertEqual(Kernel.text(frames), "replaced\n")
             k.submit("print('read from the old pipe, then noticed')")
             self._assert_channel_lost(k, "request")
+        finally:
+            k.close()
+
+
+SHADOWING_NAMES = (
+    "ast", "linecache", "traceback", "re", "json", "types", "codeop", "tokenize", "token", "threading",
+    "getpass", "rlcompleter", "subprocess", "asyncio", "base64", "io", "timeit", "shlex", "resource",
+    "select", "selectors", "socket", "signal", "enum", "functools", "keyword", "inspect", "dis", "warnings",
+    "contextlib", "weakref", "ctypes", "struct", "pkgutil", "textwrap", "unicodedata", "queue", "heapq",
+    "operator", "copy", "string", "platform", "errno", "importlib", "_json", "_queue", "_ast",
+)
+
+
+# `python -c` itself imports linecache from the working directory since 3.13
+# (to show the command's source in tracebacks), before any runner code runs:
+# python3.13 -c 'print(1)' fails there too.  A host avoids it by starting the
+# interpreter in a directory of its own (PYRUN_CWD names the user's) or with -P.
+INTERPRETER_IMPORTS_FOR_DASH_C = ("linecache",) if sys.version_info >= (3, 13) else ()
+
+
+def _shadowing_dir(except_names=()) -> str:
+    """A directory whose files have the names of standard modules; importing
+    one records its name and fails, as an unrelated user file would."""
+    d = _scratch_dir()
+    for name in SHADOWING_NAMES:
+        if name in except_names:
+            continue
+        with open(os.path.join(d, name + ".py"), "w") as f:
+            f.write("with open(%r, 'a') as log:\n    log.write(__name__ + '\\n')\n"
+                    "raise ImportError('the user file %s.py')\n" % (os.path.join(d, "imported.log"), name))
+    with open(os.path.join(d, "usermod.py"), "w") as f:
+        f.write("VALUE = 'the user module'\n")
+    return d
+
+
+class UserFileNamesTests(unittest.TestCase):
+    """Item 5: files named like standard modules in the working directory do not break the runner."""
+
+    def exercise(self, k: Kernel, d: str):
+        frames = k.run("x = 1\nx + 1")
+        self.assertEqual(frames[-2]["bundle"]["text/plain"], "2", frames)
+        frames = k.run("def f():\n    raise ValueError('boom')\nf()")
+        self.assertEqual(frames[-2]["ename"], "ValueError", frames)
+        self.assertIn("    raise ValueError('boom')", frames[-2]["traceback"])
+        reply = k.request({"type": "is_complete", "id": "ic", "code": "def f():"}, "is_complete_reply")
+        self.assertEqual(reply["status"], "incomplete")
+        k.run("import os")
+        reply = k.request({"type": "complete", "id": "c", "code": "os.pa", "cursor": 5}, "complete_reply")
+        self.assertIn("os.path", reply["matches"])
+        self.assertEqual(Kernel.text(k.run("!echo shell ok")), "shell ok\n")
+        self.assertEqual(k.run("x = !echo captured\nx")[-2]["bundle"]["text/plain"], "['captured']")
+        frames = k.run("async def g():\n    return 'awaited'\nawait g()")
+        self.assertEqual(frames[-2]["bundle"]["text/plain"], "'awaited'", frames)
+        self.assertIn("Wall time", Kernel.text(k.run("%time 1 + 1")))
+        self.assertIn("per loop", Kernel.text(k.run("%timeit pass")))
+        self.assertEqual(k.run("display(3)")[1]["bundle"]["text/plain"], "3")
+        self.assertEqual(k.run("input()")[-2]["ename"], "EOFError")
+        frames = k.run("import usermod\nusermod.VALUE")
+        self.assertEqual(frames[-2]["bundle"]["text/plain"], "'the user module'")
+        self.assertFalse(os.path.exists(os.path.join(d, "imported.log")),
+                         "the runner imported user files: %s" % open(os.path.join(d, "imported.log")).read()
+                         if os.path.exists(os.path.join(d, "imported.log")) else "")
+
+    def test_files_in_pyrun_cwd(self):
+        d = _shadowing_dir()
+        k = Kernel(env={"PYRUN_CWD": d})
+        try:
+            self.assertEqual(k.hello["cwd"], d)
+            self.exercise(k, d)
+        finally:
+            k.close()
+
+    def test_files_in_the_process_cwd_with_the_import_launch(self):
+        d = _shadowing_dir(except_names=INTERPRETER_IMPORTS_FOR_DASH_C)
+        cmd = "import sys;sys.path.insert(0,%r);import %s as r;r.main()" % (os.path.dirname(RUNNER), RUNNER_MODULE)
+        k = Kernel(argv=[PYTHON, "-u", "-c", cmd], cwd=d)
+        try:
+            self.exercise(k, d)
+        finally:
+            k.close()
+
+    def test_files_in_the_process_cwd_with_the_bootstrap_loader(self):
+        d = _shadowing_dir(except_names=INTERPRETER_IMPORTS_FOR_DASH_C)
+        with open(RUNNER) as f:
+            source = f.read()
+        loader = subprocess.run([PYTHON, "-c", "import %s as r; print(r.LOADER)" % RUNNER_MODULE],
+                                cwd=os.path.dirname(RUNNER),
+                                capture_output=True, text=True, check=True).stdout.strip()
+        k = Kernel(argv=[PYTHON, "-u", "-c", loader], cwd=d,
+                   stdin_prefix=(json.dumps(source) + "\n").encode())
+        try:
+            self.exercise(k, d)
         finally:
             k.close()
 
