@@ -199,6 +199,7 @@ class _State:
         self.input_wait_id = None
         self.input_value = None
         self.ppid = os.getppid()
+        self.host_pid = self.ppid  # PYRUN_HOST_PID when the host sets it (see main)
         self.is_leader = False
         self.prev_dir = None
         self.host_eof = False
@@ -316,6 +317,7 @@ def _channel_lost(which: str) -> None:
     listen any more.  Say so on stderr and exit EXIT_CHANNEL_LOST."""
     _diag("pyrun: the %s channel was closed or replaced by user code; the kernel cannot "
           "go on (exit status %d)\n" % (which, EXIT_CHANNEL_LOST))
+    _kill_descendants()
     _real_os_exit(EXIT_CHANNEL_LOST)
 
 
@@ -859,6 +861,65 @@ def _arm_sigint() -> None:
         signal.signal(signal.SIGINT, _on_sigint)
 
 
+def _on_sigterm(signum, frame) -> None:
+    """SIGTERM (a host's shutdown): send what is pending, unless the signal
+    interrupted a write in progress; take every descendant along; then die by
+    the signal, as without a handler."""
+    if not (OUT.lock.locked() or OUT.flush_lock.locked() or _drain_lock.locked() or _write_lock.locked()):
+        try:
+            _sync_fds()
+            OUT.flush()
+        except BaseException:
+            pass
+    _kill_descendants()
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
+
+
+class _Prctl:
+    """Linux prctl through ctypes, loaded after hello (ctypes costs ~2 ms)."""
+
+    call = None
+    SET_PDEATHSIG = 1
+    SET_CHILD_SUBREAPER = 36
+
+
+def _guard_process() -> None:
+    """Tie the kernel's life to the host's (Linux; before any user code runs).
+
+    The runner becomes a child subreaper, so orphans of the code's processes
+    (double-fork daemons, `setsid`) are reparented to it and found at exit;
+    and it asks for a parent-death signal, which the kernel delivers even while
+    user code holds the GIL.  Then it checks that the parent is still the host
+    (PYRUN_HOST_PID, else the parent at start): the host may have died before.
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes = _std("ctypes")
+            call = ctypes.CDLL(None, use_errno=True).prctl
+            call.argtypes = (ctypes.c_int,) + (ctypes.c_ulong,) * 4
+            call.restype = ctypes.c_int
+            call(_Prctl.SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+            _Prctl.call = call
+            _set_parent_death_signal(signal.SIGTERM)
+        except Exception as e:  # the ppid watch of the io thread remains
+            _diag("pyrun: no subreaper or parent-death signal: %r\n" % (e,))
+    if os.getppid() != STATE.host_pid:
+        _diag("pyrun: the host (pid %d) is gone; exiting\n" % STATE.host_pid)
+        _host_gone()
+
+
+def _set_parent_death_signal(signum: int) -> None:
+    """The signal the kernel sends the runner when the host dies.
+
+    SIGTERM while no user code runs (the handler takes every descendant
+    along); SIGKILL while it runs, since code that holds the GIL (a long regex
+    match) would keep a Python handler from ever running.
+    """
+    if _Prctl.call is not None and not STATE.in_child:
+        _Prctl.call(_Prctl.SET_PDEATHSIG, signum, 0, 0, 0)
+
+
 FAST_WINDOW = 1.0  # seconds the io thread keeps ticking after activity
 
 
@@ -970,43 +1031,120 @@ def _io_loop() -> None:
                 _phase_lock.release()
         if now >= next_ppid:
             next_ppid = now + 0.25
-            if os.getppid() != st.ppid:
+            if os.getppid() != st.host_pid:
                 _host_gone()
 
 
-def _kill_group_but_me() -> None:
-    """Take our process group (children started by user code) with us."""
-    if not STATE.is_leader:
-        return
-    me = os.getpid()
-    pgid = os.getpgrp()
+def _proc_children(pid: int):
+    """Children of pid from /proc/<pid>/task/*/children; None if unsupported."""
+    kids = []
+    try:
+        tasks = os.listdir("/proc/%d/task" % pid)
+    except OSError:
+        return kids if os.path.isdir("/proc/self/task") else None
+    for tid in tasks:
+        try:
+            with open("/proc/%d/task/%s/children" % (pid, tid), "rb") as f:
+                kids.extend(int(x) for x in f.read().split())
+        except FileNotFoundError:
+            if tid == str(pid) and not kids:
+                return None  # a kernel without CONFIG_PROC_CHILDREN
+        except (OSError, ValueError):
+            pass
+    return kids
+
+
+def _proc_table():
+    """pid -> (ppid, pgid, state) for every process /proc shows; None without /proc."""
+    table = {}
     try:
         pids = [int(p) for p in os.listdir("/proc") if p.isdigit()]
     except OSError:
-        pids = None
-    if pids is not None:
-        for pid in pids:
-            if pid == me:
-                continue
-            try:
-                with open("/proc/%d/stat" % pid, "rb") as f:
-                    stat = f.read()
-                fields = stat[stat.rindex(b")") + 2 :].split()
-                if int(fields[2]) == pgid:
-                    os.kill(pid, signal.SIGKILL)
-            except (OSError, ValueError, IndexError):
-                pass
-    else:
+        return None
+    for pid in pids:
         try:
-            signal.signal(signal.SIGTERM, signal.SIG_IGN)
-            os.killpg(pgid, signal.SIGTERM)
-        except (OSError, ValueError):
+            with open("/proc/%d/stat" % pid, "rb") as f:
+                stat = f.read()
+            fields = stat[stat.rindex(b")") + 2 :].split()
+            table[pid] = (int(fields[1]), int(fields[2]), fields[0])
+        except (OSError, ValueError, IndexError):
             pass
+    return table
+
+
+def _descendants():
+    """Live descendants of the runner and members of its process group (if it
+    leads one), or None where /proc cannot tell (not Linux)."""
+    me = os.getpid()
+    found = []
+    kids = _proc_children(me)
+    if kids is not None:
+        todo = kids
+        while todo:
+            pid = todo.pop()
+            if pid in found or pid == me:
+                continue
+            found.append(pid)
+            todo.extend(_proc_children(pid) or ())
+    table = _proc_table()
+    if table is None:
+        return None if kids is None else found
+    pgid = os.getpgrp() if STATE.is_leader else None
+    if kids is None:  # walk the parent links instead
+        by_parent = {}
+        for pid, (ppid, _, _) in table.items():
+            by_parent.setdefault(ppid, []).append(pid)
+        todo = list(by_parent.get(me, ()))
+        while todo:
+            pid = todo.pop()
+            if pid not in found:
+                found.append(pid)
+                todo.extend(by_parent.get(pid, ()))
+    for pid, (_, group, _) in table.items():
+        if group == pgid and pid != me and pid not in found:
+            found.append(pid)
+    return [pid for pid in found if pid in table and table[pid][2] not in (b"Z", b"X")]
+
+
+def _kill_descendants() -> None:
+    """SIGKILL every process the kernel's code left behind: children, their
+    children (orphans come back to the runner, a child subreaper), and the
+    runner's process group, whatever session or group they moved to; until
+    none is left (a dying parent's children are reparented to the runner and
+    found by the next pass) or two seconds have passed."""
+    me = os.getpid()
+    deadline = _monotonic() + 2.0
+    while True:
+        pids = _descendants()
+        if pids is None:  # no /proc: the process group is all that can be reached
+            if STATE.is_leader:
+                try:
+                    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+                    os.killpg(os.getpgrp(), signal.SIGTERM)
+                except (OSError, ValueError):
+                    pass
+            return
+        if not pids:
+            return
+        for pid in pids:
+            if pid != me:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+        try:
+            while os.waitpid(-1, os.WNOHANG)[0] > 0:  # reap: exit is near, no status is owed
+                pass
+        except ChildProcessError:
+            pass
+        if _monotonic() > deadline:
+            return
+        time.sleep(0.002)
 
 
 def _host_gone() -> None:
     """The host went away (stdout closed or parent died): leave now."""
-    _kill_group_but_me()
+    _kill_descendants()
     _real_os_exit(0)
 
 
@@ -1494,6 +1632,7 @@ def _run_user(body_code, expr_code, silent: bool):
     st = STATE
     ns = st.ns
     bundle = None
+    _set_parent_death_signal(signal.SIGKILL)  # the code may hold the GIL
     try:
         try:
             st.phase = USER
@@ -1517,6 +1656,7 @@ def _run_user(body_code, expr_code, silent: bool):
             finally:
                 st.critical -= 1
                 st.deferred = False
+                _set_parent_death_signal(signal.SIGTERM)
     except BaseException as e:
         return e, None
     return None, bundle
@@ -1860,7 +2000,11 @@ def _run_prelude(path: str):
         with open(path, "rb") as f:
             src = f.read()
         code = compile(src, path, "exec", dont_inherit=True)
-        exec(code, STATE.ns)  # in STARTING phase: SIGINT is ignored during start-up
+        _set_parent_death_signal(signal.SIGKILL)  # user code: it may hold the GIL
+        try:
+            exec(code, STATE.ns)  # in STARTING phase: SIGINT is ignored during start-up
+        finally:
+            _set_parent_death_signal(signal.SIGTERM)
     except BaseException as e:
         if STATE.in_child:
             _leave_forked_child(e)
@@ -1890,18 +2034,26 @@ def _fix_sys_path(runner_dir) -> None:
 
 
 def _start_thread(target, *args) -> None:
+    """A runner thread.  It blocks SIGTERM, so the signal reaches the main
+    thread and wakes it from any blocking call to run _on_sigterm."""
     old = threading.stack_size()
     try:
         threading.stack_size(512 * 1024)  # small stacks: these threads only block
     except (ValueError, RuntimeError):
         pass
     try:
-        threading.Thread(target=target, args=args, name="pyrun-" + target.__name__, daemon=True).start()
+        threading.Thread(target=_blocking_sigterm, args=(target,) + args, name="pyrun-" + target.__name__,
+                         daemon=True).start()
     finally:
         try:
             threading.stack_size(old)
         except (ValueError, RuntimeError):
             pass
+
+
+def _blocking_sigterm(target, *args) -> None:
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    target(*args)
 
 
 def _after_fork_in_child() -> None:
@@ -1928,6 +2080,8 @@ def _after_fork_in_child() -> None:
     STATE.main_ident = threading.get_ident()
     try:
         signal.set_wakeup_fd(-1)
+        if signal.getsignal(signal.SIGTERM) is _on_sigterm:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
     except (ValueError, OSError):
         pass
     for fd in (CH.req, CH.frame, CH.diag, CH.out_r, CH.err_r, CH.wake_r, CH.wake_w, CH.sig_r, CH.sig_w):
@@ -2006,7 +2160,7 @@ def _exit_flushing(status):
     _real_os_exit(status)
 
 
-def _normal_exit(take_group: bool) -> None:
+def _normal_exit() -> None:
     try:
         _std("atexit")._run_exitfuncs()
     except BaseException:
@@ -2016,8 +2170,7 @@ def _normal_exit(take_group: bool) -> None:
         OUT.flush()
     except BaseException:
         pass
-    if take_group:
-        _kill_group_but_me()
+    _kill_descendants()
     _real_os_exit(0)
 
 
@@ -2031,6 +2184,10 @@ def main() -> None:
     st.phase = STARTING
     st.main_ident = threading.get_ident()
     _arm_sigint()  # first: SIGINT may be inherited ignored
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    host = os.environ.pop("PYRUN_HOST_PID", "")  # not for the code's own children
+    if host.isdigit():
+        st.host_pid = int(host)
     prefix = b""
     g = globals()
     if isinstance(g.get("__pyrun_stdin__"), bytes):
@@ -2090,6 +2247,7 @@ def main() -> None:
         sys.path.insert(0, os.getcwd())
     prelude = env.get("PYRUN_PRELUDE")
     if prelude:
+        _guard_process()
         err = _run_prelude(prelude)
         if err is not None:
             hello["preludeError"] = err
@@ -2098,13 +2256,13 @@ def main() -> None:
     # (a sitecustomize printing "note: "), so hello is a line of its own.
     _write_bytes(b"\n" + (_frame_line(hello) + "\n").encode("utf-8", "pyrun.json"))
     _start_thread(_reader_loop, prefix)
+    if not prelude:
+        _guard_process()  # after hello: start-up is what a host waits for
     st.phase = IDLE
     while True:
         req = _QUEUE.get()
-        if req is _EOF:
-            _normal_exit(take_group=True)
-        if req is _EXIT:
-            _normal_exit(take_group=False)
+        if req is _EOF or req is _EXIT:
+            _normal_exit()
         try:
             _execute(req)
         except BaseException as e:  # the runner must outlive anything

@@ -6,9 +6,11 @@ hostile user (or an unlucky environment) would.
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 from kernel import PYTHON, RUNNER, Kernel
@@ -336,6 +338,219 @@ class UserFileNamesTests(unittest.TestCase):
                    stdin_prefix=(json.dumps(source) + "\n").encode())
         try:
             self.exercise(k, d)
+        finally:
+            k.close()
+
+
+def _alive(pid: int) -> bool:
+    """pid exists and is not a zombie."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except OSError:
+        return False
+
+
+def _parent(pid: int) -> int:
+    with open("/proc/%d/stat" % pid) as f:
+        return int(f.read().rsplit(")", 1)[1].split()[1])
+
+
+def _wait_all_gone(pids, timeout=10.0) -> list:
+    """The pids still alive after up to timeout seconds (polling /proc)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = [p for p in pids if _alive(p)]
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.01)
+
+
+# Processes that leave the runner's process group or session, one of each kind;
+# the cell's result is their pids.  Each lives 61 s unless killed.
+ESCAPING_PROCESSES = r"""
+import os, subprocess, sys, time
+d = %(dir)r
+pids = {}
+pids['new_session'] = subprocess.Popen(['sleep', '61'], start_new_session=True).pid
+pid = os.fork()
+if pid == 0:
+    os.setsid()
+    os.execvp('sleep', ['sleep', '61'])
+pids['forked_setsid'] = pid
+subprocess.run([sys.executable, '-c',
+    'import os, time\nif os.fork(): os._exit(0)\nos.setsid()\nif os.fork(): os._exit(0)\n'
+    'open(%%r, "w").write(str(os.getpid()))\ntime.sleep(61)' %% os.path.join(d, 'daemon.pid')])
+while not os.path.exists(os.path.join(d, 'daemon.pid')) or not open(os.path.join(d, 'daemon.pid')).read():
+    time.sleep(0.01)
+pids['daemon'] = int(open(os.path.join(d, 'daemon.pid')).read())
+subprocess.run(['sh', '-c', 'sleep 61 & echo $! > %%s' %% os.path.join(d, 'orphan.pid')])
+pids['orphan'] = int(open(os.path.join(d, 'orphan.pid')).read())
+pids['plain'] = subprocess.Popen(['sleep', '61']).pid
+pids
+"""
+
+
+class DescendantTests(unittest.TestCase):
+    """Item 3: nothing the code started outlives the kernel: not even what left its group."""
+
+    def start_escapees(self, k):
+        d = _scratch_dir()
+        frames = k.run(ESCAPING_PROCESSES % {"dir": d}, timeout=30)
+        self.assertEqual(frames[-1]["status"], "ok", frames)
+        pids = eval(frames[-2]["bundle"]["text/plain"])
+        for name, pid in pids.items():
+            self.assertTrue(_alive(pid), name)
+        # orphans were reparented to the runner (a child subreaper), not to init
+        self.assertEqual(_parent(pids["daemon"]), k.proc.pid)
+        self.assertEqual(_parent(pids["orphan"]), k.proc.pid)
+        return pids
+
+    def assertAllGone(self, pids):
+        left = _wait_all_gone(list(pids.values()))
+        self.assertEqual(left, [], {name: pid for name, pid in pids.items() if pid in left})
+
+    def test_exit_request_kills_every_descendant(self):
+        k = Kernel()
+        try:
+            pids = self.start_escapees(k)
+            k.send({"type": "exit"})
+            self.assertEqual(k.wait_exit(), 0)
+            self.assertAllGone(pids)
+        finally:
+            k.close()
+
+    def test_end_of_input_kills_every_descendant(self):
+        k = Kernel()
+        try:
+            pids = self.start_escapees(k)
+            k.proc.stdin.close()
+            self.assertEqual(k.wait_exit(), 0)
+            self.assertAllGone(pids)
+        finally:
+            k.close()
+
+    def test_sigterm_kills_every_descendant_then_the_runner_dies_by_it(self):
+        k = Kernel()
+        try:
+            pids = self.start_escapees(k)
+            os.kill(k.proc.pid, signal.SIGTERM)  # the runner only, not its group
+            self.assertEqual(k.wait_exit(), -signal.SIGTERM)
+            self.assertAllGone(pids)
+        finally:
+            k.close()
+
+    def test_sigterm_while_running_code_kills_descendants_too(self):
+        k = Kernel()
+        try:
+            pids = self.start_escapees(k)
+            ident = k.submit("print('sleeping')\nimport time; time.sleep(60)")
+            k.wait_for(lambda f: f["type"] == "stdout" and f["id"] == ident)
+            os.kill(k.proc.pid, signal.SIGTERM)
+            self.assertEqual(k.wait_exit(), -signal.SIGTERM)
+            self.assertAllGone(pids)
+        finally:
+            k.close()
+
+    def test_forked_children_do_not_hold_the_host_pipes_at_exit(self):
+        k = Kernel()
+        try:
+            frames = k.run("import os, time\nr, w = os.pipe()\npid = os.fork()\nif pid == 0:\n"
+                           "    os.write(w, b'x')\n    time.sleep(60)\nos.read(r, 1)\npid")
+            child = int(frames[-2]["bundle"]["text/plain"])
+            links = []
+            for fd in os.listdir("/proc/%d/fd" % child):
+                try:
+                    links.append(os.readlink("/proc/%d/fd/%s" % (child, fd)))
+                except OSError:
+                    pass
+            for pipe in _pipe_links(k):
+                self.assertNotIn(pipe, links)
+            k.send({"type": "exit"})
+            self.assertEqual(k.wait_exit(), 0)
+            self.assertEqual(_wait_all_gone([child]), [])
+        finally:
+            k.close()
+
+
+LAUNCHER = r"""
+import os, subprocess, sys, time
+env = dict(os.environ, PYRUN_HOST_PID=str(os.getpid()))
+p = subprocess.Popen([%(python)r, '-u', %(runner)r], stdin=%(stdin)d, stdout=%(stdout)d, env=env,
+                     start_new_session=True)
+print(p.pid, flush=True)
+time.sleep(100)
+"""
+
+
+class HostDeathTests(unittest.TestCase):
+    """Item 4: a kernel never outlives its host, even while code holds the GIL."""
+
+    def launch(self):
+        """A runner whose parent is a launcher process this test can SIGKILL."""
+        in_r, in_w = os.pipe()
+        out_r, out_w = os.pipe()
+        code = LAUNCHER % {"python": PYTHON, "runner": RUNNER, "stdin": in_r, "stdout": out_w}
+        launcher = subprocess.Popen([PYTHON, "-c", code], stdout=subprocess.PIPE, pass_fds=(in_r, out_w))
+        os.close(in_r)
+        os.close(out_w)
+        self.addCleanup(os.close, in_w)
+        out = os.fdopen(out_r, "rb")
+        self.addCleanup(out.close)
+
+        def stop():
+            if launcher.poll() is None:
+                launcher.kill()
+            launcher.wait()
+            launcher.stdout.close()
+        self.addCleanup(stop)
+        runner_pid = int(launcher.stdout.readline())
+        self.addCleanup(lambda: _alive(runner_pid) and os.kill(runner_pid, signal.SIGKILL))
+        line = out.readline()
+        while line == b"\n":  # the runner's newline before hello
+            line = out.readline()
+        self.assertEqual(json.loads(line)["type"], "hello")
+        return launcher, runner_pid, in_w, out
+
+    def test_host_killed_while_code_holds_the_gil(self):
+        launcher, runner_pid, in_w, out = self.launch()
+        code = "print('matching', flush=True)\nimport re\nre.match('(a*)*b', 'a' * 40)"
+        os.write(in_w, json.dumps({"id": "g", "code": code}).encode() + b"\n")
+        while b"matching" not in out.readline():
+            pass
+        launcher.send_signal(signal.SIGKILL)
+        launcher.wait()
+        self.assertEqual(_wait_all_gone([runner_pid], timeout=5), [])
+
+    def test_host_killed_while_idle_takes_the_descendants_too(self):
+        launcher, runner_pid, in_w, out = self.launch()
+        d = _scratch_dir()
+        os.write(in_w, json.dumps({"id": "p", "code": ESCAPING_PROCESSES % {"dir": d}}).encode() + b"\n")
+        pids = None
+        while pids is None:
+            frame = json.loads(out.readline())
+            self.assertNotEqual(frame["type"], "error", frame)
+            if frame["type"] == "result":
+                pids = eval(frame["bundle"]["text/plain"])
+        self.assertEqual(json.loads(out.readline())["type"], "done")
+        launcher.send_signal(signal.SIGKILL)
+        launcher.wait()
+        self.assertEqual(_wait_all_gone([runner_pid] + list(pids.values())), [])
+
+    def test_a_host_pid_that_is_not_the_parent_makes_the_runner_leave(self):
+        k = Kernel(env={"PYRUN_HOST_PID": "1"})  # the runner's parent is this test, not pid 1
+        try:
+            self.assertEqual(k.wait_exit(), 0)
+            k.close()
+            self.assertIn(b"the host (pid 1) is gone", k.stderr)
+        finally:
+            k.close()
+
+    def test_the_host_pid_is_not_passed_on_to_the_code(self):
+        k = Kernel(env={"PYRUN_HOST_PID": str(os.getpid())})
+        try:
+            frames = k.run("import os\n'PYRUN_HOST_PID' in os.environ")
+            self.assertEqual(frames[-2]["bundle"]["text/plain"], "False")
         finally:
             k.close()
 
