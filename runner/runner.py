@@ -516,6 +516,23 @@ def _data_frames(head: bytes, text: str, bufs: list) -> None:
         bufs += (head, body[1:].encode("utf-8", "pyrun.json"), b"}\n")
 
 
+def _utf8_len(text: str) -> int:
+    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+
+
+def _utf8_head(text: str, size: int) -> str:
+    """The longest head of text whose UTF-8 form has at most size bytes."""
+    if text.isascii():
+        return text[:size]
+    return text.encode("utf-8", "surrogatepass")[:size].decode("utf-8", "ignore")
+
+
+def _bundle_size(bundle: dict, metadata=None) -> int:
+    """What a display or result counts against maxOutputBytes: its JSON."""
+    size = len(_frame_line(bundle).encode("utf-8", "pyrun.json"))
+    return size + len(_frame_line(metadata).encode("utf-8", "pyrun.json")) if metadata else size
+
+
 class _Output:
     """Pending captured output: coalesces writes, keeps stdout/stderr order.
 
@@ -554,21 +571,27 @@ class _Output:
         self.size += len(text)
 
     def _append_capped(self, stream: str, text: str) -> None:
-        size = len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+        keep = self._take_room(text)
+        if keep:
+            self._append(stream, keep)
+
+    def _take_room(self, text: str) -> str:
+        """The head of text that fits under the cap; counts the rest dropped."""
+        size = _utf8_len(text)
         room = self.cap - self.used
         if size <= room:
             self.used += size
-            self._append(stream, text)
-            return
+            return text
+        keep = ""
         if room > 0:
-            if text.isascii():
-                keep = text[:room]
-            else:
-                keep = text.encode("utf-8", "surrogatepass")[:room].decode("utf-8", "ignore")
-            kept = len(keep.encode("utf-8", "surrogatepass"))
-            self._append(stream, keep)
+            keep = _utf8_head(text, room)
+            kept = _utf8_len(keep)
             self.used += kept
             size -= kept
+        self._drop(size)
+        return keep
+
+    def _drop(self, size: int) -> None:
         self.dropped += size
         if not self.noticed:
             self.noticed = True
@@ -577,6 +600,52 @@ class _Output:
                 "\n[pyrun] output exceeded maxOutputBytes=%d; the rest of this "
                 "execution's output is dropped\n" % self.cap,
             )
+
+    def admit(self, size: int) -> bool:
+        """Whether a display or result of `size` bytes fits under the cap
+        (then it is counted); if not, it is dropped whole and counted so."""
+        with self.lock:
+            if self.cap is None:
+                return True
+            if size <= self.cap - self.used:
+                self.used += size
+                return True
+            self._drop(size)
+            return False
+
+    def fit_text(self, text: str) -> str:
+        """The head of text (an input prompt) that fits under the cap."""
+        with self.lock:
+            return text if self.cap is None else self._take_room(text)
+
+    def fit_error(self, frame: dict) -> dict:
+        """The error frame cut to fit under the cap: evalue, then the
+        traceback's last lines (the ones that say what happened)."""
+        with self.lock:
+            if self.cap is None:
+                return frame
+            lines = frame["traceback"]
+            size = _utf8_len(frame["evalue"]) + sum(_utf8_len(line) + 1 for line in lines)
+            room = self.cap - self.used
+            if size <= room:
+                self.used += size
+                return frame
+            evalue = self._take_room(frame["evalue"])
+            kept = []
+            room = self.cap - self.used
+            for line in reversed(lines):
+                cost = _utf8_len(line) + 1
+                if cost > room:
+                    break
+                kept.append(line)
+                room -= cost
+            kept.reverse()
+            cut = len(lines) - len(kept)
+            self.used = self.cap - room
+            self._drop(sum(_utf8_len(line) + 1 for line in lines[:cut]))
+            if cut:
+                kept.insert(0, "[pyrun] %d traceback lines dropped (maxOutputBytes=%d)" % (cut, self.cap))
+            return dict(frame, evalue=evalue, traceback=kept)
 
     def add(self, stream: str, text: str) -> bool:
         """Queue text; returns True when the caller should flush now."""
@@ -1236,6 +1305,9 @@ def display(*objs, metadata=None, **_ignored) -> None:
         if md:
             frame["metadata"] = md
         _sync_fds()
+        if OUT.cap is not None and not OUT.admit(_bundle_size(bundle, md)):
+            OUT.flush()  # the notice, in its place
+            continue
         OUT.flush((frame,))
 
 
@@ -1257,6 +1329,8 @@ def _flush_figures() -> None:
         fig.savefig(buf, format="png", bbox_inches="tight")
         bundle = {"text/plain": repr(fig), "image/png": _b64(buf.getvalue())}
         _sync_fds()
+        if OUT.cap is not None and not OUT.admit(_bundle_size(bundle)):
+            continue
         OUT.flush(({"type": "display", "id": OUT.id, "bundle": bundle},))
     plt.close("all")
 
@@ -1280,6 +1354,7 @@ def _ask(prompt: str, password: bool) -> str:
         st.input_wait_id = st.exec_id
         st.input_value = None
     try:
+        prompt = OUT.fit_text(prompt)
         OUT.flush(({"type": "input_request", "id": st.exec_id, "prompt": prompt, "password": password},))
         with st.input_cond:
             while st.input_value is None:
@@ -1754,13 +1829,13 @@ def _execute(req: dict) -> None:
     _arm_sigint()  # an idle kernel ignores SIGINT, whatever the code installed
     _finish_output()
     frames = []
-    if bundle is not None:
+    if bundle is not None and (OUT.cap is None or OUT.admit(_bundle_size(bundle))):
         frames.append({"type": "result", "id": ident, "bundle": bundle, "executionCount": st.count})
     cancelled = False
     if exc is not None:
         cancelled = isinstance(exc, KeyboardInterrupt) and st.acked_serial == st.serial
         try:
-            frames.append(_error_frame(ident, exc))
+            frames.append(OUT.fit_error(_error_frame(ident, exc)))
         except BaseException as e:  # a broken exception object must not kill us
             frames.append({"type": "error", "id": ident, "ename": "Exception",
                            "evalue": "could not format error: %r" % (e,), "traceback": []})

@@ -555,5 +555,85 @@ class HostDeathTests(unittest.TestCase):
             k.close()
 
 
+def _payload_bytes(frames) -> int:
+    """Bytes of what an execution's frames carry for the user: output data,
+    bundles, the error's text and traceback, input prompts."""
+    total = 0
+    for f in frames:
+        if f["type"] in ("stdout", "stderr"):
+            total += len(f["data"].encode())
+        elif f["type"] in ("display", "result"):
+            total += len(json.dumps(f["bundle"], separators=(",", ":"), ensure_ascii=False).encode())
+        elif f["type"] == "error":
+            total += len(f["evalue"].encode()) + sum(len(line.encode()) + 1 for line in f["traceback"])
+        elif f["type"] == "input_request":
+            total += len(f["prompt"].encode())
+    return total
+
+
+class OutputCapTests(unittest.TestCase):
+    """Item 8: maxOutputBytes bounds everything an execution sends, not only stdout and stderr."""
+
+    CAP = 1000
+    NOTICE = 200  # the one stderr notice and a marker line are not counted against the cap
+
+    @classmethod
+    def setUpClass(cls):
+        cls.k = Kernel()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.k.close()
+
+    def run_capped(self, code, **opts):
+        frames = self.k.run(code, maxOutputBytes=self.CAP, **opts)
+        self.assertLessEqual(_payload_bytes(frames), self.CAP + self.NOTICE, [f["type"] for f in frames])
+        notices = [f for f in frames if f["type"] == "stderr" and "maxOutputBytes" in f["data"]]
+        self.assertEqual(len(notices), 1, frames[:5])
+        return frames
+
+    def test_result(self):
+        frames = self.run_capped("'x' * 10**6")
+        self.assertEqual(Kernel.of_type(frames, "result"), [])
+        self.assertGreaterEqual(frames[-1]["droppedBytes"], 10**6)
+        self.assertEqual(frames[-1]["status"], "ok")
+
+    def test_display(self):
+        frames = self.run_capped("display('small')\ndisplay('y' * 10**6)\nprint('after')")
+        shown = Kernel.of_type(frames, "display")
+        self.assertEqual([d["bundle"]["text/plain"] for d in shown], ["'small'"])
+        self.assertGreaterEqual(frames[-1]["droppedBytes"], 10**6)
+
+    def test_error_text_and_traceback(self):
+        frames = self.run_capped("def deep(n):\n    if n:\n        return deep(n - 1)\n    raise ValueError('z' * 10**6)\ndeep(50)")
+        err = frames[-2]
+        self.assertEqual(err["type"], "error")
+        self.assertEqual(err["ename"], "ValueError")  # what happened is still said
+        self.assertEqual(frames[-1]["status"], "error")
+        self.assertGreaterEqual(frames[-1]["droppedBytes"], 10**6)
+
+    def test_input_prompt(self):
+        k = self.k
+        ident = k.submit("input('p' * 10**6)", maxOutputBytes=self.CAP, allowStdin=True)
+        frames = k.wait_for(lambda f: f["type"] == "input_request" and f["id"] == ident)
+        self.assertLessEqual(len(frames[-1]["prompt"]), self.CAP)
+        k.send({"type": "input_reply", "id": ident, "value": "v"})
+        frames = [f for f in frames + k.until_done(ident) if f["id"] == ident]
+        self.assertLessEqual(_payload_bytes(frames), self.CAP + self.NOTICE)
+        self.assertGreaterEqual(frames[-1]["droppedBytes"], 10**6 - self.CAP)
+
+    def test_everything_together_stays_under_the_cap(self):
+        frames = self.run_capped("print('a' * 600)\ndisplay('b' * 300)\ndisplay('c' * 300)\n"
+                                 "raise RuntimeError('d' * 5000)")
+        self.assertEqual(Kernel.text(frames).count("a"), 600)
+        self.assertEqual(len(Kernel.of_type(frames, "display")), 1)
+        self.assertEqual(frames[-2]["ename"], "RuntimeError")
+
+    def test_under_the_cap_nothing_changes(self):
+        frames = self.k.run("display(1)\nprint('p')\n2", maxOutputBytes=self.CAP)
+        self.assertEqual([f["type"] for f in frames], ["started", "display", "stdout", "result", "done"])
+        self.assertNotIn("droppedBytes", frames[-1])
+
+
 if __name__ == "__main__":
     unittest.main()
