@@ -160,7 +160,14 @@ except ImportError:  # pragma: no cover
 
 _StdlibOnly.importing.discard(_thread.get_ident())  # from here on, through _std()
 
-_real_os_exit = os._exit  # user code gets _exit_flushing as os._exit
+# The runner's own references: user code gets wrappers (_exit_flushing, and
+# the _self_signal ones that announce a signal the kernel sends itself).
+_real_os_exit = os._exit
+_kill = os.kill
+_killpg = os.killpg
+_abort = os.abort
+_raise_signal = signal.raise_signal
+_pthread_kill = signal.pthread_kill
 
 LOADER = (
     "import sys;sys.path[:]=[p for p in sys.path if p];import os,json;d=b'';"
@@ -942,7 +949,7 @@ def _on_sigterm(signum, frame) -> None:
             pass
     _kill_descendants()
     signal.signal(signum, signal.SIG_DFL)
-    os.kill(os.getpid(), signum)
+    _kill(os.getpid(), signum)
 
 
 class _Prctl:
@@ -1089,7 +1096,7 @@ def _io_loop() -> None:
                     and backoff < 0.2
                 ):
                     try:
-                        signal.pthread_kill(st.main_ident, signal.SIGINT)
+                        _pthread_kill(st.main_ident, signal.SIGINT)
                     except OSError:
                         pass
                     backoff *= 2
@@ -1189,7 +1196,7 @@ def _kill_descendants() -> None:
             if STATE.is_leader:
                 try:
                     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-                    os.killpg(os.getpgrp(), signal.SIGTERM)
+                    _killpg(os.getpgrp(), signal.SIGTERM)
                 except (OSError, ValueError):
                     pass
             return
@@ -1198,7 +1205,7 @@ def _kill_descendants() -> None:
         for pid in pids:
             if pid != me:
                 try:
-                    os.kill(pid, signal.SIGKILL)
+                    _kill(pid, signal.SIGKILL)
                 except OSError:
                     pass
         try:
@@ -1215,6 +1222,93 @@ def _host_gone() -> None:
     """The host went away (stdout closed or parent died): leave now."""
     _kill_descendants()
     _real_os_exit(0)
+
+
+# ---------------------------------------------------------------- signals the code sends itself
+
+
+def _announce_self_signal(signum) -> None:
+    """Send a `self_signal` frame before user code signals the kernel itself.
+
+    The host then blames a death by that signal on the code, not on someone
+    outside.  Only for a signal that may end the process: its disposition is
+    the default or a handler outside Python (or the runner's SIGTERM handler),
+    not a Python handler or SIG_IGN.  Written synchronously, after the output
+    so far; a forked child has no channel and says nothing.
+    """
+    st = STATE
+    if st.in_child:
+        return
+    try:
+        signum = int(signum)
+        if signum <= 0:
+            return
+        handler = signal.getsignal(signum)
+    except (TypeError, ValueError, OverflowError):
+        return  # the real call will raise
+    if handler is signal.SIG_IGN or (callable(handler) and handler is not _on_sigterm):
+        return
+    ident = st.exec_id if st.phase in (PROLOGUE, USER, EPILOGUE) else None
+    try:
+        _sync_fds()
+        OUT.flush(({"type": "self_signal", "id": ident, "signal": signum},))
+    except Exception:
+        pass
+
+
+def _targets_self(pid) -> bool:
+    try:
+        pid = int(pid)
+        return pid in (0, -1, STATE.pid) or (pid < -1 and -pid == os.getpgrp())
+    except (TypeError, ValueError, OverflowError):
+        return False
+
+
+def _self_signal_kill(pid, signum):
+    """os.kill for user code."""
+    if _targets_self(pid):
+        _announce_self_signal(signum)
+    return _kill(pid, signum)
+
+
+def _self_signal_killpg(pgid, signum):
+    """os.killpg for user code."""
+    try:
+        own = int(pgid) in (0, os.getpgrp())
+    except (TypeError, ValueError, OverflowError):
+        own = False
+    if own:
+        _announce_self_signal(signum)
+    return _killpg(pgid, signum)
+
+
+def _self_signal_raise(signum):
+    """signal.raise_signal for user code."""
+    _announce_self_signal(signum)
+    return _raise_signal(signum)
+
+
+def _self_signal_pthread_kill(thread_id, signum):
+    """signal.pthread_kill for user code: every thread is the kernel's."""
+    _announce_self_signal(signum)
+    return _pthread_kill(thread_id, signum)
+
+
+def _self_signal_abort():
+    """os.abort for user code: SIGABRT."""
+    _announce_self_signal(signal.SIGABRT)
+    return _abort()
+
+
+def _install_self_signal_wrappers() -> None:
+    os.kill = _self_signal_kill
+    os.killpg = _self_signal_killpg
+    os.abort = _self_signal_abort
+    modules = [signal, sys.modules.get("signal")]  # the wrapper module copies from _signal
+    for mod in modules:
+        if mod is not None:
+            mod.raise_signal = _self_signal_raise
+            mod.pthread_kill = _self_signal_pthread_kill
 
 
 # ---------------------------------------------------------------- display
@@ -1940,9 +2034,9 @@ def _info_reply(ident) -> dict:
 
 def _interrupt() -> None:
     if STATE.is_leader:
-        os.killpg(os.getpgrp(), signal.SIGINT)
+        _killpg(os.getpgrp(), signal.SIGINT)
     else:  # never signal a group we do not lead (it may hold the host)
-        os.kill(os.getpid(), signal.SIGINT)
+        _kill(os.getpid(), signal.SIGINT)
 
 
 def _handle_line(line: bytes) -> None:
@@ -2218,7 +2312,7 @@ def _leave_forked_child(exc) -> None:
                 pass
         if by_sigint:
             signal.signal(signal.SIGINT, signal.SIG_DFL)
-            os.kill(os.getpid(), signal.SIGINT)
+            _kill(os.getpid(), signal.SIGINT)
     finally:
         _real_os_exit(status)
 
@@ -2282,6 +2376,7 @@ def main() -> None:
     sys.stdout = _Writer("stdout", 1)
     sys.stderr = _Writer("stderr", 2)
     os._exit = _exit_flushing
+    _install_self_signal_wrappers()
     os.register_at_fork(after_in_child=_after_fork_in_child)
     sys.argv = [""]
     _fix_sys_path(runner_dir)

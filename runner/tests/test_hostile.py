@@ -635,5 +635,53 @@ class OutputCapTests(unittest.TestCase):
         self.assertNotIn("droppedBytes", frames[-1])
 
 
+class SelfSignalTests(unittest.TestCase):
+    """The self_signal frame: a kernel that signals itself says so before it dies."""
+
+    NO_CORE = "import resource\nresource.setrlimit(resource.RLIMIT_CORE, (0, 0))\n"
+
+    def dies_announcing(self, code, signum):
+        k = Kernel()
+        try:
+            ident = k.submit("import os, signal, threading\nprint('before')\n" + code)
+            self.assertEqual(k.wait_exit(), -signum, code)
+            frames = []
+            while True:
+                try:
+                    frames.append(k.next_frame(timeout=5))
+                except AssertionError:  # end of the frames: the process is gone
+                    break
+            kinds = [f["type"] for f in frames]
+            self.assertEqual(kinds, ["started", "stdout", "self_signal"], code)
+            self.assertEqual(frames[-1], {"type": "self_signal", "id": ident, "signal": signum}, code)
+        finally:
+            k.close()
+
+    def test_each_way_to_signal_oneself(self):
+        self.dies_announcing("os.kill(os.getpid(), signal.SIGKILL)", signal.SIGKILL)
+        self.dies_announcing("os.killpg(os.getpgrp(), signal.SIGKILL)", signal.SIGKILL)
+        self.dies_announcing("os.kill(0, signal.SIGUSR2)", signal.SIGUSR2)
+        self.dies_announcing("signal.raise_signal(signal.SIGUSR1)", signal.SIGUSR1)
+        self.dies_announcing("signal.pthread_kill(threading.get_ident(), signal.SIGUSR1)", signal.SIGUSR1)
+        self.dies_announcing(self.NO_CORE + "os.abort()", signal.SIGABRT)
+        self.dies_announcing("os.kill(os.getpid(), signal.SIGTERM)", signal.SIGTERM)
+
+    def test_handled_signals_and_other_processes_send_nothing(self):
+        k = Kernel()
+        try:
+            frames = k.run("import os, signal, subprocess\n"
+                           "signal.signal(signal.SIGUSR1, lambda *a: print('handled'))\n"
+                           "os.kill(os.getpid(), signal.SIGUSR1)\n"
+                           "signal.signal(signal.SIGUSR2, signal.SIG_IGN)\n"
+                           "os.kill(os.getpid(), signal.SIGUSR2)\n"
+                           "p = subprocess.Popen(['sleep', '30'])\n"
+                           "os.kill(p.pid, signal.SIGKILL)\n"
+                           "p.wait()")
+            self.assertEqual([f["type"] for f in frames], ["started", "stdout", "result", "done"])
+            self.assertEqual(Kernel.text(frames), "handled\n")
+        finally:
+            k.close()
+
+
 if __name__ == "__main__":
     unittest.main()
