@@ -1441,7 +1441,9 @@ def _ask(prompt: str, password: bool) -> str:
         raise EOFError("stdin is not available in a process forked from the kernel")
     if not st.allow_stdin or st.phase != USER or threading.get_ident() != st.main_ident:
         raise EOFError(
-            "stdin is not available: this execution was sent without allowStdin"
+            "stdin is not available: nothing answers input() for this execution (a Swift host "
+            "sets ExecutionOptions.stdinHandler; the pyrun command answers it from its own "
+            "standard input with --allow-stdin; a protocol host sends allowStdin)"
         )
     _sync_fds()
     with st.input_cond:

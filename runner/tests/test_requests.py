@@ -102,6 +102,9 @@ class StdinTests(KernelTest):
             self.assertEqual(Kernel.of_type(frames, "input_request"), [])
             self.assertEqual(frames[-2]["ename"], "EOFError")
             self.assertIn("stdin is not available", frames[-2]["evalue"])
+            # it says what to do about it, for each kind of host
+            for remedy in ("ExecutionOptions.stdinHandler", "--allow-stdin", "allowStdin"):
+                self.assertIn(remedy, frames[-2]["evalue"])
 
 
 if __name__ == "__main__":
