@@ -212,6 +212,7 @@ class _State:
         self.host_eof = False
         self.pid = os.getpid()  # the kernel process (a forked child has another)
         self.in_child = False  # set in a process forked from the kernel
+        self.format_interrupted = False  # SIGINT while the epilogue formats an error
 
 
 STATE = _State()
@@ -925,6 +926,8 @@ def _on_sigint(signum, frame) -> None:
     if phase == PROLOGUE:
         st.acked_serial = st.serial
         st.pending_interrupt = True
+    elif phase == EPILOGUE:  # a traceback may be in the making: cut it short
+        st.format_interrupted = True
 
 
 def _arm_sigint() -> None:
@@ -1837,41 +1840,119 @@ def _is_user_file(name: str) -> bool:
     return name.startswith("<cell ") or name.startswith("<silent ")
 
 
+TRACEBACK_HEAD = 30  # frames kept from the start of a very deep traceback
+TRACEBACK_TAIL = 30  # and from its end
+
+
+class _FormatInterrupted(Exception):
+    """SIGINT while a traceback was being formatted (see _on_sigint)."""
+
+
+def _tb_entries(tb) -> list:
+    """The entries of a traceback chain, as a list (a deep recursion has 10**6)."""
+    entries = []
+    st = STATE
+    while tb is not None:
+        entries.append(tb)
+        tb = tb.tb_next
+        if not len(entries) & 0xFFFF and st.format_interrupted:
+            raise _FormatInterrupted
+    return entries
+
+
+def _relink(entries):
+    """A new traceback chain of the given entries, in order."""
+    types = _std("types")
+    tb = None
+    for e in reversed(entries):
+        tb = types.TracebackType(tb, e.tb_frame, e.tb_lasti, e.tb_lineno)
+    return tb
+
+
+def _exception_chain(exc, entries) -> list:
+    """[(exception, its traceback entries, the line that leads to the next)],
+    oldest first, as python prints a chain (causes, contexts, no cycles)."""
+    traceback = _std("traceback")
+    cause = getattr(traceback, "_cause_message",
+                    "\nThe above exception was the direct cause of the following exception:\n\n")
+    context = getattr(traceback, "_context_message",
+                      "\nDuring handling of the above exception, another exception occurred:\n\n")
+    chain = [(exc, entries, "")]
+    seen = {id(exc)}
+    while True:
+        e = chain[-1][0]
+        if e.__cause__ is not None:
+            older, link = e.__cause__, cause
+        elif e.__context__ is not None and not e.__suppress_context__:
+            older, link = e.__context__, context
+        else:
+            break
+        if id(older) in seen:
+            break
+        seen.add(id(older))
+        chain.append((older, _tb_entries(older.__traceback__), link))
+    chain.reverse()
+    return chain
+
+
+def _format_exception(exc, entries) -> str:
+    """Python's traceback text for exc (with its chain), whose own traceback
+    is `entries`.  A very deep traceback (a runaway recursion) keeps its first
+    TRACEBACK_HEAD and last TRACEBACK_TAIL frames and says how many it left
+    out: formatting all of them takes seconds per 10**5 frames."""
+    traceback = _std("traceback")
+    chain = _exception_chain(exc, entries)
+    deep = any(len(ents) > TRACEBACK_HEAD + TRACEBACK_TAIL for _, ents, _ in chain)
+    group = getattr(builtins, "BaseExceptionGroup", ())
+    if not deep or any(isinstance(e, group) for e, _, _ in chain):  # python's own format
+        return "".join(traceback.format_exception(type(exc), exc, _relink(entries)))
+    parts = []
+    for e, ents, link in chain:
+        if ents:
+            parts.append("Traceback (most recent call last):\n")
+            if len(ents) > TRACEBACK_HEAD + TRACEBACK_TAIL:
+                parts += traceback.extract_tb(_relink(ents[:TRACEBACK_HEAD])).format()
+                parts.append("  [... %d frames omitted (the first %d and the last %d are shown) ...]\n"
+                             % (len(ents) - TRACEBACK_HEAD - TRACEBACK_TAIL, TRACEBACK_HEAD, TRACEBACK_TAIL))
+                parts += traceback.extract_tb(_relink(ents[-TRACEBACK_TAIL:])).format()
+            else:
+                parts += traceback.extract_tb(_relink(ents)).format()
+        parts += traceback.format_exception_only(type(e), e)
+        parts.append(link)
+    return "".join(parts)
+
+
 def _error_frame(ident, exc: BaseException, user_file=None) -> dict:
     """error frame with a traceback of user frames only."""
-    traceback = _std("traceback")
-    types = _std("types")
-    t = exc.__traceback__
-    want = user_file or _is_user_file
-    match = (lambda f: f == want) if isinstance(want, str) else want
-    while t is not None and not match(t.tb_frame.f_code.co_filename):
-        t = t.tb_next  # drop the runner's (and asyncio's) frames above the cell
-    if t is None:
-        t = exc.__traceback__
-    kept = []
-    while t is not None:
-        if t.tb_frame.f_code.co_filename != _RUNNER_FILE:
-            kept.append(t)
-        t = t.tb_next
-    t = None
-    for k in reversed(kept):  # rebuild the chain without runner frames
-        t = types.TracebackType(t, k.tb_frame, k.tb_lasti, k.tb_lineno)
+    entries = []
     try:
+        entries = _tb_entries(exc.__traceback__)
+        want = user_file or _is_user_file
+        match = (lambda f: f == want) if isinstance(want, str) else want
+        first = next((i for i, t in enumerate(entries) if match(t.tb_frame.f_code.co_filename)), 0)
+        # drop the runner's (and asyncio's) frames above the cell, and any below it
+        entries = [t for t in entries[first:] if t.tb_frame.f_code.co_filename != _RUNNER_FILE]
         with _runner_imports():
-            text = "".join(traceback.format_exception(type(exc), exc, t))
+            text = _format_exception(exc, entries)
+    except _FormatInterrupted:
+        text = "%s: %s\n[pyrun] formatting the traceback (%d frames) was interrupted\n" % (
+            type(exc).__name__, _safe_str(exc), len(entries))
     except Exception:
-        text = "%s: %s\n" % (type(exc).__name__, exc)
-    try:
-        evalue = str(exc)
-    except Exception:
-        evalue = "<unprintable %s>" % type(exc).__name__
+        text = "%s: %s\n" % (type(exc).__name__, _safe_str(exc))
     return {
         "type": "error",
         "id": ident,
         "ename": type(exc).__name__,
-        "evalue": evalue,
+        "evalue": _safe_str(exc),
         "traceback": text.rstrip("\n").split("\n"),
     }
+
+
+def _safe_str(exc) -> str:
+    try:
+        return str(exc)
+    except Exception:
+        return "<unprintable %s>" % type(exc).__name__
 
 
 def _peak_rss() -> int:
@@ -1907,6 +1988,7 @@ def _execute(req: dict) -> None:
     with _phase_lock:  # from here a SIGINT is never lost
         st.serial += 1
         st.pending_interrupt = False
+        st.format_interrupted = False
         st.phase = PROLOGUE
     OUT.begin(ident, cap, {"type": "started", "id": ident, "executionCount": st.count})
     exc = None

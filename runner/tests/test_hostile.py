@@ -683,5 +683,40 @@ class SelfSignalTests(unittest.TestCase):
             k.close()
 
 
+class DeepTracebackTests(unittest.TestCase):
+    """Smaller item: a runaway recursion's traceback formats fast, head and tail kept."""
+
+    DEPTH = 200_000  # 10**6 works too (3.11+), at ~300 MB and ~6 s of recursion
+
+    def test_deep_recursion_traceback(self):
+        k = Kernel()
+        try:
+            # the recursion runs in a thread with a big stack (3.9 and 3.10 use the C stack)
+            code = ("import sys, threading, time\n"
+                    "sys.setrecursionlimit(%d)\n"
+                    "def f(n):\n    return f(n - 1) if n else 1 / 0\n"
+                    "box = []\n"
+                    "def run():\n    try:\n        f(%d)\n    except ZeroDivisionError as e:\n        box.append(e)\n"
+                    "threading.stack_size(1 << 30)\n"
+                    "t = threading.Thread(target=run); t.start(); t.join()\n"
+                    "print(time.monotonic())\n"
+                    "raise box[0]" % (self.DEPTH + 1000, self.DEPTH))
+            frames = k.run(code, timeout=120)
+            formatting = time.monotonic() - float(Kernel.text(frames))
+            err = frames[-2]
+            self.assertEqual(err["ename"], "ZeroDivisionError")
+            tb = err["traceback"]
+            omitted = [line for line in tb if "frames omitted" in line]
+            self.assertEqual(len(omitted), 1, tb)
+            frames_total = 1 + 1 + self.DEPTH + 1  # <module>, run, f(DEPTH) ... f(0)
+            self.assertIn("[... %d frames omitted" % (frames_total - 60), omitted[0])
+            self.assertLess(len(tb), 100)
+            self.assertEqual(tb[-1], "ZeroDivisionError: division by zero")
+            self.assertIn('  File "<cell 1>", line 8, in run', tb)  # the head
+            self.assertLess(formatting, 5.0)  # it took 4 s at this depth, 30 s at 10**6
+        finally:
+            k.close()
+
+
 if __name__ == "__main__":
     unittest.main()
