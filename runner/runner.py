@@ -981,6 +981,8 @@ def _guard_process() -> None:
             call(_Prctl.SET_CHILD_SUBREAPER, 1, 0, 0, 0)
             _Prctl.call = call
             _set_parent_death_signal(signal.SIGTERM)
+        except MemoryError:
+            raise
         except Exception as e:  # the ppid watch of the io thread remains
             _diag("pyrun: no subreaper or parent-death signal: %r\n" % (e,))
     if os.getppid() != STATE.host_pid:
@@ -2044,6 +2046,7 @@ def _execute(req: dict) -> None:
 
 
 _QUEUE = None
+_HELLO_SENT = threading.Event()
 _EOF = object()
 _EXIT = object()
 
@@ -2178,6 +2181,7 @@ def _handle_line(line: bytes) -> None:
 
 def _reader_loop(prefix: bytes) -> None:
     """Reads requests from the private fd; answers the quick ones itself."""
+    _HELLO_SENT.wait()  # started before hello; nothing may come before it
     pending = []  # pieces of an unfinished line (joined once: no quadratic copies)
     chunk = prefix
     while True:
@@ -2245,6 +2249,39 @@ def _apply_limits(spec) -> list:
         except (ValueError, OSError, TypeError):
             ignored.append(key)
     return ignored
+
+
+EXIT_TOO_LITTLE_MEMORY = 77  # PYRUN_LIMITS leaves too little memory for the runner
+RUNNER_HEADROOM = 16 << 20  # address space the runner wants free after start
+_MIB = 1 << 20
+
+
+def _address_space_in_use():
+    """VmSize in bytes (Linux), or None."""
+    try:
+        with open("/proc/self/status", "rb") as f:
+            for line in f:
+                if line.startswith(b"VmSize:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _memory_too_low(limit, in_use, error) -> None:
+    """PYRUN_LIMITS.memoryBytes is too low for the runner itself: say what it
+    needs on stderr and exit EXIT_TOO_LITTLE_MEMORY (before hello)."""
+    what = "%d bytes (%.0f MiB)" % (limit, limit / _MIB)
+    if in_use is None:
+        need = "more"
+    else:
+        at_least = -(-(in_use + 2 * RUNNER_HEADROOM) // (8 * _MIB)) * 8
+        need = ("about %d MiB: the interpreter used %.0f MiB of address space before the limit, "
+                "and the runner's threads and %d MiB of headroom come on top"
+                % (at_least, in_use / _MIB, RUNNER_HEADROOM // _MIB))
+    _diag("pyrun: PYRUN_LIMITS memoryBytes=%s is too low for the runner itself (%s: %s); "
+          "it needs %s\n" % (what, type(error).__name__, error, need))
+    _real_os_exit(EXIT_TOO_LITTLE_MEMORY)
 
 
 def _run_prelude(path: str):
@@ -2484,13 +2521,27 @@ def main() -> None:
     _start_thread(_io_loop)
     env = os.environ
     limits = env.get("PYRUN_LIMITS")
+    memory_limit = None
     if limits:
         try:
-            ignored = _apply_limits(_loads(limits))
+            spec = _loads(limits)
+            in_use = _address_space_in_use()
+            ignored = _apply_limits(spec)
         except ValueError:
-            ignored = ["PYRUN_LIMITS"]
+            spec, ignored = None, ["PYRUN_LIMITS"]
         if ignored:
             hello["limitsIgnored"] = ignored
+        if isinstance(spec, dict) and spec.get("memoryBytes") is not None and "memoryBytes" not in ignored:
+            memory_limit = spec["memoryBytes"]
+    try:  # the runner's own needs, under the limits: threads, ctypes, headroom
+        _start_thread(_reader_loop, prefix)  # it waits for hello before it answers
+        if memory_limit is not None:
+            _guard_process()
+            bytearray(RUNNER_HEADROOM)
+    except (MemoryError, RuntimeError) as e:
+        if memory_limit is None:
+            raise
+        _memory_too_low(memory_limit, in_use, e)
     cwd = env.get("PYRUN_CWD")
     if cwd:
         try:
@@ -2501,7 +2552,8 @@ def main() -> None:
         sys.path.insert(0, os.getcwd())
     prelude = env.get("PYRUN_PRELUDE")
     if prelude:
-        _guard_process()
+        if memory_limit is None:
+            _guard_process()
         err = _run_prelude(prelude)
         if err is not None:
             hello["preludeError"] = err
@@ -2509,8 +2561,8 @@ def main() -> None:
     # The newline ends any partial line the interpreter's start wrote to fd 1
     # (a sitecustomize printing "note: "), so hello is a line of its own.
     _write_bytes(b"\n" + (_frame_line(hello) + "\n").encode("utf-8", "pyrun.json"))
-    _start_thread(_reader_loop, prefix)
-    if not prelude:
+    _HELLO_SENT.set()
+    if not prelude and memory_limit is None:
         _guard_process()  # after hello: start-up is what a host waits for
     st.phase = IDLE
     while True:

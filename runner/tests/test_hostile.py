@@ -6,6 +6,7 @@ hostile user (or an unlucky environment) would.
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -714,6 +715,31 @@ class DeepTracebackTests(unittest.TestCase):
             self.assertEqual(tb[-1], "ZeroDivisionError: division by zero")
             self.assertIn('  File "<cell 1>", line 8, in run', tb)  # the head
             self.assertLess(formatting, 5.0)  # it took 4 s at this depth, 30 s at 10**6
+        finally:
+            k.close()
+
+
+class TooLittleMemoryTests(unittest.TestCase):
+    """Smaller item: a memory limit too low for the runner itself is named as such (exit 77)."""
+
+    def test_too_low_limit_exits_77_and_the_minimum_it_names_works(self):
+        k = Kernel(env={"PYRUN_LIMITS": json.dumps({"memoryBytes": 64 << 20})}, wait_hello=False)
+        try:
+            self.assertEqual(k.wait_exit(), 77)
+            k.close()
+            self.assertEqual(k.noise, [])
+            message = k.stderr.decode()
+            self.assertIn("memoryBytes=67108864 bytes (64 MiB) is too low for the runner itself", message)
+            needed = int(re.search(r"it needs about (\d+) MiB", message).group(1))
+        finally:
+            k.close()
+        self.assertGreater(needed, 64)
+        k = Kernel(env={"PYRUN_LIMITS": json.dumps({"memoryBytes": needed << 20})})
+        try:
+            frames = k.run("def f():\n    raise ValueError('formatted')\nf()")
+            self.assertEqual(frames[-2]["evalue"], "formatted")
+            frames = k.run("len(bytearray(4 << 20))")
+            self.assertEqual(frames[-2]["bundle"]["text/plain"], str(4 << 20))
         finally:
             k.close()
 
