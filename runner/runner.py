@@ -385,6 +385,8 @@ try:
             raise ValueError("Expecting value at char %s" % e.value) from None
         except ValueError:
             raise
+        except RecursionError:
+            raise ValueError("JSON nested too deeply") from None
         except Exception as e:  # the scanner reports some errors oddly
             raise ValueError("invalid JSON (%s)" % type(e).__name__) from None
         if end != len(text):
@@ -2126,6 +2128,17 @@ def _interrupt() -> None:
         _kill(os.getpid(), signal.SIGINT)
 
 
+def _matchable_id(ident) -> bool:
+    """A string that frames carry unchanged (a lone surrogate would not be)."""
+    if not isinstance(ident, str):
+        return False
+    try:
+        ident.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _handle_line(line: bytes) -> None:
     line = line.strip()
     if not line:
@@ -2142,8 +2155,9 @@ def _handle_line(line: bytes) -> None:
     ident = req.get("id")
     try:
         if kind == "execute":
-            if not isinstance(ident, str):  # frames without an id could not be matched
-                send({"type": "error_reply", "id": None, "message": "execute needs a string `id`"})
+            if not _matchable_id(ident):  # its frames could not be matched to it
+                send({"type": "error_reply", "id": None,
+                      "message": "execute needs a string `id` (without lone surrogates)"})
                 return
             if not isinstance(req.get("code"), str):
                 send({"type": "error_reply", "id": ident, "message": "execute needs a string `code`"})
@@ -2323,12 +2337,18 @@ def _fix_sys_path(runner_dir) -> None:
         sys.path.insert(0, "")
 
 
-def _start_thread(target, *args) -> None:
+IO_THREAD_STACK = 512 * 1024  # the io thread only moves bytes
+READER_THREAD_STACK = 8 << 20  # the reader decodes requests (nested JSON),
+# compiles code (is_complete) and looks up attributes (complete): the C
+# recursion limits of 3.12+ assume a main thread's 8 MiB
+
+
+def _start_thread(target, *args, stack: int = IO_THREAD_STACK) -> None:
     """A runner thread.  It blocks SIGTERM, so the signal reaches the main
     thread and wakes it from any blocking call to run _on_sigterm."""
     old = threading.stack_size()
     try:
-        threading.stack_size(512 * 1024)  # small stacks: these threads only block
+        threading.stack_size(stack)  # address space only: pages are touched as used
     except (ValueError, RuntimeError):
         pass
     try:
@@ -2534,7 +2554,7 @@ def main() -> None:
         if isinstance(spec, dict) and spec.get("memoryBytes") is not None and "memoryBytes" not in ignored:
             memory_limit = spec["memoryBytes"]
     try:  # the runner's own needs, under the limits: threads, ctypes, headroom
-        _start_thread(_reader_loop, prefix)  # it waits for hello before it answers
+        _start_thread(_reader_loop, prefix, stack=READER_THREAD_STACK)  # it waits for hello to answer
         if memory_limit is not None:
             _guard_process()
             bytearray(RUNNER_HEADROOM)

@@ -6,6 +6,7 @@ hostile user (or an unlucky environment) would.
 
 import json
 import os
+import random
 import re
 import signal
 import subprocess
@@ -59,7 +60,8 @@ class ExecuteWithoutIdTests(unittest.TestCase):
             for request in ({"type": "execute", "code": "print('lost?')"},
                             {"code": "print('lost?')"},
                             {"type": "execute", "id": 7, "code": "print('lost?')"},
-                            {"type": "execute", "id": None, "code": "print('lost?')"}):
+                            {"type": "execute", "id": None, "code": "print('lost?')"},
+                            {"type": "execute", "id": "lone \ud800", "code": "print('lost?')"}):
                 k.send(request)
                 reply = k.next_frame()
                 self.assertEqual(reply["type"], "error_reply", request)
@@ -740,6 +742,142 @@ class TooLittleMemoryTests(unittest.TestCase):
             self.assertEqual(frames[-2]["evalue"], "formatted")
             frames = k.run("len(bytearray(4 << 20))")
             self.assertEqual(frames[-2]["bundle"]["text/plain"], str(4 << 20))
+        finally:
+            k.close()
+
+
+class RequestFuzzTests(unittest.TestCase):
+    """Random, garbage, truncated, oversized and deeply nested request lines never
+    kill the runner, and a valid execute after them is still answered.
+
+    PYRUN_FUZZ_SEED replays a run; the seed is in every failure message.
+    `exit` and `interrupt` are left out: they are valid requests that end the
+    kernel or cancel the checking executions, by design.
+    """
+
+    KEYS = ("type", "id", "code", "cursor", "value", "eof", "silent", "storeHistory", "allowStdin",
+            "maxOutputBytes", "password", "prompt")
+    TYPES = ("execute", "complete", "is_complete", "info", "input_reply", "frobnicate", "", "EXECUTE")
+    SNIPPETS = ("1 + 1", "print('fuzz')", "x = 1", "raise ValueError('fuzz')", "", "def f(:", "display(1)",
+                "'\\ud800'", "input()", "import sys; sys.stdout.buffer.write(b'\\xff')")
+
+    def random_value(self, rnd, depth=0):
+        kind = rnd.randrange(9 if depth < 3 else 6)
+        if kind == 0:
+            return None
+        if kind == 1:
+            return rnd.random() < 0.5
+        if kind == 2:
+            return rnd.choice([0, -1, 1, 2**31, -(2**63), 10**30, rnd.randrange(-1000, 1000)])
+        if kind == 3:
+            return rnd.choice([0.5, -1e308, 1e-300, float("nan"), float("inf")])
+        if kind in (4, 5):
+            alphabet = "abc \"\\\u00e9\u2028\ud800\x00\x7f{}[]:,"
+            return "".join(rnd.choice(alphabet) for _ in range(rnd.randrange(0, 40)))
+        if kind == 6:
+            return [self.random_value(rnd, depth + 1) for _ in range(rnd.randrange(0, 4))]
+        return {rnd.choice(self.KEYS): self.random_value(rnd, depth + 1) for _ in range(rnd.randrange(0, 4))}
+
+    def random_request(self, rnd) -> dict:
+        req = {key: self.random_value(rnd) for key in rnd.sample(self.KEYS, rnd.randrange(0, len(self.KEYS)))}
+        if rnd.random() < 0.7:
+            req["type"] = rnd.choice(self.TYPES)
+        if "code" in req and rnd.random() < 0.8:  # code that runs is safe; the rest cannot compile
+            req["code"] = rnd.choice(self.SNIPPETS) if rnd.random() < 0.5 else ")" + str(req["code"])
+        if req.get("type") in ("exit", "interrupt"):
+            req["type"] = "info"
+        return req
+
+    def random_line(self, rnd) -> bytes:
+        kind = rnd.randrange(6)
+        if kind == 0:  # bytes, invalid UTF-8 and NULs included
+            return bytes(rnd.randrange(256) for _ in range(rnd.randrange(0, 200))).replace(b"\n", b" ")
+        line = json.dumps(self.random_request(rnd), ensure_ascii=rnd.random() < 0.5)
+        if kind == 1:  # truncated
+            line = line[: rnd.randrange(0, len(line) + 1)]
+        elif kind == 2:  # a byte flipped
+            i = rnd.randrange(len(line))
+            line = line[:i] + chr(rnd.randrange(32, 127)) + line[i + 1:]
+        data = line.encode("utf-8", "surrogatepass")
+        if data.strip() in (b'{"type": "exit"}', b'{"type":"exit"}'):
+            data = b"{}"
+        return data
+
+    def test_deep_nesting_in_each_kind_of_request(self):
+        # The reader thread decodes, compiles (is_complete) and looks up
+        # attributes (complete): deep nesting there must not overflow its stack.
+        k = Kernel()
+        try:
+            for line in (b"[" * 1000000, b'{"a":' * 100000 + b"1" + b"}" * 100000):
+                k.write_raw(line + b"\n")
+                reply = k.next_frame()
+                self.assertEqual((reply["type"], reply["id"]), ("error_reply", None))
+                self.assertIn("nested too deeply", reply["message"])
+            for code in ("(" * 100000, "x = " + "[" * 100000 + "]" * 100000):
+                reply = k.request({"type": "is_complete", "id": "ic", "code": code}, "is_complete_reply")
+                self.assertEqual(reply["status"], "invalid")
+            k.run("class Loop:\n    @property\n    def again(self):\n        return self.again\nloop = Loop()")
+            reply = k.request({"type": "complete", "id": "c", "code": "loop.again.", "cursor": 11}, "complete_reply")
+            self.assertEqual(reply["matches"], [])
+            self.assertEqual(k.run("'alive'")[-2]["bundle"]["text/plain"], "'alive'")
+        finally:
+            k.close()
+
+    def until_done_answering_input(self, k, ident, seed) -> list:
+        """Frames up to ident's done; an input() a fuzzed execute asked for gets
+        end of input, as a host without input would answer."""
+        frames = []
+        while True:
+            try:
+                frame = k.next_frame(timeout=60)
+            except AssertionError as e:
+                raise AssertionError("seed %d: %s" % (seed, e))
+            frames.append(frame)
+            if frame["type"] == "input_request":
+                k.send({"type": "input_reply", "id": frame["id"], "eof": True})
+            if frame["type"] == "done" and frame["id"] == ident:
+                return frames
+
+    def test_garbage_never_kills_the_runner(self):
+        seed = int(os.environ.get("PYRUN_FUZZ_SEED") or time.time_ns() % 10**9)
+        try:
+            self.fuzz(seed)
+        except BaseException as e:
+            raise AssertionError("PYRUN_FUZZ_SEED=%d: %r" % (seed, e)) from e
+
+    def fuzz(self, seed):
+        rnd = random.Random(seed)
+        d = _scratch_dir()
+        k = Kernel(env={"PYRUN_CWD": d})
+        try:
+            special = [
+                b"[" * 100000 + b"]" * 100000,
+                b'{"type":"execute","id":"n","code":"1","x":' + b"[" * 1000000,
+                b'{"a":' * 100000 + b"1" + b"}" * 100000,
+                b'{"type":"execute","id":"big","code":")' + b"z" * (24 << 20) + b'"}',
+                b"x" * (24 << 20),
+                b'{"type":"complete","id":"c","code":"abc","cursor":' + b"9" * 5000 + b"}",
+                b"\xff\xfe" * 1000,
+                b'{"type":"execute","id":"s","code":"\\ud800"}',
+                b"null", b"[]", b'"execute"', b"1e999", b"{}", b"",
+            ]
+            for batch in range(12):
+                lines = [self.random_line(rnd) for _ in range(250)]
+                if special:
+                    lines.insert(rnd.randrange(len(lines)), special.pop())
+                    if special:
+                        lines.insert(rnd.randrange(len(lines)), special.pop())
+                k.write_raw(b"\n".join(lines) + b"\n")
+                ident = k.submit("print('alive', %d)" % batch, id="check%d" % batch)
+                frames = [f for f in self.until_done_answering_input(k, ident, seed) if f.get("id") == ident]
+                self.assertEqual(Kernel.text(frames), "alive %d\n" % batch, "seed %d" % seed)
+                self.assertIsNone(k.proc.poll(), "seed %d" % seed)
+            k.send({"type": "exit"})
+            self.assertEqual(k.wait_exit(), 0, "seed %d" % seed)
+            k.close()
+            self.fuzz_stderr = k.stderr
+            self.assertNotIn(b"machinery failed", k.stderr, "seed %d" % seed)
+            self.assertNotIn(b"Traceback", k.stderr, "seed %d" % seed)
         finally:
             k.close()
 
