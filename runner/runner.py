@@ -44,11 +44,13 @@ is imported here; asyncio, ast, traceback, subprocess, rlcompleter, codeop and
 friends are imported on first use.
 """
 
+
+# ---------------------------------------------------------------- the runner's own imports: from the standard library only
+
+
 import _thread
 import os
 import sys
-
-# ---------------------------------------------------------------- the runner's imports
 
 
 def _stdlib_paths() -> list:
@@ -160,14 +162,9 @@ except ImportError:  # pragma: no cover
 
 _StdlibOnly.importing.discard(_thread.get_ident())  # from here on, through _std()
 
-# The runner's own references: user code gets wrappers (_exit_flushing, and
-# the _self_signal ones that announce a signal the kernel sends itself).
-_real_os_exit = os._exit
-_kill = os.kill
-_killpg = os.killpg
-_abort = os.abort
-_raise_signal = signal.raise_signal
-_pthread_kill = signal.pthread_kill
+
+# ---------------------------------------------------------------- constants
+
 
 LOADER = (
     "import sys;sys.path[:]=[p for p in sys.path if p];import os,json;d=b'';"
@@ -178,10 +175,38 @@ LOADER = (
 )
 
 PROTOCOL = 1
+
+EXIT_CHANNEL_LOST = 76  # the frame (or request) channel was closed or replaced
+
+EXIT_TOO_LITTLE_MEMORY = 77  # PYRUN_LIMITS leaves too little memory for the runner
+
 MAX_FRAME_DATA = 1 << 20  # bytes of `data` per stdout/stderr frame
 FLUSH_BYTES = 64 * 1024  # pending output (chars) that forces a flush
 FLUSH_DELAY = 0.003  # seconds from first pending write to background flush
 FD_SYNC_INTERVAL = 0.0005  # Python writes re-check fd pipes at most this often
+
+FAST_WINDOW = 1.0  # seconds the io thread keeps ticking after activity
+
+IO_THREAD_STACK = 512 * 1024  # the io thread only moves bytes
+READER_THREAD_STACK = 8 << 20  # the reader decodes requests (nested JSON),
+# compiles code (is_complete) and looks up attributes (complete): the C
+# recursion limits of 3.12+ assume a main thread's 8 MiB
+
+RUNNER_HEADROOM = 16 << 20  # address space the runner wants free after start
+_MIB = 1 << 20
+
+TRACEBACK_HEAD = 30  # frames kept from the start of a very deep traceback
+TRACEBACK_TAIL = 30  # and from its end
+
+_EBADF = 9  # the same number on Linux and macOS
+_PRIVATE_FDS = 32  # room kept below the fd limit for the runner's fds
+
+_CO_COROUTINE = 0x80
+_TOP_LEVEL_AWAIT = 0x2000  # ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
+
+
+# ---------------------------------------------------------------- state
+
 
 IDLE, STARTING, PROLOGUE, USER, EPILOGUE = 0, 1, 2, 3, 4
 
@@ -215,13 +240,6 @@ class _State:
         self.format_interrupted = False  # SIGINT while the epilogue formats an error
 
 
-STATE = _State()
-_phase_lock = threading.Lock()  # phase/serial changes vs. SIGINT re-delivery
-
-
-# ---------------------------------------------------------------- channels
-
-
 class _Channels:
     """The runner's private fds, all non-inheritable and kept at high numbers
     (see _high_fd) so that user code that closes or reuses low fds
@@ -239,10 +257,54 @@ class _Channels:
     identity = {}  # fd -> (st_dev, st_ino) when it was set up
 
 
+class _Prctl:
+    """Linux prctl through ctypes, loaded after hello (ctypes costs ~2 ms)."""
+
+    call = None
+    SET_PDEATHSIG = 1
+    SET_CHILD_SUBREAPER = 36
+
+
+STATE = _State()
+
 CH = _Channels()
-EXIT_CHANNEL_LOST = 76  # the frame (or request) channel was closed or replaced
-_EBADF = 9  # the same number on Linux and macOS
-_PRIVATE_FDS = 32  # room kept below the fd limit for the runner's fds
+
+_phase_lock = threading.Lock()  # phase/serial changes vs. SIGINT re-delivery
+
+_write_lock = threading.Lock()
+
+_drain_lock = threading.Lock()
+_decoders = {}
+_poll_fds = None
+
+_QUEUE = None
+_HELLO_SENT = threading.Event()
+_EOF = object()
+_EXIT = object()
+
+_INPUT_EOF = object()  # an input_reply with "eof": true
+
+_RUNNER_FILE = None
+
+_TOKEN_RE = None
+
+_ASSIGN_RE = None
+
+_monotonic = time.monotonic
+
+_builtin_print = builtins.print
+
+# The runner's own references: user code gets wrappers (_exit_flushing, and
+# the _self_signal ones that announce a signal the kernel sends itself).
+_real_os_exit = os._exit
+_kill = os.kill
+_killpg = os.killpg
+_abort = os.abort
+_raise_signal = signal.raise_signal
+_pthread_kill = signal.pthread_kill
+
+
+# ---------------------------------------------------------------- channels
 
 
 def _high_fd(fd: int) -> int:
@@ -347,6 +409,7 @@ def _json_surrogates(exc: UnicodeError):
 
 codecs.register_error("pyrun.json", _json_surrogates)
 
+
 class _JSONContext:
     """What _json.make_scanner reads: strict JSON, plain dicts, floats."""
 
@@ -403,7 +466,6 @@ except Exception:  # an interpreter without the accelerator: the full package
     _dumps = _encoder.encode
     _dump_str = json.encoder.encode_basestring
     _loads = json.loads
-_write_lock = threading.Lock()
 
 
 def _jsonable(obj, depth: int = 0):
@@ -736,7 +798,6 @@ class _Output:
 
 
 OUT = _Output()
-_monotonic = time.monotonic
 
 
 class _Writer:
@@ -817,9 +878,6 @@ class _Writer:
         return "<pyrun %s>" % self.name
 
 
-_builtin_print = builtins.print
-
-
 def _print(*objects, sep=" ", end="\n", file=None, flush=False):
     """builtins.print for user code: one write per call to the runner's own
     streams (C print writes each piece apart), so a background flush can never
@@ -856,11 +914,6 @@ class _BinaryWriter:
 
     def fileno(self) -> int:
         return self._text.fileno()
-
-
-_drain_lock = threading.Lock()
-_decoders = {}
-_poll_fds = None
 
 
 def _drain_fd(fd: int) -> bool:
@@ -903,107 +956,7 @@ def _finish_output() -> None:
     _sync_fds()
 
 
-# ---------------------------------------------------------------- interrupts
-
-
-def _on_sigint(signum, frame) -> None:
-    """SIGINT: KeyboardInterrupt in user code, ignored while idle/starting.
-
-    It also empties the wake-up pipe: the io thread must not take a byte of
-    a SIGINT handled here for one the main thread missed (under load it can
-    read the byte late, when the next execution already runs).
-    """
-    try:
-        os.read(CH.sig_r, 512)
-    except OSError:
-        pass
-    st = STATE
-    phase = st.phase
-    if phase == USER:
-        st.acked_serial = st.serial
-        if st.critical:
-            st.deferred = True
-            return
-        raise KeyboardInterrupt
-    if phase == PROLOGUE:
-        st.acked_serial = st.serial
-        st.pending_interrupt = True
-    elif phase == EPILOGUE:  # a traceback may be in the making: cut it short
-        st.format_interrupted = True
-
-
-def _arm_sigint() -> None:
-    """Install the runner's SIGINT handler unless it is in place (main thread).
-
-    User code may install `signal.default_int_handler` or SIG_DFL; left in
-    place, a SIGINT between executions would kill the kernel.
-    """
-    if signal.getsignal(signal.SIGINT) is not _on_sigint:
-        signal.signal(signal.SIGINT, _on_sigint)
-
-
-def _on_sigterm(signum, frame) -> None:
-    """SIGTERM (a host's shutdown): send what is pending, unless the signal
-    interrupted a write in progress; take every descendant along; then die by
-    the signal, as without a handler."""
-    if not (OUT.lock.locked() or OUT.flush_lock.locked() or _drain_lock.locked() or _write_lock.locked()):
-        try:
-            _sync_fds()
-            OUT.flush()
-        except BaseException:
-            pass
-    _kill_descendants()
-    signal.signal(signum, signal.SIG_DFL)
-    _kill(os.getpid(), signum)
-
-
-class _Prctl:
-    """Linux prctl through ctypes, loaded after hello (ctypes costs ~2 ms)."""
-
-    call = None
-    SET_PDEATHSIG = 1
-    SET_CHILD_SUBREAPER = 36
-
-
-def _guard_process() -> None:
-    """Tie the kernel's life to the host's (Linux; before any user code runs).
-
-    The runner becomes a child subreaper, so orphans of the code's processes
-    (double-fork daemons, `setsid`) are reparented to it and found at exit;
-    and it asks for a parent-death signal, which the kernel delivers even while
-    user code holds the GIL.  Then it checks that the parent is still the host
-    (PYRUN_HOST_PID, else the parent at start): the host may have died before.
-    """
-    if sys.platform.startswith("linux"):
-        try:
-            ctypes = _std("ctypes")
-            call = ctypes.CDLL(None, use_errno=True).prctl
-            call.argtypes = (ctypes.c_int,) + (ctypes.c_ulong,) * 4
-            call.restype = ctypes.c_int
-            call(_Prctl.SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-            _Prctl.call = call
-            _set_parent_death_signal(signal.SIGTERM)
-        except MemoryError:
-            raise
-        except Exception as e:  # the ppid watch of the io thread remains
-            _diag("pyrun: no subreaper or parent-death signal: %r\n" % (e,))
-    if os.getppid() != STATE.host_pid:
-        _diag("pyrun: the host (pid %d) is gone; exiting\n" % STATE.host_pid)
-        _host_gone()
-
-
-def _set_parent_death_signal(signum: int) -> None:
-    """The signal the kernel sends the runner when the host dies.
-
-    SIGTERM while no user code runs (the handler takes every descendant
-    along); SIGKILL while it runs, since code that holds the GIL (a long regex
-    match) would keep a Python handler from ever running.
-    """
-    if _Prctl.call is not None and not STATE.in_child:
-        _Prctl.call(_Prctl.SET_PDEATHSIG, signum, 0, 0, 0)
-
-
-FAST_WINDOW = 1.0  # seconds the io thread keeps ticking after activity
+# ---------------------------------------------------------------- the io thread
 
 
 def _wake_io() -> None:
@@ -1118,6 +1071,185 @@ def _io_loop() -> None:
                 _host_gone()
 
 
+# ---------------------------------------------------------------- signals: SIGINT, SIGTERM, and the ones the code sends itself
+
+
+def _on_sigint(signum, frame) -> None:
+    """SIGINT: KeyboardInterrupt in user code, ignored while idle/starting.
+
+    It also empties the wake-up pipe: the io thread must not take a byte of
+    a SIGINT handled here for one the main thread missed (under load it can
+    read the byte late, when the next execution already runs).
+    """
+    try:
+        os.read(CH.sig_r, 512)
+    except OSError:
+        pass
+    st = STATE
+    phase = st.phase
+    if phase == USER:
+        st.acked_serial = st.serial
+        if st.critical:
+            st.deferred = True
+            return
+        raise KeyboardInterrupt
+    if phase == PROLOGUE:
+        st.acked_serial = st.serial
+        st.pending_interrupt = True
+    elif phase == EPILOGUE:  # a traceback may be in the making: cut it short
+        st.format_interrupted = True
+
+
+def _arm_sigint() -> None:
+    """Install the runner's SIGINT handler unless it is in place (main thread).
+
+    User code may install `signal.default_int_handler` or SIG_DFL; left in
+    place, a SIGINT between executions would kill the kernel.
+    """
+    if signal.getsignal(signal.SIGINT) is not _on_sigint:
+        signal.signal(signal.SIGINT, _on_sigint)
+
+
+def _on_sigterm(signum, frame) -> None:
+    """SIGTERM (a host's shutdown): send what is pending, unless the signal
+    interrupted a write in progress; take every descendant along; then die by
+    the signal, as without a handler."""
+    if not (OUT.lock.locked() or OUT.flush_lock.locked() or _drain_lock.locked() or _write_lock.locked()):
+        try:
+            _sync_fds()
+            OUT.flush()
+        except BaseException:
+            pass
+    _kill_descendants()
+    signal.signal(signum, signal.SIG_DFL)
+    _kill(os.getpid(), signum)
+
+
+def _announce_self_signal(signum) -> None:
+    """Send a `self_signal` frame before user code signals the kernel itself.
+
+    The host then blames a death by that signal on the code, not on someone
+    outside.  Only for a signal that may end the process: its disposition is
+    the default or a handler outside Python (or the runner's SIGTERM handler),
+    not a Python handler or SIG_IGN.  Written synchronously, after the output
+    so far; a forked child has no channel and says nothing.
+    """
+    st = STATE
+    if st.in_child:
+        return
+    try:
+        signum = int(signum)
+        if signum <= 0:
+            return
+        handler = signal.getsignal(signum)
+    except (TypeError, ValueError, OverflowError):
+        return  # the real call will raise
+    if handler is signal.SIG_IGN or (callable(handler) and handler is not _on_sigterm):
+        return
+    ident = st.exec_id if st.phase in (PROLOGUE, USER, EPILOGUE) else None
+    try:
+        _sync_fds()
+        OUT.flush(({"type": "self_signal", "id": ident, "signal": signum},))
+    except Exception:
+        pass
+
+
+def _targets_self(pid) -> bool:
+    try:
+        pid = int(pid)
+        return pid in (0, -1, STATE.pid) or (pid < -1 and -pid == os.getpgrp())
+    except (TypeError, ValueError, OverflowError):
+        return False
+
+
+def _self_signal_kill(pid, signum):
+    """os.kill for user code."""
+    if _targets_self(pid):
+        _announce_self_signal(signum)
+    return _kill(pid, signum)
+
+
+def _self_signal_killpg(pgid, signum):
+    """os.killpg for user code."""
+    try:
+        own = int(pgid) in (0, os.getpgrp())
+    except (TypeError, ValueError, OverflowError):
+        own = False
+    if own:
+        _announce_self_signal(signum)
+    return _killpg(pgid, signum)
+
+
+def _self_signal_raise(signum):
+    """signal.raise_signal for user code."""
+    _announce_self_signal(signum)
+    return _raise_signal(signum)
+
+
+def _self_signal_pthread_kill(thread_id, signum):
+    """signal.pthread_kill for user code: every thread is the kernel's."""
+    _announce_self_signal(signum)
+    return _pthread_kill(thread_id, signum)
+
+
+def _self_signal_abort():
+    """os.abort for user code: SIGABRT."""
+    _announce_self_signal(signal.SIGABRT)
+    return _abort()
+
+
+def _install_self_signal_wrappers() -> None:
+    os.kill = _self_signal_kill
+    os.killpg = _self_signal_killpg
+    os.abort = _self_signal_abort
+    modules = [signal, sys.modules.get("signal")]  # the wrapper module copies from _signal
+    for mod in modules:
+        if mod is not None:
+            mod.raise_signal = _self_signal_raise
+            mod.pthread_kill = _self_signal_pthread_kill
+
+
+# ---------------------------------------------------------------- the kernel's processes: parent death, subreaper, descendants
+
+
+def _guard_process() -> None:
+    """Tie the kernel's life to the host's (Linux; before any user code runs).
+
+    The runner becomes a child subreaper, so orphans of the code's processes
+    (double-fork daemons, `setsid`) are reparented to it and found at exit;
+    and it asks for a parent-death signal, which the kernel delivers even while
+    user code holds the GIL.  Then it checks that the parent is still the host
+    (PYRUN_HOST_PID, else the parent at start): the host may have died before.
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes = _std("ctypes")
+            call = ctypes.CDLL(None, use_errno=True).prctl
+            call.argtypes = (ctypes.c_int,) + (ctypes.c_ulong,) * 4
+            call.restype = ctypes.c_int
+            call(_Prctl.SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+            _Prctl.call = call
+            _set_parent_death_signal(signal.SIGTERM)
+        except MemoryError:
+            raise
+        except Exception as e:  # the ppid watch of the io thread remains
+            _diag("pyrun: no subreaper or parent-death signal: %r\n" % (e,))
+    if os.getppid() != STATE.host_pid:
+        _diag("pyrun: the host (pid %d) is gone; exiting\n" % STATE.host_pid)
+        _host_gone()
+
+
+def _set_parent_death_signal(signum: int) -> None:
+    """The signal the kernel sends the runner when the host dies.
+
+    SIGTERM while no user code runs (the handler takes every descendant
+    along); SIGKILL while it runs, since code that holds the GIL (a long regex
+    match) would keep a Python handler from ever running.
+    """
+    if _Prctl.call is not None and not STATE.in_child:
+        _Prctl.call(_Prctl.SET_PDEATHSIG, signum, 0, 0, 0)
+
+
 def _proc_children(pid: int):
     """Children of pid from /proc/<pid>/task/*/children; None if unsupported."""
     kids = []
@@ -1229,93 +1361,6 @@ def _host_gone() -> None:
     """The host went away (stdout closed or parent died): leave now."""
     _kill_descendants()
     _real_os_exit(0)
-
-
-# ---------------------------------------------------------------- signals the code sends itself
-
-
-def _announce_self_signal(signum) -> None:
-    """Send a `self_signal` frame before user code signals the kernel itself.
-
-    The host then blames a death by that signal on the code, not on someone
-    outside.  Only for a signal that may end the process: its disposition is
-    the default or a handler outside Python (or the runner's SIGTERM handler),
-    not a Python handler or SIG_IGN.  Written synchronously, after the output
-    so far; a forked child has no channel and says nothing.
-    """
-    st = STATE
-    if st.in_child:
-        return
-    try:
-        signum = int(signum)
-        if signum <= 0:
-            return
-        handler = signal.getsignal(signum)
-    except (TypeError, ValueError, OverflowError):
-        return  # the real call will raise
-    if handler is signal.SIG_IGN or (callable(handler) and handler is not _on_sigterm):
-        return
-    ident = st.exec_id if st.phase in (PROLOGUE, USER, EPILOGUE) else None
-    try:
-        _sync_fds()
-        OUT.flush(({"type": "self_signal", "id": ident, "signal": signum},))
-    except Exception:
-        pass
-
-
-def _targets_self(pid) -> bool:
-    try:
-        pid = int(pid)
-        return pid in (0, -1, STATE.pid) or (pid < -1 and -pid == os.getpgrp())
-    except (TypeError, ValueError, OverflowError):
-        return False
-
-
-def _self_signal_kill(pid, signum):
-    """os.kill for user code."""
-    if _targets_self(pid):
-        _announce_self_signal(signum)
-    return _kill(pid, signum)
-
-
-def _self_signal_killpg(pgid, signum):
-    """os.killpg for user code."""
-    try:
-        own = int(pgid) in (0, os.getpgrp())
-    except (TypeError, ValueError, OverflowError):
-        own = False
-    if own:
-        _announce_self_signal(signum)
-    return _killpg(pgid, signum)
-
-
-def _self_signal_raise(signum):
-    """signal.raise_signal for user code."""
-    _announce_self_signal(signum)
-    return _raise_signal(signum)
-
-
-def _self_signal_pthread_kill(thread_id, signum):
-    """signal.pthread_kill for user code: every thread is the kernel's."""
-    _announce_self_signal(signum)
-    return _pthread_kill(thread_id, signum)
-
-
-def _self_signal_abort():
-    """os.abort for user code: SIGABRT."""
-    _announce_self_signal(signal.SIGABRT)
-    return _abort()
-
-
-def _install_self_signal_wrappers() -> None:
-    os.kill = _self_signal_kill
-    os.killpg = _self_signal_killpg
-    os.abort = _self_signal_abort
-    modules = [signal, sys.modules.get("signal")]  # the wrapper module copies from _signal
-    for mod in modules:
-        if mod is not None:
-            mod.raise_signal = _self_signal_raise
-            mod.pthread_kill = _self_signal_pthread_kill
 
 
 # ---------------------------------------------------------------- display
@@ -1439,9 +1484,6 @@ def _flush_figures() -> None:
 # ---------------------------------------------------------------- stdin
 
 
-_INPUT_EOF = object()  # an input_reply with "eof": true
-
-
 def _ask(prompt: str, password: bool) -> str:
     st = STATE
     if st.in_child:
@@ -1484,8 +1526,6 @@ def _getpass(prompt="Password: ", stream=None) -> str:
 
 
 # ---------------------------------------------------------------- magics
-
-_TOKEN_RE = None
 
 
 def _token_re():
@@ -1564,9 +1604,6 @@ def transform_magics(src: str) -> str:
             line_start = True
     out.append(src[last:])
     return "".join(out)
-
-
-_ASSIGN_RE = None
 
 
 def _assign_re():
@@ -1738,11 +1775,6 @@ class _MagicNamespace:
 # ---------------------------------------------------------------- execution
 
 
-_CO_COROUTINE = 0x80
-_TOP_LEVEL_AWAIT = 0x2000  # ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
-_RUNNER_FILE = None
-
-
 def _register_source(filename: str, src: str) -> None:
     linecache = _std("linecache")
     lines = src.splitlines(True)
@@ -1840,12 +1872,96 @@ def _run_user(body_code, expr_code, silent: bool):
     return None, bundle
 
 
+def _peak_rss() -> int:
+    try:
+        resource = _std("resource")
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return rss if sys.platform == "darwin" else rss * 1024
+    except Exception:
+        return 0
+
+
+def _execute(req: dict) -> None:
+    """One execution: started, output, result/error, done — always done."""
+    st = STATE
+    ident = req.get("id")
+    src = req.get("code")
+    silent = bool(req.get("silent", False))
+    cap = req.get("maxOutputBytes")
+    if isinstance(cap, float) and cap == cap and cap >= 0 and cap != float("inf"):
+        cap = int(cap)
+    if not isinstance(cap, int) or isinstance(cap, bool) or cap < 0:
+        cap = None  # absent, null or nonsense: unlimited
+    if not silent:
+        st.count += 1
+        filename = "<cell %d>" % st.count
+    else:
+        filename = "<silent %d>" % (st.serial + 1)
+    st.exec_id = ident
+    st.allow_stdin = bool(req.get("allowStdin", False))
+    t0 = _monotonic()
+    c0 = os.times()
+    _arm_sigint()  # user code may have replaced it during the last execution
+    with _phase_lock:  # from here a SIGINT is never lost
+        st.serial += 1
+        st.pending_interrupt = False
+        st.format_interrupted = False
+        st.phase = PROLOGUE
+    OUT.begin(ident, cap, {"type": "started", "id": ident, "executionCount": st.count})
+    exc = None
+    bundle = None
+    try:
+        _register_source(filename, src)
+        body_code, expr_code = _compile_cell(src, filename)
+    except BaseException as e:
+        exc = e
+    if exc is None:
+        exc, bundle = _run_user(body_code, expr_code, silent)
+        if st.in_child:  # os.fork() in the code: this is the child leaving it
+            _leave_forked_child(exc)
+    with _phase_lock:
+        st.phase = EPILOGUE
+    _arm_sigint()  # an idle kernel ignores SIGINT, whatever the code installed
+    _finish_output()
+    frames = []
+    if bundle is not None and (OUT.cap is None or OUT.admit(_bundle_size(bundle))):
+        frames.append({"type": "result", "id": ident, "bundle": bundle, "executionCount": st.count})
+    cancelled = False
+    if exc is not None:
+        cancelled = isinstance(exc, KeyboardInterrupt) and st.acked_serial == st.serial
+        try:
+            frames.append(OUT.fit_error(_error_frame(ident, exc)))
+        except BaseException as e:  # a broken exception object must not kill us
+            frames.append({"type": "error", "id": ident, "ename": "Exception",
+                           "evalue": "could not format error: %r" % (e,), "traceback": []})
+    c1 = os.times()
+    cpu = (c1[0] + c1[1] + c1[2] + c1[3]) - (c0[0] + c0[1] + c0[2] + c0[3])
+    done = {
+        "type": "done",
+        "id": ident,
+        "status": "error" if exc is not None else "ok",
+        "executionCount": st.count,
+        "cancelled": cancelled,
+        "durationMs": round((_monotonic() - t0) * 1000, 3),
+        "cpuMs": round(cpu * 1000, 3),
+        "peakRssBytes": _peak_rss(),
+    }
+    with OUT.lock:
+        dropped = OUT.dropped
+    if dropped:
+        done["droppedBytes"] = dropped
+    frames.append(done)
+    exc = None
+    st.allow_stdin = False
+    st.phase = IDLE  # before `done` leaves: a host may ask `info` right after it
+    OUT.flush(frames)
+
+
+# ---------------------------------------------------------------- errors and tracebacks
+
+
 def _is_user_file(name: str) -> bool:
     return name.startswith("<cell ") or name.startswith("<silent ")
-
-
-TRACEBACK_HEAD = 30  # frames kept from the start of a very deep traceback
-TRACEBACK_TAIL = 30  # and from its end
 
 
 class _FormatInterrupted(Exception):
@@ -1959,98 +2075,7 @@ def _safe_str(exc) -> str:
         return "<unprintable %s>" % type(exc).__name__
 
 
-def _peak_rss() -> int:
-    try:
-        resource = _std("resource")
-        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        return rss if sys.platform == "darwin" else rss * 1024
-    except Exception:
-        return 0
-
-
-def _execute(req: dict) -> None:
-    """One execution: started, output, result/error, done — always done."""
-    st = STATE
-    ident = req.get("id")
-    src = req.get("code")
-    silent = bool(req.get("silent", False))
-    cap = req.get("maxOutputBytes")
-    if isinstance(cap, float) and cap == cap and cap >= 0 and cap != float("inf"):
-        cap = int(cap)
-    if not isinstance(cap, int) or isinstance(cap, bool) or cap < 0:
-        cap = None  # absent, null or nonsense: unlimited
-    if not silent:
-        st.count += 1
-        filename = "<cell %d>" % st.count
-    else:
-        filename = "<silent %d>" % (st.serial + 1)
-    st.exec_id = ident
-    st.allow_stdin = bool(req.get("allowStdin", False))
-    t0 = _monotonic()
-    c0 = os.times()
-    _arm_sigint()  # user code may have replaced it during the last execution
-    with _phase_lock:  # from here a SIGINT is never lost
-        st.serial += 1
-        st.pending_interrupt = False
-        st.format_interrupted = False
-        st.phase = PROLOGUE
-    OUT.begin(ident, cap, {"type": "started", "id": ident, "executionCount": st.count})
-    exc = None
-    bundle = None
-    try:
-        _register_source(filename, src)
-        body_code, expr_code = _compile_cell(src, filename)
-    except BaseException as e:
-        exc = e
-    if exc is None:
-        exc, bundle = _run_user(body_code, expr_code, silent)
-        if st.in_child:  # os.fork() in the code: this is the child leaving it
-            _leave_forked_child(exc)
-    with _phase_lock:
-        st.phase = EPILOGUE
-    _arm_sigint()  # an idle kernel ignores SIGINT, whatever the code installed
-    _finish_output()
-    frames = []
-    if bundle is not None and (OUT.cap is None or OUT.admit(_bundle_size(bundle))):
-        frames.append({"type": "result", "id": ident, "bundle": bundle, "executionCount": st.count})
-    cancelled = False
-    if exc is not None:
-        cancelled = isinstance(exc, KeyboardInterrupt) and st.acked_serial == st.serial
-        try:
-            frames.append(OUT.fit_error(_error_frame(ident, exc)))
-        except BaseException as e:  # a broken exception object must not kill us
-            frames.append({"type": "error", "id": ident, "ename": "Exception",
-                           "evalue": "could not format error: %r" % (e,), "traceback": []})
-    c1 = os.times()
-    cpu = (c1[0] + c1[1] + c1[2] + c1[3]) - (c0[0] + c0[1] + c0[2] + c0[3])
-    done = {
-        "type": "done",
-        "id": ident,
-        "status": "error" if exc is not None else "ok",
-        "executionCount": st.count,
-        "cancelled": cancelled,
-        "durationMs": round((_monotonic() - t0) * 1000, 3),
-        "cpuMs": round(cpu * 1000, 3),
-        "peakRssBytes": _peak_rss(),
-    }
-    with OUT.lock:
-        dropped = OUT.dropped
-    if dropped:
-        done["droppedBytes"] = dropped
-    frames.append(done)
-    exc = None
-    st.allow_stdin = False
-    st.phase = IDLE  # before `done` leaves: a host may ask `info` right after it
-    OUT.flush(frames)
-
-
-# ---------------------------------------------------------------- requests
-
-
-_QUEUE = None
-_HELLO_SENT = threading.Event()
-_EOF = object()
-_EXIT = object()
+# ---------------------------------------------------------------- completion
 
 
 def _complete(code: str, cursor: int):
@@ -2105,6 +2130,9 @@ def _is_complete_code(code: str):
     if last.rstrip().endswith(":"):
         indent += "    "
     return "incomplete", indent
+
+
+# ---------------------------------------------------------------- requests
 
 
 def _info_reply(ident) -> dict:
@@ -2228,142 +2256,7 @@ def _reader_loop(prefix: bytes) -> None:
     _QUEUE.put(_EOF)
 
 
-# ---------------------------------------------------------------- start
-
-
-def _apply_limits(spec) -> list:
-    """PYRUN_LIMITS → setrlimit; returns the names not enforced here."""
-    ignored = []
-    if not isinstance(spec, dict):
-        return ["PYRUN_LIMITS"]
-    try:
-        resource = _std("resource")
-    except ImportError:
-        return sorted(spec)
-    names = {
-        "memoryBytes": "RLIMIT_AS",
-        "cpuSeconds": "RLIMIT_CPU",
-        "openFiles": "RLIMIT_NOFILE",
-        "fileSizeBytes": "RLIMIT_FSIZE",
-    }
-    for key, value in spec.items():
-        if value is None:
-            continue
-        rname = names.get(key)
-        limit = getattr(resource, rname, None) if rname else None
-        if limit is None or (rname == "RLIMIT_AS" and sys.platform == "darwin"):
-            ignored.append(key)
-            continue
-        try:
-            value = int(value)
-            soft, hard = resource.getrlimit(limit)
-            if hard != resource.RLIM_INFINITY and value > hard:
-                value = hard
-            resource.setrlimit(limit, (value, hard))
-        except (ValueError, OSError, TypeError):
-            ignored.append(key)
-    return ignored
-
-
-EXIT_TOO_LITTLE_MEMORY = 77  # PYRUN_LIMITS leaves too little memory for the runner
-RUNNER_HEADROOM = 16 << 20  # address space the runner wants free after start
-_MIB = 1 << 20
-
-
-def _address_space_in_use():
-    """VmSize in bytes (Linux), or None."""
-    try:
-        with open("/proc/self/status", "rb") as f:
-            for line in f:
-                if line.startswith(b"VmSize:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
-
-
-def _memory_too_low(limit, in_use, error) -> None:
-    """PYRUN_LIMITS.memoryBytes is too low for the runner itself: say what it
-    needs on stderr and exit EXIT_TOO_LITTLE_MEMORY (before hello)."""
-    what = "%d bytes (%.0f MiB)" % (limit, limit / _MIB)
-    if in_use is None:
-        need = "more"
-    else:
-        at_least = -(-(in_use + 2 * RUNNER_HEADROOM) // (8 * _MIB)) * 8
-        need = ("about %d MiB: the interpreter used %.0f MiB of address space before the limit, "
-                "and the runner's threads and %d MiB of headroom come on top"
-                % (at_least, in_use / _MIB, RUNNER_HEADROOM // _MIB))
-    _diag("pyrun: PYRUN_LIMITS memoryBytes=%s is too low for the runner itself (%s: %s); "
-          "it needs %s\n" % (what, type(error).__name__, error, need))
-    _real_os_exit(EXIT_TOO_LITTLE_MEMORY)
-
-
-def _run_prelude(path: str):
-    """PYRUN_PRELUDE in the user namespace; returns preludeError or None."""
-    try:
-        with open(path, "rb") as f:
-            src = f.read()
-        code = compile(src, path, "exec", dont_inherit=True)
-        _set_parent_death_signal(signal.SIGKILL)  # user code: it may hold the GIL
-        try:
-            exec(code, STATE.ns)  # in STARTING phase: SIGINT is ignored during start-up
-        finally:
-            _set_parent_death_signal(signal.SIGTERM)
-    except BaseException as e:
-        if STATE.in_child:
-            _leave_forked_child(e)
-        frame = _error_frame(None, e, user_file=path)
-        return {k: frame[k] for k in ("ename", "evalue", "traceback")}
-    finally:
-        if STATE.in_child:
-            _leave_forked_child(None)
-        _sync_fds()
-        OUT.flush()
-    return None
-
-
-def _make_user_namespace() -> dict:
-    """A fresh __main__ module: user code never sees runner internals."""
-    mod = type(sys)("__main__")
-    mod.__dict__["__builtins__"] = builtins
-    sys.modules["__main__"] = mod
-    return mod.__dict__
-
-
-def _fix_sys_path(runner_dir) -> None:
-    if runner_dir and sys.path and os.path.abspath(sys.path[0] or ".") == runner_dir:
-        del sys.path[0]
-    if "" not in sys.path:
-        sys.path.insert(0, "")
-
-
-IO_THREAD_STACK = 512 * 1024  # the io thread only moves bytes
-READER_THREAD_STACK = 8 << 20  # the reader decodes requests (nested JSON),
-# compiles code (is_complete) and looks up attributes (complete): the C
-# recursion limits of 3.12+ assume a main thread's 8 MiB
-
-
-def _start_thread(target, *args, stack: int = IO_THREAD_STACK) -> None:
-    """A runner thread.  It blocks SIGTERM, so the signal reaches the main
-    thread and wakes it from any blocking call to run _on_sigterm."""
-    old = threading.stack_size()
-    try:
-        threading.stack_size(stack)  # address space only: pages are touched as used
-    except (ValueError, RuntimeError):
-        pass
-    try:
-        threading.Thread(target=_blocking_sigterm, args=(target,) + args, name="pyrun-" + target.__name__,
-                         daemon=True).start()
-    finally:
-        try:
-            threading.stack_size(old)
-        except (ValueError, RuntimeError):
-            pass
-
-
-def _blocking_sigterm(target, *args) -> None:
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
-    target(*args)
+# ---------------------------------------------------------------- forked children
 
 
 def _after_fork_in_child() -> None:
@@ -2456,6 +2349,133 @@ def _leave_forked_child(exc) -> None:
             _kill(os.getpid(), signal.SIGINT)
     finally:
         _real_os_exit(status)
+
+
+# ---------------------------------------------------------------- start and exit
+
+
+def _apply_limits(spec) -> list:
+    """PYRUN_LIMITS → setrlimit; returns the names not enforced here."""
+    ignored = []
+    if not isinstance(spec, dict):
+        return ["PYRUN_LIMITS"]
+    try:
+        resource = _std("resource")
+    except ImportError:
+        return sorted(spec)
+    names = {
+        "memoryBytes": "RLIMIT_AS",
+        "cpuSeconds": "RLIMIT_CPU",
+        "openFiles": "RLIMIT_NOFILE",
+        "fileSizeBytes": "RLIMIT_FSIZE",
+    }
+    for key, value in spec.items():
+        if value is None:
+            continue
+        rname = names.get(key)
+        limit = getattr(resource, rname, None) if rname else None
+        if limit is None or (rname == "RLIMIT_AS" and sys.platform == "darwin"):
+            ignored.append(key)
+            continue
+        try:
+            value = int(value)
+            soft, hard = resource.getrlimit(limit)
+            if hard != resource.RLIM_INFINITY and value > hard:
+                value = hard
+            resource.setrlimit(limit, (value, hard))
+        except (ValueError, OSError, TypeError):
+            ignored.append(key)
+    return ignored
+
+
+def _address_space_in_use():
+    """VmSize in bytes (Linux), or None."""
+    try:
+        with open("/proc/self/status", "rb") as f:
+            for line in f:
+                if line.startswith(b"VmSize:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _memory_too_low(limit, in_use, error) -> None:
+    """PYRUN_LIMITS.memoryBytes is too low for the runner itself: say what it
+    needs on stderr and exit EXIT_TOO_LITTLE_MEMORY (before hello)."""
+    what = "%d bytes (%.0f MiB)" % (limit, limit / _MIB)
+    if in_use is None:
+        need = "more"
+    else:
+        at_least = -(-(in_use + 2 * RUNNER_HEADROOM) // (8 * _MIB)) * 8
+        need = ("about %d MiB: the interpreter used %.0f MiB of address space before the limit, "
+                "and the runner's threads and %d MiB of headroom come on top"
+                % (at_least, in_use / _MIB, RUNNER_HEADROOM // _MIB))
+    _diag("pyrun: PYRUN_LIMITS memoryBytes=%s is too low for the runner itself (%s: %s); "
+          "it needs %s\n" % (what, type(error).__name__, error, need))
+    _real_os_exit(EXIT_TOO_LITTLE_MEMORY)
+
+
+def _run_prelude(path: str):
+    """PYRUN_PRELUDE in the user namespace; returns preludeError or None."""
+    try:
+        with open(path, "rb") as f:
+            src = f.read()
+        code = compile(src, path, "exec", dont_inherit=True)
+        _set_parent_death_signal(signal.SIGKILL)  # user code: it may hold the GIL
+        try:
+            exec(code, STATE.ns)  # in STARTING phase: SIGINT is ignored during start-up
+        finally:
+            _set_parent_death_signal(signal.SIGTERM)
+    except BaseException as e:
+        if STATE.in_child:
+            _leave_forked_child(e)
+        frame = _error_frame(None, e, user_file=path)
+        return {k: frame[k] for k in ("ename", "evalue", "traceback")}
+    finally:
+        if STATE.in_child:
+            _leave_forked_child(None)
+        _sync_fds()
+        OUT.flush()
+    return None
+
+
+def _make_user_namespace() -> dict:
+    """A fresh __main__ module: user code never sees runner internals."""
+    mod = type(sys)("__main__")
+    mod.__dict__["__builtins__"] = builtins
+    sys.modules["__main__"] = mod
+    return mod.__dict__
+
+
+def _fix_sys_path(runner_dir) -> None:
+    if runner_dir and sys.path and os.path.abspath(sys.path[0] or ".") == runner_dir:
+        del sys.path[0]
+    if "" not in sys.path:
+        sys.path.insert(0, "")
+
+
+def _start_thread(target, *args, stack: int = IO_THREAD_STACK) -> None:
+    """A runner thread.  It blocks SIGTERM, so the signal reaches the main
+    thread and wakes it from any blocking call to run _on_sigterm."""
+    old = threading.stack_size()
+    try:
+        threading.stack_size(stack)  # address space only: pages are touched as used
+    except (ValueError, RuntimeError):
+        pass
+    try:
+        threading.Thread(target=_blocking_sigterm, args=(target,) + args, name="pyrun-" + target.__name__,
+                         daemon=True).start()
+    finally:
+        try:
+            threading.stack_size(old)
+        except (ValueError, RuntimeError):
+            pass
+
+
+def _blocking_sigterm(target, *args) -> None:
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    target(*args)
 
 
 def _exit_flushing(status):
