@@ -269,6 +269,8 @@ STATE = _State()
 
 CH = _Channels()
 
+OUT = None  # the _Output (output capture) of this process, made by main()
+
 _phase_lock = threading.Lock()  # phase/serial changes vs. SIGINT re-delivery
 
 _write_lock = threading.Lock()
@@ -797,8 +799,6 @@ class _Output:
         _wake_io()
 
 
-OUT = _Output()
-
 
 class _Writer:
     """sys.stdout / sys.stderr: text goes straight into OUT, no pipe hop."""
@@ -1114,7 +1114,8 @@ def _on_sigterm(signum, frame) -> None:
     """SIGTERM (a host's shutdown): send what is pending, unless the signal
     interrupted a write in progress; take every descendant along; then die by
     the signal, as without a handler."""
-    if not (OUT.lock.locked() or OUT.flush_lock.locked() or _drain_lock.locked() or _write_lock.locked()):
+    busy = OUT is None or OUT.lock.locked() or OUT.flush_lock.locked()
+    if not (busy or _drain_lock.locked() or _write_lock.locked()):
         try:
             _sync_fds()
             OUT.flush()
@@ -2506,7 +2507,7 @@ def _normal_exit() -> None:
 
 def main() -> None:
     """Run the runner until the host sends `exit` or goes away."""
-    global _QUEUE, _RUNNER_FILE, _poll_fds
+    global OUT, _QUEUE, _RUNNER_FILE, _poll_fds
     if sys.version_info < (3, 9):
         sys.stderr.write("pyrun runner needs Python 3.9 or newer, this is %s\n" % sys.version.split()[0])
         sys.exit(3)
@@ -2526,6 +2527,7 @@ def main() -> None:
     runner_dir = os.path.dirname(os.path.abspath(runner_file)) if runner_file else None
     _RUNNER_FILE = main.__code__.co_filename
 
+    OUT = _Output()
     _QUEUE = _std("_queue").SimpleQueue()
     st.is_leader = os.getpgrp() == os.getpid()
     _setup_channels()
