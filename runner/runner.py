@@ -1688,81 +1688,110 @@ def _fmt_time(seconds: float) -> str:
     return "%.3g ns" % (seconds * 1e9)
 
 
-def _magic(name: str, arg: str):
-    """`%name arg` line magics."""
-    ns = STATE.ns
-    if name == "pwd":
-        return os.getcwd()
-    if name == "cd":
-        target = os.path.expanduser(arg or "~")
-        if target == "-":
-            if STATE.prev_dir is None:
-                raise UsageError("%cd -: no previous directory")
-            target = STATE.prev_dir
-        prev = os.getcwd()
-        os.chdir(target)
-        STATE.prev_dir = prev
-        print(os.getcwd())
-        return None
-    if name == "env":
-        if not arg:
-            return dict(os.environ)
-        if "=" in arg or " " in arg.strip():
-            sep = "=" if "=" in arg else " "
-            key, _, value = arg.partition(sep)
-            key, value = key.strip(), value.strip()
-            os.environ[key] = value
-            print("env: %s=%s" % (key, value))
-            return None
-        if arg not in os.environ:
-            raise UsageError("environment does not have key: %s" % arg)
-        return os.environ[arg]
-    if name == "time":
-        if not arg:
-            raise UsageError("%time needs a statement")
-        t0, c0 = time.perf_counter(), os.times()
-        try:
-            return _run_statement(arg, ns)
-        finally:
-            c1, wall = os.times(), time.perf_counter() - t0
-            user, system = c1.user - c0.user, c1.system - c0.system
-            print(
-                "CPU times: user %s, sys: %s, total: %s\nWall time: %s"
-                % (_fmt_time(user), _fmt_time(system), _fmt_time(user + system), _fmt_time(wall))
-            )
-    if name == "timeit":
-        if not arg:
-            raise UsageError("%timeit needs a statement")
-        timeit = _std("timeit")
-        timer = timeit.Timer(arg, globals=ns)
-        number = 1
-        while True:  # grow the loop count until one run takes >= 20 ms
-            t = timer.timeit(number)
-            if t >= 0.02 or number >= 10**7:
-                break
-            number *= 10 if t < 0.002 else 2
-        runs = [t] + timer.repeat(repeat=4, number=number)
-        per = [r / number for r in runs]
-        mean = sum(per) / len(per)
-        std = (sum((p - mean) ** 2 for p in per) / len(per)) ** 0.5
-        print(
-            "%s \u00b1 %s per loop (mean \u00b1 std. dev. of %d runs, %d loop%s each)"
-            % (_fmt_time(mean), _fmt_time(std), len(per), number, "" if number == 1 else "s")
-        )
-        return None
-    if name == "pip":
-        importlib = _std("importlib")
-        shlex = _std("shlex")
-        subprocess = _std("subprocess")
+def _magic_pwd(arg: str):
+    """`%pwd`: the working directory."""
+    return os.getcwd()
 
-        sys.stdout.flush()
-        OUT.flush()
-        rc = subprocess.call([sys.executable, "-m", "pip"] + shlex.split(arg))
-        importlib.invalidate_caches()
-        if rc:
-            print("pip exited with status %d" % rc, file=sys.stderr)
+
+def _magic_cd(arg: str):
+    """`%cd [dir|-]`: change directory (home without one, the last with -)."""
+    target = os.path.expanduser(arg or "~")
+    if target == "-":
+        if STATE.prev_dir is None:
+            raise UsageError("%cd -: no previous directory")
+        target = STATE.prev_dir
+    prev = os.getcwd()
+    os.chdir(target)
+    STATE.prev_dir = prev
+    print(os.getcwd())
+    return None
+
+
+def _magic_env(arg: str):
+    """`%env`, `%env NAME`, `%env NAME=value` (or `NAME value`)."""
+    if not arg:
+        return dict(os.environ)
+    if "=" in arg or " " in arg.strip():
+        sep = "=" if "=" in arg else " "
+        key, _, value = arg.partition(sep)
+        key, value = key.strip(), value.strip()
+        os.environ[key] = value
+        print("env: %s=%s" % (key, value))
         return None
-    raise UsageError("Line magic function `%%%s` not found." % name)
+    if arg not in os.environ:
+        raise UsageError("environment does not have key: %s" % arg)
+    return os.environ[arg]
+
+
+def _magic_time(arg: str):
+    """`%time statement`: run it once, print CPU and wall time."""
+    if not arg:
+        raise UsageError("%time needs a statement")
+    t0, c0 = time.perf_counter(), os.times()
+    try:
+        return _run_statement(arg, STATE.ns)
+    finally:
+        c1, wall = os.times(), time.perf_counter() - t0
+        user, system = c1.user - c0.user, c1.system - c0.system
+        print(
+            "CPU times: user %s, sys: %s, total: %s\nWall time: %s"
+            % (_fmt_time(user), _fmt_time(system), _fmt_time(user + system), _fmt_time(wall))
+        )
+
+
+def _magic_timeit(arg: str):
+    """`%timeit statement`: mean and spread of several timed loops."""
+    if not arg:
+        raise UsageError("%timeit needs a statement")
+    timeit = _std("timeit")
+    timer = timeit.Timer(arg, globals=STATE.ns)
+    number = 1
+    while True:  # grow the loop count until one run takes >= 20 ms
+        t = timer.timeit(number)
+        if t >= 0.02 or number >= 10**7:
+            break
+        number *= 10 if t < 0.002 else 2
+    runs = [t] + timer.repeat(repeat=4, number=number)
+    per = [r / number for r in runs]
+    mean = sum(per) / len(per)
+    std = (sum((p - mean) ** 2 for p in per) / len(per)) ** 0.5
+    print(
+        "%s \u00b1 %s per loop (mean \u00b1 std. dev. of %d runs, %d loop%s each)"
+        % (_fmt_time(mean), _fmt_time(std), len(per), number, "" if number == 1 else "s")
+    )
+    return None
+
+
+def _magic_pip(arg: str):
+    """`%pip args`: the kernel's own interpreter's `python -m pip`."""
+    importlib = _std("importlib")
+    shlex = _std("shlex")
+    subprocess = _std("subprocess")
+    sys.stdout.flush()
+    OUT.flush()
+    rc = subprocess.call([sys.executable, "-m", "pip"] + shlex.split(arg))
+    importlib.invalidate_caches()
+    if rc:
+        print("pip exited with status %d" % rc, file=sys.stderr)
+    return None
+
+
+_MAGICS = {
+    "pwd": _magic_pwd,
+    "cd": _magic_cd,
+    "env": _magic_env,
+    "time": _magic_time,
+    "timeit": _magic_timeit,
+    "pip": _magic_pip,
+}
+
+
+def _magic(name: str, arg: str):
+    """`%name arg` line magics: the value of the magic (shown as a result)."""
+    handler = _MAGICS.get(name)
+    if handler is None:
+        raise UsageError("Line magic function `%%%s` not found." % name)
+    return handler(arg)
 
 
 class _MagicNamespace:
@@ -2168,7 +2197,71 @@ def _matchable_id(ident) -> bool:
     return True
 
 
+def _request_execute(req: dict, ident) -> None:
+    """Queued for the main thread; refused without an id or code."""
+    if not _matchable_id(ident):  # its frames could not be matched to it
+        send({"type": "error_reply", "id": None,
+              "message": "execute needs a string `id` (without lone surrogates)"})
+        return
+    if not isinstance(req.get("code"), str):
+        send({"type": "error_reply", "id": ident, "message": "execute needs a string `code`"})
+        return
+    _QUEUE.put(req)
+
+
+def _request_exit(req: dict, ident) -> None:
+    """In order: after the executions already queued."""
+    _QUEUE.put(_EXIT)
+
+
+def _request_interrupt(req: dict, ident) -> None:
+    """For hosts that cannot send signals: as SIGINT would."""
+    _interrupt()
+
+
+def _request_input_reply(req: dict, ident) -> None:
+    """The answer to the input() waiting with this id (others are ignored)."""
+    value = req.get("value")
+    st = STATE
+    with st.input_cond:
+        if st.input_wait_id is not None and st.input_wait_id == ident:
+            if req.get("eof"):  # the host's stdin ended: input() raises EOFError
+                st.input_value = _INPUT_EOF
+            else:
+                st.input_value = "" if value is None else str(value)
+            st.input_cond.notify_all()
+
+
+def _request_info(req: dict, ident) -> None:
+    send(_info_reply(ident))
+
+
+def _request_complete(req: dict, ident) -> None:
+    code = req.get("code") or ""
+    matches, start, end = _complete(str(code), req.get("cursor", len(code)))
+    send({"type": "complete_reply", "id": ident, "matches": matches, "cursorStart": start, "cursorEnd": end})
+
+
+def _request_is_complete(req: dict, ident) -> None:
+    status, indent = _is_complete(str(req.get("code") or ""))
+    send({"type": "is_complete_reply", "id": ident, "status": status, "indent": indent})
+
+
+# Request type -> handler(request, id), run on the reader thread: all but
+# execute answer at once, even while an execution runs.
+_REQUESTS = {
+    "execute": _request_execute,
+    "exit": _request_exit,
+    "interrupt": _request_interrupt,
+    "input_reply": _request_input_reply,
+    "info": _request_info,
+    "complete": _request_complete,
+    "is_complete": _request_is_complete,
+}
+
+
 def _handle_line(line: bytes) -> None:
+    """One request line: decoded, checked, handed to its handler."""
     line = line.strip()
     if not line:
         return
@@ -2182,42 +2275,12 @@ def _handle_line(line: bytes) -> None:
         return
     kind = req.get("type", "execute")
     ident = req.get("id")
+    handler = _REQUESTS.get(kind) if isinstance(kind, str) else None
+    if handler is None:
+        send({"type": "error_reply", "id": ident, "message": "unknown request type %s" % (kind,)})
+        return
     try:
-        if kind == "execute":
-            if not _matchable_id(ident):  # its frames could not be matched to it
-                send({"type": "error_reply", "id": None,
-                      "message": "execute needs a string `id` (without lone surrogates)"})
-                return
-            if not isinstance(req.get("code"), str):
-                send({"type": "error_reply", "id": ident, "message": "execute needs a string `code`"})
-                return
-            _QUEUE.put(req)
-        elif kind == "exit":
-            _QUEUE.put(_EXIT)
-        elif kind == "interrupt":
-            _interrupt()
-        elif kind == "input_reply":
-            value = req.get("value")
-            st = STATE
-            with st.input_cond:
-                if st.input_wait_id is not None and st.input_wait_id == ident:
-                    if req.get("eof"):  # the host's stdin ended: input() raises EOFError
-                        st.input_value = _INPUT_EOF
-                    else:
-                        st.input_value = "" if value is None else str(value)
-                    st.input_cond.notify_all()
-        elif kind == "info":
-            send(_info_reply(ident))
-        elif kind == "complete":
-            code = req.get("code") or ""
-            matches, start, end = _complete(str(code), req.get("cursor", len(code)))
-            send({"type": "complete_reply", "id": ident, "matches": matches,
-                  "cursorStart": start, "cursorEnd": end})
-        elif kind == "is_complete":
-            status, indent = _is_complete(str(req.get("code") or ""))
-            send({"type": "is_complete_reply", "id": ident, "status": status, "indent": indent})
-        else:
-            send({"type": "error_reply", "id": ident, "message": "unknown request type %s" % kind})
+        handler(req, ident)
     except Exception as e:
         send({"type": "error_reply", "id": ident, "message": "%s failed: %r" % (kind, e)})
 
