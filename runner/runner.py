@@ -1,9 +1,30 @@
-"""pyrun runner: executes Python code for a host over pyrun protocol v1.
+"""pyrun runner: runs Python code for a host over pyrun protocol v1.
 
-The wire contract is PROTOCOL.md (requests on stdin, frames on stdout, one JSON
-object per line).  This module is the whole runner: standard library only,
-CPython 3.9+, and it reads top to bottom as channel setup, frame writer, output
-capture, interrupts, execution (display, magics, stdin), requests, main loop.
+The wire contract is docs/protocol.md (requests on stdin, frames on stdout,
+one JSON object per line).  This module is the whole runner, in one file
+because pyrun embeds it and may send it over the pipe: standard library only,
+CPython 3.9+.  Its sections, top to bottom:
+
+  the runner's own imports   served from the standard library only, whatever
+                             the working directory holds
+  constants, state           tunables and exit statuses; the state classes,
+                             then every module-level variable
+  channels                   the private fds to the host: high, and checked
+  frame writer               strict JSON lines; writes that KeyboardInterrupt
+                             cannot cut in half
+  output capture             sys.stdout/sys.stderr, the pipes behind fd 1/2,
+                             the output cap
+  the io thread              drains fd 1/2, flushes, re-delivers a missed
+                             SIGINT, watches the host
+  signals                    SIGINT, SIGTERM, and the ones code sends itself
+  the kernel's processes     parent-death signal, subreaper, descendants
+  display, stdin, magics     what user code calls
+  execution                  one execution, `started` to `done`
+  errors and tracebacks      user frames only; very deep ones cut
+  completion                 `complete` and `is_complete`
+  requests                   the reader thread and its dispatch table
+  forked children            a fork of the kernel is not the kernel
+  start and exit             options, limits, prelude, main()
 
 Ways to start it (all end up in ``main()``)::
 
@@ -12,15 +33,28 @@ Ways to start it (all end up in ``main()``)::
     python3 -u -c "$LOADER"      # then send json.dumps(source) + "\\n" as the first stdin line
 
 ``LOADER`` below is the bootstrap loader, one line (tested in
-tests/test_start.py).  It reads the first stdin line with os.read (never
-through a buffered sys.stdin, so no request is swallowed) and hands the bytes
-it read past that line to the runner as ``__pyrun_stdin__``.  A host should
-start the runner with SIGINT ignored where it can: Python keeps an inherited
-SIG_IGN, so a Ctrl-C during interpreter start-up (before ``main()`` installs
-the runner's handler) cannot kill it.
+tests/test_start.py).  It drops the working directory from sys.path before
+it imports json (the runner puts it back), reads the first stdin line with
+os.read (never through a buffered sys.stdin, so no request is swallowed) and
+hands the bytes it read past that line to the runner as ``__pyrun_stdin__``.
+A host should start the runner with SIGINT ignored where it can: Python keeps
+an inherited SIG_IGN, so a Ctrl-C during interpreter start-up (before
+``main()`` installs the runner's handler) cannot kill it.  Since 3.13,
+``python -c`` imports linecache from the working directory before any runner
+code runs: a host starts the interpreter in a directory of its own and names
+the user's in PYRUN_CWD.
 
-Choices where PROTOCOL.md leaves room:
+Exit statuses of the runner's own: 0 after ``exit``, end of input or the
+host's death; 2 a bad start option (PYRUN_CWD); 3 a Python older than 3.9, or
+the loader got no source; 76 (EXIT_CHANNEL_LOST) user code closed or
+replaced the frame or request channel; 77 (EXIT_TOO_LITTLE_MEMORY)
+PYRUN_LIMITS leaves too little memory for the runner itself.  SIGTERM ends
+it by SIGTERM, after it has killed every descendant.
 
+Choices where docs/protocol.md leaves room:
+
+* ``hello`` is preceded by an empty line, which ends any partial line the
+  interpreter's start wrote to fd 1.
 * ``started`` is queued, not written at once: it leaves with the execution's
   first output, after FLUSH_DELAY (a few ms), or together with ``done``.
   The SIGINT handler is armed before it is queued.
@@ -29,20 +63,31 @@ Choices where PROTOCOL.md leaves room:
   (prelude, its threads) it goes to the process's real stderr, so that
   ``hello`` is always the first frame.
 * ``error.traceback`` is a list of lines without line ends; runner frames are
-  removed wherever they occur.  A KeyboardInterrupt from an interrupt gives an
-  ``error`` frame (ename KeyboardInterrupt) and ``done`` with status "error"
-  and ``cancelled`` true.
+  removed wherever they occur; past TRACEBACK_HEAD + TRACEBACK_TAIL frames
+  only the first and the last are kept, with a line saying how many are not.
+  A KeyboardInterrupt from an interrupt gives an ``error`` frame (ename
+  KeyboardInterrupt) and ``done`` with status "error" and ``cancelled`` true.
+* ``maxOutputBytes`` counts the UTF-8 bytes of output, of each display's and
+  the result's bundle as JSON, of the error's evalue and traceback lines and
+  of input prompts.  A display or result that does not fit is dropped whole;
+  the error and a prompt are cut.
+* ``self_signal`` is sent only for a signal that may end the process (its
+  disposition is the default, a handler outside Python, or the runner's
+  SIGTERM handler).
 * ``durationMs`` and ``cpuMs`` are numbers with microsecond precision (JSON
   floats); ``peakRssBytes`` is an integer.
 * Raw writes to fd 1/2 (children, C code, ``os.write``) are ordered against
   ``print`` when they are at least FD_SYNC_INTERVAL apart, or when
   ``sys.stdout.flush()`` comes between them.
-* Lone surrogates in output appear as the visible text ``\\udXXX``.
+* Lone surrogates in output appear as the visible text ``\\udXXX``; an
+  execution whose id has one is refused (its frames could not carry it).
 
 Start-up cost matters (a kernel is started per agent), so only what start needs
-is imported here; asyncio, ast, traceback, subprocess, rlcompleter, codeop and
-friends are imported on first use.
+is imported here; asyncio, ast, traceback, subprocess, rlcompleter, codeop,
+ctypes and friends are imported on first use (ctypes right after ``hello``).
 """
+
+__all__ = ["LOADER", "PROTOCOL", "UsageError", "display", "main", "transform_magics"]
 
 
 # ---------------------------------------------------------------- the runner's own imports: from the standard library only
@@ -212,7 +257,15 @@ IDLE, STARTING, PROLOGUE, USER, EPILOGUE = 0, 1, 2, 3, 4
 
 
 class _State:
-    """Mutable runner state shared by the main, reader and io threads."""
+    """Mutable runner state shared by the main, reader and io threads.
+
+    `phase` is what the main thread is doing, and so what a SIGINT means:
+    STARTING (start-up, prelude: ignored), IDLE (between executions:
+    ignored), PROLOGUE (an execution being set up: remembered, raised as
+    KeyboardInterrupt when user code starts), USER (user code:
+    KeyboardInterrupt now, or at the end of a critical section), EPILOGUE
+    (after user code: a traceback being formatted is cut short).
+    """
 
     def __init__(self) -> None:
         self.phase = STARTING
@@ -500,6 +553,15 @@ def _frame_line(frame: dict) -> str:
 
 
 def _begin_critical() -> bool:
+    """Enter a critical section; True if the caller is the main thread.
+
+    The SIGINT handler raises KeyboardInterrupt in the main thread wherever it
+    happens to be.  Inside a runner write (half a frame out, a lock held) that
+    would corrupt the channel or deadlock the next write, so while
+    STATE.critical is non-zero the handler only sets STATE.deferred, and
+    _end_critical raises the interrupt once the section is over.  Other
+    threads never get KeyboardInterrupt and need no section.
+    """
     if threading.get_ident() == STATE.main_ident:
         STATE.critical += 1
         return True
@@ -507,6 +569,8 @@ def _begin_critical() -> bool:
 
 
 def _end_critical(was_main: bool) -> None:
+    """Leave a critical section (see _begin_critical); leaving the outermost
+    one raises a deferred KeyboardInterrupt, if user code still runs."""
     if was_main:
         STATE.critical -= 1
         if STATE.critical == 0 and STATE.deferred:
@@ -1868,7 +1932,14 @@ def _run_code(code, ns):
 
 
 def _run_user(body_code, expr_code, silent: bool):
-    """Run compiled user code in USER phase: (exception, result bundle)."""
+    """Run compiled user code in USER phase: (exception, result bundle).
+
+    The way out of USER is itself a critical section: a SIGINT that lands
+    while the phase turns to EPILOGUE is deferred, then dropped (the code has
+    ended; nothing is left to interrupt), so no KeyboardInterrupt escapes into
+    the runner after the code's own exception was taken.  A SIGINT that came
+    in PROLOGUE is raised here, as the code's first act.
+    """
     st = STATE
     ns = st.ns
     bundle = None
