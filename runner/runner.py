@@ -345,6 +345,8 @@ _TOKEN_RE = None
 
 _ASSIGN_RE = None
 
+_DOLLAR_NAME_RE = None
+
 _monotonic = time.monotonic
 
 _builtin_print = builtins.print
@@ -1727,9 +1729,92 @@ def _run_shell(cmd: str, capture: bool = False):
     return None
 
 
+def _shell(cmd: str):
+    """`!cmd`: expanded in the namespace of the code that runs it, then run."""
+    return _run_shell(_expand_command(cmd, sys._getframe(1)))
+
+
 def _getoutput(cmd: str):
     """`x = !cmd`: stdout lines of the command (stderr is streamed)."""
-    return _run_shell(cmd, capture=True)
+    return _run_shell(_expand_command(cmd, sys._getframe(1)), capture=True)
+
+
+_CONVERSIONS = {"r": repr, "s": str, "a": ascii}
+
+
+def _expand_command(cmd: str, frame) -> str:
+    """A shell command with Python values put in, as IPython does.
+
+    `{expression}` becomes the expression's value (`{x!r}` its repr) and
+    `$name` or `$name.attr` a variable's, when the code has one by that name;
+    otherwise `$name` is left to the shell (an environment variable), as is
+    any `$` inside single quotes.  `{{`, `}}` and `$$` stand for `{`, `}` and
+    `$`.  If an expression fails, or a brace has no expression (`find -exec
+    ... {} ;`), the command runs exactly as written.  Names are looked up in
+    the caller's frame: inside a function, its locals too.
+    """
+    if "{" not in cmd and "}" not in cmd and "$" not in cmd:
+        return cmd
+    names, globs = frame.f_locals, frame.f_globals
+    out = []
+    quoted = False
+    i, n = 0, len(cmd)
+    try:
+        while i < n:
+            c = cmd[i]
+            two = cmd[i : i + 2]
+            if two in ("{{", "}}") or (two == "$$" and not quoted):
+                out.append(c)
+                i += 2
+            elif c == "{":
+                end, text = _expression_at(cmd, i, globs, names)
+                out.append(text)
+                i = end
+            elif c == "}":
+                raise ValueError("a single '}'")
+            elif c == "$" and not quoted:
+                m = _dollar_name_re().match(cmd, i + 1)
+                root = m.group().split(".")[0] if m else None
+                if root is not None and (root in names or root in globs or hasattr(builtins, root)):
+                    out.append(str(eval(m.group(), globs, names)))
+                    i = m.end()
+                else:
+                    out.append(c)
+                    i += 1
+            else:
+                if c == "'":
+                    quoted = not quoted
+                out.append(c)
+                i += 1
+    except Exception:
+        return cmd
+    return "".join(out)
+
+
+def _expression_at(cmd: str, start: int, globs: dict, names) -> tuple:
+    """For the `{` at start: (index after its `}`, the expression's value as
+    text).  The expression ends at the first `}` after which it compiles, so
+    braces, brackets and strings inside it are fine."""
+    end = start
+    while True:
+        end = cmd.find("}", end + 1)
+        if end < 0:
+            raise ValueError("no expression in braces")
+        expr, convert = cmd[start + 1 : end], str
+        if len(expr) > 2 and expr[-2] == "!" and expr[-1] in _CONVERSIONS:
+            expr, convert = expr[:-2], _CONVERSIONS[expr[-1]]
+        try:
+            code = compile(expr.strip() or "!", "<shell command>", "eval")
+        except SyntaxError:
+            continue
+        return end + 1, convert(eval(code, globs, names))
+
+
+def _dollar_name_re():
+    global _DOLLAR_NAME_RE
+    if _DOLLAR_NAME_RE is None:
+        _DOLLAR_NAME_RE = _std("re").compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*")
+    return _DOLLAR_NAME_RE
 
 
 def _run_statement(stmt: str, ns: dict):
@@ -1861,7 +1946,7 @@ def _magic(name: str, arg: str):
 class _MagicNamespace:
     """`__pyrun__` in builtins: what transformed magic lines call."""
 
-    shell = staticmethod(_run_shell)
+    shell = staticmethod(_shell)
     getoutput = staticmethod(_getoutput)
     magic = staticmethod(_magic)
 

@@ -121,6 +121,22 @@ class MagicTests(KernelTest):
         frames = self.run_ok("!true")
         self.assertEqual([f["type"] for f in frames], ["started", "done"])  # no result for !cmd
 
+    def test_shell_expands_python_values_as_ipython_does(self):
+        frames = self.run_ok("word = 'hello'\nnums = [1, 2]\n"
+                             "!echo {word.upper()} $word {nums[1] * 10} {word!r} {len({'a': 1})}")
+        self.assertEqual(Kernel.text(frames), "HELLO hello 20 hello 1\n")  # the shell ate the quotes
+        frames = self.run_ok("import os\nos.environ['PYRUN_SHELL_VAR'] = 'from-env'\n"
+                             "!echo {{braces}} $$PYRUN_SHELL_VAR $PYRUN_SHELL_VAR '$word' \"$word\"")
+        self.assertEqual(Kernel.text(frames), "{braces} from-env from-env $word hello\n")
+        frames = self.run_ok("!echo {1/0} {} $nothing_here-")  # a failing expression: run as written
+        self.assertEqual(Kernel.text(frames), "{1/0} {} -\n")
+        frames = self.run_ok("def twice(n):\n    !echo {n * 2} $n\n    out = !echo {n}\n    return out\n"
+                             "twice(21)")
+        self.assertEqual(Kernel.text(frames), "42 21\n")
+        self.assertEqual(frames[-2]["bundle"]["text/plain"], "['21']")
+        frames = self.run_ok("!awk 'BEGIN {print \"awk\", 1}'")  # awk braces are not expressions
+        self.assertEqual(Kernel.text(frames), "awk 1\n")
+
     def test_cd_pwd_persist(self):
         d = tempfile.mkdtemp()
         try:
