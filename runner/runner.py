@@ -347,6 +347,8 @@ _ASSIGN_RE = None
 
 _DOLLAR_NAME_RE = None
 
+_MODULE_LISTINGS = {}  # sys.path directory -> (its mtime, the module names in it)
+
 _monotonic = time.monotonic
 
 _builtin_print = builtins.print
@@ -2265,34 +2267,211 @@ def _safe_str(exc) -> str:
 
 
 def _complete(code: str, cursor: int):
+    """(matches, cursorStart, cursorEnd) for a `complete` request.
+
+    After `import` and `from`: module names, and the names a module offers.
+    Elsewhere: names in the kernel's namespace and their attributes (through
+    rlcompleter), and attributes of modules the code imports but has not run
+    yet (`import math; math.sq`).  Completion never runs the user's code to
+    get there: it imports only a module already in sys.modules or a module of
+    the standard library that the code's import would also find; a module
+    from the user's directory or site-packages is listed by file, never
+    imported.
+    """
     with _runner_imports():
         return _complete_names(code, cursor)
 
 
 def _complete_names(code: str, cursor: int):
     re = _std("re")
-    rlcompleter = _std("rlcompleter")
-    if not isinstance(cursor, int) or cursor < 0 or cursor > len(code):
+    if not isinstance(cursor, int) or isinstance(cursor, bool) or not 0 <= cursor <= len(code):
         cursor = len(code)
-    m = re.search(r"[A-Za-z_][\w.]*$|(?<=[^\w.])$|^$", code[:cursor])
+    before = code[:cursor]
+    m = re.search(r"[A-Za-z_][\w.]*$|(?<=[^\w.])$|^$", before)
     token = m.group() if m else ""
-    start = cursor - len(token)
+    statement = re.split(r"[\n;]", before)[-1].lstrip()
+    names = _import_completions(statement)
+    if names is None:
+        names = _name_completions(token, before)
+    fragment = token.rpartition(".")[2]
+    if not fragment:  # nothing typed yet: no private names
+        names = [n for n in names if not n.rpartition(".")[2].startswith("_")]
+    return sorted(set(names)), cursor - len(token), cursor
+
+
+def _import_completions(statement: str):
+    """Completions inside an import statement, or None if it is not one."""
+    re = _std("re")
+    m = re.match(r"from\s+([\w.]+)\s+import\s+\(?\s*(?:\w+(?:\s+as\s+\w+)?\s*,\s*)*(\w*)$", statement)
+    if m:
+        module, prefix = m.groups()
+        if module.startswith("."):
+            return []  # relative to a package the kernel is not in
+        return [n for n in _names_in_module(module) if n.startswith(prefix)]
+    m = re.match(r"from\s+([\w.]*)$", statement) or re.match(
+        r"import\s+(?:[\w.]+(?:\s+as\s+\w+)?\s*,\s*)*([\w.]*)$", statement)
+    if m:
+        return _module_names(m.group(1))
+    if re.match(r"(import|from)\s", statement):
+        return []  # after `as`, or a module name that is complete
+    return None
+
+
+def _name_completions(token: str, before: str) -> list:
+    """Names and attributes: the namespace's (rlcompleter), then those of
+    modules the code imports before the cursor."""
+    rlcompleter = _std("rlcompleter")
+    imported = _imports_in(before)
+    root = token.split(".")[0]
     completer = rlcompleter.Completer(STATE.ns)
+    names = []
     try:
-        if "." in token:
-            matches = completer.attr_matches(token)
+        if "." not in token:
+            names = [n.rstrip("( ") for n in completer.global_matches(token)]
+            names += [n for n in imported if n.startswith(token)]
+        elif root in STATE.ns or root not in imported:
+            names = [n.rstrip("( ") for n in completer.attr_matches(token)]
         else:
-            matches = completer.global_matches(token)
+            obj = _object_for_completion(imported[root])
+            path, _, prefix = token.rpartition(".")
+            for attr in path.split(".")[1:]:
+                obj = getattr(obj, attr)
+            if obj is not None:
+                names = [path + "." + n for n in dir(obj) if n.startswith(prefix)]
     except Exception:
-        matches = []
-    seen = []
-    for item in matches:
-        item = item.rstrip("( ")
-        if item not in seen:
-            seen.append(item)
-    if not token:
-        seen = [s for s in seen if not s.startswith("_")]
-    return sorted(seen), start, cursor
+        pass
+    return names
+
+
+def _imports_in(code: str) -> dict:
+    """The names import statements in code bind -> the dotted name they stand
+    for (`import a.b` binds a -> a; `import a.b as m`: m -> a.b; `from a
+    import b as c`: c -> a.b)."""
+    re = _std("re")
+    bound = {}
+    for statement in re.split(r"[\n;]", code):
+        statement = statement.strip()
+        m = re.match(r"import\s+(.+)$", statement)
+        if m:
+            for part in m.group(1).split(","):
+                mm = re.match(r"\s*([\w.]+)(?:\s+as\s+(\w+))?\s*$", part)
+                if mm:
+                    name, alias = mm.groups()
+                    top = name.split(".")[0]
+                    bound[alias or top] = name if alias else top
+            continue
+        m = re.match(r"from\s+(\w[\w.]*)\s+import\s+\(?([^)]*)\)?$", statement)
+        if m:
+            for part in m.group(2).split(","):
+                mm = re.match(r"\s*(\w+)(?:\s+as\s+(\w+))?\s*$", part)
+                if mm:
+                    bound[mm.group(2) or mm.group(1)] = m.group(1) + "." + mm.group(1)
+    return bound
+
+
+def _module_names(partial: str) -> list:
+    """Module names that complete a dotted partial name (`xml.et`)."""
+    parent, _, prefix = partial.rpartition(".")
+    if parent:
+        return [parent + "." + n for n in _submodules(parent) if n.startswith(prefix)]
+    return [n for n in _top_level_modules() if n.startswith(prefix)]
+
+
+def _names_in_module(dotted: str) -> list:
+    """What `from dotted import ...` can name: its submodules, and its
+    attributes if completion may import it (see _complete)."""
+    names = set(_submodules(dotted))
+    mod = _module_for_completion(dotted)
+    if mod is not None:
+        names.update(dir(mod))
+    return list(names)
+
+
+def _top_level_modules() -> set:
+    """Every top-level module name on sys.path, and the built-in ones.
+    Each directory is listed again only when it changed (its mtime)."""
+    pkgutil = _std("pkgutil")
+    names = set(sys.builtin_module_names)
+    for entry in sys.path:
+        where = os.path.abspath(entry or ".")
+        try:
+            mtime = os.stat(where).st_mtime_ns
+        except OSError:
+            continue
+        listed = _MODULE_LISTINGS.get(where)
+        if listed is None or listed[0] != mtime:
+            listed = (mtime, [name for _, name, _ in pkgutil.iter_modules([where])])
+            _MODULE_LISTINGS[where] = listed
+        names.update(listed[1])
+    return names
+
+
+def _submodules(dotted: str) -> set:
+    """Names of the modules inside package `dotted`, found by listing its
+    directories (nothing is imported), and any in sys.modules (os.path)."""
+    pkgutil = _std("pkgutil")
+    mod = sys.modules.get(dotted)
+    locations = getattr(mod, "__path__", None) if mod is not None else _package_path(dotted)
+    names = {name for _, name, _ in pkgutil.iter_modules(list(locations))} if locations else set()
+    head = dotted + "."
+    names.update(k[len(head):] for k in list(sys.modules) if k.startswith(head) and "." not in k[len(head):])
+    return names
+
+
+def _package_path(dotted: str):
+    """The directories of package `dotted`, found without importing it."""
+    finder = _StdlibOnly.path_finder
+    parts = dotted.split(".")
+    spec = finder.find_spec(parts[0], sys.path)
+    for i in range(1, len(parts)):
+        if spec is None or not spec.submodule_search_locations:
+            return None
+        spec = finder.find_spec(".".join(parts[: i + 1]), list(spec.submodule_search_locations))
+    return spec.submodule_search_locations if spec is not None else None
+
+
+# Standard modules whose import does something (prints, opens a browser).
+_NOT_IMPORTED_FOR_COMPLETION = frozenset({"antigravity", "this", "__hello__", "__phello__"})
+
+
+def _module_for_completion(dotted: str):
+    """Module `dotted` if completion may have it: already imported, or of the
+    standard library (what the code's own import would find too); else None."""
+    mod = sys.modules.get(dotted)
+    if mod is not None:
+        return mod
+    top = dotted.split(".")[0]
+    if top in _NOT_IMPORTED_FOR_COMPLETION or not _finds_stdlib(top):
+        return None
+    try:
+        __import__(dotted)  # under _runner_imports: its own imports are stdlib too
+    except Exception:
+        return None
+    return sys.modules.get(dotted)
+
+
+def _finds_stdlib(top: str) -> bool:
+    """Whether `import top` in the kernel would load a standard module."""
+    if top in sys.builtin_module_names:
+        return True
+    spec = _StdlibOnly.path_finder.find_spec(top, sys.path)  # where the code's import looks
+    if spec is None or not spec.origin:
+        return False
+    return any(spec.origin.startswith(os.path.join(p, "")) for p in _StdlibOnly.paths)
+
+
+def _object_for_completion(dotted: str):
+    """What a dotted import name stands for (a module, or an attribute of
+    one), if completion may import it; else None."""
+    parts = dotted.split(".")
+    for i in range(len(parts), 0, -1):
+        mod = _module_for_completion(".".join(parts[:i]))
+        if mod is not None:
+            obj = mod
+            for attr in parts[i:]:
+                obj = getattr(obj, attr)
+            return obj
+    return None
 
 
 def _is_complete(code: str):

@@ -1,5 +1,7 @@
-"""Requests answered while an execution runs, and stdin (input/getpass)."""
+"""Requests answered while an execution runs, completion, and stdin (input/getpass)."""
 
+import os
+import tempfile
 import unittest
 
 from kernel import Kernel, KernelTest
@@ -46,6 +48,85 @@ class WhileBusyTests(KernelTest):
                           "complete_reply")
         self.assertEqual(reply["matches"], ["zeta_ünï"])
         self.assertEqual(reply["cursorStart"], len(code) - 5)
+
+
+class CompletionTests(unittest.TestCase):
+    """Completion knows modules and what the code imports, without running it."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = d = os.path.realpath(tempfile.mkdtemp(prefix="pyrun-complete-"))
+        marker = os.path.join(d, "imported.log")
+        record = "with open(%r, 'a') as log:\n    log.write(__name__ + '\\n')\n" % marker
+        files = {
+            "usermod_for_completion.py": record + "VALUE = 1\n",
+            "usermod_run_first.py": "VALUE = 1\n",
+            "colorsys.py": record + "USER = 1\n",  # a standard name (that no other imports), shadowed here
+            "userpkg_for_completion/__init__.py": record,
+            "userpkg_for_completion/submodule.py": record,
+        }
+        for name, text in files.items():
+            os.makedirs(os.path.dirname(os.path.join(d, name)), exist_ok=True)
+            with open(os.path.join(d, name), "w") as f:
+                f.write(text)
+        cls.marker = marker
+        cls.kernel = Kernel(env={"PYRUN_CWD": d})
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.kernel.close()
+
+    def complete(self, code):
+        reply = self.kernel.request({"type": "complete", "id": "c", "code": code, "cursor": len(code)},
+                                    "complete_reply")
+        return reply["matches"], reply["cursorStart"]
+
+    def assertNothingImported(self):
+        self.assertFalse(os.path.exists(self.marker), "completion imported a user file")
+
+    def test_module_names_after_import_and_from(self):
+        self.assertEqual(self.complete("import json.dec"), (["json.decoder"], 7))
+        self.assertEqual(self.complete("from collections.ab"), (["collections.abc"], 5))
+        matches, start = self.complete("import sys, o")
+        self.assertIn("os", matches)
+        self.assertIn("operator", matches)
+        self.assertEqual(start, 12)
+        self.assertIn("marshal", self.complete("import mars")[0])  # built into the interpreter
+        self.assertEqual(self.complete("import json as ")[0], [])
+
+    def test_names_a_module_offers_after_from_import(self):
+        self.assertEqual(self.complete("from json import JSONDec"), (["JSONDecodeError", "JSONDecoder"], 17))
+        self.assertEqual(self.complete("from os.path import (dirname, joi")[0], ["join"])
+
+    def test_attributes_of_modules_the_code_imports_before_it_ran(self):
+        self.assertEqual(self.complete("import math; math.sq"), (["math.sqrt"], 13))
+        self.assertIn("statistics.median", self.complete("import statistics\nstatistics.med")[0])
+        self.assertEqual(self.complete("import statistics as st; st.fmea")[0], ["st.fmean"])
+        self.assertEqual(self.complete("from os import path\npath.joi")[0], ["path.join"])
+        self.assertIn("statistics", self.complete("import statistics\nstatis")[0])
+
+    def test_user_modules_are_listed_never_imported(self):
+        self.assertEqual(self.complete("import usermod_for_comp")[0], ["usermod_for_completion"])
+        self.assertEqual(self.complete("import userpkg_for_completion.sub")[0],
+                         ["userpkg_for_completion.submodule"])
+        self.assertEqual(self.complete("from userpkg_for_completion import sub")[0], ["submodule"])
+        self.assertEqual(self.complete("import usermod_for_completion as u; u.VAL")[0], [])
+        self.assertEqual(self.complete("from usermod_for_completion import VAL")[0], [])
+        # the code's `import colorsys` would load the user's file: no standard attributes, no import
+        self.assertEqual(self.complete("import colorsys; colorsys.rgb_to")[0], [])
+        self.assertNothingImported()
+
+    def test_a_module_the_code_already_imported_is_completed(self):
+        frames = self.kernel.run("import usermod_run_first as already")
+        self.assertEqual(frames[-1]["status"], "ok")
+        self.assertEqual(self.complete("from usermod_run_first import VAL")[0], ["VALUE"])
+        self.assertEqual(self.complete("already.VAL")[0], ["already.VALUE"])
+
+    def test_new_files_are_seen(self):
+        self.assertEqual(self.complete("import brand_new_mod")[0], [])
+        with open(os.path.join(self.dir, "brand_new_module.py"), "w") as f:
+            f.write("")
+        self.assertEqual(self.complete("import brand_new_mod")[0], ["brand_new_module"])
 
 
 class StdinTests(KernelTest):
