@@ -319,38 +319,29 @@ class _Prctl:
 
 
 STATE = _State()
-
 CH = _Channels()
-
 OUT = None  # the _Output (output capture) of this process, made by main()
 
 _phase_lock = threading.Lock()  # phase/serial changes vs. SIGINT re-delivery
+_write_lock = threading.Lock()  # one frame write at a time
+_drain_lock = threading.Lock()  # one reader of the capture pipes at a time
+_decoders = {}  # capture pipe fd -> incremental UTF-8 decoder
+_poll_fds = None  # select.poll over the capture pipes, made by main()
 
-_write_lock = threading.Lock()
-
-_drain_lock = threading.Lock()
-_decoders = {}
-_poll_fds = None
-
-_QUEUE = None
-_HELLO_SENT = threading.Event()
-_EOF = object()
-_EXIT = object()
-
+_QUEUE = None  # requests for the main thread, made by main()
+_HELLO_SENT = threading.Event()  # the reader answers nothing before hello
+_EOF = object()  # queued when the request channel ends
+_EXIT = object()  # queued for an `exit` request
 _INPUT_EOF = object()  # an input_reply with "eof": true
 
-_RUNNER_FILE = None
+_RUNNER_FILE = None  # this file's name in code objects: its frames are hidden
 
-_TOKEN_RE = None
-
+_TOKEN_RE = None  # compiled on first use
 _ASSIGN_RE = None
-
 _DOLLAR_NAME_RE = None
-
 _MODULE_LISTINGS = {}  # sys.path directory -> (its mtime, the module names in it)
 
 _monotonic = time.monotonic
-
 _builtin_print = builtins.print
 
 # The runner's own references: user code gets wrappers (_exit_flushing, and
@@ -2602,7 +2593,7 @@ def _handle_line(line: bytes) -> None:
         return
     try:
         req = _loads(line)
-    except (ValueError, UnicodeDecodeError) as e:
+    except (ValueError, UnicodeDecodeError, RecursionError) as e:  # (json's pure-Python decoder recurses)
         send({"type": "error_reply", "id": None, "message": "request is not JSON: %s" % e})
         return
     if not isinstance(req, dict):
