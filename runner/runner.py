@@ -285,6 +285,7 @@ class _State:
         self.input_value = None
         self.ppid = os.getppid()
         self.host_pid = self.ppid  # PYRUN_HOST_PID when the host sets it (see main)
+        self.host_pid_given = False
         self.is_leader = False
         self.prev_dir = None
         self.host_eof = False
@@ -311,7 +312,8 @@ class _Channels:
 
 
 class _Prctl:
-    """Linux prctl through ctypes, loaded after hello (ctypes costs ~2 ms)."""
+    """Linux prctl through ctypes, loaded after hello (ctypes costs ~2 ms);
+    `call` is set when the parent-death signal is in use."""
 
     call = None
     SET_PDEATHSIG = 1
@@ -1276,10 +1278,14 @@ def _guard_process() -> None:
     """Tie the kernel's life to the host's (Linux; before any user code runs).
 
     The runner becomes a child subreaper, so orphans of the code's processes
-    (double-fork daemons, `setsid`) are reparented to it and found at exit;
-    and it asks for a parent-death signal, which the kernel delivers even while
-    user code holds the GIL.  Then it checks that the parent is still the host
-    (PYRUN_HOST_PID, else the parent at start): the host may have died before.
+    (double-fork daemons, `setsid`) are reparented to it and found at exit.
+    When the host set PYRUN_HOST_PID it also asks for a parent-death signal,
+    which the kernel delivers even while user code holds the GIL.  Only then:
+    Linux sends that signal when the *thread* that spawned the runner exits,
+    and PYRUN_HOST_PID is the host's word that this thread lives as long as
+    the host (other hosts keep the io thread's watch of the parent pid).
+    Then the runner checks that its parent is still the host (PYRUN_HOST_PID,
+    else the parent at start): the host may have died before.
     """
     if sys.platform.startswith("linux"):
         try:
@@ -1288,8 +1294,9 @@ def _guard_process() -> None:
             call.argtypes = (ctypes.c_int,) + (ctypes.c_ulong,) * 4
             call.restype = ctypes.c_int
             call(_Prctl.SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-            _Prctl.call = call
-            _set_parent_death_signal(signal.SIGTERM)
+            if STATE.host_pid_given:
+                _Prctl.call = call
+                _set_parent_death_signal(signal.SIGTERM)
         except MemoryError:
             raise
         except Exception as e:  # the ppid watch of the io thread remains
@@ -2908,6 +2915,7 @@ def main() -> None:
     host = os.environ.pop("PYRUN_HOST_PID", "")  # not for the code's own children
     if host.isdigit():
         st.host_pid = int(host)
+        st.host_pid_given = True
     prefix = b""
     g = globals()
     if isinstance(g.get("__pyrun_stdin__"), bytes):
