@@ -1289,10 +1289,9 @@ def _guard_process() -> None:
     """
     if sys.platform.startswith("linux"):
         try:
-            ctypes = _std("ctypes")
-            call = ctypes.CDLL(None, use_errno=True).prctl
-            call.argtypes = (ctypes.c_int,) + (ctypes.c_ulong,) * 4
-            call.restype = ctypes.c_int
+            # Plain ints: libffi widens them to the registers' width, and a call
+            # without argtypes costs half as much (it is made twice per execution).
+            call = _std("ctypes").CDLL(None).prctl
             call(_Prctl.SET_CHILD_SUBREAPER, 1, 0, 0, 0)
             if STATE.host_pid_given:
                 _Prctl.call = call
