@@ -1,4 +1,3 @@
-import Foundation
 import Synchronization
 
 #if canImport(Glibc)
@@ -25,9 +24,9 @@ public final class TerminationWatch: Sendable {
         self.id = id
     }
 
-    /// Stops watching; a signal nobody watches any more gets its default action back.
+    /// Stops watching; a signal nobody watches any more gets its earlier disposition back.
     public func cancel() {
-        TerminationSignals.remove(watcher: id)
+        TerminationShutdowns.remove(watcher: id)
     }
 }
 
@@ -43,19 +42,17 @@ extension KernelPool {
     public nonisolated func shutdownAllOnTermination(
         signals: [Int32] = [SIGINT, SIGTERM], thenExit: Bool = true
     ) -> TerminationWatch {
-        let id = TerminationSignals.add(
-            TerminationSignals.Watcher(signals: Set(signals), thenExit: thenExit) { [weak self] in
+        let id = TerminationShutdowns.add(
+            TerminationShutdowns.Watcher(signals: Set(signals), thenExit: thenExit) { [weak self] in
                 await self?.shutdownAll()
             })
         return TerminationWatch(id: id)
     }
 }
 
-/// Turns signals into work on an ordinary thread. A signal handler may do almost nothing
-/// safely, so it only writes the signal number to a pipe (a self-pipe); a thread reads it
-/// and runs the watchers. (A Dispatch signal source is not used: on Linux it only sees a
-/// signal that every thread blocks, which a library cannot arrange.)
-enum TerminationSignals {
+/// The pools watching termination signals, run together when one arrives, on top of
+/// `ProcessSignals` (one subscription covers every signal any watcher wants).
+enum TerminationShutdowns {
     struct Watcher: Sendable {
         var signals: Set<Int32>
         var thenExit: Bool
@@ -65,62 +62,37 @@ enum TerminationSignals {
     private struct State {
         var nextID = 0
         var watchers: [Int: Watcher] = [:]
-        /// Signals whose handler is `forwardSignalToPipe`.
-        var handled: Set<Int32> = []
-        var readerStarted = false
+        var subscription: SignalSubscription?
+        var subscribedSignals: Set<Int32> = []
     }
 
     private static let state = Mutex(State())
-    /// The pipe's write end, read by the signal handler: an atomic, since a handler may not lock.
-    static let pipeWriteEnd = Atomic<Int32>(-1)
 
     static func add(_ watcher: Watcher) -> Int {
-        let (id, newSignals, startReader) = state.withLock { state in
+        state.withLock { state in
             state.nextID += 1
             state.watchers[state.nextID] = watcher
-            let newSignals = watcher.signals.subtracting(state.handled)
-            state.handled.formUnion(newSignals)
-            let startReader = !state.readerStarted
-            state.readerStarted = true
-            return (state.nextID, newSignals, startReader)
+            resubscribe(&state)
+            return state.nextID
         }
-        if startReader { startReaderThread() }
-        for signalNumber in newSignals { signal(signalNumber, forwardSignalToPipe) }
-        return id
     }
 
     static func remove(watcher id: Int) {
-        let released = state.withLock { state -> Set<Int32> in
-            state.watchers.removeValue(forKey: id)
-            let stillWatched = state.watchers.values.reduce(into: Set<Int32>()) { $0.formUnion($1.signals) }
-            let released = state.handled.subtracting(stillWatched)
-            state.handled = stillWatched
-            return released
+        state.withLock { state in
+            guard state.watchers.removeValue(forKey: id) != nil else { return }
+            resubscribe(&state)
         }
-        for signalNumber in released { signal(signalNumber, SIG_DFL) }
     }
 
-    private static func startReaderThread() {
-        var ends: [Int32] = [-1, -1]
-        guard pipe(&ends) == 0 else { return }
-        for end in ends { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
-        let readEnd = ends[0]
-        pipeWriteEnd.store(ends[1], ordering: .releasing)
-        let thread = Thread {
-            var byte: UInt8 = 0
-            while true {
-                let count = read(readEnd, &byte, 1)
-                if count == 1 {
-                    deliver(Int32(byte))
-                } else if count < 0 && errno == EINTR {
-                    continue
-                } else {
-                    return
-                }
-            }
-        }
-        thread.name = "pyrun termination signals"
-        thread.start()
+    /// Keeps one subscription for exactly the signals the watchers want.
+    private static func resubscribe(_ state: inout State) {
+        let wanted = state.watchers.values.reduce(into: Set<Int32>()) { $0.formUnion($1.signals) }
+        guard wanted != state.subscribedSignals else { return }
+        // Subscribe before cancelling, so a signal both cover is never left at its default.
+        let previous = state.subscription
+        state.subscription = wanted.isEmpty ? nil : ProcessSignals.handle(wanted) { deliver($0) }
+        state.subscribedSignals = wanted
+        previous?.cancel()
     }
 
     /// Runs every watcher of `signalNumber` at once; then, if one of them asked for it (or
@@ -132,19 +104,7 @@ enum TerminationSignals {
                 for watcher in watchers { group.addTask { await watcher.shutdown() } }
             }
             guard watchers.isEmpty || watchers.contains(where: \.thenExit) else { return }
-            signal(signalNumber, SIG_DFL)
-            // To the process, not one thread: a worker thread may block the signal.
-            kill(getpid(), signalNumber)
+            ProcessSignals.terminateAsIfUncaught(by: signalNumber)
         }
     }
-}
-
-/// The signal handler: async-signal-safe (an atomic load and `write`), and errno is kept.
-private func forwardSignalToPipe(_ signalNumber: Int32) {
-    let savedErrno = errno
-    defer { errno = savedErrno }
-    let writeEnd = TerminationSignals.pipeWriteEnd.load(ordering: .acquiring)
-    guard writeEnd >= 0 else { return }
-    var byte = UInt8(truncatingIfNeeded: signalNumber)
-    _ = write(writeEnd, &byte, 1)
 }
