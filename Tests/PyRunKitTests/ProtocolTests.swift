@@ -62,6 +62,59 @@ import Testing
         #expect(throws: JSONParseError.self) { try Frame.decode(line: Array("not json".utf8)) }
     }
 
+    @Test func everyFrameEncodesToTheLineItIsDecodedFrom() throws {
+        let error = PythonError(name: "ValueError", value: "bad", traceback: ["line 1", "ValueError: bad"])
+        let frames: [Frame] = [
+            .hello(
+                KernelHello(
+                    protocolVersion: 1, pid: 42, pythonVersion: "3.12.1", executable: "/usr/bin/python3",
+                    workingDirectory: "/w", preludeError: error, limitsIgnored: ["cpuSeconds"])),
+            .started(id: "e1", executionCount: 3),
+            .output(id: "e1", stream: .stdout, text: "out\n"),
+            .output(id: "e1", stream: .stderr, text: "err\u{0}é😀"),
+            .display(id: "e1", bundle: MIMEBundle(["text/plain": .string("x")]), metadata: .object(["w": .number(2)])),
+            .display(id: "e1", bundle: MIMEBundle(["text/plain": .string("y")]), metadata: nil),
+            .result(id: "e1", bundle: MIMEBundle(["text/plain": .string("42")]), executionCount: 3),
+            .error(id: "e1", error),
+            .inputRequest(id: "e1", prompt: "name? ", password: true),
+            .done(
+                id: "e1",
+                DoneReport(
+                    ok: false, executionCount: 3, cancelled: true, durationMs: 1.5, cpuMs: 0.25, peakRssBytes: 1000,
+                    droppedBytes: 7)),
+            .completeReply(id: "q1", CompletionResult(matches: ["alpha", "beta"], cursorStart: 1, cursorEnd: 3)),
+            .isCompleteReply(id: "q2", .incomplete(indent: "    ")),
+            .isCompleteReply(id: "q3", .invalid),
+            .infoReply(
+                id: "q4",
+                RunnerInfo(pid: 42, pythonVersion: "3.12.1", executable: "/p", workingDirectory: "/w", executionCount: 9, busy: true)),
+            .errorReply(id: nil, message: "execute needs a string id"),
+            .errorReply(id: "q5", message: "unknown request type x"),
+            .selfSignal(id: "e1", signal: 9),
+            .selfSignal(id: nil, signal: 6),
+            .unknown(.object(["type": .string("progress"), "id": .string("e1"), "percent": .number(50)])),
+        ]
+        for frame in frames {
+            let line = frame.encodedLine()
+            #expect(line.last == 0x0A)
+            #expect(try Frame.decode(line: Array(line.dropLast())) == frame, "\(frame)")
+        }
+    }
+
+    @Test func selfSignalFramesAreDecodedWithOrWithoutAnID() throws {
+        #expect(
+            try Frame.decode(line: Array(#"{"type":"self_signal","id":"e3","signal":9}"#.utf8))
+                == .selfSignal(id: "e3", signal: 9))
+        #expect(
+            try Frame.decode(line: Array(#"{"type":"self_signal","id":null,"signal":6}"#.utf8))
+                == .selfSignal(id: nil, signal: 6))
+        // Without a signal number it is not a frame this host knows: kept whole.
+        guard case .unknown = try Frame.decode(line: Array(#"{"type":"self_signal","id":"e3"}"#.utf8)) else {
+            Issue.record("a self_signal without a signal was decoded")
+            return
+        }
+    }
+
     @Test func executeRequestCarriesOnlyNonDefaultFlags() throws {
         let line = Request.execute(id: "e1", code: "1+1", options: .init(silent: true, maxOutputBytes: 10)).encodedLine()
         #expect(line.last == 0x0A)

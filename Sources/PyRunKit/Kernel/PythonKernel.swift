@@ -481,7 +481,7 @@ public actor PythonKernel {
             finish(pending, status: .error)
         case .unknown(let json):
             pending.events?.yield(.unknown(json))
-        case .hello, .completeReply, .isCompleteReply, .infoReply:
+        case .hello, .completeReply, .isCompleteReply, .infoReply, .selfSignal:
             break
         }
     }

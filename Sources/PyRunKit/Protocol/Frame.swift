@@ -88,6 +88,9 @@ public enum Frame: Sendable, Hashable {
     case isCompleteReply(id: String, CodeCompleteness)
     case infoReply(id: String, RunnerInfo)
     case errorReply(id: String?, message: String)
+    /// User code is about to send `signal` to the runner's own process (or group): a death
+    /// by that signal is the code's own doing, not something from outside.
+    case selfSignal(id: String?, signal: Int32)
     /// A frame type this host does not know (or a known type with missing fields).
     case unknown(JSONValue)
 
@@ -99,9 +102,63 @@ public enum Frame: Sendable, Hashable {
             .error(let id, _), .inputRequest(let id, _, _), .done(let id, _), .completeReply(let id, _),
             .isCompleteReply(let id, _), .infoReply(let id, _):
             id
-        case .errorReply(let id, _): id
+        case .errorReply(let id, _), .selfSignal(let id, _): id
         }
     }
+}
+
+/// The wire names of frame types and fields: the one place the Swift side spells them, for
+/// decoding and encoding alike.
+enum FrameField {
+    static let type = "type"
+    static let id = "id"
+    static let `protocol` = "protocol"
+    static let pid = "pid"
+    static let python = "python"
+    static let executable = "executable"
+    static let cwd = "cwd"
+    static let preludeError = "preludeError"
+    static let limitsIgnored = "limitsIgnored"
+    static let executionCount = "executionCount"
+    static let data = "data"
+    static let bundle = "bundle"
+    static let metadata = "metadata"
+    static let errorName = "ename"
+    static let errorValue = "evalue"
+    static let traceback = "traceback"
+    static let prompt = "prompt"
+    static let password = "password"
+    static let status = "status"
+    static let cancelled = "cancelled"
+    static let durationMs = "durationMs"
+    static let cpuMs = "cpuMs"
+    static let peakRssBytes = "peakRssBytes"
+    static let droppedBytes = "droppedBytes"
+    static let matches = "matches"
+    static let cursorStart = "cursorStart"
+    static let cursorEnd = "cursorEnd"
+    static let indent = "indent"
+    static let busy = "busy"
+    static let message = "message"
+    static let signal = "signal"
+}
+
+/// The wire names of frame types.
+enum FrameType {
+    static let hello = "hello"
+    static let started = "started"
+    static let stdout = "stdout"
+    static let stderr = "stderr"
+    static let display = "display"
+    static let result = "result"
+    static let error = "error"
+    static let inputRequest = "input_request"
+    static let done = "done"
+    static let completeReply = "complete_reply"
+    static let isCompleteReply = "is_complete_reply"
+    static let infoReply = "info_reply"
+    static let errorReply = "error_reply"
+    static let selfSignal = "self_signal"
 }
 
 extension Frame {
@@ -115,93 +172,189 @@ extension Frame {
 
     /// Maps a JSON object to a known frame; nil when the type is unknown or fields are missing.
     init?(json: JSONValue) {
-        guard let type = json["type"]?.stringValue else { return nil }
-        let id = json["id"]?.stringValue
+        typealias F = FrameField
+        guard let type = json[F.type]?.stringValue else { return nil }
+        let id = json[F.id]?.stringValue
         switch type {
-        case "hello":
-            guard let version = json["protocol"]?.intValue else { return nil }
+        case FrameType.hello:
+            guard let version = json[F.protocol]?.intValue else { return nil }
             self = .hello(
                 KernelHello(
                     protocolVersion: version,
-                    pid: Int32(json["pid"]?.intValue ?? 0),
-                    pythonVersion: json["python"]?.stringValue ?? "",
-                    executable: json["executable"]?.stringValue ?? "",
-                    workingDirectory: json["cwd"]?.stringValue ?? "",
-                    preludeError: json["preludeError"].flatMap(PythonError.init(json:)),
-                    limitsIgnored: json["limitsIgnored"]?.arrayValue?.compactMap(\.stringValue) ?? []))
-        case "started":
-            guard let id, let count = json["executionCount"]?.intValue else { return nil }
+                    pid: Int32(json[F.pid]?.intValue ?? 0),
+                    pythonVersion: json[F.python]?.stringValue ?? "",
+                    executable: json[F.executable]?.stringValue ?? "",
+                    workingDirectory: json[F.cwd]?.stringValue ?? "",
+                    preludeError: json[F.preludeError].flatMap(PythonError.init(json:)),
+                    limitsIgnored: json[F.limitsIgnored]?.arrayValue?.compactMap(\.stringValue) ?? []))
+        case FrameType.started:
+            guard let id, let count = json[F.executionCount]?.intValue else { return nil }
             self = .started(id: id, executionCount: count)
-        case "stdout", "stderr":
-            guard let id, let data = json["data"]?.stringValue else { return nil }
-            self = .output(id: id, stream: type == "stdout" ? .stdout : .stderr, text: data)
-        case "display":
-            guard let id, let bundle = json["bundle"]?.objectValue else { return nil }
-            self = .display(id: id, bundle: MIMEBundle(bundle), metadata: json["metadata"])
-        case "result":
-            guard let id, let bundle = json["bundle"]?.objectValue else { return nil }
-            self = .result(id: id, bundle: MIMEBundle(bundle), executionCount: json["executionCount"]?.intValue ?? 0)
-        case "error":
+        case FrameType.stdout, FrameType.stderr:
+            guard let id, let data = json[F.data]?.stringValue else { return nil }
+            self = .output(id: id, stream: type == FrameType.stdout ? .stdout : .stderr, text: data)
+        case FrameType.display:
+            guard let id, let bundle = json[F.bundle]?.objectValue else { return nil }
+            self = .display(id: id, bundle: MIMEBundle(bundle), metadata: json[F.metadata])
+        case FrameType.result:
+            guard let id, let bundle = json[F.bundle]?.objectValue else { return nil }
+            self = .result(id: id, bundle: MIMEBundle(bundle), executionCount: json[F.executionCount]?.intValue ?? 0)
+        case FrameType.error:
             guard let id, let error = PythonError(json: json) else { return nil }
             self = .error(id: id, error)
-        case "input_request":
+        case FrameType.inputRequest:
             guard let id else { return nil }
             self = .inputRequest(
-                id: id, prompt: json["prompt"]?.stringValue ?? "", password: json["password"]?.boolValue ?? false)
-        case "done":
+                id: id, prompt: json[F.prompt]?.stringValue ?? "", password: json[F.password]?.boolValue ?? false)
+        case FrameType.done:
             guard let id else { return nil }
             self = .done(
                 id: id,
                 DoneReport(
-                    ok: json["status"]?.stringValue == "ok",
-                    executionCount: json["executionCount"]?.intValue ?? 0,
-                    cancelled: json["cancelled"]?.boolValue ?? false,
-                    durationMs: json["durationMs"]?.doubleValue ?? 0,
-                    cpuMs: json["cpuMs"]?.doubleValue ?? 0,
-                    peakRssBytes: json["peakRssBytes"]?.intValue ?? 0,
-                    droppedBytes: json["droppedBytes"]?.intValue ?? 0))
-        case "complete_reply":
+                    ok: json[F.status]?.stringValue == "ok",
+                    executionCount: json[F.executionCount]?.intValue ?? 0,
+                    cancelled: json[F.cancelled]?.boolValue ?? false,
+                    durationMs: json[F.durationMs]?.doubleValue ?? 0,
+                    cpuMs: json[F.cpuMs]?.doubleValue ?? 0,
+                    peakRssBytes: json[F.peakRssBytes]?.intValue ?? 0,
+                    droppedBytes: json[F.droppedBytes]?.intValue ?? 0))
+        case FrameType.completeReply:
             guard let id else { return nil }
             self = .completeReply(
                 id: id,
                 CompletionResult(
-                    matches: json["matches"]?.arrayValue?.compactMap(\.stringValue) ?? [],
-                    cursorStart: json["cursorStart"]?.intValue ?? 0,
-                    cursorEnd: json["cursorEnd"]?.intValue ?? 0))
-        case "is_complete_reply":
+                    matches: json[F.matches]?.arrayValue?.compactMap(\.stringValue) ?? [],
+                    cursorStart: json[F.cursorStart]?.intValue ?? 0,
+                    cursorEnd: json[F.cursorEnd]?.intValue ?? 0))
+        case FrameType.isCompleteReply:
             guard let id else { return nil }
             let completeness: CodeCompleteness
-            switch json["status"]?.stringValue {
+            switch json[F.status]?.stringValue {
             case "complete": completeness = .complete
-            case "incomplete": completeness = .incomplete(indent: json["indent"]?.stringValue ?? "")
+            case "incomplete": completeness = .incomplete(indent: json[F.indent]?.stringValue ?? "")
             default: completeness = .invalid
             }
             self = .isCompleteReply(id: id, completeness)
-        case "info_reply":
+        case FrameType.infoReply:
             guard let id else { return nil }
             self = .infoReply(
                 id: id,
                 RunnerInfo(
-                    pid: Int32(json["pid"]?.intValue ?? 0),
-                    pythonVersion: json["python"]?.stringValue ?? "",
-                    executable: json["executable"]?.stringValue ?? "",
-                    workingDirectory: json["cwd"]?.stringValue ?? "",
-                    executionCount: json["executionCount"]?.intValue ?? 0,
-                    busy: json["busy"]?.boolValue ?? false))
-        case "error_reply":
-            self = .errorReply(id: id, message: json["message"]?.stringValue ?? "")
+                    pid: Int32(json[F.pid]?.intValue ?? 0),
+                    pythonVersion: json[F.python]?.stringValue ?? "",
+                    executable: json[F.executable]?.stringValue ?? "",
+                    workingDirectory: json[F.cwd]?.stringValue ?? "",
+                    executionCount: json[F.executionCount]?.intValue ?? 0,
+                    busy: json[F.busy]?.boolValue ?? false))
+        case FrameType.errorReply:
+            self = .errorReply(id: id, message: json[F.message]?.stringValue ?? "")
+        case FrameType.selfSignal:
+            guard let signal = json[F.signal]?.intValue, let number = Int32(exactly: signal) else { return nil }
+            self = .selfSignal(id: id, signal: number)
         default:
             return nil
         }
+    }
+
+    /// The frame as the JSON object the runner sends: what `decode(line:)` reads back.
+    /// Fields a frame does not have (an absent prelude error, no dropped bytes) are left out.
+    public var json: JSONValue {
+        typealias F = FrameField
+        func object(_ type: String, _ id: String?, _ fields: [String: JSONValue]) -> JSONValue {
+            var object = fields
+            object[F.type] = .string(type)
+            if let id { object[F.id] = .string(id) }
+            return .object(object)
+        }
+        switch self {
+        case .hello(let hello):
+            var fields: [String: JSONValue] = [
+                F.protocol: .number(Double(hello.protocolVersion)), F.pid: .number(Double(hello.pid)),
+                F.python: .string(hello.pythonVersion), F.executable: .string(hello.executable),
+                F.cwd: .string(hello.workingDirectory),
+            ]
+            if let preludeError = hello.preludeError { fields[F.preludeError] = preludeError.json }
+            if !hello.limitsIgnored.isEmpty { fields[F.limitsIgnored] = .array(hello.limitsIgnored.map { .string($0) }) }
+            return object(FrameType.hello, nil, fields)
+        case .started(let id, let count):
+            return object(FrameType.started, id, [F.executionCount: .number(Double(count))])
+        case .output(let id, let stream, let text):
+            return object(stream == .stdout ? FrameType.stdout : FrameType.stderr, id, [F.data: .string(text)])
+        case .display(let id, let bundle, let metadata):
+            var fields: [String: JSONValue] = [F.bundle: .object(bundle.values)]
+            if let metadata { fields[F.metadata] = metadata }
+            return object(FrameType.display, id, fields)
+        case .result(let id, let bundle, let count):
+            return object(
+                FrameType.result, id, [F.bundle: .object(bundle.values), F.executionCount: .number(Double(count))])
+        case .error(let id, let error):
+            return object(FrameType.error, id, error.json.objectValue ?? [:])
+        case .inputRequest(let id, let prompt, let password):
+            return object(FrameType.inputRequest, id, [F.prompt: .string(prompt), F.password: .bool(password)])
+        case .done(let id, let report):
+            var fields: [String: JSONValue] = [
+                F.status: .string(report.ok ? "ok" : "error"), F.executionCount: .number(Double(report.executionCount)),
+                F.cancelled: .bool(report.cancelled), F.durationMs: .number(report.durationMs),
+                F.cpuMs: .number(report.cpuMs), F.peakRssBytes: .number(Double(report.peakRssBytes)),
+            ]
+            if report.droppedBytes > 0 { fields[F.droppedBytes] = .number(Double(report.droppedBytes)) }
+            return object(FrameType.done, id, fields)
+        case .completeReply(let id, let completion):
+            return object(
+                FrameType.completeReply, id,
+                [
+                    F.matches: .array(completion.matches.map { .string($0) }),
+                    F.cursorStart: .number(Double(completion.cursorStart)),
+                    F.cursorEnd: .number(Double(completion.cursorEnd)),
+                ])
+        case .isCompleteReply(let id, let completeness):
+            switch completeness {
+            case .complete: return object(FrameType.isCompleteReply, id, [F.status: .string("complete")])
+            case .incomplete(let indent):
+                return object(FrameType.isCompleteReply, id, [F.status: .string("incomplete"), F.indent: .string(indent)])
+            case .invalid: return object(FrameType.isCompleteReply, id, [F.status: .string("invalid")])
+            }
+        case .infoReply(let id, let info):
+            return object(
+                FrameType.infoReply, id,
+                [
+                    F.pid: .number(Double(info.pid)), F.python: .string(info.pythonVersion),
+                    F.executable: .string(info.executable), F.cwd: .string(info.workingDirectory),
+                    F.executionCount: .number(Double(info.executionCount)), F.busy: .bool(info.busy),
+                ])
+        case .errorReply(let id, let message):
+            var fields: [String: JSONValue] = [F.message: .string(message)]
+            if id == nil { fields[F.id] = .null }
+            return object(FrameType.errorReply, id, fields)
+        case .selfSignal(let id, let signal):
+            return object(FrameType.selfSignal, id, [F.id: id.map(JSONValue.string) ?? .null, F.signal: .number(Double(signal))])
+        case .unknown(let json):
+            return json
+        }
+    }
+
+    /// One NDJSON line, newline included.
+    public func encodedLine() -> [UInt8] {
+        var line = Array(json.serialized().utf8)
+        line.append(0x0A)
+        return line
     }
 }
 
 extension PythonError {
     init?(json: JSONValue) {
-        guard let name = json["ename"]?.stringValue else { return nil }
+        guard let name = json[FrameField.errorName]?.stringValue else { return nil }
         self.init(
             name: name,
-            value: json["evalue"]?.stringValue ?? "",
-            traceback: json["traceback"]?.arrayValue?.compactMap(\.stringValue) ?? [])
+            value: json[FrameField.errorValue]?.stringValue ?? "",
+            traceback: json[FrameField.traceback]?.arrayValue?.compactMap(\.stringValue) ?? [])
+    }
+
+    /// The exception as the fields of an `error` frame (`ename`, `evalue`, `traceback`).
+    public var json: JSONValue {
+        .object([
+            FrameField.errorName: .string(name), FrameField.errorValue: .string(value),
+            FrameField.traceback: .array(traceback.map { .string($0) }),
+        ])
     }
 }
