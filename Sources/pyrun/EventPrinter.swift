@@ -28,7 +28,7 @@ final class EventPrinter {
     /// Shows one event.
     func show(_ event: ExecutionEvent) {
         switch event {
-        case .started, .unknown:
+        case .started, .unknown, .notice, .finished:
             break
         case .stdout(let text):
             output.write(text)
@@ -50,11 +50,11 @@ final class EventPrinter {
     /// kill, a kernel that died.
     /// - Parameter quietWhenExited: say nothing about a kernel that exited by itself with a
     ///   status (`os._exit(N)` ends a one-shot as python would, without comment).
-    func showNotices(of result: ExecutionResult, quietWhenExited: Bool) {
-        if quietWhenExited, result.status == .kernelDied, case .exited = result.deathCause?.exitStatus {
+    func showNotices(_ notices: [KernelNotice], outcome: ExecutionOutcome, quietWhenExited: Bool) {
+        if quietWhenExited, outcome.status == .kernelDied, case .exited = outcome.death?.cause {
             return
         }
-        for notice in result.notices {
+        for notice in notices {
             errors.writeLine("pyrun: \(notice)")
         }
     }

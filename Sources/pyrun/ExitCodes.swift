@@ -27,12 +27,12 @@ enum PyrunExit {
         """
 
     /// The status for an execution's outcome, as `python3` would have exited.
-    static func status(for result: ExecutionResult) -> Int32 {
-        switch result.status {
+    static func status(for outcome: ExecutionOutcome) -> Int32 {
+        switch outcome.status {
         case .ok:
             return ok
         case .error:
-            guard let error = result.error else { return pythonException }
+            guard let error = outcome.error else { return pythonException }
             if error.name == "SystemExit" { return SystemExitCode(exceptionValue: error.value).status }
             if error.name == "KeyboardInterrupt" { return interrupted }
             return pythonException
@@ -41,7 +41,9 @@ enum PyrunExit {
         case .timedOut:
             return timedOut
         case .kernelDied:
-            return result.deathCause?.exitStatus.shellStatus ?? pythonException
+            return outcome.death?.status.shellStatus ?? pythonException
+        case .failedToStart:
+            return outcome.startFailure?.isConfigurationError == true ? usage : pythonException
         }
     }
 }

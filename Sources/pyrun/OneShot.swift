@@ -33,15 +33,8 @@ struct OneShotRequest {
 /// python would have given. The kernel and everything it started are gone when it returns.
 enum OneShotRun {
     static func run(_ request: OneShotRequest) async -> Int32 {
-        let output = OutputSink.standardOutput
         let errors = OutputSink.standardError
-        let json = request.writesJSON ? JSONEventWriter(output: output) : nil
-
-        func fail(_ message: String, status: Int32, kind: String) -> Int32 {
-            errors.writeLine("pyrun: \(message)")
-            json?.writeOutcome(status: kind, exitCode: status, result: nil, message: message)
-            return status
-        }
+        let json = request.writesJSON ? JSONEventWriter(output: .standardOutput) : nil
 
         let code: String
         var scriptPath: String?
@@ -53,13 +46,41 @@ enum OneShotRun {
         case .file(let path):
             let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
             guard FileManager.default.isReadableFile(atPath: absolute) else {
-                return fail("can't open file '\(path)': no such readable file", status: PyrunExit.usage, kind: "usageError")
+                let message = "can't open file '\(path)': no such readable file"
+                errors.writeLine("pyrun: \(message)")
+                json?.writeOutcome(status: "usageError", exitCode: PyrunExit.usage, outcome: nil, message: message)
+                return PyrunExit.usage
             }
             scriptPath = absolute
             code = ProgramSetup.fileLauncher
         }
+        let program = Program(code: code, scriptPath: scriptPath, request: request, json: json)
+        // The body does not throw: every failure is an exit status.
+        return (try? await withKernel(
+            configuration: request.options.configuration,
+            logger: PyrunLogging.kernelLogger(verbose: request.options.verbose)
+        ) { kernel in
+            await program.run(in: kernel)
+        }) ?? PyrunExit.pythonException
+    }
+}
 
-        let kernel = PythonKernel(configuration: request.options.configuration, logger: PyrunLogging.kernelLogger(verbose: request.options.verbose))
+/// One program run in one kernel.
+private struct Program {
+    let code: String
+    let scriptPath: String?
+    let request: OneShotRequest
+    let json: JSONEventWriter?
+    let output = OutputSink.standardOutput
+    let errors = OutputSink.standardError
+
+    private func fail(_ message: String, status: Int32, kind: String) -> Int32 {
+        errors.writeLine("pyrun: \(message)")
+        json?.writeOutcome(status: kind, exitCode: status, outcome: nil, message: message)
+        return status
+    }
+
+    func run(in kernel: PythonKernel) async -> Int32 {
         let pendingInterrupt = PendingInterrupt()
         let presses = InterruptPresses()
         let signals = SignalRouter()
@@ -84,10 +105,9 @@ enum OneShotRun {
         do {
             hello = try await kernel.start()
         } catch let error as KernelError {
-            let isUsage = [.interpreterNotFound, .interpreterTooOld, .interpreterUnusable].contains(error.code)
             return fail(
-                error.message, status: isUsage ? PyrunExit.usage : PyrunExit.pythonException,
-                kind: isUsage ? "usageError" : "startFailed")
+                error.message, status: error.isConfigurationError ? PyrunExit.usage : PyrunExit.pythonException,
+                kind: error.isConfigurationError ? "usageError" : "startFailed")
         } catch {
             return fail("\(error)", status: PyrunExit.pythonException, kind: "startFailed")
         }
@@ -98,41 +118,52 @@ enum OneShotRun {
         }
         if pendingInterrupt.wasRecorded {
             await kernel.shutdown(grace: .zero)
-            json?.writeOutcome(status: "cancelled", exitCode: PyrunExit.interrupted, result: nil)
+            json?.writeOutcome(status: "cancelled", exitCode: PyrunExit.interrupted, outcome: nil)
             return PyrunExit.interrupted
         }
 
         var executionOptions = request.options.executionOptions
-        if request.allowsStdin { executionOptions.stdinHandler = Self.answerFromStandardInput }
+        if request.allowsStdin { executionOptions.stdinHandler = OneShotRun.answerFromStandardInput }
         let setup = await kernel.execute(
             ProgramSetup.code(argv: request.argv, scriptPath: scriptPath), options: ExecutionOptions(silent: true))
         let main = await kernel.execute(code, options: executionOptions)
         // A Ctrl-C that came while nothing ran was not delivered to any code: deliver it now.
         if pendingInterrupt.wasRecorded { await kernel.interrupt() }
 
-        let setupResult = try? await setup.result()
-        guard let setupResult, setupResult.status == .ok else {
+        let prepared = await setup.outcome()
+        guard prepared.status == .ok else {
             await main.cancel()
-            if setupResult?.status == .cancelled {
+            if prepared.status == .cancelled {
                 // Ctrl-C before the program began: nothing ran, so nothing to explain.
                 await kernel.shutdown(grace: .zero)
-                json?.writeOutcome(status: "cancelled", exitCode: PyrunExit.interrupted, result: setupResult)
+                json?.writeOutcome(status: "cancelled", exitCode: PyrunExit.interrupted, outcome: prepared)
                 return PyrunExit.interrupted
             }
-            let status = setupResult.map(PyrunExit.status(for:)) ?? PyrunExit.pythonException
+            let status = PyrunExit.status(for: prepared)
             await kernel.shutdown(grace: .seconds(1))
+            let why = prepared.error?.description ?? prepared.startFailure?.message ?? prepared.death?.description ?? "\(prepared)"
             return fail(
-                "could not prepare the kernel: \(setupResult?.error?.description ?? setupResult?.notices.joined(separator: "; ") ?? "no answer")",
-                status: status == PyrunExit.ok ? PyrunExit.pythonException : status, kind: "startFailed")
+                "could not prepare the kernel: \(why)", status: status == PyrunExit.ok ? PyrunExit.pythonException : status,
+                kind: "startFailed")
         }
 
         let printer = EventPrinter(
             output: output, errors: errors, displays: DisplayWriter(directory: request.options.displayDir),
             resultStyle: request.resultStyle)
         var readerGone = false
+        var outcome = ExecutionOutcome(status: .cancelled)
+        var notices: [KernelNotice] = []
         for await event in main {
-            if case .result = event, request.resultStyle == .hidden { continue }
-            if let json { json.writeEvent(event, executionID: main.id) } else { printer.show(event) }
+            switch event {
+            case .finished(let end):
+                outcome = end
+            case .notice(let notice):
+                notices.append(notice)
+            case .result where request.resultStyle == .hidden:
+                break
+            default:
+                if let json { json.writeEvent(event, executionID: main.id) } else { printer.show(event) }
+            }
             if output.isBroken, !readerGone {
                 // `pyrun … | head`: nobody reads any more, so the code is stopped rather than
                 // left producing output for no one.
@@ -140,35 +171,34 @@ enum OneShotRun {
                 Task { await kernel.shutdown(grace: .zero) }
             }
         }
-        let result: ExecutionResult
-        do {
-            result = try await main.result()
-        } catch {
-            await kernel.shutdown(grace: .seconds(1))
-            return fail("\(error)", status: PyrunExit.pythonException, kind: "startFailed")
+        if outcome.status == .failedToStart, let failure = outcome.startFailure {
+            return fail(failure.message, status: PyrunExit.status(for: outcome), kind: "startFailed")
         }
         await kernel.shutdown(grace: .seconds(2))
         if !readerGone {
             // What the program's threads or atexit handlers wrote after it ended, as python prints it.
             for late in await kernel.takeLateOutput() {
+                let event: ExecutionEvent = late.stream == .stdout ? .stdout(late.text) : .stderr(late.text)
                 if let json {
-                    json.writeEvent(late.stream == .stdout ? .stdout(late.text) : .stderr(late.text), executionID: late.executionID)
+                    json.writeEvent(event, executionID: late.executionID ?? main.id)
                 } else {
-                    printer.show(late.stream == .stdout ? .stdout(late.text) : .stderr(late.text))
+                    printer.show(event)
                 }
             }
         }
 
-        let status = readerGone ? 128 + SIGPIPE : PyrunExit.status(for: result)
+        let status = readerGone ? 128 + SIGPIPE : PyrunExit.status(for: outcome)
         if let json {
-            json.writeDone(result)
-            json.writeOutcome(status: result.status.rawValue, exitCode: status, result: result)
+            json.writeDone(outcome, executionID: main.id)
+            json.writeOutcome(exitCode: status, outcome: outcome, notices: notices)
         } else if !readerGone {
-            printer.showNotices(of: result, quietWhenExited: true)
+            printer.showNotices(notices, outcome: outcome, quietWhenExited: true)
         }
         return status
     }
+}
 
+extension OneShotRun {
     /// Answers `input()` with a line of pyrun's own standard input.
     @Sendable static func answerFromStandardInput(_ prompt: InputPrompt) async throws -> String {
         guard let line = await readInputLine(password: prompt.password) else { throw EndOfStandardInput() }

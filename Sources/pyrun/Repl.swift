@@ -80,10 +80,8 @@ actor ReplSession {
             }
         } catch {
             errors.writeLine("pyrun: \(error)")
-            let isUsage = (error as? KernelError).map {
-                [.interpreterNotFound, .interpreterTooOld, .interpreterUnusable].contains($0.code)
-            }
-            return isUsage == true ? PyrunExit.usage : PyrunExit.pythonException
+            let isUsage = (error as? KernelError)?.isConfigurationError == true
+            return isUsage ? PyrunExit.usage : PyrunExit.pythonException
         }
         if interactive {
             editor = LineEditor.forInteractiveSession { [weak self] text, cursor in
@@ -214,20 +212,26 @@ actor ReplSession {
         let execution = await kernel.execute(code, options: cellOptions)
         runningCell = execution
         if interruptBeforeAccepted { await kernel.interrupt() }
+        var outcome = ExecutionOutcome(status: .cancelled)
+        var notices: [KernelNotice] = []
         for await event in execution {
-            printer.show(event)
+            switch event {
+            case .finished(let end): outcome = end
+            case .notice(let notice): notices.append(notice)
+            default: printer.show(event)
+            }
         }
-        guard let result = try? await execution.result() else {
+        guard outcome.status != .failedToStart else {
             errors.writeLine("pyrun: the kernel could not run this cell; /reset starts a fresh one")
             return
         }
-        if let count = result.executionCount, result.status != .kernelDied { nextExecutionCount = count + 1 }
-        printer.showNotices(of: result, quietWhenExited: false)
-        if result.deathCause != nil {
+        if let count = outcome.executionCount, outcome.status != .kernelDied { nextExecutionCount = count + 1 }
+        printer.showNotices(notices, outcome: outcome, quietWhenExited: false)
+        if outcome.death != nil {
             nextExecutionCount = 1
             errors.writeLine("pyrun: a fresh kernel starts with the next cell; earlier state is gone")
         }
-        if result.status == .error, let error = result.error, error.name == "SystemExit" {
+        if outcome.status == .error, let error = outcome.error, error.name == "SystemExit" {
             // exit() and quit() leave the session, as they do in python and IPython.
             exitStatus = SystemExitCode(exceptionValue: error.value).status
         }
@@ -322,29 +326,20 @@ actor ReplSession {
         }
     }
 
-    private var kernelEnvironment: [String: String] {
-        switch configuration.environment {
-        case .inherit: ProcessInfo.processInfo.environment
-        case .inheritUpdating(let updates): ProcessInfo.processInfo.environment.merging(updates) { _, new in new }
-        case .clean(let allowed, let setting):
-            ProcessInfo.processInfo.environment.filter { allowed.contains($0.key) }.merging(setting) { _, new in new }
-        }
-    }
-
     private func discoverInterpreters() async -> [PythonInterpreter] {
         await InterpreterDiscovery.availableInterpreters(
-            environment: kernelEnvironment, workingDirectory: configuration.workingDirectory)
+            environment: configuration.resolvedEnvironment(), workingDirectory: configuration.workingDirectory)
     }
 
     private func listKernels() async {
-        let current = await kernel.interpreter.map { Self.realPath($0.executable) }
+        let current = await kernel.interpreter?.realExecutablePath
         let found = await discoverInterpreters()
         if found.isEmpty {
             errors.writeLine("no Python interpreters found")
             return
         }
         for interpreter in found {
-            let marker = Self.realPath(interpreter.executable) == current ? "*" : " "
+            let marker = interpreter.realExecutablePath == current ? "*" : " "
             output.writeLine("\(marker) \(interpreter.version)  \(interpreter.path)  (\(interpreter.source.rawValue))")
         }
     }
@@ -354,14 +349,14 @@ actor ReplSession {
         let chosen: PythonInterpreter
         do {
             chosen = try await InterpreterDiscovery.interpreter(
-                named: name, among: known, environment: kernelEnvironment,
+                named: name, among: known, environment: configuration.resolvedEnvironment(),
                 workingDirectory: configuration.workingDirectory)
         } catch {
             errors.writeLine("\(error)\nGive one of these names or versions, or a path.")
             return
         }
-        let current = await kernel.interpreter.map { Self.realPath($0.executable) }
-        if current == Self.realPath(chosen.executable) {
+        let current = await kernel.interpreter?.realExecutablePath
+        if current == chosen.realExecutablePath {
             output.writeLine("Already running Python \(chosen.version) (\(chosen.executable)); state kept")
             return
         }
@@ -380,11 +375,6 @@ actor ReplSession {
             await newKernel.shutdown()
             errors.writeLine("pyrun: could not start \(chosen.executable): \(error); still on the previous kernel")
         }
-    }
-
-    /// The path with symlinks resolved, so two names of one interpreter compare equal.
-    private static func realPath(_ path: String) -> String {
-        URL(fileURLWithPath: path).resolvingSymlinksInPath().path
     }
 
     private func showInfo() async {

@@ -40,7 +40,7 @@ import Testing
         try await withTemporaryDirectory { directory throws in
             let fake = "\(directory)/python3"
             try writeScript(fake, Self.scriptedRunner)
-            try await withKernel(KernelConfiguration(interpreter: .path(fake))) { kernel throws in
+            try await withKernel(configuration: KernelConfiguration(interpreter: .path(fake))) { kernel throws in
                 let execution = await kernel.execute("anything")
                 var unknown: [JSONValue] = []
                 var stdout = ""

@@ -122,7 +122,7 @@ import Darwin
     }
 
     @Test func aKernelRestartsWithTheRealExecutableItLearnedFromHello() async throws {
-        try await withKernel { kernel throws in
+        try await withKernel(configuration: .forTests) { kernel throws in
             let first = try await kernel.start()
             let learned = try #require(await kernel.interpreter)
             #expect(learned.executable == first.executable)
@@ -145,7 +145,7 @@ import Darwin
 
     @Test func runnerBytecodeIsCachedEvenWhenTheUserDisablesBytecode() async throws {
         let configuration = KernelConfiguration(environment: .inheritUpdating(["PYTHONDONTWRITEBYTECODE": "1"]))
-        try await withKernel(configuration) { kernel throws in
+        try await withKernel(configuration: configuration) { kernel throws in
             // The user's setting holds for user code...
             #expect(try await kernel.run("import sys\nsys.dont_write_bytecode").resultText == "True")
             // ...while the runner's own module was compiled once into the private directory.

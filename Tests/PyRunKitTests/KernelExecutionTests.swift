@@ -8,7 +8,7 @@ import Testing
     // MARK: State and results
 
     @Test func startSaysHelloWithTheRealExecutable() async throws {
-        try await withKernel { kernel throws in
+        try await withKernel(configuration: .forTests) { kernel throws in
             let hello = try await kernel.start()
             #expect(hello.protocolVersion == 1)
             #expect(hello.pythonVersion.hasPrefix("3."))
@@ -19,7 +19,7 @@ import Testing
     }
 
     @Test func statePersistsAcrossExecutions() async throws {
-        try await withKernel { kernel throws in
+        try await withKernel(configuration: .forTests) { kernel throws in
             let first = try await kernel.run("x = 41")
             #expect(first.status == .ok)
             #expect(first.result == nil)
@@ -30,7 +30,7 @@ import Testing
     }
 
     @Test func silentExecutionHasNoResultAndNoCount() async throws {
-        try await withKernel { kernel throws in
+        try await withKernel(configuration: .forTests) { kernel throws in
             let silent = try await kernel.run("1 + 1", options: ExecutionOptions(silent: true))
             #expect(silent.status == .ok)
             #expect(silent.result == nil)
@@ -40,7 +40,7 @@ import Testing
     }
 
     @Test func outputArrivesInOrderAcrossStreams() async throws {
-        try await withKernel { kernel throws in
+        try await withKernel(configuration: .forTests) { kernel throws in
             let execution = await kernel.execute(
                 "import sys\nfor i in range(3):\n    print('out', i)\n    print('err', i, file=sys.stderr)\n")
             var streamed: [String] = []
@@ -52,14 +52,19 @@ import Testing
                 }
             }
             #expect(streamed.joined() == "1:out 0\n2:err 0\n1:out 1\n2:err 1\n1:out 2\n2:err 2\n")
-            let result = try await execution.result()
+            // Collected instead of streamed, the same code gives the same text per stream.
+            let result = try await kernel.execute(
+                "import sys\nfor i in range(3):\n    print('out', i)\n    print('err', i, file=sys.stderr)\n"
+            ).result()
             #expect(result.stdout == "out 0\nout 1\nout 2\n")
             #expect(result.stderr == "err 0\nerr 1\nerr 2\n")
+            // A streamed execution's outcome is known without collecting anything.
+            #expect(await execution.outcome().status == .ok)
         }
     }
 
     @Test func richDisplayBundles() async throws {
-        try await withKernel { kernel throws in
+        try await withKernel(configuration: .forTests) { kernel throws in
             let result = try await kernel.run(
                 """
                 class Card:
@@ -79,7 +84,7 @@ import Testing
     }
 
     @Test func errorCarriesTracebackWithUserFramesOnly() async throws {
-        try await withKernel { kernel throws in
+        try await withKernel(configuration: .forTests) { kernel throws in
             let result = try await kernel.run("def f():\n    return 1 / 0\nf()")
             #expect(result.status == .error)
             let error = try #require(result.error)
@@ -94,7 +99,7 @@ import Testing
     }
 
     @Test func executionsRunOneAtATimeInSubmissionOrder() async throws {
-        try await withKernel { kernel throws in
+        try await withKernel(configuration: .forTests) { kernel throws in
             let setup = try await kernel.run("order = []")
             #expect(setup.status == .ok)
             var submitted: [Execution] = []
@@ -107,7 +112,7 @@ import Testing
     }
 
     @Test func stdinHandlerAnswersInput() async throws {
-        try await withKernel { kernel throws in
+        try await withKernel(configuration: .forTests) { kernel throws in
             let prompts = PromptLog()
             let options = ExecutionOptions(stdinHandler: { prompt in
                 await prompts.record(prompt.prompt)
@@ -121,7 +126,7 @@ import Testing
 
     @Test func aThrowingStdinHandlerEndsInputWithEOFError() async throws {
         struct NoMoreInput: Error {}
-        try await withKernel { kernel throws in
+        try await withKernel(configuration: .forTests) { kernel throws in
             let options = ExecutionOptions(stdinHandler: { _ in throw NoMoreInput() })
             let result = try await kernel.run(
                 "try:\n    input('more? ')\nexcept EOFError:\n    print('eof seen')", options: options)
@@ -131,7 +136,7 @@ import Testing
     }
 
     @Test func inputWithoutHandlerFailsAtOnceWithEOFError() async throws {
-        try await withKernel { kernel throws in
+        try await withKernel(configuration: .forTests) { kernel throws in
             let result = try await kernel.run("input('x')", options: ExecutionOptions(timeout: .seconds(20)))
             #expect(result.status == .error)
             #expect(result.error?.name == "EOFError")
@@ -139,7 +144,7 @@ import Testing
     }
 
     @Test func completionAndInfoAreAnsweredWhileCodeRuns() async throws {
-        try await withKernel { kernel throws in
+        try await withKernel(configuration: .forTests) { kernel throws in
             _ = try await kernel.run("import time\nvalue_alpha = 1\nvalue_beta = 2")
             let sleeper = await kernel.execute("time.sleep(3)")
             // Wait until the sleep has started so the replies really overlap it.
@@ -158,7 +163,7 @@ import Testing
     }
 
     @Test func outputAfterAnExecutionEndedIsKeptNotLost() async throws {
-        try await withKernel { kernel throws in
+        try await withKernel(configuration: .forTests) { kernel throws in
             // atexit handlers run at shutdown, after the last execution's `done`.
             let result = try await kernel.run("import atexit\natexit.register(lambda: print('from atexit'))")
             #expect(result.status == .ok)
@@ -175,7 +180,7 @@ import Testing
     // MARK: Size
 
     @Test func tenMegabytesOfOutputArriveWhole() async throws {
-        try await withKernel { kernel throws in
+        try await withKernel(configuration: .forTests) { kernel throws in
             let result = try await kernel.run("import sys\nsys.stdout.write('x' * (10 * 1024 * 1024))\nprint('end')")
             #expect(result.status == .ok)
             #expect(result.stdout.utf8.count == 10 * 1024 * 1024 + 4)
@@ -184,7 +189,7 @@ import Testing
     }
 
     @Test func fiveMegabyteImageBundleIsOneFrame() async throws {
-        try await withKernel { kernel throws in
+        try await withKernel(configuration: .forTests) { kernel throws in
             let result = try await kernel.run(
                 """
                 import os
@@ -200,7 +205,7 @@ import Testing
     }
 
     @Test func outputCapDropsTheRestAndCountsIt() async throws {
-        try await withKernel { kernel throws in
+        try await withKernel(configuration: .forTests) { kernel throws in
             let result = try await kernel.run(
                 "print('a' * 999)\nprint('b' * 5000)", options: ExecutionOptions(maxOutputBytes: 1000))
             #expect(result.status == .ok)

@@ -16,7 +16,7 @@ import Testing
     }
 
     @Test func interruptStopsABusyLoop() async throws {
-        try await withKernel { kernel throws in
+        try await withKernel(configuration: .forTests) { kernel throws in
             let execution = await kernel.execute(
                 "n = 0\nwhile True:\n    n += 1\n    if n == 1000:\n        print('looping', flush=True)")
             // Interrupt once the loop has surely run (right after `started`, `n = 0` may not have;
@@ -34,7 +34,7 @@ import Testing
     }
 
     @Test func interruptStopsSleep() async throws {
-        try await withKernel { kernel throws in
+        try await withKernel(configuration: .forTests) { kernel throws in
             let (execution, _) = await startedExecution(kernel, "import time\ntime.sleep(100)")
             await kernel.interrupt()
             let result = try await execution.result()
@@ -44,7 +44,7 @@ import Testing
     }
 
     @Test func timeoutInterruptsAndReportsTimedOut() async throws {
-        try await withKernel { kernel throws in
+        try await withKernel(configuration: .forTests) { kernel throws in
             let result = try await kernel.run(
                 "print('before', flush=True)\nimport time\ntime.sleep(100)", options: ExecutionOptions(timeout: .seconds(1)))
             #expect(result.status == .timedOut)
@@ -55,24 +55,28 @@ import Testing
     }
 
     @Test func cancellingTheAwaitingTaskInterruptsTheCode() async throws {
-        try await withKernel { kernel throws in
+        try await withKernel(configuration: .forTests) { kernel throws in
             _ = try await kernel.start()
             let execution = await kernel.execute("import time\nprint('going', flush=True)\ntime.sleep(100)")
-            let waiter = Task { try await execution.result() }
             // Cancel once the code is surely running: its first output proves it.
             var iterator = execution.makeAsyncIterator()
+            var streamed = ""
             while let event = await iterator.next() {
-                if case .stdout = event { break }
+                if case .stdout(let text) = event {
+                    streamed += text
+                    break
+                }
             }
+            let waiter = Task { try await execution.result() }
             waiter.cancel()
             let result = try await waiter.value
             #expect(result.status == .cancelled)
-            #expect(result.stdout == "going\n")
+            #expect(streamed + result.stdout == "going\n")
         }
     }
 
     @Test func cancellingAQueuedExecutionWithdrawsIt() async throws {
-        try await withKernel { kernel throws in
+        try await withKernel(configuration: .forTests) { kernel throws in
             let first = await kernel.execute("import time\ntime.sleep(0.5)\nmarker = 'first'")
             let second = await kernel.execute("marker = 'second'")
             await second.cancel()
@@ -84,7 +88,7 @@ import Testing
 
     @Test func swallowedInterruptEscalatesToAKillAndARestart() async throws {
         let configuration = KernelConfiguration(interruptGrace: .milliseconds(500))
-        try await withKernel(configuration) { kernel throws in
+        try await withKernel(configuration: configuration) { kernel throws in
             _ = try await kernel.run("secret = 1")
             let firstPid = try #require(await kernel.pid)
             let (execution, _) = await startedExecution(
@@ -100,7 +104,7 @@ import Testing
             await kernel.interrupt()
             let result = try await execution.result()
             #expect(result.status == .cancelled)
-            #expect(result.notices.joined().contains("state is lost"))
+            #expect(result.notices.map(\.description).joined().contains("state is lost"))
             #expect(await waitUntilGone(firstPid))
             // The next use starts a fresh kernel, without the old state.
             let after = try await kernel.run("'secret' in globals()")

@@ -70,7 +70,7 @@ import Testing
     @Test func aKeyRunsTheInterpreterChosenByName() async throws {
         try await withPool { pool in
             let chosen = try await pool.interpreter(named: "python3")
-            let result = try await pool.execute(
+            let result = try await pool.run(
                 "import sys\n'%d.%d.%d' % sys.version_info[:3]", key: "versioned",
                 configuration: KernelConfiguration(interpreter: .path(chosen.path)))
             #expect(result.resultText == "'\(chosen.version)'")

@@ -15,37 +15,37 @@ import Darwin
     // MARK: - Eviction and culling
 
     @Test func theLeastRecentlyUsedIdleKernelIsEvictedWithANotice() async throws {
-        try await withPool(PoolConfiguration(maximumLiveKernels: 2)) { pool in
+        try await withPool(configuration: PoolConfiguration(maximumLiveKernels: 2)) { pool in
             let events = pool.events
-            _ = try await pool.execute("mine = 'first'", key: "first")
+            _ = try await pool.run("mine = 'first'", key: "first")
             let firstPID = try await kernelPID(pool, key: "first")
-            _ = try await pool.execute("mine = 'second'", key: "second")
-            _ = try await pool.execute("mine = 'third'", key: "third")
+            _ = try await pool.run("mine = 'second'", key: "second")
+            _ = try await pool.run("mine = 'third'", key: "third")
 
             #expect(await firstEvent(in: events) { $0.key == "first" && $0.kind.isEvicted } != nil)
             #expect(await waitUntilGone(firstPID))
             #expect(await pool.keys == ["second", "third"])
 
-            let back = try await pool.execute("'mine' in globals()", key: "first")
+            let back = try await pool.run("'mine' in globals()", key: "first")
             #expect(back.resultText == "False")
-            #expect(back.notices.first?.contains("evicted") == true)
-            #expect(back.notices.first?.contains("earlier state is gone") == true)
+            #expect(back.notices.first?.description.contains("evicted") == true)
+            #expect(back.notices.first?.description.contains("earlier state is gone") == true)
             // "second" was now the least recently used.
             #expect(await pool.keys == ["first", "third"])
-            #expect(try await pool.execute("mine", key: "third").resultText == "'third'")
+            #expect(try await pool.run("mine", key: "third").resultText == "'third'")
         }
     }
 
     @Test func aBusyKernelIsNeverEvicted() async throws {
-        try await withPool(PoolConfiguration(maximumLiveKernels: 1)) { pool in
+        try await withPool(configuration: PoolConfiguration(maximumLiveKernels: 1)) { pool in
             let events = pool.events
-            _ = try await pool.execute("state = 'busy one'", key: "busy")
+            _ = try await pool.run("state = 'busy one'", key: "busy")
             let busy = Task {
-                try await pool.execute("import time\ntime.sleep(1.5)\nstate", key: "busy")
+                try await pool.run("import time\ntime.sleep(1.5)\nstate", key: "busy")
             }
             #expect(await eventually { await pool.list().first { $0.key == "busy" }?.busy == true })
             // Over the cap, but the only other kernel is busy: it must live on.
-            #expect(try await pool.execute("1 + 1", key: "newcomer").resultText == "2")
+            #expect(try await pool.run("1 + 1", key: "newcomer").resultText == "2")
             let busyResult = try await busy.value
             #expect(busyResult.succeeded)
             #expect(busyResult.resultText == "'busy one'")
@@ -57,13 +57,13 @@ import Darwin
     }
 
     @Test func aKernelBusyThroughDirectUseIsNeverEvicted() async throws {
-        try await withPool(PoolConfiguration(maximumLiveKernels: 1)) { pool in
+        try await withPool(configuration: PoolConfiguration(maximumLiveKernels: 1)) { pool in
             let kernel = try await pool.kernel(for: "direct")
             // Busy until this test says so: however slow the machine, it is busy throughout.
             let execution = await kernel.execute("import time\nprint('begun', flush=True)\ntime.sleep(300)")
             var events = execution.makeAsyncIterator()
             _ = await events.next()  // started: the kernel is busy now
-            #expect(try await pool.execute("1", key: "other").resultText == "1")
+            #expect(try await pool.run("1", key: "other").resultText == "1")
             #expect(await pool.keys.contains("direct"))
             await execution.cancel()
             let result = try await execution.result()
@@ -73,25 +73,25 @@ import Darwin
     }
 
     @Test func anIdleKernelIsCulledAndTheNextResultSaysSo() async throws {
-        try await withPool(PoolConfiguration(idleTimeout: .milliseconds(300))) { pool in
+        try await withPool(configuration: PoolConfiguration(idleTimeout: .milliseconds(300))) { pool in
             let events = pool.events
-            _ = try await pool.execute("note = 'remember me'", key: "sleepy")
+            _ = try await pool.run("note = 'remember me'", key: "sleepy")
             let pid = try await kernelPID(pool, key: "sleepy")
             let culled = await firstEvent(in: events) { $0.key == "sleepy" && $0.kind.isCulled }
             #expect(culled != nil)
             #expect(await waitUntilGone(pid))
             #expect(await pool.keys.isEmpty)
-            let back = try await pool.execute("'note' in globals()", key: "sleepy")
+            let back = try await pool.run("'note' in globals()", key: "sleepy")
             #expect(back.resultText == "False")
-            #expect(back.notices.first?.contains("idle") == true)
+            #expect(back.notices.first?.description.contains("idle") == true)
             // The notice is said once.
-            #expect(try await pool.execute("1", key: "sleepy").notices.isEmpty)
+            #expect(try await pool.run("1", key: "sleepy").notices.isEmpty)
         }
     }
 
     @Test func aRunningKernelIsNotCulled() async throws {
-        try await withPool(PoolConfiguration(idleTimeout: .milliseconds(200))) { pool in
-            let result = try await pool.execute("import time\nx = 1\ntime.sleep(1)\nx", key: "working")
+        try await withPool(configuration: PoolConfiguration(idleTimeout: .milliseconds(200))) { pool in
+            let result = try await pool.run("import time\nx = 1\ntime.sleep(1)\nx", key: "working")
             #expect(result.succeeded)
             #expect(result.resultText == "1")
         }
@@ -102,28 +102,28 @@ import Darwin
     @Test func aKernelThatExitedIsReplacedAndTheCauseIsReported() async throws {
         try await withPool { pool in
             let events = pool.events
-            _ = try await pool.execute("precious = 1", key: "fragile")
-            let died = try await pool.execute("import os\nos._exit(7)", key: "fragile")
+            _ = try await pool.run("precious = 1", key: "fragile")
+            let died = try await pool.run("import os\nos._exit(7)", key: "fragile")
             #expect(died.status == .kernelDied)
-            #expect(died.deathCause?.exitStatus == .exited(7))
+            #expect(died.death?.status == .exited(7))
             let event = await firstEvent(in: events) { $0.key == "fragile" && $0.kind.isDied }
-            #expect(event?.kind == .died(died.deathCause!))
+            #expect(event?.kind == .died(died.death!))
 
-            let next = try await pool.execute("'precious' in globals()", key: "fragile")
+            let next = try await pool.run("'precious' in globals()", key: "fragile")
             #expect(next.succeeded)
             #expect(next.resultText == "False")
             #expect(next.notices.count == 1)
-            #expect(next.notices.first?.contains("died") == true)
-            #expect(next.notices.first?.contains("exited with status 7") == true)
-            #expect(try await pool.execute("1", key: "fragile").notices.isEmpty)
+            #expect(next.notices.first?.description.contains("died") == true)
+            #expect(next.notices.first?.description.contains("exited with status 7") == true)
+            #expect(try await pool.run("1", key: "fragile").notices.isEmpty)
         }
     }
 
     @Test func aKernelKilledWhileIdleIsReplacedWithTheCause() async throws {
-        try await withPool(PoolConfiguration(maintenanceInterval: .milliseconds(100))) { pool in
+        try await withPool(configuration: PoolConfiguration(maintenanceInterval: .milliseconds(100))) { pool in
             let events = pool.events
-            _ = try await pool.execute("precious = 1", key: "victim")
-            _ = try await pool.execute("kept = 1", key: "bystander")
+            _ = try await pool.run("precious = 1", key: "victim")
+            _ = try await pool.run("kept = 1", key: "bystander")
             let pid = try await kernelPID(pool, key: "victim")
             kill(pid, SIGKILL)
             #expect(await waitUntilGone(pid))
@@ -137,21 +137,21 @@ import Darwin
                 Issue.record("no died event")
                 return
             }
-            #expect(cause.exitStatus == .signaled(SIGKILL))
-            let result = try await pool.execute("'precious' in globals()", key: "victim")
+            #expect(cause.status == .signaled(SIGKILL))
+            let result = try await pool.run("'precious' in globals()", key: "victim")
             #expect(result.resultText == "False")
-            #expect(result.notices.first?.contains("SIGKILL") == true)
-            #expect(try await pool.execute("kept", key: "bystander").resultText == "1")
+            #expect(result.notices.first?.description.contains("SIGKILL") == true)
+            #expect(try await pool.run("kept", key: "bystander").resultText == "1")
         }
     }
 
     @Test func aSegfaultIsReportedAsTheCause() async throws {
         try await withPool { pool in
-            let died = try await pool.execute("import ctypes\nctypes.string_at(0)", key: "segv")
+            let died = try await pool.run("import ctypes\nctypes.string_at(0)", key: "segv")
             #expect(died.status == .kernelDied)
-            #expect(died.deathCause?.exitStatus == .signaled(SIGSEGV))
-            let next = try await pool.execute("1", key: "segv")
-            #expect(next.notices.first?.contains("SIGSEGV") == true)
+            #expect(died.death?.status == .signaled(SIGSEGV))
+            let next = try await pool.run("1", key: "segv")
+            #expect(next.notices.first?.description.contains("SIGSEGV") == true)
         }
     }
 
@@ -161,14 +161,14 @@ import Darwin
         let pool = KernelPool(configuration: PoolConfiguration(warmSpares: 1))
         var pids: [Int32] = []
         for key in ["a", "b", "c"] {
-            let result = try await pool.execute(
+            let result = try await pool.run(
                 "import os, subprocess\nchild = subprocess.Popen(['sleep', '300'])\nprint(os.getpid())\nprint(child.pid)",
                 key: key)
             pids += result.stdout.split(separator: "\n").compactMap { Int32($0) }
         }
         #expect(pids.count == 6)
         // One key is busy when everything is shut down.
-        let busy = Task { try await pool.execute("import time\ntime.sleep(60)", key: "busy") }
+        let busy = Task { try await pool.run("import time\ntime.sleep(60)", key: "busy") }
         #expect(await eventually { await pool.list().first { $0.key == "busy" }?.busy == true })
         pids.append(try #require(await pool.list().first { $0.key == "busy" }?.pid))
         #expect(await eventually { await pool.readySpareCount == 1 })
@@ -188,7 +188,7 @@ import Darwin
         let answers = try await withThrowingTaskGroup(of: (Int, String?, Int32?).self) { group in
             for index in 0..<20 {
                 group.addTask {
-                    let result = try await pool.execute("import os\nprint(os.getpid())\n\(index) * \(index)", key: "agent-\(index)")
+                    let result = try await pool.run("import os\nprint(os.getpid())\n\(index) * \(index)", key: "agent-\(index)")
                     return (index, result.resultText, lastInteger(in: result.stdout))
                 }
             }
@@ -214,10 +214,10 @@ import Darwin
     // MARK: - Warm spares
 
     @Test func aWarmSpareIsHandedToANewKey() async throws {
-        try await withPool(PoolConfiguration(warmSpares: 1)) { pool in
+        try await withPool(configuration: PoolConfiguration(warmSpares: 1)) { pool in
             let events = pool.events
             #expect(await eventually { await pool.readySpareCount == 1 })
-            let result = try await pool.execute("1 + 1", key: "fresh")
+            let result = try await pool.run("1 + 1", key: "fresh")
             #expect(result.resultText == "2")
             let started = await firstEvent(in: events) { $0.key == "fresh" && $0.kind.isStarted }
             guard case .started(_, _, let fromWarmSpare)? = started?.kind else {
@@ -229,7 +229,7 @@ import Darwin
             #expect(await eventually { await pool.readySpareCount == 1 })
             // A key with another configuration does not get the default-configured spare.
             try await withTemporaryDirectory { directory in
-                _ = try await pool.execute("1", key: "elsewhere", configuration: KernelConfiguration(workingDirectory: directory))
+                _ = try await pool.run("1", key: "elsewhere", configuration: KernelConfiguration(workingDirectory: directory))
                 #expect(await pool.readySpareCount == 1)
             }
         }
@@ -239,15 +239,15 @@ import Darwin
         let clock = ContinuousClock()
         var cold: [Duration] = []
         var warm: [Duration] = []
-        try await withPool(PoolConfiguration(warmSpares: 1)) { pool in
+        try await withPool(configuration: PoolConfiguration(warmSpares: 1)) { pool in
             for round in 0..<3 {
                 #expect(await eventually { await pool.readySpareCount == 1 })
-                warm.append(try await clock.measure { _ = try await pool.execute("1", key: "warm-\(round)") })
+                warm.append(try await clock.measure { _ = try await pool.run("1", key: "warm-\(round)") })
             }
         }
         try await withPool { pool in
             for round in 0..<3 {
-                cold.append(try await clock.measure { _ = try await pool.execute("1", key: "cold-\(round)") })
+                cold.append(try await clock.measure { _ = try await pool.run("1", key: "cold-\(round)") })
             }
         }
         print("pool: first execution without a spare \(cold), with a warm spare \(warm)")

@@ -3,22 +3,6 @@ import Testing
 
 @testable import PyRunKit
 
-/// A pool for one test; every kernel of it is shut down when the body returns, whatever happened.
-func withPool<T>(
-    _ configuration: PoolConfiguration = PoolConfiguration(),
-    _ body: (KernelPool) async throws -> T
-) async throws -> T {
-    let pool = KernelPool(configuration: configuration)
-    do {
-        let value = try await body(pool)
-        await pool.shutdownAll()
-        return value
-    } catch {
-        await pool.shutdownAll()
-        throw error
-    }
-}
-
 /// The first event of `stream` that `matches`, waiting at most `seconds`: a liveness bound.
 func firstEvent(
     in stream: AsyncStream<PoolEvent>, within seconds: Double = 20,
@@ -51,7 +35,7 @@ func eventually(within seconds: Double = 20, _ condition: () async -> Bool) asyn
 
 /// The pid of `key`'s runner, as Python reports it.
 func kernelPID(_ pool: KernelPool, key: String) async throws -> Int32 {
-    let result = try await pool.execute("import os\nos.getpid()", key: key)
+    let result = try await pool.run("import os\nos.getpid()", key: key)
     return try #require(result.resultText.flatMap { Int32($0) })
 }
 

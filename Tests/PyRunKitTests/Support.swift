@@ -9,21 +9,10 @@ import Glibc
 import Darwin
 #endif
 
-/// A kernel for one test, shut down when the body returns, whatever happened. The default
-/// interrupt grace is long so a loaded CI machine never turns an interrupt into a kill.
-func withKernel<T>(
-    _ configuration: KernelConfiguration = KernelConfiguration(interruptGrace: .seconds(10)),
-    _ body: (PythonKernel) async throws -> T
-) async throws -> T {
-    let kernel = PythonKernel(configuration: configuration)
-    do {
-        let value = try await body(kernel)
-        await kernel.shutdown(grace: .seconds(1))
-        return value
-    } catch {
-        await kernel.shutdown(grace: .seconds(1))
-        throw error
-    }
+extension KernelConfiguration {
+    /// What most tests use: the interrupt grace is long so a loaded CI machine never turns an
+    /// interrupt into a kill.
+    static let forTests = KernelConfiguration(interruptGrace: .seconds(10))
 }
 
 /// Writes an executable shell script.

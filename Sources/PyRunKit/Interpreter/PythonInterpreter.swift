@@ -8,11 +8,18 @@ import Darwin
 #endif
 
 /// Which Python a kernel should run.
-public enum InterpreterChoice: Sendable, Hashable {
+public enum InterpreterChoice: Sendable, Hashable, CustomStringConvertible {
     /// `$VIRTUAL_ENV`, else `./.venv` in the working directory, else `python3` on `PATH`.
     case automatic
     /// A path to an interpreter, or a command name looked up on `PATH`.
     case path(String)
+
+    public var description: String {
+        switch self {
+        case .automatic: "automatic"
+        case .path(let path): path
+        }
+    }
 }
 
 /// A Python version such as 3.11.7.
@@ -54,7 +61,7 @@ public enum InterpreterSource: String, Sendable, Hashable {
 }
 
 /// An interpreter resolved to the real executable behind any shim, with its version.
-public struct PythonInterpreter: Sendable, Hashable {
+public struct PythonInterpreter: Sendable, Hashable, CustomStringConvertible {
     /// The path as found (possibly a shim or symlink).
     public var path: String
     /// `sys.executable`: what kernels spawn, so shims are paid for once.
@@ -67,6 +74,16 @@ public struct PythonInterpreter: Sendable, Hashable {
         self.executable = executable
         self.version = version
         self.source = source
+    }
+
+    /// `executable` with every symlink resolved: two names of one interpreter
+    /// (`/bin/python3`, `/usr/bin/python3.11`) have the same real path.
+    public var realExecutablePath: String { InterpreterDiscovery.realPath(executable) }
+
+    /// "Python 3.12.1 at /usr/bin/python3 (path)".
+    public var description: String {
+        let real = executable == path ? "" : " → \(executable)"
+        return "Python \(version) at \(path)\(real) (\(source.rawValue))"
     }
 }
 

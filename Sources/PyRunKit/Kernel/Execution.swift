@@ -1,55 +1,103 @@
-/// One submitted piece of code: iterate it for events as they happen, or await `result()`
-/// for everything collected. Cancelling the task that does either interrupts the code.
+/// One submitted piece of code. Iterate it for its events as they happen (the last one is
+/// always `finished`), or await `result()` for everything collected; not both, since events
+/// are delivered once. Cancelling the task that does either interrupts the code, and the
+/// events up to `finished` still arrive.
 public struct Execution: AsyncSequence, Sendable {
     public typealias Element = ExecutionEvent
     public typealias Failure = Never
 
     /// The request id, unique within its kernel.
     public let id: String
-    let events: AsyncStream<ExecutionEvent>
-    let completion: SetOnceValue<Result<ExecutionResult, KernelError>>
-    let kernel: PythonKernel
+    let channel: ExecutionEventChannel
+    private let consumer: ExecutionEventChannel.ConsumerToken
+    let cancelAction: @Sendable () async -> Void
+    let collectedOutputLimit: Int
 
-    /// Waits for the end and returns everything the execution produced.
+    init(
+        id: String, channel: ExecutionEventChannel, collectedOutputLimit: Int,
+        cancelAction: @escaping @Sendable () async -> Void
+    ) {
+        self.id = id
+        self.channel = channel
+        self.consumer = ExecutionEventChannel.ConsumerToken(channel)
+        self.cancelAction = cancelAction
+        self.collectedOutputLimit = collectedOutputLimit
+    }
+
+    /// An execution that ended before it began: its only event is `finished(outcome)`.
+    static func ended(id: String, outcome: ExecutionOutcome, leadingNotices: [KernelNotice] = []) -> Execution {
+        let channel = ExecutionEventChannel()
+        for notice in leadingNotices { channel.send(.notice(notice)) }
+        channel.finish(outcome)
+        return Execution(id: id, channel: channel, collectedOutputLimit: 2) {}
+    }
+
+    /// Consumes the events and returns them collected: output within
+    /// `ExecutionOptions.collectedOutputLimit`, every notice, and the outcome. Events already
+    /// taken by iterating are not in it.
     /// - Throws: `KernelError` when the kernel could not be started for it.
     public func result() async throws -> ExecutionResult {
-        let kernel = self.kernel
+        let channel = self.channel
+        let limit = collectedOutputLimit
         let id = self.id
-        if let outcome = await withTaskCancellationHandler(
-            operation: { await completion.wait() },
-            onCancel: { Task { await kernel.cancel(executionID: id) } })
-        {
-            return try outcome.get()
+        // Collected in a task of its own, which this task's cancellation does not reach: the
+        // cancellation interrupts the code, and the result still ends with its outcome.
+        let collecting = Task {
+            var collector = ExecutionCollector(limit: limit)
+            while let event = await channel.next() { collector.add(event) }
+            // Set before `finished` is sent, so also known when an iterator took that event.
+            let outcome = await channel.outcome.wait() ?? ExecutionOutcome(status: .cancelled)
+            return collector.result(id: id, outcome: outcome)
         }
-        // This task was cancelled: the interrupt is on its way, and the execution still ends
-        // with its own outcome (and the output before it), which a fresh task waits for.
-        let pendingCompletion = self.completion
-        let outcome = await Task { await pendingCompletion.wait() }.value
-        guard let outcome else { throw KernelError(.shutDown, "execution \(id) was abandoned") }
-        return try outcome.get()
+        let cancel = cancelAction
+        let result = await withTaskCancellationHandler {
+            await collecting.value
+        } onCancel: {
+            if channel.claimCancellation() { Task { await cancel() } }
+        }
+        if result.status == .failedToStart, let failure = result.outcome.startFailure { throw failure }
+        return result
+    }
+
+    /// Waits for the end without collecting anything: the outcome `finished` carries. Works
+    /// alongside a task that iterates the events.
+    public func outcome() async -> ExecutionOutcome {
+        let channel = self.channel
+        let outcome = channel.outcome
+        let cancel = cancelAction
+        if let ended = await withTaskCancellationHandler(
+            operation: { await outcome.wait() },
+            onCancel: { if channel.claimCancellation() { Task { await cancel() } } })
+        {
+            return ended
+        }
+        // Cancelled: the interrupt is on its way; the end still comes, and a fresh task waits.
+        return await Task { await outcome.wait() }.value ?? ExecutionOutcome(status: .cancelled)
     }
 
     /// Interrupts the code if it runs, or withdraws it if it still waits its turn.
     public func cancel() async {
-        await kernel.cancel(executionID: id)
+        await cancelAction()
     }
 
     public func makeAsyncIterator() -> Iterator {
-        Iterator(base: events.makeAsyncIterator(), id: id, kernel: kernel)
+        Iterator(channel: channel, consumer: consumer, cancelAction: cancelAction)
     }
 
-    /// Yields events until the execution ends.
+    /// Yields events until `finished`, which is the last.
     public struct Iterator: AsyncIteratorProtocol {
-        var base: AsyncStream<ExecutionEvent>.Iterator
-        let id: String
-        let kernel: PythonKernel
+        let channel: ExecutionEventChannel
+        let consumer: ExecutionEventChannel.ConsumerToken
+        let cancelAction: @Sendable () async -> Void
 
         public mutating func next() async -> ExecutionEvent? {
-            let kernel = self.kernel
-            let id = self.id
-            return await withTaskCancellationHandler(
-                operation: { await base.next() },
-                onCancel: { Task { await kernel.cancel(executionID: id) } })
+            let channel = self.channel
+            let cancel = cancelAction
+            return await withTaskCancellationHandler {
+                await channel.next()
+            } onCancel: {
+                if channel.claimCancellation() { Task { await cancel() } }
+            }
         }
     }
 }

@@ -1,6 +1,8 @@
+import Foundation
+
 /// Everything that decides how a kernel process is started. Two kernels with equal
 /// configurations behave the same; the pool restarts a key whose configuration changes.
-public struct KernelConfiguration: Sendable, Hashable {
+public struct KernelConfiguration: Sendable, Hashable, CustomStringConvertible {
     /// Which Python to run.
     public var interpreter: InterpreterChoice
     /// The kernel's working directory (also first on `sys.path`); nil keeps the host's.
@@ -32,6 +34,40 @@ public struct KernelConfiguration: Sendable, Hashable {
         self.limits = limits
         self.startupTimeout = startupTimeout
         self.interruptGrace = interruptGrace
+    }
+
+    /// The environment variables the kernel will see, resolved against the host's own.
+    public func resolvedEnvironment(base: [String: String] = ProcessInfo.processInfo.environment) -> [String: String] {
+        environment.resolved(base: base)
+    }
+
+    public var description: String {
+        var parts = ["interpreter \(interpreter)"]
+        if let workingDirectory { parts.append("working directory \(workingDirectory)") }
+        parts.append("environment \(environment)")
+        if let preludePath { parts.append("prelude \(preludePath)") }
+        if limits != .none { parts.append("limits \(limits)") }
+        parts.append("startup timeout \(startupTimeout.formattedSeconds)")
+        parts.append("interrupt grace \(interruptGrace.formattedSeconds)")
+        return parts.joined(separator: ", ")
+    }
+
+    /// What differs between two configurations, one phrase each ("working directory /a → /b").
+    static func differences(from old: KernelConfiguration, to new: KernelConfiguration) -> [String] {
+        var changes: [String] = []
+        if old.interpreter != new.interpreter { changes.append("interpreter \(old.interpreter) → \(new.interpreter)") }
+        if old.workingDirectory != new.workingDirectory {
+            changes.append("working directory \(old.workingDirectory ?? "(host's)") → \(new.workingDirectory ?? "(host's)")")
+        }
+        if old.environment != new.environment { changes.append("environment") }
+        if old.preludePath != new.preludePath {
+            changes.append("prelude \(old.preludePath ?? "(none)") → \(new.preludePath ?? "(none)")")
+        }
+        if old.limits != new.limits { changes.append("limits \(old.limits) → \(new.limits)") }
+        if old.startupTimeout != new.startupTimeout || old.interruptGrace != new.interruptGrace {
+            changes.append("timeouts")
+        }
+        return changes
     }
 
     /// The runner's environment: the chosen variables plus the `PYRUN_*` options.

@@ -1,5 +1,5 @@
 /// The environment variables a kernel starts with.
-public enum KernelEnvironment: Sendable, Hashable {
+public enum KernelEnvironment: Sendable, Hashable, CustomStringConvertible {
     /// The host's environment as it is.
     case inherit
     /// The host's environment with some variables set or replaced.
@@ -15,8 +15,17 @@ public enum KernelEnvironment: Sendable, Hashable {
         "PYENV_ROOT", "PYENV_VERSION", "VIRTUAL_ENV",
     ]
 
+    public var description: String {
+        switch self {
+        case .inherit: "inherited"
+        case .inheritUpdating(let updates): "inherited, setting \(updates.keys.sorted().joined(separator: ", "))"
+        case .clean(_, let setting):
+            setting.isEmpty ? "clean" : "clean, setting \(setting.keys.sorted().joined(separator: ", "))"
+        }
+    }
+
     /// The variables this choice gives, starting from the host's `base`.
-    func resolved(base: [String: String]) -> [String: String] {
+    public func resolved(base: [String: String]) -> [String: String] {
         switch self {
         case .inherit:
             return base

@@ -14,6 +14,7 @@ public struct KernelError: Error, Sendable, Hashable, CustomStringConvertible {
             case kernelDied
             case shutDown
             case runnerRejected
+            case memoryLimitTooLow
         }
 
         let kind: Kind
@@ -38,6 +39,9 @@ public struct KernelError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let shutDown = Code(kind: .shutDown)
         /// The runner answered a request with `error_reply`.
         public static let runnerRejected = Code(kind: .runnerRejected)
+        /// The memory limit leaves too little memory for the runner itself (it exited with
+        /// status 77 before it was ready).
+        public static let memoryLimitTooLow = Code(kind: .memoryLimitTooLow)
 
         public var description: String { kind.rawValue }
     }
@@ -53,4 +57,11 @@ public struct KernelError: Error, Sendable, Hashable, CustomStringConvertible {
     }
 
     public var description: String { message }
+
+    /// True when the failure lies in how the kernel was configured (no such interpreter, one
+    /// too old or unusable, a memory limit too low to start), so a command line reports it as
+    /// a usage error rather than a failure of the code.
+    public var isConfigurationError: Bool {
+        [.interpreterNotFound, .interpreterTooOld, .interpreterUnusable, .memoryLimitTooLow].contains(code)
+    }
 }

@@ -23,50 +23,115 @@ public enum ShutdownOutcome: String, Sendable, Hashable {
 /// streams as it is produced, and the process and everything it started are cleaned up
 /// however it ends. The process starts on first use (or `start()`), and again after a
 /// death or a kill, with fresh state.
+///
+/// Prefer `withKernel(configuration:) { kernel in … }`, which guarantees that nothing of the
+/// kernel outlives the body.
 public actor PythonKernel {
+    /// Where the kernel is in its life. Each transition between these happens in exactly one
+    /// method (see *Transitions*), so the lifecycle reads in one place.
+    private enum State {
+        /// No process; the next use starts one.
+        case notStarted
+        /// A process is being started (interpreter resolved, spawned, waiting for `hello`).
+        case starting(StartAttempt)
+        /// The process said hello and runs nothing.
+        case ready(RunnerProcess)
+        /// The process runs `PendingExecution`.
+        case busy(RunnerProcess, PendingExecution)
+        /// pyrun is stopping the process (a shutdown, or an escalation); what was running
+        /// may still finish on its own.
+        case dying(RunnerProcess, PendingExecution?)
+        /// The process ended; the next use starts a fresh one.
+        case dead(KernelDeath)
+        /// The kernel's scope ended (`withKernel`): it never starts again.
+        case closed
+    }
+
+    /// One start in progress: the task that runs it, and its process once spawned.
+    private final class StartAttempt {
+        var task: Task<KernelHello, any Error>?
+        var runner: RunnerProcess?
+    }
+
     /// How this kernel starts its process.
     public nonisolated let configuration: KernelConfiguration
     private var logger: Logger
+    /// Told of every process end that the host did not ask for (the pool's hook).
+    private let deathObserver: (@Sendable (PythonKernel, KernelDeath) -> Void)?
 
-    private var process: KernelProcess?
-    /// Increments per process, so events of a process that was replaced are ignored.
-    private var generation = 0
-    /// What the current process said when it started.
-    public private(set) var hello: KernelHello?
-    /// The interpreter, once resolved.
-    public private(set) var interpreter: PythonInterpreter?
-    /// Why the previous process died, if it did without being asked to.
-    public private(set) var lastDeath: KernelDeathCause?
-    /// How many processes this kernel has started.
-    public private(set) var processStarts = 0
-
-    private var starting: Task<KernelHello, any Error>?
-    private var helloWaiter: SetOnceValue<Result<KernelHello, KernelError>>?
-    private var exitWaiter: SetOnceValue<TerminationStatus>?
-    private var shuttingDown = false
-
+    private var state: State = .notStarted
+    /// Set while `close()` runs: nothing starts any more.
+    private var closing = false
+    /// Executions waiting their turn, oldest first.
     private var queue: [PendingExecution] = []
-    private var running: PendingExecution?
     private var replyWaiters: [String: CheckedContinuation<Frame, any Error>] = [:]
     private var lateOutput: [LateOutput] = []
     private var lateOutputBytes = 0
     private var requestCounter = 0
+    /// Numbers the processes, so the events of one are routed to it.
+    private var spawnCounter = 0
+    /// The newest process, for `deinit` alone (which cannot read `state`); signalling it once
+    /// it is reaped does nothing.
+    private var lastSpawnedProcess: KernelProcess?
+
+    /// The interpreter, once resolved.
+    public private(set) var interpreter: PythonInterpreter?
+    /// How the previous process ended (nil before any ended), whoever ended it.
+    public private(set) var lastDeath: KernelDeath?
+    /// How many processes this kernel has started.
+    public private(set) var processStarts = 0
+    /// The execution count the runner reported last: how many non-silent executions the
+    /// current process has run (0 for a fresh one).
+    public private(set) var executionCount = 0
+
+    /// How long a process whose frame channel closed may take to exit on its own before it
+    /// is killed.
+    static let frameChannelGrace: Duration = .seconds(1)
 
     /// Creates a kernel; nothing starts until `start()` or the first execution.
     public init(configuration: KernelConfiguration = .init(), logger: Logger = Logger(label: "pyrun.kernel")) {
+        self.init(configuration: configuration, logger: logger, deathObserver: nil)
+    }
+
+    init(
+        configuration: KernelConfiguration, logger: Logger,
+        deathObserver: (@Sendable (PythonKernel, KernelDeath) -> Void)?
+    ) {
         self.configuration = configuration
         self.logger = logger
+        self.deathObserver = deathObserver
     }
 
     deinit {
-        process?.signalGroup(SIGKILL)
+        // Released without a shutdown: nothing may outlive the kernel.
+        lastSpawnedProcess?.signalGroup(SIGKILL)
     }
 
+    /// The process, while one is up and has said hello.
+    private var liveRunner: RunnerProcess? {
+        switch state {
+        case .ready(let runner), .busy(let runner, _), .dying(let runner, _): runner
+        case .notStarted, .starting, .dead, .closed: nil
+        }
+    }
+
+    /// The execution the process runs, if any.
+    private var running: PendingExecution? {
+        switch state {
+        case .busy(_, let pending): pending
+        case .dying(_, let pending): pending
+        case .notStarted, .starting, .ready, .dead, .closed: nil
+        }
+    }
+
+    /// What the current process said when it started.
+    public var hello: KernelHello? { liveRunner?.hello }
+
     /// The pid of the live runner process, if there is one.
-    public var pid: Int32? { hello == nil ? nil : process?.pid }
+    public var pid: Int32? { liveRunner?.pid }
 
     /// True while a process is up and has said hello.
-    public var isRunning: Bool { process != nil && hello != nil }
+    public var isRunning: Bool { liveRunner != nil }
 
     /// True while an execution runs or waits its turn.
     public var isBusy: Bool { running != nil || !queue.isEmpty }
@@ -81,178 +146,95 @@ public actor PythonKernel {
     }
 
     private func ensureStarted() async throws(KernelError) -> KernelHello {
-        if let hello, process != nil { return hello }
-        let task: Task<KernelHello, any Error>
-        if let starting {
-            task = starting
-        } else {
-            task = Task { try await self.launch() }
-            starting = task
-        }
-        do {
-            return try await task.value
-        } catch let error as KernelError {
-            throw error
-        } catch {
-            throw KernelError(.startupFailed, "\(error)")
+        while true {
+            switch state {
+            case .ready(let runner), .busy(let runner, _):
+                // A process is only ready once it said hello.
+                guard let hello = runner.hello else { throw KernelError(.startupFailed, "the runner has not said hello") }
+                return hello
+            case .dying(let runner, _):
+                // Being stopped: the next process starts once this one is gone.
+                let exited = runner.exited
+                _ = await Task { await exited.wait() }.value
+                continue
+            case .starting(let attempt):
+                do {
+                    return try await attempt.task!.value
+                } catch let error as KernelError {
+                    throw error
+                } catch {
+                    throw KernelError(.startupFailed, "\(error)")
+                }
+            case .notStarted, .dead:
+                if closing { throw Self.closedError }
+                beginStart()
+            case .closed:
+                throw Self.closedError
+            }
         }
     }
 
-    private func launch() async throws(KernelError) -> KernelHello {
-        defer { starting = nil }
-        let baseEnvironment = ProcessInfo.processInfo.environment
-        let environment = configuration.runnerEnvironment(base: baseEnvironment)
-        // A real interpreter binary starts without a probe: its hello says what it is. A
-        // script (a shim) is probed once per process for the binary behind it. Later starts
-        // of this kernel spawn the real executable either way.
-        let executable: String
-        let locatedPath: String
-        let source: InterpreterSource
-        if let known = self.interpreter {
-            executable = known.executable
-            locatedPath = known.path
-            source = known.source
-        } else {
-            let (path, foundIn) = try InterpreterResolver.locate(
-                configuration.interpreter, workingDirectory: configuration.workingDirectory,
-                environment: environment)
-            source = foundIn
-            locatedPath = path
-            if InterpreterResolver.isScript(path) {
-                let resolved = try await InterpreterResolver.probeOnce(
-                    path: path, source: foundIn, workingDirectory: configuration.workingDirectory,
-                    environment: environment)
-                executable = resolved.executable
-            } else {
-                executable = path
-            }
-        }
-        let runner = try RunnerInstallation.current()
-        let command = LaunchCommand.local(python: executable, runner: runner)
-        let process: KernelProcess
-        do {
-            process = try KernelProcess(command: command, environment: environment, logger: logger)
-        } catch {
-            throw KernelError(.spawnFailed, error.description)
-        }
-        generation += 1
-        processStarts += 1
-        let helloWaiter = SetOnceValue<Result<KernelHello, KernelError>>()
-        self.process = process
-        self.hello = nil
-        self.helloWaiter = helloWaiter
-        self.exitWaiter = SetOnceValue()
-        logger[metadataKey: "kernel.pid"] = "\(process.pid)"
-        let generation = self.generation
-        Task { [weak self] in
-            for await batch in process.events {
-                guard let self else {
-                    process.signalGroup(SIGKILL)
-                    return
-                }
-                await self.handle(batch, generation: generation)
-            }
-        }
-        guard let outcome = await helloWaiter.wait(timeout: configuration.startupTimeout) else {
-            process.signalGroup(SIGKILL)
-            throw KernelError(
-                .startupTimedOut,
-                "the runner (\(executable)) did not say hello within \(configuration.startupTimeout)")
-        }
-        let hello = try outcome.get()
-        guard let version = PythonVersion(parsing: hello.pythonVersion), version >= .minimumSupported else {
-            process.signalGroup(SIGKILL)
-            throw KernelError(
-                .interpreterTooOld,
-                "\(executable) is Python \(hello.pythonVersion); pyrun needs Python \(PythonVersion.minimumSupported.major).\(PythonVersion.minimumSupported.minor) or newer"
-            )
-        }
-        if self.interpreter == nil {
-            self.interpreter = PythonInterpreter(
-                path: locatedPath, executable: hello.executable.isEmpty ? executable : hello.executable,
-                version: version, source: source)
-        }
-        self.hello = hello
-        logger.debug("kernel started", metadata: ["python": "\(hello.pythonVersion)"])
-        return hello
-    }
+    private static let closedError = KernelError(
+        .shutDown, "this kernel was closed (its withKernel or withPool body ended); make a new one")
 
     // MARK: - Executions
 
-    /// Queues `code` and returns its execution; it runs after those submitted before it.
+    /// Queues `code` and returns its execution, whose events stream as they happen; it runs
+    /// after those submitted before it.
     public func execute(_ code: String, options: ExecutionOptions = .init()) -> Execution {
-        enqueue(code, options: options, streamingEvents: true)
+        execute(code, options: options, leadingNotices: [])
     }
 
-    /// Runs `code` and returns everything it produced.
+    /// Runs `code` and returns everything it produced, collected (see
+    /// `ExecutionOptions.collectedOutputLimit`).
     /// - Throws: `KernelError` when the kernel could not be started.
     public func run(_ code: String, options: ExecutionOptions = .init()) async throws -> ExecutionResult {
-        // Nobody iterates these events, so none are made: only the collected result.
-        try await enqueue(code, options: options, streamingEvents: false).result()
+        try await run(code, options: options, leadingNotices: [])
     }
 
-    private func enqueue(_ code: String, options: ExecutionOptions, streamingEvents: Bool) -> Execution {
+    /// `execute` with notices that go first (the pool's, about the key).
+    func execute(_ code: String, options: ExecutionOptions, leadingNotices: [KernelNotice]) -> Execution {
+        let pending = enqueue(code, options: options, streamed: true, leadingNotices: leadingNotices)
+        let id = pending.id
+        return Execution(
+            id: id, channel: pending.channel!, collectedOutputLimit: options.collectedOutputLimit
+        ) { [self] in
+            await self.cancel(executionID: id)
+        }
+    }
+
+    /// `run` with notices that go first (the pool's, about the key).
+    func run(_ code: String, options: ExecutionOptions, leadingNotices: [KernelNotice]) async throws(KernelError)
+        -> ExecutionResult
+    {
+        // Nobody iterates the events, so none are made: the result alone is collected.
+        let pending = enqueue(code, options: options, streamed: false, leadingNotices: leadingNotices)
+        let id = pending.id
+        let collected = pending.collectedResult
+        var result = await withTaskCancellationHandler {
+            await collected.wait()
+        } onCancel: {
+            Task { await self.cancel(executionID: id) }
+        }
+        if result == nil {
+            // This task was cancelled: the interrupt is on its way, and the execution still
+            // ends with its own outcome (and the output before it), which a fresh task waits for.
+            result = await Task { await collected.wait() }.value
+        }
+        guard let result else { throw KernelError(.shutDown, "execution \(id) was abandoned") }
+        if result.status == .failedToStart, let failure = result.outcome.startFailure { throw failure }
+        return result
+    }
+
+    private func enqueue(
+        _ code: String, options: ExecutionOptions, streamed: Bool, leadingNotices: [KernelNotice]
+    ) -> PendingExecution {
         requestCounter += 1
-        let id = "e\(requestCounter)"
-        let (stream, continuation) = AsyncStream<ExecutionEvent>.makeStream()
-        if !streamingEvents { continuation.finish() }
-        let pending = PendingExecution(
-            id: id, code: code, options: options, events: streamingEvents ? continuation : nil)
+        let pending = PendingExecution(id: "e\(requestCounter)", code: code, options: options, streamed: streamed)
+        for notice in leadingNotices { pending.deliver(.notice(notice)) }
         queue.append(pending)
         advanceQueue()
-        return Execution(id: id, events: stream, completion: pending.completion, kernel: self)
-    }
-
-    /// Sends the next queued execution if nothing runs; starts the process if needed.
-    private func advanceQueue() {
-        guard running == nil, !queue.isEmpty else { return }
-        guard let process, hello != nil else {
-            if starting == nil { startThenAdvance() }
-            return
-        }
-        let next = queue.removeFirst()
-        running = next
-        next.startedAt = .now
-        logger.trace("execute", metadata: ["request.id": "\(next.id)"])
-        do {
-            try process.send(.execute(id: next.id, code: next.code, options: next.options.flags))
-        } catch {
-            // The process died before this code reached it, and its exit is not handled yet:
-            // the code never ran, so it waits for the fresh process that exit will lead to.
-            running = nil
-            next.startedAt = nil
-            next.submittedAfterDeath = true
-            queue.insert(next, at: 0)
-            return
-        }
-        if let timeout = next.options.timeout {
-            let id = next.id
-            next.timeoutTask = Task {
-                try? await Task.sleep(for: timeout)
-                guard !Task.isCancelled else { return }
-                self.timeoutFired(executionID: id)
-            }
-        }
-    }
-
-    private func startThenAdvance() {
-        Task {
-            do throws(KernelError) {
-                _ = try await self.ensureStarted()
-                self.advanceQueue()
-            } catch {
-                self.failQueued(with: error)
-            }
-        }
-    }
-
-    private func failQueued(with error: KernelError) {
-        let failed = queue
-        queue.removeAll()
-        for pending in failed {
-            pending.events?.finish()
-            pending.completion.fulfill(.failure(error))
-        }
+        return pending
     }
 
     /// Interrupts the execution if it runs; withdraws it if it waits its turn.
@@ -261,39 +243,42 @@ public actor PythonKernel {
             interrupt()
         } else if let index = queue.firstIndex(where: { $0.id == id }) {
             let pending = queue.remove(at: index)
-            pending.result.notices.append("cancelled before it started")
-            finish(pending, status: .cancelled)
+            pending.deliver(.notice(KernelNotice(.cancelledBeforeStart)))
+            pending.end(.cancelled)
         }
     }
 
-    private func timeoutFired(executionID id: String) {
-        guard let running, running.id == id else { return }
-        running.timedOut = true
-        running.result.notices.append("timed out after \(running.options.timeout ?? .zero); interrupted")
-        interrupt()
-    }
-
-    /// Interrupts the running execution with SIGINT to the kernel's process group, as
-    /// Ctrl-C does. If it has not ended within the interrupt grace, the kernel is killed
-    /// and starts afresh on next use.
+    /// Interrupts the running execution with SIGINT, as Ctrl-C does. If it has not ended
+    /// within the interrupt grace, the kernel is killed and starts afresh on next use.
     public func interrupt() {
-        guard let running, let process else { return }
-        process.signalGroup(SIGINT)
+        guard case .busy(let runner, let running) = state else { return }
+        running.interruptSent = true
+        runner.process.signalGroup(SIGINT)
         guard running.escalation == nil else { return }
         let id = running.id
         let grace = configuration.interruptGrace
         running.escalation = Task {
             try? await Task.sleep(for: grace)
             guard !Task.isCancelled else { return }
-            self.escalateInterrupt(executionID: id)
+            self.interruptNotHonoured(executionID: id)
         }
     }
 
-    private func escalateInterrupt(executionID id: String) {
-        guard let running, running.id == id, let process else { return }
+    private func timeoutFired(executionID id: String) {
+        guard let running, running.id == id, case .busy = state else { return }
+        running.timedOut = true
+        running.deliver(.notice(KernelNotice(.timedOut(after: running.options.timeout ?? .zero))))
+        interrupt()
+    }
+
+    private func interruptNotHonoured(executionID id: String) {
+        guard case .busy(let runner, let running) = state, running.id == id else { return }
         logger.warning("interrupt not honoured; killing the kernel", metadata: ["request.id": "\(id)"])
-        running.killedAfterInterrupt = true
-        process.signalGroup(SIGKILL)
+        let reason: KernelDeath.StopReason =
+            running.timedOut
+            ? .timeout(after: running.options.timeout ?? .zero) : .interruptNotHonoured(grace: configuration.interruptGrace)
+        beginStopping(runner, because: reason)
+        runner.process.signalGroup(SIGKILL)
     }
 
     // MARK: - Requests answered while code runs
@@ -326,7 +311,7 @@ public actor PythonKernel {
 
     private func request(_ make: (String) -> Request) async throws(KernelError) -> Frame {
         _ = try await ensureStarted()
-        guard let process else { throw KernelError(.kernelDied, "the kernel is not running") }
+        guard let runner = liveRunner else { throw KernelError(.kernelDied, "the kernel is not running") }
         requestCounter += 1
         let id = "q\(requestCounter)"
         let request = make(id)
@@ -334,7 +319,7 @@ public actor PythonKernel {
             return try await withCheckedThrowingContinuation { continuation in
                 replyWaiters[id] = continuation
                 do {
-                    try process.send(request)
+                    try runner.process.send(request)
                 } catch {
                     replyWaiters.removeValue(forKey: id)
                     continuation.resume(throwing: KernelError(.kernelDied, "the kernel stopped reading requests"))
@@ -349,8 +334,9 @@ public actor PythonKernel {
 
     // MARK: - Late output
 
-    /// Output that arrived after its execution ended, oldest first, and forgets it: what a
-    /// thread or child process wrote after `done`, or `atexit` handlers at shutdown. At most
+    /// Output that arrived outside any execution, oldest first, and forgets it: what a
+    /// thread or child process wrote after `done`, `atexit` handlers at shutdown, and what
+    /// the interpreter wrote before the runner said hello (start-up noise, as stderr). At most
     /// `lateOutputLimit` bytes are kept; older text goes first.
     public func takeLateOutput() -> [LateOutput] {
         defer {
@@ -373,28 +359,12 @@ public actor PythonKernel {
 
     // MARK: - Shutdown
 
-    /// Stops the process: an `exit` request, then SIGTERM, then SIGKILL to its process
-    /// group, waiting `grace` between steps. Nothing the kernel started survives it.
-    /// Executions still waiting end as cancelled. The kernel starts afresh on next use.
+    /// Stops the process: an `exit` request, then SIGTERM, then SIGKILL, waiting `grace`
+    /// between steps. Nothing the kernel started survives it. Executions still waiting end
+    /// as cancelled. The kernel starts afresh on next use.
     @discardableResult
     public func shutdown(grace: Duration = .seconds(2)) async -> ShutdownOutcome {
-        for pending in queue {
-            pending.result.notices.append("the kernel was shut down before this execution ran")
-            finish(pending, status: .cancelled)
-        }
-        queue.removeAll()
-        if let starting { _ = try? await starting.value }
-        guard let process, let exitWaiter else { return .notRunning }
-        shuttingDown = true
-        defer { shuttingDown = false }
-        try? process.send(.exit)
-        process.closeInput()
-        if await exitWaiter.wait(timeout: grace) != nil { return .graceful }
-        process.signalGroup(SIGTERM)
-        if await exitWaiter.wait(timeout: grace) != nil { return .terminated }
-        process.signalGroup(SIGKILL)
-        _ = await exitWaiter.wait()
-        return .killed
+        await stop(because: .shutdown, grace: grace)
     }
 
     /// Shuts the process down and starts a fresh one.
@@ -404,36 +374,327 @@ public actor PythonKernel {
         return try await ensureStarted()
     }
 
-    // MARK: - Frames
+    /// Stops the process for `reason` (see `shutdown`). Returns only once the process is gone,
+    /// even when the calling task is cancelled (cancellation only skips the waiting between
+    /// steps).
+    @discardableResult
+    func stop(because reason: KernelDeath.StopReason, grace: Duration) async -> ShutdownOutcome {
+        let waiting = queue
+        queue.removeAll()
+        for pending in waiting {
+            pending.deliver(.notice(KernelNotice(.shutDownBeforeStart)))
+            pending.end(.cancelled)
+        }
+        if case .starting(let attempt) = state, let task = attempt.task { _ = try? await task.value }
+        guard let runner = liveRunner else { return .notRunning }
+        beginStopping(runner, because: reason)
+        let exited = runner.exited
+        try? runner.process.send(.exit)
+        runner.process.closeInput()
+        if await exited.wait(timeout: grace) != nil { return .graceful }
+        runner.process.signalGroup(SIGTERM)
+        if await exited.wait(timeout: grace) != nil { return .terminated }
+        runner.process.signalGroup(SIGKILL)
+        _ = await Task { await exited.wait() }.value
+        return .killed
+    }
 
-    private func handle(_ batch: [ProcessEvent], generation: Int) {
-        for event in batch {
-            guard generation == self.generation else { return }
-            switch event {
-            case .frame(let frame):
-                route(frame)
-            case .malformedLine(let preview, let reason):
-                logger.warning("skipped a malformed line from the runner: \(reason): \(preview)")
-            case .frameChannelClosed:
-                // Nothing can be heard from this process any more; its exit follows.
-                logger.warning("the runner's frame channel closed while it still ran")
-            case .exited(let exit):
-                processExited(exit.status, diagnostics: exit.diagnostics)
+    /// Shuts the process down for good: the kernel never starts again, and whatever is
+    /// submitted later fails at once. What `withKernel` does when its body ends.
+    func close(grace: Duration) async {
+        closing = true
+        _ = await stop(because: .shutdown, grace: grace)
+        // Anything submitted while it stopped never runs.
+        failQueued(with: Self.closedError)
+        state = .closed
+    }
+
+    // MARK: - Transitions
+
+    /// notStarted/dead → starting.
+    private func beginStart() {
+        let attempt = StartAttempt()
+        attempt.task = Task { try await self.runStart(attempt) }
+        state = .starting(attempt)
+    }
+
+    private func runStart(_ attempt: StartAttempt) async throws(KernelError) -> KernelHello {
+        do {
+            let hello = try await launch(attempt)
+            try startSucceeded(attempt, hello: hello)
+            return hello
+        } catch {
+            startFailed(attempt, error: error)
+            throw error
+        }
+    }
+
+    /// starting → ready.
+    private func startSucceeded(_ attempt: StartAttempt, hello: KernelHello) throws(KernelError) {
+        guard case .starting(let current) = state, current === attempt, let runner = attempt.runner else {
+            throw KernelError(.startupFailed, "the start was abandoned")
+        }
+        if let death = runner.exited.currentValue {
+            throw KernelError(.startupFailed, "the runner \(death.status) right after saying hello\(Self.detail(death.diagnostics))")
+        }
+        runner.hello = hello
+        executionCount = 0
+        if !runner.startupNoise.isEmpty {
+            keepLateOutput(LateOutput(executionID: nil, stream: .stderr, text: runner.startupNoiseText))
+        }
+        state = .ready(runner)
+        logger.debug("kernel started", metadata: ["python": "\(hello.pythonVersion)"])
+        advanceQueue()
+    }
+
+    /// starting → notStarted: what waited for this start fails with `error`.
+    private func startFailed(_ attempt: StartAttempt, error: KernelError) {
+        guard case .starting(let current) = state, current === attempt else { return }
+        attempt.runner?.process.signalGroup(SIGKILL)
+        state = .notStarted
+        failQueued(with: error)
+    }
+
+    private func failQueued(with error: KernelError) {
+        let failed = queue
+        queue.removeAll()
+        for pending in failed { pending.end(.failedToStart, startFailure: error) }
+    }
+
+    /// Sends the next queued execution if the process is ready (ready → busy), or starts a
+    /// process for it.
+    private func advanceQueue() {
+        guard !queue.isEmpty else { return }
+        switch state {
+        case .ready(let runner):
+            sendNext(to: runner)
+        case .notStarted, .dead:
+            if closing {
+                failQueued(with: Self.closedError)
+            } else {
+                beginStart()
+            }
+        case .closed:
+            failQueued(with: Self.closedError)
+        case .starting, .busy, .dying:
+            break  // the end of what happens now advances the queue
+        }
+    }
+
+    /// ready → busy.
+    private func sendNext(to runner: RunnerProcess) {
+        let next = queue.removeFirst()
+        next.startedAt = .now
+        logger.trace("execute", metadata: ["request.id": "\(next.id)"])
+        do {
+            try runner.process.send(.execute(id: next.id, code: next.code, options: next.options.flags))
+        } catch {
+            // The process died before this code reached it, and its exit is not handled yet:
+            // the code never ran, so it waits for the fresh process that exit will lead to.
+            next.startedAt = nil
+            next.submittedAfterDeath = true
+            queue.insert(next, at: 0)
+            return
+        }
+        state = .busy(runner, next)
+        runner.lastExecutionID = next.id
+        if let timeout = next.options.timeout {
+            let id = next.id
+            next.timeoutTask = Task {
+                try? await Task.sleep(for: timeout)
+                guard !Task.isCancelled else { return }
+                self.timeoutFired(executionID: id)
             }
         }
     }
 
-    private func route(_ frame: Frame) {
-        if case .hello(let hello) = frame {
-            helloWaiter?.fulfill(.success(hello))
+    /// busy → ready (or dying with it → dying without it): the runner said `done`.
+    private func executionEnded(_ pending: PendingExecution, _ status: ExecutionStatus) {
+        pending.end(status)
+        switch state {
+        case .busy(let runner, let running) where running === pending:
+            state = .ready(runner)
+            advanceQueue()
+        case .dying(let runner, let running) where running === pending:
+            state = .dying(runner, nil)
+        default:
+            break
+        }
+    }
+
+    /// ready/busy → dying: pyrun is about to stop the process for `reason`.
+    private func beginStopping(_ runner: RunnerProcess, because reason: KernelDeath.StopReason) {
+        if runner.stopReason == nil { runner.stopReason = reason }
+        switch state {
+        case .ready(let current) where current === runner:
+            state = .dying(runner, nil)
+        case .busy(let current, let running) where current === runner:
+            state = .dying(runner, running)
+        default:
+            break
+        }
+    }
+
+    /// ready/busy/dying → dead (or a failed start): the process is gone and reaped.
+    private func processExited(_ runner: RunnerProcess, _ exit: ProcessExit) {
+        runner.frameChannelLossCheck?.cancel()
+        let running = runner === liveRunner ? self.running : nil
+        let death = makeDeath(of: runner, exit, running: running)
+        runner.exited.fulfill(death)
+        if case .starting(let attempt) = state, attempt.runner === runner {
+            // The start (`runStart`) fails with this; it makes the transition.
+            runner.helloWaiter.fulfill(.failure(startError(for: death, of: runner)))
             return
         }
+        guard runner === liveRunner else { return }
+        state = .dead(death)
+        lastDeath = death
+        logger.log(level: death.wasRequested ? .debug : .warning, "kernel process ended: \(death)")
+
+        let waiters = replyWaiters
+        replyWaiters.removeAll()
+        for waiter in waiters.values { waiter.resume(throwing: KernelError(.kernelDied, "\(death)")) }
+
+        if let running {
+            running.deliver(.notice(KernelNotice(.died(death))))
+            let status: ExecutionStatus
+            switch death.cause {
+            case .stoppedByPyrun(.interruptNotHonoured), .stoppedByPyrun(.timeout), .stoppedByPyrun(.interrupted):
+                status = running.timedOut ? .timedOut : .cancelled
+            case _ where death.wasRequested:
+                status = .cancelled
+            default:
+                status = .kernelDied
+            }
+            running.end(status, death: death)
+        }
+        // Executions the dead process had been given end with it; those that reached a
+        // process already dead never ran, and go to the next one.
+        let lost = queue.filter { !$0.submittedAfterDeath }
+        queue.removeAll { !$0.submittedAfterDeath }
+        for pending in lost {
+            pending.deliver(.notice(KernelNotice(.died(death))))
+            pending.end(.kernelDied, death: death)
+        }
+        if !death.wasRequested { deathObserver?(self, death) }
+        advanceQueue()
+    }
+
+    private func makeDeath(of runner: RunnerProcess, _ exit: ProcessExit, running: PendingExecution?) -> KernelDeath {
+        let memoryLimit = configuration.limits.memoryBytes
+        let peak = exit.peakResidentBytes ?? runner.reportedPeakResidentBytes
+        var interruptReason: KernelDeath.StopReason?
+        if let running, running.interruptSent {
+            interruptReason = running.timedOut ? .timeout(after: running.options.timeout ?? .zero) : .interrupted
+        }
+        let evidence = KernelDeath.Evidence(
+            status: exit.status, hostSignal: exit.hostSignal, stopReason: runner.stopReason,
+            interruptReason: interruptReason, selfSignal: runner.selfSignal, memoryLimitBytes: memoryLimit,
+            peakResidentBytes: peak, outOfMemoryKills: exit.outOfMemoryKills, diagnostics: exit.diagnostics)
+        return KernelDeath(
+            cause: KernelDeath.classify(evidence), status: exit.status, processID: runner.pid,
+            executionID: running?.id,
+            memory: KernelMemory(lastResidentBytes: exit.lastResidentBytes, peakResidentBytes: peak, limitBytes: memoryLimit),
+            diagnostics: exit.diagnostics)
+    }
+
+    // MARK: - Process events
+
+    /// Starts handing `runner`'s events to the actor; the task ends with the process. It holds
+    /// the kernel weakly, so a kernel that is released is not kept alive by its process.
+    private func watch(_ runner: RunnerProcess) {
+        let process = runner.process
+        let number = runner.number
+        Task { [weak self] in
+            for await batch in process.events {
+                guard let self else {
+                    process.signalGroup(SIGKILL)
+                    return
+                }
+                await self.handle(batch, fromProcessNumber: number)
+            }
+        }
+    }
+
+    /// The process numbered `number`, while the kernel still tracks it.
+    private func runner(numbered number: Int) -> RunnerProcess? {
+        switch state {
+        case .starting(let attempt): attempt.runner?.number == number ? attempt.runner : nil
+        case .ready(let runner), .busy(let runner, _), .dying(let runner, _): runner.number == number ? runner : nil
+        case .notStarted, .dead, .closed: nil
+        }
+    }
+
+    private func handle(_ batch: [ProcessEvent], fromProcessNumber number: Int) {
+        for event in batch {
+            // A process the kernel gave up on (a start that timed out) is no longer heard.
+            guard let runner = runner(numbered: number) else { return }
+            switch event {
+            case .frame(let frame):
+                route(frame, from: runner)
+            case .malformedLine(let preview, let reason):
+                if runner.hello == nil {
+                    // Before hello: what the interpreter's start printed. Empty lines are the
+                    // runner's own separator before its hello.
+                    if !preview.isEmpty { runner.keepStartupNoise(preview) }
+                } else if !preview.isEmpty {
+                    logger.warning("skipped a malformed line from the runner: \(reason): \(preview)")
+                }
+            case .frameChannelClosed:
+                frameChannelClosed(runner)
+            case .exited(let exit):
+                processExited(runner, exit)
+            }
+        }
+    }
+
+    /// Nothing can be heard from `runner` any more while it still lives: unless it exits on
+    /// its own within `frameChannelGrace` (a process that is exiting closes its channel
+    /// first), it is killed, and its death says why.
+    private func frameChannelClosed(_ runner: RunnerProcess) {
+        guard runner.frameChannelLossCheck == nil, runner.exited.currentValue == nil else { return }
+        logger.warning("the runner's frame channel closed while it still ran")
+        runner.frameChannelLossCheck = Task {
+            try? await Task.sleep(for: Self.frameChannelGrace)
+            guard !Task.isCancelled else { return }
+            self.frameChannelLost(runner)
+        }
+    }
+
+    private func frameChannelLost(_ runner: RunnerProcess) {
+        guard runner.exited.currentValue == nil else { return }
+        if case .starting(let attempt) = state, attempt.runner === runner {
+            runner.stopReason = .frameChannelLost
+        } else {
+            beginStopping(runner, because: .frameChannelLost)
+        }
+        runner.process.signalGroup(SIGKILL)
+    }
+
+    private func route(_ frame: Frame, from runner: RunnerProcess) {
+        switch frame {
+        case .hello(let hello):
+            runner.helloWaiter.fulfill(.success(hello))
+            return
+        case .selfSignal(_, let signal):
+            runner.selfSignal = signal
+            return
+        default:
+            break
+        }
+        guard runner.hello != nil || liveRunner === runner else {
+            // Before hello, a JSON line that is no frame of ours is start-up noise too.
+            if case .unknown(let json) = frame { runner.keepStartupNoise(json.serialized()) }
+            return
+        }
+        let running = liveRunner === runner ? self.running : nil
         guard let id = frame.id else {
-            if let running, case .unknown(let json) = frame { running.events?.yield(.unknown(json)) }
+            if let running, case .unknown(let json) = frame { running.deliver(.unknown(json)) }
+            if case .errorReply(_, let message) = frame { logger.warning("runner error: \(message)") }
             return
         }
         if let running, running.id == id {
-            apply(frame, to: running)
+            apply(frame, to: running, from: runner)
         } else if let waiter = replyWaiters.removeValue(forKey: id) {
             waiter.resume(returning: frame)
         } else if case .errorReply(_, let message) = frame {
@@ -445,42 +706,34 @@ public actor PythonKernel {
         }
     }
 
-    private func apply(_ frame: Frame, to pending: PendingExecution) {
+    private func apply(_ frame: Frame, to pending: PendingExecution, from runner: RunnerProcess) {
         switch frame {
         case .started(_, let count):
-            pending.result.executionCount = count
-            pending.events?.yield(.started(executionCount: count))
+            executionCount = count
+            pending.deliver(.started(executionCount: count))
         case .output(_, let stream, let text):
-            if stream == .stdout {
-                pending.result.stdout += text
-                pending.events?.yield(.stdout(text))
-            } else {
-                pending.result.stderr += text
-                pending.events?.yield(.stderr(text))
-            }
+            pending.deliver(stream == .stdout ? .stdout(text) : .stderr(text))
         case .display(_, let bundle, let metadata):
-            pending.result.displays.append(DisplayOutput(bundle: bundle, metadata: metadata))
-            pending.events?.yield(.display(bundle, metadata: metadata))
+            pending.deliver(.display(bundle, metadata: metadata))
         case .result(_, let bundle, let count):
-            pending.result.result = bundle
-            pending.events?.yield(.result(bundle, executionCount: count))
+            pending.deliver(.result(bundle, executionCount: count))
         case .error(_, let error):
-            pending.result.error = error
-            pending.events?.yield(.error(error))
+            pending.deliver(.error(error))
         case .inputRequest(_, let prompt, let password):
-            pending.events?.yield(.inputRequest(prompt: prompt, password: password))
+            pending.deliver(.inputRequest(prompt: prompt, password: password))
             answerInput(InputPrompt(prompt: prompt, password: password), for: pending)
         case .done(_, let report):
-            pending.result.report = report
-            pending.result.executionCount = report.executionCount
+            pending.recordDone(report)
+            if report.executionCount > 0 { executionCount = report.executionCount }
+            runner.reportedPeakResidentBytes = max(runner.reportedPeakResidentBytes ?? 0, report.peakRssBytes)
             let status: ExecutionStatus =
                 pending.timedOut ? .timedOut : report.cancelled ? .cancelled : report.ok ? .ok : .error
-            finish(pending, status: status)
+            executionEnded(pending, status)
         case .errorReply(_, let message):
-            pending.result.notices.append("the runner rejected the request: \(message)")
-            finish(pending, status: .error)
+            pending.deliver(.notice(KernelNotice(.runnerRejected(message: message))))
+            executionEnded(pending, .error)
         case .unknown(let json):
-            pending.events?.yield(.unknown(json))
+            pending.deliver(.unknown(json))
         case .hello, .completeReply, .isCompleteReply, .infoReply, .selfSignal:
             break
         }
@@ -505,94 +758,105 @@ public actor PythonKernel {
     }
 
     private func sendInputReply(id: String, value: String?) {
-        guard running?.id == id else { return }
-        try? process?.send(.inputReply(id: id, value: value))
+        guard let running, running.id == id, let runner = liveRunner else { return }
+        try? runner.process.send(.inputReply(id: id, value: value))
     }
 
-    private func finish(_ pending: PendingExecution, status: ExecutionStatus) {
-        pending.timeoutTask?.cancel()
-        pending.escalation?.cancel()
-        pending.result.status = status
-        if let startedAt = pending.startedAt { pending.result.duration = startedAt.duration(to: .now) }
-        pending.events?.finish()
-        pending.completion.fulfill(.success(pending.result))
-        if running === pending {
-            running = nil
-            advanceQueue()
-        }
-    }
+    // MARK: - Starting a process
 
-    private func processExited(_ status: TerminationStatus, diagnostics: String) {
-        let cause = KernelDeathCause(exitStatus: status, runningExecutionID: running?.id, diagnostics: diagnostics)
-        let expected = shuttingDown || running?.killedAfterInterrupt == true
-        process = nil
-        hello = nil
-        if !expected { lastDeath = cause }
-        logger.log(level: expected ? .debug : .warning, "kernel process ended: \(cause)")
-        exitWaiter?.fulfill(status)
-        helloWaiter?.fulfill(
-            .failure(KernelError(.startupFailed, "the runner \(status) before it was ready\(detail(diagnostics))")))
-        let waiters = replyWaiters
-        replyWaiters.removeAll()
-        for waiter in waiters.values {
-            waiter.resume(throwing: KernelError(.kernelDied, "\(cause)"))
-        }
-        // Executions the dead process had been given end with it; those that reached a
-        // process already dead never ran, and go to the next one.
-        let queued = queue.filter { !$0.submittedAfterDeath }
-        queue.removeAll { !$0.submittedAfterDeath }
-        if let running {
-            self.running = nil
-            running.result.deathCause = cause
-            if running.killedAfterInterrupt {
-                running.result.notices.append(
-                    "the code did not stop within \(configuration.interruptGrace) of the interrupt, so the kernel was killed; it restarts on next use and its state is lost"
-                )
-                finish(running, status: running.timedOut ? .timedOut : .cancelled)
-            } else if shuttingDown {
-                running.result.notices.append("the kernel was shut down while this execution ran")
-                finish(running, status: .cancelled)
+    /// Resolves the interpreter, spawns the runner and waits for its `hello`.
+    private func launch(_ attempt: StartAttempt) async throws(KernelError) -> KernelHello {
+        let environment = configuration.runnerEnvironment(base: ProcessInfo.processInfo.environment)
+        // A real interpreter binary starts without a probe: its hello says what it is. A
+        // script (a shim) is probed once per process for the binary behind it. Later starts
+        // of this kernel spawn the real executable either way.
+        let executable: String
+        let locatedPath: String
+        let source: InterpreterSource
+        if let known = self.interpreter {
+            executable = known.executable
+            locatedPath = known.path
+            source = known.source
+        } else {
+            let (path, foundIn) = try InterpreterResolver.locate(
+                configuration.interpreter, workingDirectory: configuration.workingDirectory,
+                environment: environment)
+            source = foundIn
+            locatedPath = path
+            if InterpreterResolver.isScript(path) {
+                let resolved = try await InterpreterResolver.probeOnce(
+                    path: path, source: foundIn, workingDirectory: configuration.workingDirectory,
+                    environment: environment)
+                executable = resolved.executable
             } else {
-                running.result.notices.append("\(cause); its state is lost")
-                finish(running, status: .kernelDied)
+                executable = path
             }
         }
-        for pending in queued {
-            pending.result.deathCause = cause
-            pending.result.notices.append("not run: \(cause)")
-            finish(pending, status: .kernelDied)
+        let runnerInstallation = try RunnerInstallation.current()
+        let command = LaunchCommand.local(python: executable, runner: runnerInstallation)
+        let process: KernelProcess
+        do {
+            process = try KernelProcess(command: command, environment: environment, logger: logger)
+        } catch {
+            throw KernelError(.spawnFailed, error.description)
         }
-        advanceQueue()
+        processStarts += 1
+        spawnCounter += 1
+        lastSpawnedProcess = process
+        let runner = RunnerProcess(process: process, number: spawnCounter)
+        attempt.runner = runner
+        logger[metadataKey: "kernel.pid"] = "\(process.pid)"
+        watch(runner)
+        guard let outcome = await runner.helloWaiter.wait(timeout: configuration.startupTimeout) else {
+            process.signalGroup(SIGKILL)
+            throw KernelError(
+                .startupTimedOut,
+                "the runner (\(executable)) did not say hello within \(configuration.startupTimeout.formattedSeconds)\(Self.noiseDetail(runner))"
+            )
+        }
+        let hello = try outcome.get()
+        guard let version = PythonVersion(parsing: hello.pythonVersion), version >= .minimumSupported else {
+            process.signalGroup(SIGKILL)
+            throw KernelError(
+                .interpreterTooOld,
+                "\(executable) is Python \(hello.pythonVersion); pyrun needs Python \(PythonVersion.minimumSupported.major).\(PythonVersion.minimumSupported.minor) or newer"
+            )
+        }
+        if self.interpreter == nil {
+            self.interpreter = PythonInterpreter(
+                path: locatedPath, executable: hello.executable.isEmpty ? executable : hello.executable,
+                version: version, source: source)
+        }
+        return hello
     }
 
-    private func detail(_ diagnostics: String) -> String {
+    /// Why a start failed, from how the process ended before its `hello`.
+    private func startError(for death: KernelDeath, of runner: RunnerProcess) -> KernelError {
+        if death.status == .exited(KernelDeath.memoryLimitTooLowStatus) {
+            let limit = configuration.limits.memoryBytes.map { " (\(ByteFormat.text($0)))" } ?? ""
+            return KernelError(
+                .memoryLimitTooLow,
+                "the memory limit\(limit) leaves too little memory for the runner itself; raise it\(Self.detail(death.diagnostics))"
+            )
+        }
+        if case .stoppedByPyrun(.frameChannelLost) = death.cause {
+            return KernelError(
+                .startupFailed,
+                "the interpreter closed or replaced the runner's frame channel before it said hello\(Self.detail(death.diagnostics))\(Self.noiseDetail(runner))"
+            )
+        }
+        return KernelError(
+            .startupFailed,
+            "the runner \(death.status) before it was ready\(Self.detail(death.diagnostics))\(Self.noiseDetail(runner))")
+    }
+
+    private static func detail(_ diagnostics: String) -> String {
         let trimmed = diagnostics.trimmingCharacters(in: .whitespacesAndNewlines)
         return trimmed.isEmpty ? "" : ": \(trimmed.split(separator: "\n").suffix(5).joined(separator: "\n"))"
     }
-}
 
-/// An execution the kernel owns until it ends; confined to the kernel actor.
-private final class PendingExecution {
-    let id: String
-    let code: String
-    let options: ExecutionOptions
-    /// Nil when nobody will iterate the events (`run`): the result alone is collected.
-    let events: AsyncStream<ExecutionEvent>.Continuation?
-    let completion = SetOnceValue<Result<ExecutionResult, KernelError>>()
-    var result: ExecutionResult
-    var startedAt: ContinuousClock.Instant?
-    var timeoutTask: Task<Void, Never>?
-    var escalation: Task<Void, Never>?
-    var timedOut = false
-    var killedAfterInterrupt = false
-    /// Set when its send found the process already dead.
-    var submittedAfterDeath = false
-
-    init(id: String, code: String, options: ExecutionOptions, events: AsyncStream<ExecutionEvent>.Continuation?) {
-        self.id = id
-        self.code = code
-        self.options = options
-        self.events = events
-        self.result = ExecutionResult(id: id, status: .ok)
+    private static func noiseDetail(_ runner: RunnerProcess) -> String {
+        let noise = runner.startupNoise.suffix(5).joined(separator: "\n")
+        return noise.isEmpty ? "" : "; before its hello it printed:\n\(noise)"
     }
 }

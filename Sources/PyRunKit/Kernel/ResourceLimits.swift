@@ -1,5 +1,5 @@
 /// Limits applied to the runner with `setrlimit` (PROTOCOL.md, `PYRUN_LIMITS`).
-public struct ResourceLimits: Sendable, Hashable {
+public struct ResourceLimits: Sendable, Hashable, CustomStringConvertible {
     /// Address-space limit (`RLIMIT_AS`); an allocation past it is a `MemoryError`.
     public var memoryBytes: Int?
     /// CPU time limit (`RLIMIT_CPU`); the kernel is killed with SIGXCPU past it.
@@ -14,6 +14,16 @@ public struct ResourceLimits: Sendable, Hashable {
         self.cpuSeconds = cpuSeconds
         self.openFiles = openFiles
         self.fileSizeBytes = fileSizeBytes
+    }
+
+    public var description: String {
+        let parts = [
+            memoryBytes.map { "memory \(ByteFormat.text($0))" },
+            cpuSeconds.map { "CPU \($0) s" },
+            openFiles.map { "\($0) open files" },
+            fileSizeBytes.map { "file size \(ByteFormat.text($0))" },
+        ].compactMap { $0 }
+        return parts.isEmpty ? "none" : parts.joined(separator: ", ")
     }
 
     /// No limits at all.

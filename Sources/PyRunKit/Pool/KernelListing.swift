@@ -1,7 +1,7 @@
 import Foundation
 
 /// One live key of a `KernelPool`, as `list()` reports it.
-public struct KernelListing: Sendable, Hashable {
+public struct KernelListing: Sendable, Hashable, CustomStringConvertible {
     /// The agent key.
     public var key: String
     /// The runner's pid, nil while no process is up (not yet started, or died and not yet
@@ -15,29 +15,25 @@ public struct KernelListing: Sendable, Hashable {
     public var startedAt: Date?
     /// When the key last ran something (or was created).
     public var lastUsed: Date
-    /// Executions the pool ran on the current process.
+    /// The kernel's own execution count: the non-silent executions its current process ran,
+    /// however they were submitted (0 without a process).
     public var executionCount: Int
     /// Whether an execution runs or waits.
     public var busy: Bool
     /// Resident memory of the runner process (VmRSS) on Linux; nil elsewhere or without a process.
     public var residentMemoryBytes: Int?
-}
 
-/// Reads how much memory a process holds.
-enum ProcessMemory {
-    /// The resident set size of `pid` from `/proc/<pid>/status` (Linux); nil elsewhere.
-    static func residentBytes(of pid: Int32) -> Int? {
-        #if os(Linux)
-        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
-        for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
-            // "VmRSS:	   10236 kB"
-            let fields = line.dropFirst("VmRSS:".count).split(whereSeparator: { $0 == " " || $0 == "\t" })
-            guard let kilobytes = fields.first.flatMap({ Int($0) }) else { return nil }
-            return kilobytes * 1024
-        }
-        return nil
-        #else
-        return nil
-        #endif
+    /// One line: `analysis  pid 4242  Python 3.12.1  busy  12 executions  38.5 MiB  cwd /work  last used 3 s ago`.
+    public var description: String {
+        var parts = [key]
+        parts.append(pid.map { "pid \($0)" } ?? "no process")
+        if let interpreter { parts.append("Python \(interpreter.version)") }
+        parts.append(busy ? "busy" : "idle")
+        parts.append("\(executionCount) execution\(executionCount == 1 ? "" : "s")")
+        if let residentMemoryBytes { parts.append(ByteFormat.text(residentMemoryBytes)) }
+        if let workingDirectory { parts.append("cwd \(workingDirectory)") }
+        let idle = max(0, Date().timeIntervalSince(lastUsed))
+        parts.append("last used \(Int(idle.rounded())) s ago")
+        return parts.joined(separator: "  ")
     }
 }

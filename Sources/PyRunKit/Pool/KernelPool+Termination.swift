@@ -13,7 +13,8 @@ import Darwin
 ///   lets the signal end the host as it would have (same exit status). A host that uses
 ///   swift-service-lifecycle calls `await pool.shutdownAll()` from its service's graceful
 ///   shutdown instead.
-/// - **Normal exit**: `await pool.shutdownAll()` before returning from `main`.
+/// - **Normal exit**: `withPool { }` shuts everything down when its body returns; a pool made
+///   with `KernelPool(…)` needs `await pool.shutdownAll()` before `main` returns.
 /// - **SIGKILL or a crash of the host**: nothing in the host runs; each runner sees its
 ///   request pipe close (end of input) and exits on its own, and takes its process group's
 ///   children with it.
@@ -44,7 +45,7 @@ extension KernelPool {
     ) -> TerminationWatch {
         let id = TerminationShutdowns.add(
             TerminationShutdowns.Watcher(signals: Set(signals), thenExit: thenExit) { [weak self] in
-                await self?.shutdownAll()
+                await self?.shutdownAll(because: .hostExit)
             })
         return TerminationWatch(id: id)
     }

@@ -6,13 +6,15 @@ import Logging
 /// Executions for one key run one at a time, in the order they were submitted; different
 /// keys run in parallel, each in its own process. Asking for a key with a different
 /// `KernelConfiguration` restarts only that key. Whenever a key's earlier state is gone
-/// (its configuration changed, it was reset, evicted, culled, or its process died), the next
-/// `execute` result says so in `ExecutionResult.notices`, so an agent is never silently
-/// confused.
+/// (its configuration changed, it was reset, evicted, culled, shut down, or its process
+/// ended), the key's next execution starts with a `KernelNotice` that says why: a `notice`
+/// event at the start of `execute`'s stream, and the first of `run`'s `notices`. Every death
+/// and restart is also a `PoolEvent`.
 ///
-/// When the host exits, call `shutdownAll()` (see `shutdownAllOnTermination()` for SIGINT and
-/// SIGTERM). If the host is killed outright, each runner exits on its own when its stdin
-/// closes, which the kernel's death guarantees.
+/// Prefer `withPool(configuration:) { pool in … }`, which shuts every kernel down when its
+/// body ends. A pool made with `KernelPool(…)` must be shut down with `shutdownAll()` (see
+/// `shutdownAllOnTermination()` for SIGINT and SIGTERM); if the host is killed outright, each
+/// runner exits on its own when its stdin closes.
 public actor KernelPool {
     /// The key used when a caller gives none.
     public static let defaultKey = "default"
@@ -25,7 +27,7 @@ public actor KernelPool {
     /// The live keys.
     private var entries: [String: KeyedKernel] = [:]
     /// For keys that are no longer live: why, said once on the key's next execution.
-    private var departures: [String: String] = [:]
+    private var departures: [String: KernelNotice] = [:]
 
     /// Pre-started kernels with the default configuration, waiting for a new key.
     private var spares: [PythonKernel] = []
@@ -34,18 +36,19 @@ public actor KernelPool {
     private var spareLaunchCounter = 0
     /// Bumped by `shutdownAll()`, so a spare that finishes starting afterwards is shut down.
     private var spareEpoch = 0
+    /// Set by `close()`: the pool's scope ended and it starts nothing any more.
+    private var closed = false
 
     /// Creates a pool. Warm spares, if configured, start at once in the background.
     public init(configuration: PoolConfiguration = PoolConfiguration(), logger: Logger = Logger(label: "pyrun.pool")) {
         self.configuration = configuration
         self.logger = logger
         let interval = configuration.effectiveMaintenanceInterval
-        // The loop holds the pool weakly, so it ends once the pool is gone.
+        // The loop holds the pool weakly, so it ends once the pool is gone (or closed).
         Task { [weak self] in
             while !Task.isCancelled {
                 try? await Task.sleep(for: interval)
-                guard let self else { return }
-                await self.performMaintenance()
+                guard let self, await self.performMaintenance() else { return }
             }
         }
         if configuration.warmSpares > 0 {
@@ -67,51 +70,60 @@ public actor KernelPool {
 
     // MARK: - Using a key
 
-    /// Runs `code` on `key`'s kernel and returns everything it produced.
+    /// Submits `code` to `key`'s kernel and returns its execution, whose events stream as
+    /// they happen: first a `notice` for each thing the key lost since its last execution,
+    /// then the code's own events, and last `finished` with the outcome (a death with its
+    /// cause, or `failedToStart` when the kernel could not be started). No kernel object
+    /// needs to be held.
     ///
     /// The kernel is created on first use and restarted first if `configuration` differs
-    /// from the key's current one. When the key's earlier state is gone, the result's
-    /// `notices` start with a sentence that says why.
+    /// from the key's current one; this returns once it has started.
     /// - Parameters:
     ///   - code: Python source.
     ///   - key: the agent key; `"default"` if not given.
     ///   - configuration: the configuration the key must have; nil keeps the key's current
     ///     one (or the pool's default for a new key).
     ///   - options: timeout, stdin handler and the like for this execution.
-    /// - Throws: `KernelError` when the kernel could not be started, or the key was shut
-    ///   down before the code was sent.
     public func execute(
         _ code: String, key: String = KernelPool.defaultKey, configuration: KernelConfiguration? = nil,
         options: ExecutionOptions = ExecutionOptions()
-    ) async throws -> ExecutionResult {
-        let entry = await claim(key: key, configuration: configuration)
+    ) async -> Execution {
+        let entry: KeyedKernel
         do {
-            try await ensureProcess(of: entry)
-            guard entries[key] === entry else {
-                throw KernelError(.shutDown, "the kernel for key '\(key)' was shut down before the code was sent")
-            }
-            let notices = entry.pendingNotices
-            entry.pendingNotices.removeAll()
-            let execution = await entry.kernel.execute(code, options: options)
-            if entries[key] !== entry {
-                // The key was shut down while the code was on its way: make sure nothing lives on.
-                await entry.kernel.shutdown(grace: self.configuration.shutdownGrace)
-            }
-            var result = try await execution.result()
-            result.notices.insert(contentsOf: notices, at: 0)
-            record(result, on: entry)
-            release(entry)
-            return result
+            entry = try await claimStarted(key: key, configuration: configuration)
         } catch {
-            release(entry)
-            discardIfNeverStarted(entry)
-            throw error
+            return Execution.ended(id: "unstarted", outcome: ExecutionOutcome(status: .failedToStart, startFailure: error))
         }
+        let execution = await entry.kernel.execute(code, options: options, leadingNotices: entry.takeNotices())
+        await stopIfDeparted(entry)
+        let ended = execution.channel.outcome
+        Task {
+            _ = await ended.wait()
+            self.finished(entry)
+        }
+        return execution
     }
 
-    /// The kernel of `key`, started, for callers that want to stream executions or use
-    /// `complete`/`interrupt` directly. While it runs something it counts as busy (never
-    /// evicted or culled). Notices about lost state are only given by `execute`.
+    /// Runs `code` on `key`'s kernel and returns everything it produced, collected (see
+    /// `ExecutionOptions.collectedOutputLimit`); its `notices` start with what the key lost
+    /// since its last execution. See `execute` for the rest.
+    /// - Throws: `KernelError` when the kernel could not be started, or the key was shut
+    ///   down before the code was sent.
+    public func run(
+        _ code: String, key: String = KernelPool.defaultKey, configuration: KernelConfiguration? = nil,
+        options: ExecutionOptions = ExecutionOptions()
+    ) async throws -> ExecutionResult {
+        let entry = try await claimStarted(key: key, configuration: configuration)
+        defer { finished(entry) }
+        let result = try await entry.kernel.run(code, options: options, leadingNotices: entry.takeNotices())
+        await stopIfDeparted(entry)
+        return result
+    }
+
+    /// The kernel of `key`, started, for callers that use it directly. While it runs
+    /// something it counts as busy (never evicted or culled). Notices about lost state are
+    /// only given by `execute` and `run`; `interrupt`, `complete` and `isComplete` need no
+    /// kernel object either.
     ///
     /// Ask again rather than keeping the object: once the key is reset, evicted, culled or
     /// shut down, it is no longer the key's kernel (and using it would start a process the
@@ -120,28 +132,42 @@ public actor KernelPool {
     public func kernel(
         for key: String = KernelPool.defaultKey, configuration: KernelConfiguration? = nil
     ) async throws -> PythonKernel {
-        let entry = await claim(key: key, configuration: configuration)
-        do {
-            try await ensureProcess(of: entry)
-            release(entry)
-            return entry.kernel
-        } catch {
-            release(entry)
-            discardIfNeverStarted(entry)
-            throw error
-        }
+        let entry = try await claimStarted(key: key, configuration: configuration)
+        finished(entry)
+        return entry.kernel
+    }
+
+    /// Interrupts what `key`'s kernel runs, as Ctrl-C does (see `PythonKernel.interrupt()`).
+    /// Does nothing for a key that is not live or runs nothing.
+    public func interrupt(_ key: String = KernelPool.defaultKey) async {
+        await entries[key]?.kernel.interrupt()
+    }
+
+    /// Completions for `code` at `cursor` in `key`'s kernel (started if needed), answered
+    /// even while code runs there.
+    /// - Throws: `KernelError` when the kernel could not be started or did not answer.
+    public func complete(code: String, cursor: Int? = nil, key: String = KernelPool.defaultKey) async throws
+        -> CompletionResult
+    {
+        try await kernel(for: key).complete(code: code, cursor: cursor)
+    }
+
+    /// Whether `code` is complete in `key`'s kernel (started if needed).
+    /// - Throws: `KernelError` when the kernel could not be started or did not answer.
+    public func isComplete(code: String, key: String = KernelPool.defaultKey) async throws -> CodeCompleteness {
+        try await kernel(for: key).isComplete(code: code)
     }
 
     /// Gives `key` a fresh interpreter with the same configuration, without touching other
     /// keys. Anything running on it is cancelled. Does nothing for a key that is not live.
     /// - Throws: `KernelError` when the fresh kernel could not be started.
     public func reset(_ key: String = KernelPool.defaultKey) async throws {
-        guard let old = entries[key] else { return }
-        let fresh = KeyedKernel(key: key, configuration: old.configuration, kernel: makeKernel(old.configuration, key: key))
-        fresh.pendingNotices.append("the kernel for key '\(key)' was reset: this is a fresh interpreter and earlier state is gone")
+        guard let old = entries[key], !closed else { return }
+        let fresh = KeyedKernel(key: key, configuration: old.configuration, kernel: makeKernel(old.configuration))
+        fresh.pendingNotices.append(KernelNotice(.reset, key: key))
         entries[key] = fresh
         emit(key, .restarted(.reset))
-        await old.kernel.shutdown(grace: configuration.shutdownGrace)
+        await old.kernel.stop(because: .reset, grace: configuration.shutdownGrace)
         fresh.inFlight += 1
         defer { release(fresh) }
         try await ensureProcess(of: fresh)
@@ -152,8 +178,8 @@ public actor KernelPool {
     @discardableResult
     public func shutdown(_ key: String = KernelPool.defaultKey) async -> ShutdownOutcome {
         guard let entry = entries.removeValue(forKey: key) else { return .notRunning }
-        departures[key] = "the kernel for key '\(key)' was shut down: this is a fresh interpreter and earlier state is gone"
-        let outcome = await entry.kernel.shutdown(grace: configuration.shutdownGrace)
+        departures[key] = KernelNotice(.shutDown, key: key)
+        let outcome = await entry.kernel.stop(because: .shutdown, grace: configuration.shutdownGrace)
         emit(key, .shutDown(outcome))
         return outcome
     }
@@ -164,11 +190,14 @@ public actor KernelPool {
     /// - Returns: how each key's shutdown ended.
     @discardableResult
     public func shutdownAll() async -> [String: ShutdownOutcome] {
+        await shutdownAll(because: .shutdown)
+    }
+
+    @discardableResult
+    func shutdownAll(because reason: KernelDeath.StopReason, closingKernels: Bool = false) async -> [String: ShutdownOutcome] {
         let stopping = entries
         entries.removeAll()
-        for key in stopping.keys {
-            departures[key] = "the kernel for key '\(key)' was shut down: this is a fresh interpreter and earlier state is gone"
-        }
+        for key in stopping.keys { departures[key] = KernelNotice(.shutDown, key: key) }
         spareEpoch += 1
         let idleSpares = spares
         spares.removeAll()
@@ -177,11 +206,15 @@ public actor KernelPool {
         let outcomes = await withTaskGroup(of: (String, ShutdownOutcome)?.self) { group in
             for (key, entry) in stopping {
                 let kernel = entry.kernel
-                group.addTask { (key, await kernel.shutdown(grace: grace)) }
+                group.addTask {
+                    let outcome = await kernel.stop(because: reason, grace: grace)
+                    if closingKernels { await kernel.close(grace: grace) }
+                    return (key, outcome)
+                }
             }
             for spare in idleSpares {
                 group.addTask {
-                    await spare.shutdown(grace: grace)
+                    await spare.close(grace: grace)
                     return nil
                 }
             }
@@ -195,6 +228,13 @@ public actor KernelPool {
         return outcomes
     }
 
+    /// Shuts everything down for good: what `withPool` does when its body ends. Later calls
+    /// fail at once, and kernels handed out by `kernel(for:)` never start again.
+    func close() async {
+        closed = true
+        await shutdownAll(because: .shutdown, closingKernels: true)
+    }
+
     // MARK: - Listing
 
     /// Every live key, sorted by key.
@@ -206,12 +246,13 @@ public actor KernelPool {
             let interpreter = await kernel.interpreter
             let hello = await kernel.hello
             let kernelBusy = await kernel.isBusy
+            let executionCount = await kernel.executionCount
             listings.append(
                 KernelListing(
                     key: entry.key, pid: pid, interpreter: interpreter,
                     workingDirectory: hello?.workingDirectory ?? entry.configuration.workingDirectory,
                     startedAt: pid == nil ? nil : entry.startedAt, lastUsed: entry.lastUsedDate,
-                    executionCount: entry.executionCount, busy: entry.inFlight > 0 || kernelBusy,
+                    executionCount: pid == nil ? 0 : executionCount, busy: entry.inFlight > 0 || kernelBusy,
                     residentMemoryBytes: pid.flatMap(ProcessMemory.residentBytes(of:))))
         }
         return listings
@@ -224,6 +265,39 @@ public actor KernelPool {
     public var readySpareCount: Int { spares.count }
 
     // MARK: - Entries
+
+    /// The entry for `key`, started, counted as in use until `finished(_:)`.
+    /// - Throws: `KernelError` when it could not be started, or the key went away meanwhile.
+    private func claimStarted(key: String, configuration: KernelConfiguration?) async throws(KernelError) -> KeyedKernel {
+        guard !closed else {
+            throw KernelError(.shutDown, "the pool was closed (its withPool body ended); make a new one")
+        }
+        let entry = await claim(key: key, configuration: configuration)
+        do {
+            try await ensureProcess(of: entry)
+        } catch {
+            release(entry)
+            discardIfNeverStarted(entry)
+            throw error
+        }
+        guard entries[key] === entry else {
+            release(entry)
+            throw KernelError(.shutDown, "the kernel for key '\(key)' was shut down before the code was sent")
+        }
+        return entry
+    }
+
+    /// After code was handed to `entry`'s kernel: if the key was shut down meanwhile, makes
+    /// sure nothing lives on.
+    private func stopIfDeparted(_ entry: KeyedKernel) async {
+        guard entries[entry.key] !== entry else { return }
+        await entry.kernel.stop(because: .shutdown, grace: configuration.shutdownGrace)
+    }
+
+    /// An execution on `entry` ended.
+    private func finished(_ entry: KeyedKernel) {
+        release(entry)
+    }
 
     /// The entry for `key` with `configuration`, counted as in use until `release`: created,
     /// taken from a spare, or replaced when the configuration changed.
@@ -242,17 +316,16 @@ public actor KernelPool {
             fresh.fromWarmSpare = true
             replenishSpares()
         } else {
-            fresh = KeyedKernel(key: key, configuration: configuration, kernel: makeKernel(configuration, key: key))
+            fresh = KeyedKernel(key: key, configuration: configuration, kernel: makeKernel(configuration))
         }
         fresh.inFlight += 1
         let replaced = entries[key]
         entries[key] = fresh
         if let replaced {
-            let change = Self.describeChange(from: replaced.configuration, to: configuration)
             fresh.pendingNotices.append(
-                "the configuration of key '\(key)' changed (\(change)), so its kernel was restarted: earlier state is gone")
+                KernelNotice(.configurationChanged(from: replaced.configuration, to: configuration), key: key))
             emit(key, .restarted(.configurationChanged))
-            await replaced.kernel.shutdown(grace: self.configuration.shutdownGrace)
+            await replaced.kernel.stop(because: .configurationChanged, grace: self.configuration.shutdownGrace)
         } else if let departure = departures.removeValue(forKey: key) {
             fresh.pendingNotices.append(departure)
         }
@@ -260,10 +333,10 @@ public actor KernelPool {
         return fresh
     }
 
-    private func makeKernel(_ configuration: KernelConfiguration, key: String) -> PythonKernel {
-        var logger = self.logger
-        logger[metadataKey: "kernel.key"] = "\(key)"
-        return PythonKernel(configuration: configuration, logger: logger)
+    private func makeKernel(_ configuration: KernelConfiguration) -> PythonKernel {
+        PythonKernel(configuration: configuration, logger: logger) { [weak self] kernel, death in
+            Task { await self?.kernelDied(kernel, death) }
+        }
     }
 
     /// Forgets an entry whose kernel never started (a bad interpreter path, say), so it holds
@@ -275,57 +348,44 @@ public actor KernelPool {
     }
 
     /// Starts the entry's process if needed, and notices when it is not the process the key
-    /// had before (it died, or was killed after an interrupt), so the next result says so.
-    private func ensureProcess(of entry: KeyedKernel) async throws {
-        let hello = try await entry.kernel.start()
+    /// had before (it died, or was stopped), so the next execution says so.
+    private func ensureProcess(of entry: KeyedKernel) async throws(KernelError) {
+        let hello: KernelHello
+        do {
+            hello = try await entry.kernel.start()
+        } catch {
+            throw error as? KernelError ?? KernelError(.startupFailed, "\(error)")
+        }
         let death = await entry.kernel.lastDeath
         let interpreter = await entry.kernel.interpreter
         guard hello.pid != entry.processID else { return }
-        if entry.processID != nil {
-            explainLostProcess(of: entry, lastDeath: death)
+        if let previous = entry.processID {
+            if let death, death.processID == previous {
+                noteDeath(death, of: entry)
+            } else if entry.explainedProcessID != previous {
+                entry.explainedProcessID = previous
+                entry.pendingNotices.append(KernelNotice(.shutDown, key: entry.key))
+            }
         }
-        entry.lossExplained = false
         entry.processID = hello.pid
         entry.startedAt = Date()
-        entry.executionCount = 0
         emit(entry.key, .started(pid: hello.pid, interpreter: interpreter, fromWarmSpare: entry.fromWarmSpare))
         entry.fromWarmSpare = false
     }
 
-    /// Queues the notice (and event) for a process of `entry` that went away unasked, once.
-    private func explainLostProcess(of entry: KeyedKernel, lastDeath death: KernelDeathCause?) {
-        guard !entry.lossExplained else { return }
-        entry.lossExplained = true
-        if let death, death != entry.acknowledgedDeath {
-            entry.acknowledgedDeath = death
-            announceDeath(death, of: entry)
-        } else {
-            entry.pendingNotices.append(
-                "the previous kernel process for key '\(entry.key)' was stopped: this is a fresh interpreter and earlier state is gone")
-        }
+    /// A key's kernel process ended without being asked to (the kernel's hook).
+    private func kernelDied(_ kernel: PythonKernel, _ death: KernelDeath) {
+        guard let entry = entries.values.first(where: { $0.kernel === kernel }) else { return }
+        noteDeath(death, of: entry)
     }
 
-    /// Emits `died` and queues the notice the key's next result carries.
-    private func announceDeath(_ cause: KernelDeathCause, of entry: KeyedKernel) {
-        emit(entry.key, .died(cause))
-        entry.pendingNotices.append(
-            "the previous kernel for key '\(entry.key)' died (\(cause)): this is a fresh interpreter and earlier state is gone")
-    }
-
-    /// Books a finished execution: counts, and a death it revealed.
-    private func record(_ result: ExecutionResult, on entry: KeyedKernel) {
-        entry.executionCount += 1
-        entry.touch()
-        // A death already told (another call may have restarted the kernel first) is not told again.
-        guard let cause = result.deathCause, !entry.lossExplained, cause != entry.acknowledgedDeath else { return }
-        entry.lossExplained = true
-        entry.acknowledgedDeath = cause
-        if result.status == .kernelDied {
-            announceDeath(cause, of: entry)
-        } else {
-            entry.pendingNotices.append(
-                "the previous kernel for key '\(entry.key)' was killed because interrupted code did not stop: this is a fresh interpreter and earlier state is gone")
-        }
+    /// Queues the notice for the end of one of `entry`'s processes, and emits `died` for a
+    /// death the host did not ask for; once per process.
+    private func noteDeath(_ death: KernelDeath, of entry: KeyedKernel) {
+        guard entry.explainedProcessID != death.processID else { return }
+        entry.explainedProcessID = death.processID
+        if !death.wasRequested { emit(entry.key, .died(death)) }
+        entry.pendingNotices.append(KernelNotice(.died(death), key: entry.key))
     }
 
     private func release(_ entry: KeyedKernel) {
@@ -355,48 +415,44 @@ public actor KernelPool {
                 continue
             }
             entries.removeValue(forKey: victim.key)
-            departures[victim.key] =
-                "the kernel for key '\(victim.key)' was evicted (the pool keeps at most \(maximum) live kernels and it was the least recently used idle one): this is a fresh interpreter and earlier state is gone"
+            departures[victim.key] = KernelNotice(.evicted(maximumLiveKernels: maximum), key: victim.key)
             emit(victim.key, .evicted)
-            await victim.kernel.shutdown(grace: configuration.shutdownGrace)
+            await victim.kernel.stop(because: .eviction, grace: configuration.shutdownGrace)
         }
     }
 
-    /// Culls idle kernels, reports deaths of idle kernels, and keeps the cap.
-    private func performMaintenance() async {
+    /// Culls idle kernels and keeps the cap; false once the pool is closed.
+    private func performMaintenance() async -> Bool {
+        guard !closed else { return false }
         let now = ContinuousClock.now
-        for entry in entries.values where entry.inFlight == 0 {
-            let kernel = entry.kernel
-            let running = await kernel.isRunning
-            let busy = await kernel.isBusy
-            let death = await kernel.lastDeath
-            guard entries[entry.key] === entry, entry.inFlight == 0, !busy else { continue }
-            if !running, entry.processID != nil {
-                explainLostProcess(of: entry, lastDeath: death)
-            }
-            if let idleTimeout = configuration.idleTimeout, entry.lastUsed.duration(to: now) >= idleTimeout {
+        if let idleTimeout = configuration.idleTimeout {
+            for entry in entries.values where entry.inFlight == 0 && entry.lastUsed.duration(to: now) >= idleTimeout {
+                let kernel = entry.kernel
+                let busy = await kernel.isBusy
+                guard entries[entry.key] === entry, entry.inFlight == 0, !busy else { continue }
                 let idleFor = entry.lastUsed.duration(to: now)
                 entries.removeValue(forKey: entry.key)
-                departures[entry.key] =
-                    "the kernel for key '\(entry.key)' was shut down after \(idleFor.formattedSeconds) idle (idle timeout \(idleTimeout.formattedSeconds)): this is a fresh interpreter and earlier state is gone"
+                departures[entry.key] = KernelNotice(.culled(idleFor: idleFor, idleTimeout: idleTimeout), key: entry.key)
                 emit(entry.key, .culled(idleFor: idleFor))
-                await kernel.shutdown(grace: configuration.shutdownGrace)
+                await kernel.stop(because: .idleCull, grace: configuration.shutdownGrace)
             }
         }
         await enforceCapacity()
+        return true
     }
 
     // MARK: - Warm spares
 
     /// Starts spares until `warmSpares` are ready or starting.
     private func replenishSpares() {
+        guard !closed else { return }
         let missing = configuration.warmSpares - spares.count - spareLaunches.count
         guard missing > 0 else { return }
         for _ in 0..<missing {
             spareLaunchCounter += 1
             let launch = spareLaunchCounter
             let epoch = spareEpoch
-            let kernel = makeKernel(configuration.defaultConfiguration, key: "(spare)")
+            let kernel = makeKernel(configuration.defaultConfiguration)
             spareLaunches[launch] = Task {
                 let started: Bool
                 do {
@@ -412,9 +468,9 @@ public actor KernelPool {
 
     private func spareLaunched(_ kernel: PythonKernel, launch: Int, epoch: Int, started: Bool) async {
         spareLaunches.removeValue(forKey: launch)
-        guard started, epoch == spareEpoch else {
+        guard started, epoch == spareEpoch, !closed else {
             if !started { logger.warning("a warm spare kernel failed to start") }
-            await kernel.shutdown(grace: configuration.shutdownGrace)
+            await kernel.close(grace: configuration.shutdownGrace)
             return
         }
         spares.append(kernel)
@@ -426,24 +482,6 @@ public actor KernelPool {
         let event = PoolEvent(key: key, kind: kind)
         logger.debug("\(event)", metadata: ["kernel.key": "\(key)"])
         broadcaster.send(event)
-    }
-
-    /// Says what differs between two configurations, for the restart notice.
-    static func describeChange(from old: KernelConfiguration, to new: KernelConfiguration) -> String {
-        var changes: [String] = []
-        if old.interpreter != new.interpreter { changes.append("interpreter \(old.interpreter) → \(new.interpreter)") }
-        if old.workingDirectory != new.workingDirectory {
-            changes.append("working directory \(old.workingDirectory ?? "(host's)") → \(new.workingDirectory ?? "(host's)")")
-        }
-        if old.environment != new.environment { changes.append("environment") }
-        if old.preludePath != new.preludePath {
-            changes.append("prelude \(old.preludePath ?? "(none)") → \(new.preludePath ?? "(none)")")
-        }
-        if old.limits != new.limits { changes.append("limits") }
-        if old.startupTimeout != new.startupTimeout || old.interruptGrace != new.interruptGrace {
-            changes.append("timeouts")
-        }
-        return changes.isEmpty ? "configuration" : changes.joined(separator: ", ")
     }
 }
 
@@ -457,18 +495,14 @@ private final class KeyedKernel {
     var startedAt: Date?
     var lastUsed = ContinuousClock.now
     var lastUsedDate = Date()
-    /// Executions the pool ran on the current process.
-    var executionCount = 0
     /// Pool calls using the entry right now; an entry in use is never evicted or culled.
     var inFlight = 0
     /// The kernel was a warm spare and its `started` event is not sent yet.
     var fromWarmSpare = false
-    /// The last death reported as an event, so it is reported once.
-    var acknowledgedDeath: KernelDeathCause?
-    /// The loss of the current process is already queued as a notice.
-    var lossExplained = false
-    /// Sentences the key's next execution result starts with.
-    var pendingNotices: [String] = []
+    /// The process whose end is already queued as a notice, so it is told once.
+    var explainedProcessID: Int32?
+    /// Notices the key's next execution starts with.
+    var pendingNotices: [KernelNotice] = []
 
     init(key: String, configuration: KernelConfiguration, kernel: PythonKernel) {
         self.key = key
@@ -480,12 +514,10 @@ private final class KeyedKernel {
         lastUsed = .now
         lastUsedDate = Date()
     }
-}
 
-extension Duration {
-    /// "1.5 s", for notices.
-    var formattedSeconds: String {
-        let seconds = Double(components.seconds) + Double(components.attoseconds) / 1e18
-        return String(format: "%.1f s", seconds)
+    /// The pending notices, now said.
+    func takeNotices() -> [KernelNotice] {
+        defer { pendingNotices.removeAll() }
+        return pendingNotices
     }
 }

@@ -15,8 +15,10 @@ public struct PoolEvent: Sendable, Hashable, CustomStringConvertible {
     public enum Kind: Sendable, Hashable {
         /// A kernel process for the key is up (a warm spare that was handed over, or a new one).
         case started(pid: Int32, interpreter: PythonInterpreter?, fromWarmSpare: Bool)
-        /// The key's kernel process went away without being asked to.
-        case died(KernelDeathCause)
+        /// The key's kernel process ended without the host asking for it: it exited, crashed,
+        /// was killed from outside, or pyrun killed it (an interrupt not honoured, a timeout,
+        /// a lost frame channel). The death says which.
+        case died(KernelDeath)
         /// The key got a fresh kernel on purpose; its state is gone.
         case restarted(RestartReason)
         /// The key's idle kernel was shut down to stay within `maximumLiveKernels`.
@@ -49,7 +51,7 @@ public struct PoolEvent: Sendable, Hashable, CustomStringConvertible {
         case .died(let cause): return "[\(key)] died: \(cause)"
         case .restarted(let reason): return "[\(key)] restarted (\(reason.rawValue))"
         case .evicted: return "[\(key)] evicted (least recently used)"
-        case .culled(let idleFor): return "[\(key)] culled after \(idleFor) idle"
+        case .culled(let idleFor): return "[\(key)] culled after \(idleFor.formattedSeconds) idle"
         case .shutDown(let outcome): return "[\(key)] shut down (\(outcome.rawValue))"
         }
     }

@@ -27,16 +27,14 @@ public enum TerminationStatus: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// "exited with status 3", "was killed by signal 9 (SIGKILL)": a predicate for a
+    /// sentence about the process. Who sent a signal is not known here (see `KernelDeath`).
     public var description: String {
         switch self {
         case .exited(let code):
             return "exited with status \(code)"
         case .signaled(let signal):
-            let name = TerminationStatus.signalName(signal)
-            if signal == SIGKILL {
-                return "killed by signal \(signal) (\(name)); this usually means the system ran out of memory (the OOM killer) or something killed it from outside"
-            }
-            return "killed by signal \(signal) (\(name))"
+            return "was killed by signal \(signal) (\(TerminationStatus.signalName(signal)))"
         }
     }
 

@@ -23,7 +23,7 @@ enum PoolScaleScenario {
                 return try await group.reduce(into: []) { $0.append($1) }
             }
             starts.pyrun.append(stopwatch.seconds)
-            for index in 0..<kernelCount { try expectTwo(await pool.execute("1+1", key: "agent-\(index)")) }
+            for index in 0..<kernelCount { try expectTwo(await pool.run("1+1", key: "agent-\(index)")) }
             for kernel in kernels {
                 if let pid = await kernel.pid { memory.pyrun.append(Double(residentBytes(of: pid))) }
             }
@@ -109,12 +109,12 @@ enum PoolScaleScenario {
         for _ in 0..<context.plan.poolRounds {
             let pool = KernelPool(configuration: PoolConfiguration(defaultConfiguration: context.kernelConfiguration))
             for key in 0..<keyCount {
-                for _ in 0..<20 { try expectTwo(await pool.execute("1+1", key: "agent-\(key)")) }
+                for _ in 0..<20 { try expectTwo(await pool.run("1+1", key: "agent-\(key)")) }
             }
             let stopwatch = Stopwatch()
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for index in 0..<executions {
-                    group.addTask { try expectTwo(await pool.execute("1+1", key: "agent-\(index % keyCount)")) }
+                    group.addTask { try expectTwo(await pool.run("1+1", key: "agent-\(index % keyCount)")) }
                 }
                 try await group.waitForAll()
             }
@@ -128,7 +128,7 @@ enum PoolScaleScenario {
                 section: 6, name: "\(executions) `1+1` over \(keyCount) keys, all at once", unit: .seconds,
                 pyrun: Summary(samples.pyrun), floorName: "\(keyCount) exec loops, a thread each", floor: Summary(samples.floor),
                 jupyter: nil, target: nil,
-                note: "\(executions) `KernelPool.execute` tasks at once on \(keyCount) warm keys: \(rate); Jupyter not measured"))
+                note: "\(executions) `KernelPool.run` tasks at once on \(keyCount) warm keys: \(rate); Jupyter not measured"))
     }
 
     /// Seconds for `keyCount` threads to run `perKey` executions each on their own exec loop.
