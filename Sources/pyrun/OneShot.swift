@@ -83,22 +83,22 @@ private struct Program {
     func run(in kernel: PythonKernel) async -> Int32 {
         let pendingInterrupt = PendingInterrupt()
         let presses = InterruptPresses()
-        let signals = SignalRouter()
-        defer { signals.cancelAll() }
-        signals.route(SIGINT) {
+        let interrupts = ProcessSignals.handle([SIGINT]) { _ in
             pendingInterrupt.record()
             switch presses.press() {
             case .interrupt: Task { await kernel.interrupt() }
             case .kill: Task { await kernel.shutdown(grace: .zero) }
             }
         }
-        for terminating in [SIGTERM, SIGHUP] {
-            signals.route(terminating) {
-                Task {
-                    await kernel.shutdown(grace: .milliseconds(500))
-                    exit(128 + terminating)
-                }
+        let terminations = ProcessSignals.handle([SIGTERM, SIGHUP]) { signalNumber in
+            Task {
+                await kernel.shutdown(grace: .milliseconds(500))
+                exit(128 + signalNumber)
             }
+        }
+        defer {
+            interrupts.cancel()
+            terminations.cancel()
         }
 
         let hello: KernelHello

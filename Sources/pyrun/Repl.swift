@@ -57,16 +57,16 @@ actor ReplSession {
 
     /// Runs the session until end of input; returns pyrun's exit status.
     func run() async -> Int32 {
-        let signals = SignalRouter()
-        defer { signals.cancelAll() }
-        signals.route(SIGINT) { Task { await self.interruptPressed() } }
-        for terminating in [SIGTERM, SIGHUP] {
-            signals.route(terminating) {
-                Task {
-                    await self.shutDownKernel()
-                    exit(128 + terminating)
-                }
+        let interrupts = ProcessSignals.handle([SIGINT]) { _ in Task { await self.interruptPressed() } }
+        let terminations = ProcessSignals.handle([SIGTERM, SIGHUP]) { signalNumber in
+            Task {
+                await self.shutDownKernel()
+                exit(128 + signalNumber)
             }
+        }
+        defer {
+            interrupts.cancel()
+            terminations.cancel()
         }
         do {
             let hello = try await kernel.start()

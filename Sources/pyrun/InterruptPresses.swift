@@ -1,4 +1,3 @@
-import Dispatch
 import Synchronization
 
 #if canImport(Glibc)
@@ -34,34 +33,6 @@ final class InterruptPresses: Sendable {
     /// Forgets earlier presses, so the next one is a first one again.
     func reset() {
         lastPress.withLock { $0 = nil }
-    }
-}
-
-/// Delivers signals to handlers instead of their default action. A handler runs on a
-/// dispatch queue, outside the signal context, so it may do anything.
-final class SignalRouter {
-    private var sources: [any DispatchSourceSignal] = []
-    private let queue = DispatchQueue(label: "pyrun.signals")
-
-    /// Sends every future `signalNumber` to `handler`.
-    func route(_ signalNumber: Int32, to handler: @escaping @Sendable () -> Void) {
-        // The default action (ending pyrun) must not run; the dispatch source still sees
-        // the signal, because it watches for it independently of the disposition.
-        signal(signalNumber, SIG_IGN)
-        let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: queue)
-        source.setEventHandler(handler: handler)
-        source.resume()
-        sources.append(source)
-    }
-
-    /// Stops routing; the signals stay ignored.
-    func cancelAll() {
-        for source in sources { source.cancel() }
-        sources.removeAll()
-    }
-
-    deinit {
-        cancelAll()
     }
 }
 
