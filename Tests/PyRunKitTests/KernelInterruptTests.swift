@@ -112,4 +112,20 @@ import Testing
             #expect(await kernel.pid != firstPid)
         }
     }
+
+    @Test func anInterruptBeforeTheRunnerStartedTheCodeIsNotLost() async throws {
+        // Between executions the runner ignores SIGINT; an interrupt sent right after the
+        // code was handed over waits for `started` instead of being lost (which would leave
+        // only the kill at the end of the grace).
+        try await withKernel(configuration: .forTests) { kernel throws in
+            _ = try await kernel.start()
+            let execution = await kernel.execute("import time\ntime.sleep(60)")
+            await kernel.interrupt()
+            let result = try await execution.result()
+            #expect(result.status == .cancelled)
+            #expect(result.error?.name == "KeyboardInterrupt")
+            #expect(result.death == nil)
+            #expect(result.duration < .seconds(8))
+        }
+    }
 }

@@ -19,8 +19,13 @@ final class PendingExecution {
     var escalation: Task<Void, Never>?
     /// The timeout fired.
     var timedOut = false
-    /// The host sent SIGINT for it.
+    /// The host interrupted it (SIGINT sent, or held until `started`).
     var interruptSent = false
+    /// The runner said `started`: its SIGINT handler is armed for this execution.
+    var hasStarted = false
+    /// An interrupt came before `started`, when the runner would have ignored SIGINT; it is
+    /// sent when `started` arrives (the runner sends it within milliseconds).
+    var interruptHeld = false
     /// Set when its send found the process already dead: it never ran, and waits for the next.
     var submittedAfterDeath = false
     private(set) var executionCount: Int?

@@ -253,7 +253,12 @@ public actor PythonKernel {
     public func interrupt() {
         guard case .busy(let runner, let running) = state else { return }
         running.interruptSent = true
-        runner.process.signalGroup(SIGINT)
+        if running.hasStarted {
+            runner.process.signalGroup(SIGINT)
+        } else {
+            // The runner ignores SIGINT between executions: the signal waits for `started`.
+            running.interruptHeld = true
+        }
         guard running.escalation == nil else { return }
         let id = running.id
         let grace = configuration.interruptGrace
@@ -710,7 +715,12 @@ public actor PythonKernel {
         switch frame {
         case .started(_, let count):
             executionCount = count
+            pending.hasStarted = true
             pending.deliver(.started(executionCount: count))
+            if pending.interruptHeld {
+                pending.interruptHeld = false
+                runner.process.signalGroup(SIGINT)
+            }
         case .output(_, let stream, let text):
             pending.deliver(stream == .stdout ? .stdout(text) : .stderr(text))
         case .display(_, let bundle, let metadata):
