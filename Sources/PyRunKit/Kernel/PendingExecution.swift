@@ -52,17 +52,18 @@ final class PendingExecution {
     }
 
     /// Passes one event on, and remembers what the outcome needs.
-    func deliver(_ event: ExecutionEvent) {
+    /// - Returns: true when the consumer lags so far behind that the producer should wait
+    ///   for it (see `ExecutionEventChannel.waitForSpace()`).
+    @discardableResult
+    func deliver(_ event: ExecutionEvent) -> Bool {
         switch event {
         case .started(let count): executionCount = count
         case .error(let raised): error = raised
         default: break
         }
-        if let channel {
-            channel.send(event)
-        } else {
-            collector?.add(event)
-        }
+        if let channel { return channel.send(event) }
+        collector?.add(event)
+        return false
     }
 
     /// Records the runner's `done`.

@@ -616,7 +616,11 @@ public actor PythonKernel {
                     process.signalGroup(SIGKILL)
                     return
                 }
-                await self.handle(batch, fromProcessNumber: number)
+                // A consumer that lags holds the next batch back (outside the actor, which
+                // stays free for interrupts and requests).
+                if let congested = await self.handle(batch, fromProcessNumber: number) {
+                    await congested.waitForSpace()
+                }
             }
         }
     }
@@ -630,13 +634,16 @@ public actor PythonKernel {
         }
     }
 
-    private func handle(_ batch: [ProcessEvent], fromProcessNumber number: Int) {
+    /// Routes a batch of `runner`'s events.
+    /// - Returns: the channel of an execution whose consumer lags, if one does.
+    private func handle(_ batch: [ProcessEvent], fromProcessNumber number: Int) -> ExecutionEventChannel? {
+        var congested: ExecutionEventChannel?
         for event in batch {
             // A process the kernel gave up on (a start that timed out) is no longer heard.
-            guard let runner = runner(numbered: number) else { return }
+            guard let runner = runner(numbered: number) else { return congested }
             switch event {
             case .frame(let frame):
-                route(frame, from: runner)
+                if route(frame, from: runner), let running { congested = running.channel }
             case .malformedLine(let preview, let reason):
                 if runner.hello == nil {
                     // Before hello: what the interpreter's start printed. Empty lines are the
@@ -651,6 +658,7 @@ public actor PythonKernel {
                 processExited(runner, exit)
             }
         }
+        return congested
     }
 
     /// Nothing can be heard from `runner` any more while it still lives: unless it exits on
@@ -676,30 +684,32 @@ public actor PythonKernel {
         runner.process.signalGroup(SIGKILL)
     }
 
-    private func route(_ frame: Frame, from runner: RunnerProcess) {
+    /// Routes one frame of `runner`.
+    /// - Returns: true when the running execution's consumer lags behind.
+    private func route(_ frame: Frame, from runner: RunnerProcess) -> Bool {
         switch frame {
         case .hello(let hello):
             runner.helloWaiter.fulfill(.success(hello))
-            return
+            return false
         case .selfSignal(_, let signal):
             runner.selfSignal = signal
-            return
+            return false
         default:
             break
         }
         guard runner.hello != nil || liveRunner === runner else {
             // Before hello, a JSON line that is no frame of ours is start-up noise too.
             if case .unknown(let json) = frame { runner.keepStartupNoise(json.serialized()) }
-            return
+            return false
         }
         let running = liveRunner === runner ? self.running : nil
         guard let id = frame.id else {
-            if let running, case .unknown(let json) = frame { running.deliver(.unknown(json)) }
             if case .errorReply(_, let message) = frame { logger.warning("runner error: \(message)") }
-            return
+            if let running, case .unknown(let json) = frame { return running.deliver(.unknown(json)) }
+            return false
         }
         if let running, running.id == id {
-            apply(frame, to: running, from: runner)
+            return apply(frame, to: running, from: runner)
         } else if let waiter = replyWaiters.removeValue(forKey: id) {
             waiter.resume(returning: frame)
         } else if case .errorReply(_, let message) = frame {
@@ -709,9 +719,12 @@ public actor PythonKernel {
         } else {
             logger.debug("frame for a finished request", metadata: ["request.id": "\(id)"])
         }
+        return false
     }
 
-    private func apply(_ frame: Frame, to pending: PendingExecution, from runner: RunnerProcess) {
+    /// Applies a frame of the running execution.
+    /// - Returns: true when its consumer lags behind.
+    private func apply(_ frame: Frame, to pending: PendingExecution, from runner: RunnerProcess) -> Bool {
         switch frame {
         case .started(_, let count):
             executionCount = count
@@ -722,9 +735,9 @@ public actor PythonKernel {
                 runner.process.signalGroup(SIGINT)
             }
         case .output(_, let stream, let text):
-            pending.deliver(stream == .stdout ? .stdout(text) : .stderr(text))
+            return pending.deliver(stream == .stdout ? .stdout(text) : .stderr(text))
         case .display(_, let bundle, let metadata):
-            pending.deliver(.display(bundle, metadata: metadata))
+            return pending.deliver(.display(bundle, metadata: metadata))
         case .result(_, let bundle, let count):
             pending.deliver(.result(bundle, executionCount: count))
         case .error(_, let error):
@@ -743,10 +756,11 @@ public actor PythonKernel {
             pending.deliver(.notice(KernelNotice(.runnerRejected(message: message))))
             executionEnded(pending, .error)
         case .unknown(let json):
-            pending.deliver(.unknown(json))
+            return pending.deliver(.unknown(json))
         case .hello, .completeReply, .isCompleteReply, .infoReply, .selfSignal:
             break
         }
+        return false
     }
 
     private func answerInput(_ prompt: InputPrompt, for pending: PendingExecution) {
