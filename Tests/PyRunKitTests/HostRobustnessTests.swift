@@ -2,6 +2,12 @@ import Foundation
 import PyRunTesting
 import Testing
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 @testable import PyRunKit
 
 /// The host against a scripted runner over a real pipe: what a buggy or newer runner may
@@ -59,6 +65,98 @@ import Testing
                 #expect(stdout.utf8.count == "split frame\n".utf8.count + 4 + 300000)
                 // The kernel is still there for the next execution.
                 #expect(try await kernel.run("again").status == .ok)
+            }
+        }
+    }
+
+    /// A stand-in runner whose start is `startup` (Python), then answers executions as
+    /// `behaviour` (Python, with `request` and `send` in scope) says.
+    private static func scriptedRunner(startup: String, behaviour: String = "") -> String {
+        """
+        #!/usr/bin/env python3
+        import json, os, sys, time
+        if "-S" in sys.argv:  # the host's one-time probe: name this script as the executable
+            print(json.dumps({"executable": os.path.abspath(sys.argv[0]), "version": [3, 11, 0]}))
+            sys.exit(0)
+        def send(obj):
+            os.write(1, (json.dumps(obj) + "\\n").encode())
+        HELLO = {"type": "hello", "protocol": 1, "pid": os.getpid(), "python": "3.11.0",
+                 "executable": sys.executable, "cwd": os.getcwd()}
+        \(startup)
+        for line in sys.stdin:
+            request = json.loads(line)
+            if request.get("type") != "execute":
+                continue
+        \(behaviour.split(separator: "\n", omittingEmptySubsequences: false).map { "    " + $0 }.joined(separator: "\n"))
+        """
+    }
+
+    @Test func startupNoiseBeforeHelloIsKeptAndTheHelloStillRead() async throws {
+        try await withTemporaryDirectory { directory throws in
+            let fake = "\(directory)/python3"
+            // A sitecustomize-like partial line, then the runner's newline and hello.
+            try writeScript(fake, Self.scriptedRunner(startup: #"os.write(1, b"note: "); os.write(1, b"\n" + (json.dumps(HELLO) + "\n").encode())"#))
+            try await withKernel(configuration: KernelConfiguration(interpreter: .path(fake))) { kernel throws in
+                let hello = try await kernel.start()
+                #expect(hello.pythonVersion == "3.11.0")
+                let late = await kernel.takeLateOutput()
+                #expect(late == [LateOutput(executionID: nil, stream: .stderr, text: "note: \n")])
+            }
+        }
+    }
+
+    @Test func startupNoiseIsQuotedWhenNoHelloComes() async throws {
+        try await withTemporaryDirectory { directory throws in
+            let fake = "\(directory)/python3"
+            try writeScript(fake, Self.scriptedRunner(startup: #"print("sitecustomize says hi", flush=True); sys.exit(1)"#))
+            try await withKernel(configuration: KernelConfiguration(interpreter: .path(fake))) { kernel throws in
+                do {
+                    try await kernel.start()
+                    Issue.record("a runner that never said hello started")
+                } catch let error as KernelError {
+                    #expect(error.code == .startupFailed)
+                    #expect(error.message.contains("exited with status 1"))
+                    #expect(error.message.contains("sitecustomize says hi"))
+                }
+            }
+        }
+    }
+
+    @Test func aMemoryLimitTooLowForTheRunnerIsSaidSo() async throws {
+        try await withTemporaryDirectory { directory throws in
+            let fake = "\(directory)/python3"
+            try writeScript(
+                fake,
+                Self.scriptedRunner(startup: #"sys.stderr.write("pyrun runner: the memory limit is too low for the runner (at least 96 MiB)\n"); sys.exit(77)"#))
+            let configuration = KernelConfiguration(interpreter: .path(fake), limits: ResourceLimits(memoryBytes: 64 << 20))
+            try await withKernel(configuration: configuration) { kernel throws in
+                do {
+                    try await kernel.start()
+                    Issue.record("a runner that exited 77 started")
+                } catch let error as KernelError {
+                    #expect(error.code == .memoryLimitTooLow)
+                    #expect(error.isConfigurationError)
+                    #expect(error.message.contains("64 MiB"))
+                    #expect(error.message.contains("at least 96 MiB"))
+                }
+            }
+        }
+    }
+
+    @Test func aSelfSignalFrameMakesTheDeathTheCodesOwn() async throws {
+        try await withTemporaryDirectory { directory throws in
+            let fake = "\(directory)/python3"
+            let behaviour = """
+                send({"type": "started", "id": request["id"], "executionCount": 1})
+                send({"type": "self_signal", "id": request["id"], "signal": 9})
+                os.kill(os.getpid(), 9)
+                """
+            try writeScript(fake, Self.scriptedRunner(startup: "send(HELLO)", behaviour: behaviour))
+            try await withKernel(configuration: KernelConfiguration(interpreter: .path(fake))) { kernel throws in
+                let result = try await kernel.run("os.kill(os.getpid(), 9)")
+                #expect(result.status == .kernelDied)
+                #expect(result.death?.cause == .killedItself(signal: SIGKILL))
+                #expect(result.death?.description.contains("own code") == true)
             }
         }
     }
