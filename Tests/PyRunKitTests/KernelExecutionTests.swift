@@ -177,6 +177,29 @@ import Testing
         }
     }
 
+    @Test func publicValuesDescribeThemselvesReadably() async throws {
+        try await withKernel(configuration: .forTests) { kernel throws in
+            let hello = try await kernel.start()
+            let result = try await kernel.run("print('x')\ndisplay(1)\n6 * 7")
+            let info = try await kernel.info()
+            let completion = try await kernel.complete(code: "pri")
+            let values: [(String, String)] = [
+                ("hello", "\(hello)"), ("result", "\(result)"), ("outcome", "\(result.outcome)"),
+                ("report", "\(try #require(result.report))"), ("info", "\(info)"), ("completion", "\(completion)"),
+                ("display", "\(try #require(result.displays.first))"), ("options", "\(ExecutionOptions(timeout: .seconds(5)))"),
+                ("configuration", "\(KernelConfiguration.forTests)"), ("pool", "\(PoolConfiguration())"),
+                ("interpreter", "\(try #require(await kernel.interpreter))"),
+            ]
+            for (name, text) in values {
+                #expect(!text.contains("Optional("), "\(name): \(text)")
+                #expect(!text.contains("PyRunKit."), "\(name): \(text)")
+            }
+            #expect("\(hello)".hasPrefix("Python \(hello.pythonVersion), pid \(hello.pid)"))
+            #expect("\(result)".contains("execution \(result.id): ok"))
+            #expect("\(result)".contains("result 42"))
+        }
+    }
+
     // MARK: Size
 
     @Test func tenMegabytesOfOutputArriveWhole() async throws {

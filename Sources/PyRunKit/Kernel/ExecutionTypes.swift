@@ -126,7 +126,7 @@ public struct InputPrompt: Sendable, Hashable, CustomStringConvertible {
 public typealias StdinHandler = @Sendable (InputPrompt) async throws -> String
 
 /// How to run one piece of code.
-public struct ExecutionOptions: Sendable {
+public struct ExecutionOptions: Sendable, CustomStringConvertible {
     /// Interrupt the code after this long and report `timedOut`.
     public var timeout: Duration?
     /// No result frame and no execution count bump.
@@ -159,6 +159,17 @@ public struct ExecutionOptions: Sendable {
         self.maxOutputBytes = maxOutputBytes
         self.stdinHandler = stdinHandler
         self.collectedOutputLimit = max(2, collectedOutputLimit)
+    }
+
+    public var description: String {
+        var parts: [String] = []
+        if let timeout { parts.append("timeout \(timeout.formattedSeconds)") }
+        if silent { parts.append("silent") }
+        if let storeHistory { parts.append(storeHistory ? "stored in history" : "not stored in history") }
+        if let maxOutputBytes { parts.append("output capped at \(ByteFormat.text(maxOutputBytes))") }
+        parts.append(stdinHandler == nil ? "no stdin" : "stdin answered")
+        parts.append("collected within \(ByteFormat.text(collectedOutputLimit)) per stream")
+        return parts.joined(separator: ", ")
     }
 
     var flags: Request.ExecuteFlags {

@@ -1,5 +1,5 @@
 /// How a `KernelPool` manages the lifetimes of its kernels.
-public struct PoolConfiguration: Sendable, Hashable {
+public struct PoolConfiguration: Sendable, Hashable, CustomStringConvertible {
     /// The kernel configuration of a key that was never given one.
     public var defaultConfiguration: KernelConfiguration
     /// Shut down a kernel that has run nothing for this long; nil keeps idle kernels forever.
@@ -33,6 +33,16 @@ public struct PoolConfiguration: Sendable, Hashable {
         self.warmSpares = max(0, warmSpares)
         self.shutdownGrace = shutdownGrace
         self.maintenanceInterval = maintenanceInterval
+    }
+
+    public var description: String {
+        var parts: [String] = []
+        parts.append(idleTimeout.map { "idle timeout \($0.formattedSeconds)" } ?? "no idle timeout")
+        parts.append(maximumLiveKernels.map { "at most \($0) live kernels" } ?? "no cap")
+        if warmSpares > 0 { parts.append("\(warmSpares) warm spare\(warmSpares == 1 ? "" : "s")") }
+        parts.append("shutdown grace \(shutdownGrace.formattedSeconds)")
+        parts.append("kernels: \(defaultConfiguration)")
+        return parts.joined(separator: ", ")
     }
 
     /// The interval the maintenance loop actually uses.

@@ -1,5 +1,5 @@
 /// The `hello` frame: the runner is ready, and says what it is.
-public struct KernelHello: Sendable, Hashable {
+public struct KernelHello: Sendable, Hashable, CustomStringConvertible {
     public var protocolVersion: Int
     public var pid: Int32
     /// Python version, e.g. `3.11.7`.
@@ -11,6 +11,14 @@ public struct KernelHello: Sendable, Hashable {
     public var preludeError: PythonError?
     /// Resource limits the platform does not enforce.
     public var limitsIgnored: [String]
+
+    /// "Python 3.12.1, pid 4242, /usr/bin/python3 in /work".
+    public var description: String {
+        var text = "Python \(pythonVersion), pid \(pid), \(executable) in \(workingDirectory)"
+        if let preludeError { text += "; the prelude raised \(preludeError)" }
+        if !limitsIgnored.isEmpty { text += "; limits not enforced: \(limitsIgnored.joined(separator: ", "))" }
+        return text
+    }
 }
 
 /// A Python exception as the runner reports it.
@@ -32,7 +40,7 @@ public struct PythonError: Sendable, Hashable, Error, CustomStringConvertible {
 }
 
 /// The `done` frame: how an execution ended in the runner.
-public struct DoneReport: Sendable, Hashable {
+public struct DoneReport: Sendable, Hashable, CustomStringConvertible {
     public var ok: Bool
     public var executionCount: Int
     public var cancelled: Bool
@@ -40,32 +48,58 @@ public struct DoneReport: Sendable, Hashable {
     public var cpuMs: Double
     public var peakRssBytes: Int
     public var droppedBytes: Int
+
+    /// "ok, execution 3, 12.5 ms wall, 11.0 ms CPU, peak resident 30 MiB".
+    public var description: String {
+        var text = ok ? "ok" : cancelled ? "cancelled" : "error"
+        func tenths(_ value: Double) -> Double { (value * 10).rounded() / 10 }
+        text += ", execution \(executionCount), \(tenths(durationMs)) ms wall, \(tenths(cpuMs)) ms CPU"
+        text += ", peak resident \(ByteFormat.text(peakRssBytes))"
+        if droppedBytes > 0 { text += ", \(ByteFormat.text(droppedBytes)) dropped" }
+        return text
+    }
 }
 
 /// Completion candidates for a cursor position.
-public struct CompletionResult: Sendable, Hashable {
+public struct CompletionResult: Sendable, Hashable, CustomStringConvertible {
     public var matches: [String]
     /// Offsets, in Unicode scalars, of the text the matches replace.
     public var cursorStart: Int
     public var cursorEnd: Int
+
+    public var description: String {
+        "\(matches.count) match\(matches.count == 1 ? "" : "es") for \(cursorStart)..<\(cursorEnd): \(matches.prefix(10).joined(separator: ", "))\(matches.count > 10 ? ", …" : "")"
+    }
 }
 
 /// Whether a piece of code is ready to run, as a prompt needs to know.
-public enum CodeCompleteness: Sendable, Hashable {
+public enum CodeCompleteness: Sendable, Hashable, CustomStringConvertible {
     case complete
     /// More lines are needed; `indent` is what the next line should start with.
     case incomplete(indent: String)
     case invalid
+
+    public var description: String {
+        switch self {
+        case .complete: "complete"
+        case .incomplete(let indent): "incomplete (next line indented by \(indent.count))"
+        case .invalid: "invalid"
+        }
+    }
 }
 
 /// What the runner says about itself on request.
-public struct RunnerInfo: Sendable, Hashable {
+public struct RunnerInfo: Sendable, Hashable, CustomStringConvertible {
     public var pid: Int32
     public var pythonVersion: String
     public var executable: String
     public var workingDirectory: String
     public var executionCount: Int
     public var busy: Bool
+
+    public var description: String {
+        "Python \(pythonVersion), pid \(pid), \(executable) in \(workingDirectory), \(executionCount) executions, \(busy ? "busy" : "idle")"
+    }
 }
 
 /// Which standard stream a chunk of output was written to.
@@ -75,7 +109,7 @@ public enum OutputStream: String, Sendable, Hashable {
 }
 
 /// One line from the runner, decoded. Unknown types are kept whole, never an error.
-public enum Frame: Sendable, Hashable {
+public enum Frame: Sendable, Hashable, CustomStringConvertible {
     case hello(KernelHello)
     case started(id: String, executionCount: Int)
     case output(id: String, stream: OutputStream, text: String)
@@ -93,6 +127,9 @@ public enum Frame: Sendable, Hashable {
     case selfSignal(id: String?, signal: Int32)
     /// A frame type this host does not know (or a known type with missing fields).
     case unknown(JSONValue)
+
+    /// The frame as its wire line (without the newline).
+    public var description: String { json.serialized() }
 
     /// The request id the frame answers, if it has one.
     public var id: String? {

@@ -2,13 +2,16 @@ import Foundation
 
 /// A JSON value as it travels on the wire: MIME bundles, metadata and unknown frames keep
 /// whatever shape the runner sent, so nothing is lost in decoding.
-public enum JSONValue: Sendable, Hashable {
+public enum JSONValue: Sendable, Hashable, CustomStringConvertible {
     case null
     case bool(Bool)
     case number(Double)
     case string(String)
     case array([JSONValue])
     case object([String: JSONValue])
+
+    /// The value as compact JSON.
+    public var description: String { serialized() }
 
     /// The string, if this is one.
     public var stringValue: String? {

@@ -13,6 +13,8 @@ public enum Request: Sendable, Hashable {
     public struct ExecuteFlags: Sendable, Hashable {
         public var silent: Bool
         public var storeHistory: Bool
+        /// Whether `input()` asks the host (`input_request`); a Swift host sets it by giving
+        /// `ExecutionOptions.stdinHandler`. Without it `input()` raises `EOFError` at once.
         public var allowStdin: Bool
         public var maxOutputBytes: Int?
 
