@@ -165,4 +165,27 @@ import Darwin
             #expect(try RunnerInstallation.ensurePrivate(fresh) == fresh)
         }
     }
+
+    @Test func theProbeDoesNotWaitForPipesSomebodyElseHolds() async throws {
+        // Another process can hold a copy of the probe's stdout (here a background child the
+        // fake interpreter leaves behind; in a host, a process spawned by other code at the
+        // same moment). The probe ends when the interpreter exits, not when the pipe closes.
+        try await withTemporaryDirectory { directory in
+            let fake = "\(directory)/python3"
+            try writeScript(
+                fake,
+                "#!/bin/sh\nsleep 30 &\necho $! > '\(directory)/holder'\necho '{\"executable\": \"\(fake)\", \"version\": [3, 11, 0]}'\n")
+            let clock = ContinuousClock()
+            let started = clock.now
+            let interpreter = try await InterpreterResolver.resolve(.path(fake), workingDirectory: nil, environment: [:])
+            let elapsed = started.duration(to: clock.now)
+            if let holder = Int32((try? String(contentsOfFile: "\(directory)/holder", encoding: .utf8))?
+                .trimmingCharacters(in: .whitespacesAndNewlines) ?? "")
+            {
+                kill(holder, SIGKILL)
+            }
+            #expect(interpreter.version == PythonVersion(3, 11, 0))
+            #expect(elapsed < .seconds(20), "the probe waited \(elapsed) for a pipe another process held")
+        }
+    }
 }

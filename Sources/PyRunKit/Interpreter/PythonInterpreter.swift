@@ -225,19 +225,8 @@ public enum InterpreterResolver {
                     close(child.stdin)
                     // Both pipes are drained: a warning on stderr must neither block the
                     // interpreter nor kill it with SIGPIPE.
-                    let stderrBytes = Mutex<[UInt8]>([])
-                    let stderrDone = DispatchSemaphore(value: 0)
-                    Thread {
-                        let bytes = Spawn.readAll(child.stderr)
-                        stderrBytes.withLock { $0 = bytes }
-                        stderrDone.signal()
-                    }.start()
-                    let output = Spawn.readAll(child.stdout)
-                    stderrDone.wait()
-                    close(child.stdout)
-                    close(child.stderr)
-                    let status = Spawn.reap(child.pid)
-                    continuation.resume(returning: .success((status, output, stderrBytes.withLock { $0 })))
+                    let collected = ProbeRun.collect(child)
+                    continuation.resume(returning: .success((collected.status, collected.stdout, collected.stderr)))
                 } catch {
                     continuation.resume(returning: .failure(error))
                 }
