@@ -28,32 +28,34 @@ public enum Request: Sendable, Hashable {
 
     /// The request as a JSON object.
     public var json: JSONValue {
+        typealias F = RequestField
         switch self {
         case .execute(let id, let code, let flags):
             var object: [String: JSONValue] = [
-                "type": .string("execute"), "id": .string(id), "code": .string(code),
+                F.type: .string(RequestType.execute), F.id: .string(id), F.code: .string(code),
             ]
-            if flags.silent { object["silent"] = .bool(true) }
-            if flags.storeHistory == flags.silent { object["storeHistory"] = .bool(flags.storeHistory) }
-            if flags.allowStdin { object["allowStdin"] = .bool(true) }
-            if let cap = flags.maxOutputBytes { object["maxOutputBytes"] = .number(Double(cap)) }
+            if flags.silent { object[F.silent] = .bool(true) }
+            if flags.storeHistory == flags.silent { object[F.storeHistory] = .bool(flags.storeHistory) }
+            if flags.allowStdin { object[F.allowStdin] = .bool(true) }
+            if let cap = flags.maxOutputBytes { object[F.maxOutputBytes] = .number(Double(cap)) }
             return .object(object)
         case .inputReply(let id, let value?):
-            return .object(["type": .string("input_reply"), "id": .string(id), "value": .string(value)])
+            return .object([F.type: .string(RequestType.inputReply), F.id: .string(id), F.value: .string(value)])
         case .inputReply(let id, nil):
-            return .object(["type": .string("input_reply"), "id": .string(id), "eof": .bool(true)])
+            return .object([F.type: .string(RequestType.inputReply), F.id: .string(id), F.eof: .bool(true)])
         case .complete(let id, let code, let cursor):
             return .object([
-                "type": .string("complete"), "id": .string(id), "code": .string(code), "cursor": .number(Double(cursor)),
+                F.type: .string(RequestType.complete), F.id: .string(id), F.code: .string(code),
+                F.cursor: .number(Double(cursor)),
             ])
         case .isComplete(let id, let code):
-            return .object(["type": .string("is_complete"), "id": .string(id), "code": .string(code)])
+            return .object([F.type: .string(RequestType.isComplete), F.id: .string(id), F.code: .string(code)])
         case .info(let id):
-            return .object(["type": .string("info"), "id": .string(id)])
+            return .object([F.type: .string(RequestType.info), F.id: .string(id)])
         case .interrupt:
-            return .object(["type": .string("interrupt")])
+            return .object([F.type: .string(RequestType.interrupt)])
         case .exit:
-            return .object(["type": .string("exit")])
+            return .object([F.type: .string(RequestType.exit)])
         }
     }
 
@@ -63,4 +65,29 @@ public enum Request: Sendable, Hashable {
         line.append(0x0A)
         return line
     }
+}
+
+/// The wire names of request fields: the one place the Swift side spells them.
+enum RequestField {
+    static let type = FrameField.type
+    static let id = FrameField.id
+    static let code = "code"
+    static let silent = "silent"
+    static let storeHistory = "storeHistory"
+    static let allowStdin = "allowStdin"
+    static let maxOutputBytes = "maxOutputBytes"
+    static let value = "value"
+    static let eof = "eof"
+    static let cursor = "cursor"
+}
+
+/// The wire names of request types.
+enum RequestType {
+    static let execute = "execute"
+    static let inputReply = "input_reply"
+    static let complete = "complete"
+    static let isComplete = "is_complete"
+    static let info = "info"
+    static let interrupt = "interrupt"
+    static let exit = "exit"
 }
