@@ -109,7 +109,9 @@ import Darwin
         try await withTemporaryDirectory { directory throws in
             let fake = "\(directory)/python3"
             try writeScript(fake, Self.scriptedRunner(startup: #"print("sitecustomize says hi", flush=True); sys.exit(1)"#))
-            try await withKernel(configuration: KernelConfiguration(interpreter: .path(fake))) { kernel throws in
+            // The exit is what is tested: the start-up timeout must not come first on a slow machine.
+            let configuration = KernelConfiguration(interpreter: .path(fake), startupTimeout: .seconds(300))
+            try await withKernel(configuration: configuration) { kernel throws in
                 do {
                     try await kernel.start()
                     Issue.record("a runner that never said hello started")
@@ -128,7 +130,8 @@ import Darwin
             try writeScript(
                 fake,
                 Self.scriptedRunner(startup: #"sys.stderr.write("pyrun runner: the memory limit is too low for the runner (at least 96 MiB)\n"); sys.exit(77)"#))
-            let configuration = KernelConfiguration(interpreter: .path(fake), limits: ResourceLimits(memoryBytes: 64 << 20))
+            let configuration = KernelConfiguration(
+                interpreter: .path(fake), limits: ResourceLimits(memoryBytes: 64 << 20), startupTimeout: .seconds(300))
             try await withKernel(configuration: configuration) { kernel throws in
                 do {
                     try await kernel.start()
