@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 
 #if canImport(Glibc)
@@ -10,10 +11,10 @@ import Darwin
 /// What hostile or careless code does to the `pyrun` CLI (issue 9, host side).
 @Suite struct HostileCodeTests {
     #if os(Linux)
-    /// Resident memory of `pid` in bytes, from /proc; nil once it is gone.
-    private func residentBytes(of pid: Int32) -> Int? {
+    /// The peak resident memory (VmHWM) of `pid` in bytes, from /proc; nil once it is gone.
+    private static func peakResidentBytes(of pid: Int32) -> Int? {
         guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
-        for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
+        for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
             return line.split(whereSeparator: { $0 == " " || $0 == "\t" }).dropFirst().first.flatMap { Int($0) }
                 .map { $0 * 1024 }
         }
@@ -28,15 +29,26 @@ import Darwin
         process.standardError = FileHandle.nullDevice
         process.standardInput = FileHandle.nullDevice
         try process.run()
-        var samples: [Int] = []
-        while process.isRunning {
-            if let resident = residentBytes(of: process.processIdentifier) { samples.append(resident) }
-            try await Task.sleep(for: .milliseconds(100))
+        let pid = process.processIdentifier
+        // Sampled on a thread of its own: the high-water mark as late as it can be read, each
+        // sample with the time since start (a busy test run may starve a task for seconds).
+        let samples = Mutex<[(seconds: Double, peak: Int)]>([])
+        let sampler = Thread {
+            let start = ContinuousClock.now
+            while let peak = Self.peakResidentBytes(of: pid) {
+                let elapsed = start.duration(to: .now)
+                let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+                samples.withLock { $0.append((seconds, peak)) }
+                usleep(100_000)
+            }
         }
+        sampler.start()
+        while process.isRunning { try await Task.sleep(for: .milliseconds(100)) }
         process.waitUntilExit()
+        let taken = samples.withLock { $0 }
         #expect(process.terminationStatus == 124)
-        #expect(samples.count >= 20, "too few samples: \(samples.count)")
-        let peak = samples.max() ?? 0
+        #expect(taken.contains { $0.seconds >= 3 }, "no sample after 3 s of printing: \(taken.map(\.seconds))")
+        let peak = taken.map(\.peak).max() ?? 0
         // Before the fix every byte was kept: 770 MB after 4 s.
         #expect(peak < 150_000_000, "pyrun grew to \(peak / 1_000_000) MB while the code printed")
     }
