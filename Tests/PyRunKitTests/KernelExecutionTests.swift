@@ -146,7 +146,7 @@ import Testing
     @Test func completionAndInfoAreAnsweredWhileCodeRuns() async throws {
         try await withKernel(configuration: .forTests) { kernel throws in
             _ = try await kernel.run("import time\nvalue_alpha = 1\nvalue_beta = 2")
-            let sleeper = await kernel.execute("time.sleep(3)")
+            let sleeper = await kernel.execute("time.sleep(60)")
             // Wait until the sleep has started so the replies really overlap it.
             var iterator = sleeper.makeAsyncIterator()
             _ = await iterator.next()
