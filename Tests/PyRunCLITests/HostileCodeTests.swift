@@ -86,4 +86,21 @@ import Darwin
         #expect(notices.first?["kind"] as? String == "died")
         #expect(notices.first?["stateLost"] as? Bool == true)
     }
+
+    @Test func aMemoryLimitTooLowForTheRunnerIsAUsageErrorThatSaysSo() async throws {
+        let outcome = try await runPyrun(["--memory-limit", "32M", "-c", "print('never')"])
+        #expect(outcome.status == 2, "\(outcome.stderr)")
+        #expect(outcome.stdout == "")
+        #expect(outcome.stderr.contains("too little memory for the runner itself"))
+        #expect(outcome.stderr.contains("32 MiB"))
+        let json = try await runPyrun(["--json", "--memory-limit", "32M", "-c", "print('never')"])
+        #expect(json.stdout.contains(#""status":"usageError""#))
+    }
+
+    @Test func inputWithoutAllowStdinSaysWhatToDo() async throws {
+        let outcome = try await runPyrun(["-c", "input('name? ')"])
+        #expect(outcome.status == 1)
+        #expect(outcome.stderr.contains("EOFError"))
+        #expect(outcome.stderr.contains("--allow-stdin"))
+    }
 }

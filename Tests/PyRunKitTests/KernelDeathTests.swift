@@ -110,7 +110,7 @@ import Darwin
     @Test func anIgnoredInterruptIsPyrunsKillNotAnOutsideOne() async throws {
         try await withKernel(configuration: KernelConfiguration(interruptGrace: .milliseconds(500))) { kernel throws in
             let execution = await kernel.execute(
-                "import time\nprint('ready', flush=True)\nwhile True:\n    try:\n        time.sleep(100)\n    except KeyboardInterrupt:\n        pass")
+                "import time\nwhile True:\n    try:\n        print('ready', flush=True)\n        time.sleep(100)\n    except KeyboardInterrupt:\n        pass")
             var iterator = execution.makeAsyncIterator()
             while let event = await iterator.next() {
                 if case .stdout = event { break }
@@ -164,6 +164,16 @@ import Darwin
             #expect(result.death?.cause == .exited(code: 3))
             #expect(result.notices.first?.kind == .died(try #require(result.death)))
             #expect(result.notices.first?.stateLost == true)
+        }
+    }
+
+    @Test func codeThatKillsItsOwnProcessIsBlamedForIt() async throws {
+        try await withKernel(configuration: .forTests) { kernel throws in
+            let result = try await kernel.run("import os, signal\nos.kill(os.getpid(), signal.SIGKILL)")
+            #expect(result.status == .kernelDied)
+            #expect(result.death?.cause == .killedItself(signal: SIGKILL))
+            #expect(result.death?.description.contains("own code") == true)
+            #expect(!(result.death?.description.contains("outside") ?? true))
         }
     }
 }

@@ -83,7 +83,7 @@ import Darwin
         try await withPool(configuration: configuration) { pool throws in
             let events = pool.events
             let execution = await pool.execute(
-                "import time\nprint('ready', flush=True)\nwhile True:\n    try:\n        time.sleep(100)\n    except KeyboardInterrupt:\n        pass",
+                "import time\nwhile True:\n    try:\n        print('ready', flush=True)\n        time.sleep(100)\n    except KeyboardInterrupt:\n        pass",
                 key: "stubborn")
             var iterator = execution.makeAsyncIterator()
             while let event = await iterator.next() {

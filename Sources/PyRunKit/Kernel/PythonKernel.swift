@@ -858,9 +858,13 @@ public actor PythonKernel {
     private func startError(for death: KernelDeath, of runner: RunnerProcess) -> KernelError {
         if death.status == .exited(KernelDeath.memoryLimitTooLowStatus) {
             let limit = configuration.limits.memoryBytes.map { " (\(ByteFormat.text($0)))" } ?? ""
+            // The runner's own line says what it needs; its "pyrun: " prefix is ours already.
+            let said = death.diagnostics.split(separator: "\n").last.map {
+                $0.hasPrefix("pyrun: ") ? String($0.dropFirst("pyrun: ".count)) : String($0)
+            }
             return KernelError(
                 .memoryLimitTooLow,
-                "the memory limit\(limit) leaves too little memory for the runner itself; raise it\(Self.detail(death.diagnostics))"
+                "the memory limit\(limit) leaves too little memory for the runner itself; raise it\(said.map { ": \($0)" } ?? "")"
             )
         }
         if case .stoppedByPyrun(.frameChannelLost) = death.cause {
