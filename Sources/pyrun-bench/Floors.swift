@@ -58,9 +58,11 @@ final class DirectPeer {
         if waitForHello { try self.waitForHello() }
     }
 
-    /// Reads the peer's first line, its `hello`.
+    /// Reads the peer's first line, its `hello` (the runner writes an empty line before it,
+    /// so that start-up noise cannot merge into it).
     func waitForHello() throws {
-        let hello = try process.readLine()
+        var hello = try process.readLine()
+        while hello.isEmpty { hello = try process.readLine() }
         guard hello.first == UInt8(ascii: "{") else {
             throw PeerError("expected hello, got: \(String(decoding: hello.prefix(200), as: UTF8.self))")
         }
