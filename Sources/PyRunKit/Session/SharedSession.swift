@@ -138,6 +138,28 @@ public actor SharedSession {
         }
     }
 
+    /// Completions for `code` at `cursor` (Unicode scalars; nil: the end), from the session's
+    /// kernel (started if needed), answered even while code runs; not recorded.
+    /// - Throws: `KernelError` when the kernel could not be started or did not answer.
+    public func complete(code: String, cursor: Int? = nil) async throws -> CompletionResult {
+        try await startedKernel().complete(code: code, cursor: cursor)
+    }
+
+    /// Whether `code` is complete in the session's kernel (started if needed); not recorded.
+    /// - Throws: `KernelError` when the kernel could not be started or did not answer.
+    public func isComplete(code: String) async throws -> CodeCompleteness {
+        try await startedKernel().isComplete(code: code)
+    }
+
+    /// The session's kernel, started, its process recorded.
+    private func startedKernel() async throws -> PythonKernel {
+        guard !closed else { throw KernelError(.shutDown, "the session '\(name)' was closed") }
+        watchPool()
+        let kernel = try await pool.kernel(for: key, configuration: configuration)
+        await recordProcess(of: kernel)
+        return kernel
+    }
+
     /// Stops the session for good: what waits is cancelled, the kernel is shut down, the
     /// journal records it and closes (observations end after what they were given).
     public func close() async {
