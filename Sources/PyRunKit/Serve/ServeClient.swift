@@ -19,6 +19,7 @@ public actor ServeClient {
     private var nextTag = 0
     private var connectionLost = false
     private var reading: Task<Void, Never>?
+    private let disconnected = SetOnceValue<Bool>()
 
     private struct PendingReply {
         var buffer: ReplyBuffer
@@ -68,6 +69,12 @@ public actor ServeClient {
     /// Ends the connection; every open reply stream ends with `.connectionLost`.
     public func close() {
         channel.close()
+    }
+
+    /// Returns once the connection has ended (the server closed it, or `close()`). After
+    /// `stopServer()`, the server closes connections only once every kernel is gone.
+    public nonisolated func waitUntilDisconnected() async {
+        _ = await Task { await disconnected.wait() }.value
     }
 
     // MARK: - Requests
@@ -228,6 +235,7 @@ public actor ServeClient {
         guard !connectionLost else { return }
         connectionLost = true
         channel.close()
+        disconnected.fulfill(true)
         let open = pending.values
         pending.removeAll()
         let error = ServeMessage.error(
