@@ -312,3 +312,32 @@ extension PyrunProcess {
         await poll(seconds: seconds) { self.stdout.contains(text) || self.stderr.contains(text) }
     }
 }
+
+/// `pyrun attach` on a real pseudo-terminal: another client's code appears above the line
+/// being typed, which stays whole.
+@Suite struct TerminalAttachTests {
+    @Test func anotherClientsOutputAppearsAboveTheLineBeingTyped() async throws {
+        try await withTemporaryDirectory { directory in
+            let server = try await ServerFixture(in: directory)
+            let terminal = TerminalSession(arguments: ["attach", "--as", "human"], environment: server.environment)
+            defer { terminal.cleanUp() }
+            let outcome = try await terminal.run([
+                .expect("attached to 'main'"), .expect("In [1]: "),
+                .type("half"),
+                .command([pyrunExecutable, "exec", "--as", "agent", "-c", "print('from the agent')"]),
+                .expect("[agent] In [1]: print('from the agent')"), .expect("from the agent"),
+                // The line is drawn again below, with what was typed so far.
+                .expect("In [1]: half"),
+                .type(" = 5\r"), .expect("In [3]: "), .type("half * 2\r"), .expect("Out[3]: 10"),
+                .expect("In [4]: "), .type("\u{04}"), .expect("detached; the kernel keeps running"),
+            ])
+            #expect(outcome.problem.isEmpty, "\(outcome.problem)")
+            #expect(outcome.status == 0, "\(outcome.screen)")
+            #expect(outcome.terminalRestored)
+            // The agent's code saw the state the person left, and the other way round.
+            let check = try await server.pyrun(["exec", "-c", "half"])
+            #expect(check.stdout == "5\n")
+            _ = try await server.stop()
+        }
+    }
+}
