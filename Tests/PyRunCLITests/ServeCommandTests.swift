@@ -14,8 +14,7 @@ import Darwin
     // MARK: - Clients
 
     @Test func execRunsInTheSharedSessionWithTheOneShotsExitStatuses() async throws {
-        try await withTemporaryDirectory { directory in
-            let server = try await ServerFixture(in: directory)
+        try await withServer { server, directory in
             let first = try await server.pyrun(["exec", "-c", "x = 41\nprint('set')"])
             #expect(first.status == 0)
             #expect(first.stdout == "set\n")
@@ -50,8 +49,7 @@ import Darwin
     }
 
     @Test func twoClientsSeeEachOthersExecutions() async throws {
-        try await withTemporaryDirectory { directory in
-            let server = try await ServerFixture(in: directory)
+        try await withServer { server, directory in
             let alice = try server.start(["attach", "test:main", "--as", "alice"])
             #expect(await alice.waitForStdoutOrStderr(containing: "attached to 'main'"))
             let bob = try server.start(["attach", "test:main", "--as", "bob"])
@@ -86,8 +84,7 @@ import Darwin
     }
 
     @Test func attachReplaysTheHistoryFirstWithAGapWhenTheJournalDroppedSome() async throws {
-        try await withTemporaryDirectory { directory in
-            let server = try await ServerFixture(in: directory, extraArguments: ["--journal-entries", "12"])
+        try await withServer(extraArguments: ["--journal-entries", "12"]) { server, directory in
             for index in 1...6 {
                 let outcome = try await server.pyrun(["exec", "--as", "agent", "-c", "print('step \(index)')"])
                 #expect(outcome.status == 0)
@@ -106,8 +103,7 @@ import Darwin
     }
 
     @Test func attachAfterACrashShowsTheDeathWithItsCauseAndTheRestart() async throws {
-        try await withTemporaryDirectory { directory in
-            let server = try await ServerFixture(in: directory)
+        try await withServer { server, directory in
             let watcher = try server.start(["attach", "--as", "watcher"])
             #expect(await watcher.waitForStdoutOrStderr(containing: "attached to 'main'"))
             let setup = try await server.pyrun(["exec", "-c", "import os\nstate = 1\nos.getpid()"])
@@ -130,8 +126,7 @@ import Darwin
     }
 
     @Test func ctrlCInAttachInterruptsTheSessionsRunningExecution() async throws {
-        try await withTemporaryDirectory { directory in
-            let server = try await ServerFixture(in: directory)
+        try await withServer { server, directory in
             let sleeper = try server.start(["exec", "--as", "agent", "-c", "import time\nprint('sleeping', flush=True)\ntime.sleep(60)"])
             #expect(await sleeper.waitForStdout(containing: "sleeping"))
             let watcher = try server.start(["attach", "--as", "human"])
@@ -149,8 +144,7 @@ import Darwin
     // MARK: - Listing and stale files
 
     @Test func lsListsServersAndSessionsAndRemovesStaleConnectionFiles() async throws {
-        try await withTemporaryDirectory { directory in
-            let server = try await ServerFixture(in: directory, name: "live")
+        try await withServer(name: "live") { server, directory in
             _ = try await server.pyrun(["exec", "--session", "analysis", "-c", "1"])
             // A server that was killed left its files behind: its pid is gone.
             let gone = Process()
@@ -175,6 +169,7 @@ import Darwin
                 {"name":"ghost","pid":\(gone.processIdentifier),"socket":"\(server.runDirectory)/ghost.sock","started":0,"protocol":1}
                 """.write(toFile: staleFile, atomically: true, encoding: .utf8)
             let ghost = try PyrunProcess(["serve", "--name", "ghost"], environment: server.environment)
+            defer { if processIsAlive(ghost.pid) { ghost.send(signal: SIGTERM) } }
             #expect(await poll(seconds: 30) { ConnectionFileProbe.pid(at: staleFile) == ghost.pid })
             let duplicate = try await server.pyrun(["serve", "--name", "live"])
             #expect(duplicate.status == 1)
@@ -188,8 +183,7 @@ import Darwin
     // MARK: - Stopping
 
     @Test func stopShutsEveryKernelDownAndLeavesNoProcessOrFile() async throws {
-        try await withTemporaryDirectory { directory in
-            let server = try await ServerFixture(in: directory)
+        try await withServer { server, directory in
             let child = try await server.pyrun([
                 "exec", "--session", "a", "-c", "import subprocess\nchild = subprocess.Popen(['sleep', '300'])\nchild.pid",
             ])
@@ -206,8 +200,7 @@ import Darwin
 
     @Test(arguments: [SIGTERM, SIGINT])
     func aTerminationSignalStopsTheServerAsStopDoes(signal: Int32) async throws {
-        try await withTemporaryDirectory { directory in
-            let server = try await ServerFixture(in: directory)
+        try await withServer { server, directory in
             let kernel = try await server.kernelPID()
             server.server.send(signal: signal)
             let ended = await server.server.finish()
@@ -219,8 +212,7 @@ import Darwin
     }
 
     @Test func noKernelSurvivesASIGKILLOfTheServer() async throws {
-        try await withTemporaryDirectory { directory in
-            let server = try await ServerFixture(in: directory)
+        try await withServer { server, directory in
             let child = try await server.pyrun([
                 "exec", "-c", "import subprocess\nchild = subprocess.Popen(['sleep', '300'])\nchild.pid",
             ])
@@ -246,8 +238,7 @@ import Darwin
     // MARK: - Privacy
 
     @Test func theSocketAndItsDirectoryArePrivateAndAnotherUserCannotConnect() async throws {
-        try await withTemporaryDirectory { directory in
-            let server = try await ServerFixture(in: directory)
+        try await withServer { server, directory in
             #expect(permissions(of: server.runDirectory) == 0o700)
             #expect(permissions(of: server.socket) == 0o600)
             #expect(permissions(of: server.connectionFile) == 0o600)
@@ -317,8 +308,7 @@ extension PyrunProcess {
 /// being typed, which stays whole.
 @Suite struct TerminalAttachTests {
     @Test func anotherClientsOutputAppearsAboveTheLineBeingTyped() async throws {
-        try await withTemporaryDirectory { directory in
-            let server = try await ServerFixture(in: directory)
+        try await withServer { server, directory in
             let terminal = TerminalSession(arguments: ["attach", "--as", "human"], environment: server.environment)
             defer { terminal.cleanUp() }
             let outcome = try await terminal.run([

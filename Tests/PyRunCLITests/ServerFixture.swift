@@ -50,6 +50,13 @@ final class ServerFixture: Sendable {
         return try #require(Int32(outcome.stdout.trimmingCharacters(in: .whitespacesAndNewlines)), "\(outcome)")
     }
 
+    /// Ends the server however the test went: SIGTERM (a stop) if it still runs, then waits.
+    func shutDownIfRunning() async {
+        guard processIsAlive(server.pid) else { return }
+        server.send(signal: SIGTERM)
+        _ = await server.finish()
+    }
+
     /// Stops the server with `pyrun stop` and waits for it to exit.
     func stop() async throws -> PyrunOutcome {
         let stopped = try await pyrun(["stop", name])
@@ -63,4 +70,22 @@ func permissions(of path: String) -> mode_t? {
     var info = stat()
     guard lstat(path, &info) == 0 else { return nil }
     return info.st_mode & 0o777
+}
+
+/// Runs `body` with a server of its own in a scratch directory; the server is stopped and the
+/// directory removed afterwards, also when `body` throws.
+func withServer<T>(
+    name: String = "test", extraArguments: [String] = [], _ body: (ServerFixture, String) async throws -> T
+) async throws -> T {
+    try await withTemporaryDirectory { directory in
+        let server = try await ServerFixture(in: directory, name: name, extraArguments: extraArguments)
+        do {
+            let result = try await body(server, directory)
+            await server.shutDownIfRunning()
+            return result
+        } catch {
+            await server.shutDownIfRunning()
+            throw error
+        }
+    }
 }
