@@ -218,14 +218,17 @@ import Darwin
             ])
             let childPID = try #require(Int32(child.stdout.trimmingCharacters(in: .whitespacesAndNewlines)))
             let idle = try await server.kernelPID()
+            // A kernel busy in user code, with a child of its own.
             let busy = try server.start([
-                "exec", "--session", "busy", "-c", "import os, time\nprint(os.getpid(), flush=True)\ntime.sleep(300)",
+                "exec", "--session", "busy", "-c",
+                "import os, subprocess, time\nchild = subprocess.Popen(['sleep', '300'])\nprint(os.getpid(), child.pid, flush=True)\ntime.sleep(300)",
             ])
-            #expect(await poll(seconds: 30) { Int32(busy.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) != nil })
-            let busyKernel = try #require(Int32(busy.stdout.trimmingCharacters(in: .whitespacesAndNewlines)))
+            #expect(await poll(seconds: 30) { busy.stdout.hasSuffix("\n") })
+            let busyPIDs = busy.stdout.split(whereSeparator: \.isWhitespace).compactMap { Int32($0) }
+            try #require(busyPIDs.count == 2, "\(busy.stdout)")
             server.server.send(signal: SIGKILL)
             _ = await server.server.finish()
-            for pid in [idle, childPID, busyKernel] { #expect(await waitUntilGone(pid), "pid \(pid)") }
+            for pid in [idle, childPID] + busyPIDs { #expect(await waitUntilGone(pid), "pid \(pid)") }
             let busyEnded = await busy.finish()
             #expect(busyEnded.status != 0)
             // The next `ls` finds the files the killed server left and removes them.
