@@ -185,8 +185,7 @@ extension [SessionEvent] {
     }
 
     @Test func aDeathWhileIdleReachesObserversAtOnce() async throws {
-        try await withPool(configuration: PoolConfiguration(defaultConfiguration: .forTests, maintenanceInterval: .milliseconds(100))) {
-            pool in
+        try await withPool(configuration: PoolConfiguration(defaultConfiguration: .forTests)) { pool in
             let session = SharedSession(name: "idle-death", pool: pool)
             let view = ObservationRecorder(session.journal.observe())
             defer { view.stop() }
