@@ -143,10 +143,9 @@ private struct ExecShow {
                 case .finished(let end): outcome = end
                 case .notice(let notice): notices.append(notice)
                 case .result where !showsResult: break
-                case .inputRequest(let prompt, let password):
+                case .inputRequest(_, let password):
                     if let json { json.writeEvent(event, executionID: execution.id) } else { printer.show(event) }
                     let answer = await OneShotRun.readInputLine(password: password)
-                    _ = prompt
                     await client.sendInput(answer, session: execution.session, executionID: execution.id)
                 default:
                     if let json { json.writeEvent(event, executionID: execution.id) } else { printer.show(event) }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 import PyRunKit
 
 #if canImport(Glibc)
@@ -88,7 +89,9 @@ struct ServeCommand: AsyncParsableCommand {
             daemon = try ServeDaemon(
                 name: name, poolConfiguration: PoolConfiguration(defaultConfiguration: kernelConfiguration),
                 journalLimits: JournalLimits(maximumEntries: journalEntries, maximumBytes: journalBytes.bytes),
-                logger: PyrunLogging.kernelLogger(verbose: verbose))
+                // The server's stderr is its log: kernel deaths and refused connections are
+                // worth a line there, as warnings.
+                logger: Logger(label: "pyrun.serve"))
         } catch {
             errors.writeLine("pyrun serve: \(error.message)")
             throw ExitCode(PyrunExit.pythonException)

@@ -184,7 +184,7 @@ public struct ConnectionFile: Sendable, Hashable, CustomStringConvertible {
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw ServeError(.runDirectory, "cannot write \(temporary): \(UnixSocket.errnoText())") }
         let bytes = Array((json.serialized() + "\n").utf8)
-        let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        let written = bytes.withUnsafeBytes { writeDescriptor(fd, $0.baseAddress, $0.count) }
         _ = fchmod(fd, 0o600)
         closeDescriptor(fd)
         guard written == bytes.count, rename(temporary, path) == 0 else {
@@ -212,4 +212,9 @@ public struct ConnectionFile: Sendable, Hashable, CustomStringConvertible {
     public var description: String {
         "\(name)  pid \(pid)  \(socketPath)  started \(ISO8601DateFormatter().string(from: startedAt))"
     }
+}
+
+/// `write(2)`, under a name the method `write()` does not shadow.
+private func writeDescriptor(_ fd: Int32, _ buffer: UnsafeRawPointer?, _ count: Int) -> Int {
+    write(fd, buffer, count)
 }
