@@ -10,27 +10,30 @@ import Glibc
 import Darwin
 #endif
 
-/// A server in this process, reached over its real Unix socket with `ServeClient`.
-@Suite struct ServeDaemonTests {
-    private func withDaemon<T>(
-        name: String = "test", _ body: (ServeDaemon, RunDirectory) async throws -> T
-    ) async throws -> T {
-        try await withTemporaryDirectory { directory in
-            let runDirectory = RunDirectory(path: "\(directory)/run")
-            let daemon = try ServeDaemon(
-                name: name, poolConfiguration: PoolConfiguration(defaultConfiguration: .forTests),
-                runDirectory: runDirectory)
-            do {
-                let result = try await body(daemon, runDirectory)
-                await daemon.stop()
-                return result
-            } catch {
-                await daemon.stop()
-                throw error
-            }
+/// Runs `body` with a server in this process, in a scratch run directory; the server is
+/// stopped (every kernel gone) afterwards, also when `body` throws.
+func withDaemon<T>(
+    name: String = "test", journalLimits: JournalLimits = JournalLimits(),
+    _ body: (ServeDaemon, RunDirectory) async throws -> T
+) async throws -> T {
+    try await withTemporaryDirectory { directory in
+        let runDirectory = RunDirectory(path: "\(directory)/run")
+        let daemon = try ServeDaemon(
+            name: name, poolConfiguration: PoolConfiguration(defaultConfiguration: .forTests),
+            journalLimits: journalLimits, runDirectory: runDirectory)
+        do {
+            let result = try await body(daemon, runDirectory)
+            await daemon.stop()
+            return result
+        } catch {
+            await daemon.stop()
+            throw error
         }
     }
+}
 
+/// A server in this process, reached over its real Unix socket with `ServeClient`.
+@Suite struct ServeDaemonTests {
     private func mode(of path: String) -> mode_t? {
         var info = stat()
         guard lstat(path, &info) == 0 else { return nil }
@@ -178,6 +181,62 @@ import Darwin
             #expect(daemon.connectionFile.pid == getpid())
             #expect(throws: ServeError.self) { try ServeDaemon(name: "old", runDirectory: runDirectory) }
             await daemon.stop()
+        }
+    }
+}
+
+/// A client that stops reading its socket: the kernel and the other clients go on, and the
+/// slow one is told where to resume.
+@Suite struct ServeSlowClientTests {
+    @Test func aClientThatStopsReadingFallsBehindWithoutHoldingTheKernelBack() async throws {
+        try await withDaemon(name: "slow", journalLimits: JournalLimits(observerBacklogBytes: 1 << 20)) {
+            daemon, runDirectory in
+
+            // The slow client asks to observe, then reads nothing.
+            let fd = try UnixSocket.connect(to: runDirectory.socketPath(server: "slow"))
+            let slow = SocketLineChannel(fd: fd, name: "slow client")
+            defer { slow.close() }
+            _ = await slow.nextLine()  // welcome
+            _ = await slow.send(line: Array("{\"op\":\"observe\",\"session\":\"s\",\"tag\":\"watch\"}\n".utf8))
+
+            // Another client runs 20 MB of output to its end while the slow one reads nothing.
+            let runner = try await ServeClient.connect(server: "slow", runDirectory: runDirectory)
+            let execution = try await runner.execute(
+                "for i in range(400):\n    print('x' * 50_000)", session: "s", client: "fast", stream: false)
+            var outcome: ExecutionOutcome?
+            for try await event in execution { if case .finished(let end) = event { outcome = end } }
+            #expect(outcome?.status == .ok)
+
+            // Now the slow client reads: what it was given, then where to resume.
+            var lastSequence = 0
+            var end: JSONValue?
+            while let line = await slow.nextLine() {
+                let message = try JSONValue.parse(line)
+                if message["type"]?.stringValue == "entry" { lastSequence = message["entry"]?["seq"]?.intValue ?? 0 }
+                if message["type"]?.stringValue == "observe_end" {
+                    end = message
+                    break
+                }
+            }
+            #expect(end?["reason"]?.stringValue == "fellBehind")
+            let resumeFrom = try #require(end?["resumeFrom"]?.intValue)
+            #expect(resumeFrom == lastSequence + 1)
+            // Resuming there continues; what the journal dropped meanwhile is named by a gap.
+            var resumed: [ServeMessage] = []
+            for await message in await runner.observe(session: "s", from: resumeFrom) {
+                resumed.append(message)
+                if case .live = message { break }
+            }
+            let firstEntry = resumed.first { if case .entry = $0 { true } else { false } }
+            if case .gap(let gap) = resumed.first {
+                #expect(gap.requestedFrom == resumeFrom)
+            } else if case .entry(let entry)? = firstEntry {
+                #expect(entry.sequence == resumeFrom)
+            } else {
+                Issue.record("the resumed observation began with \(String(describing: resumed.first))")
+            }
+            #expect(resumed.contains { if case .entry(let entry) = $0, case .execution(_, .finished) = entry.event { true } else { false } })
+            await runner.close()
         }
     }
 }
