@@ -19,6 +19,8 @@ public actor SessionHost {
     public nonisolated let journalLimits: JournalLimits
 
     private var sessions: [String: SharedSession] = [:]
+    /// Whether `stop()` shuts the whole pool down (the host made it) or only its sessions' keys.
+    private let ownsPool: Bool
     private var stopping = false
     private let stopped = SetOnceValue<Bool>()
 
@@ -37,6 +39,19 @@ public actor SessionHost {
         self.startedAt = Date()
         self.pool = KernelPool(configuration: poolConfiguration, logger: logger)
         self.journalLimits = journalLimits
+        self.ownsPool = true
+    }
+
+    /// Creates a host on a pool that belongs to someone else (an MCP server's, whose agents'
+    /// kernels a console should show): sessions made by name are keys of that pool, and
+    /// `stop()` closes the host's sessions (shutting their keys down) but leaves the pool's
+    /// other keys alone.
+    public init(name: String, pool: KernelPool, journalLimits: JournalLimits = JournalLimits()) {
+        self.name = name
+        self.startedAt = Date()
+        self.pool = pool
+        self.journalLimits = journalLimits
+        self.ownsPool = false
     }
 
     /// Who the host is, as a `welcome` says.
@@ -54,6 +69,21 @@ public actor SessionHost {
         let session = SharedSession(name: name, pool: pool, journalLimits: journalLimits)
         sessions[name] = session
         return session
+    }
+
+    /// Offers a session made elsewhere (on this host's pool, or any other) to the host's
+    /// clients under its name, so they observe and use the same journal.
+    /// - Throws: `ServeError` with `.invalidName` when the host has another session of that
+    ///   name, or `.stopping`.
+    public func adopt(_ session: SharedSession) throws(ServeError) {
+        guard !stopping else { throw ServeError(.stopping, "the server '\(self.name)' is stopping") }
+        if let existing = sessions[session.name] {
+            guard existing === session else {
+                throw ServeError(.invalidName, "the server '\(self.name)' already has a session named '\(session.name)'")
+            }
+            return
+        }
+        sessions[session.name] = session
     }
 
     /// How every session stands, sorted by name.
@@ -81,7 +111,7 @@ public actor SessionHost {
         await withTaskGroup(of: Void.self) { group in
             for session in closing { group.addTask { await session.close() } }
         }
-        await pool.shutdownAll()
+        if ownsPool { await pool.shutdownAll() }
         stopped.fulfill(true)
     }
 
