@@ -31,6 +31,8 @@ actor AttachSession {
     private var runningCell: String?
     private var cellInProgress = false
     private var pendingLines: [String] = []
+    /// The line being read from a pipe, cancelled when the session ends.
+    private var plainRead: Task<String?, Never>?
     /// An `input()` answer being read for our cell.
     private var inputRead: Task<String?, Never>?
     private var historyProblemReported = false
@@ -83,7 +85,10 @@ actor AttachSession {
             note("attached to '\(target.session)' on '\(client.server.name)' as \(label); Ctrl-D detaches, the kernel keeps running")
         }
         while exitStatus == nil, !observationEnded {
-            switch await nextLine() {
+            let next = await nextLine()
+            // The session's end wakes the read: that is no line of the user's.
+            if observationEnded { break }
+            switch next {
             case .line(let line): await handle(line)
             case .interrupted:
                 pendingLines.removeAll()
@@ -139,6 +144,7 @@ actor AttachSession {
         for (_, waiter) in awaitedEnds { waiter.resume() }
         awaitedEnds.removeAll()
         if let editor { _ = await editor.interrupt() }
+        plainRead?.cancel()
         inputRead?.cancel()
     }
 
@@ -202,7 +208,10 @@ actor AttachSession {
         if let editor {
             return await editor.readLine(prompt: prompt, continuationPrompt: Self.continuationPrompt)
         }
-        return await StandardInput.shared.nextLine().map { .line($0) } ?? .endOfInput
+        let read = Task { await StandardInput.shared.nextLine() }
+        plainRead = read
+        defer { plainRead = nil }
+        return await read.value.map { .line($0) } ?? .endOfInput
     }
 
     private func completions(for text: String, cursor: Int) async -> Completions? {

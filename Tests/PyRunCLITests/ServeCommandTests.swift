@@ -190,9 +190,17 @@ import Darwin
             let childPID = try #require(Int32(child.stdout.trimmingCharacters(in: .whitespacesAndNewlines)))
             let kernelA = try await server.kernelPID(session: "a")
             let kernelB = try await server.kernelPID(session: "b")
+            let watcher = try server.start(["attach", "test:a"])
+            #expect(await watcher.waitForStdoutOrStderr(containing: "attached to 'a'"))
             let ended = try await server.stop()
             #expect(ended.status == 0)
             for pid in [kernelA, kernelB, childPID] { #expect(await waitUntilGone(pid), "pid \(pid)") }
+            // An attached client sees the kernel stop and leaves by itself (its input still open).
+            #expect(await waitUntilGone(watcher.pid))
+            let watched = await watcher.finish()
+            #expect(watched.status == 1)
+            #expect(watched.stderr.contains("pyrun: kernel stopped: pyrun shut the kernel down"))
+            #expect(watched.stderr.contains("the session ended"))
             #expect(!FileManager.default.fileExists(atPath: server.connectionFile))
             #expect(!FileManager.default.fileExists(atPath: server.socket))
         }
