@@ -36,6 +36,18 @@ import Darwin
 
             let timedOut = try await server.pyrun(["exec", "--timeout", "0.5", "-c", "import time; time.sleep(30)"])
             #expect(timedOut.status == 124)
+
+            // A file runs as a program: no value of a final expression is printed.
+            try "print('from a file')\nx * 100\n".write(toFile: "\(directory)/program.py", atomically: true, encoding: .utf8)
+            let file = try await server.pyrun(["exec", "\(directory)/program.py"])
+            #expect(file.stdout == "from a file\n")
+            // input() is answered from exec's own standard input when asked to be.
+            let asked = try await server.pyrun(
+                ["exec", "--allow-stdin", "-c", "name = input('who? ')\nprint('hi', name)"], input: "bob\n")
+            #expect(asked.stdout == "who? hi bob\n")
+            let refused = try await server.pyrun(["exec", "-c", "input('who? ')"])
+            #expect(refused.status == 1)
+            #expect(refused.stderr.contains("EOFError"))
             _ = try await server.stop()
         }
     }
