@@ -137,6 +137,14 @@ import Darwin
         }
     }
 
+    @Test func attachAnswersInputOfItsOwnCellsFromItsInput() async throws {
+        try await withServer { server, _ in
+            let attach = try await server.pyrun(["attach"], input: "name = input('who? ')\nbob\nprint('hello', name)\n")
+            #expect(attach.status == 0)
+            #expect(attach.stdout == "who? hello bob\n")
+        }
+    }
+
     @Test func ctrlCInAttachInterruptsTheSessionsRunningExecution() async throws {
         try await withServer { server, directory in
             let sleeper = try server.start(["exec", "--as", "agent", "-c", "import time\nprint('sleeping', flush=True)\ntime.sleep(60)"])
