@@ -82,7 +82,9 @@ actor AttachSession {
         let watching = Task { await self.watch(from: 1, journal: nil) }
         await waitUntilCaughtUp()
         if !observationEnded {
-            note("attached to '\(target.session)' on '\(client.server.name)' as \(label); Ctrl-D detaches, the kernel keeps running")
+            note(
+                "attached to '\(target.session)' on '\(client.server.name)' as \(label); Ctrl-D detaches, the kernel keeps running"
+            )
         }
         while exitStatus == nil, !observationEnded {
             let next = await nextLine()

@@ -20,7 +20,8 @@ struct ExecCommand: AsyncParsableCommand {
             \(PyrunExit.helpTable)
             """)
 
-    @Option(name: .long, help: ArgumentHelp("The server (default: the only one running, or 'default').", valueName: "name"))
+    @Option(
+        name: .long, help: ArgumentHelp("The server (default: the only one running, or 'default').", valueName: "name"))
     var server: String?
 
     @Option(name: .long, help: ArgumentHelp("The session to run in.", valueName: "name"))
@@ -29,27 +30,36 @@ struct ExecCommand: AsyncParsableCommand {
     @Option(name: .customShort("c"), help: ArgumentHelp("Run CODE.", valueName: "code"))
     var command: String?
 
-    @Option(name: .customLong("as"), help: ArgumentHelp("The label others see on this code (default: user, exec and pid).", valueName: "label"))
+    @Option(
+        name: .customLong("as"),
+        help: ArgumentHelp("The label others see on this code (default: user, exec and pid).", valueName: "label"))
     var label: String?
 
     @Flag(name: .long, help: "Do not print the value of a final expression.")
     var noResult = false
 
-    @Flag(name: .long, help: "Write every event as one JSON line to stdout, ending with an `outcome` line; nothing else.")
+    @Flag(
+        name: .long, help: "Write every event as one JSON line to stdout, ending with an `outcome` line; nothing else.")
     var json = false
 
     @Flag(name: .long, help: "Answer input() from pyrun's standard input (otherwise input() raises EOFError).")
     var allowStdin = false
 
-    @Option(name: .long, help: ArgumentHelp("Interrupt the code after this many seconds (exit status 124).", valueName: "seconds"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Interrupt the code after this many seconds (exit status 124).", valueName: "seconds"))
     var timeout: Seconds?
 
-    @Option(name: .long, help: ArgumentHelp("Drop output past this many bytes (e.g. 10000 or 1M); a notice says so.", valueName: "bytes"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Drop output past this many bytes (e.g. 10000 or 1M); a notice says so.", valueName: "bytes")
+    )
     var maxOutput: ByteCount?
 
     @Option(
         name: .long,
-        help: ArgumentHelp("Write image/* displays to files here (default: a new temporary directory).", valueName: "dir"))
+        help: ArgumentHelp(
+            "Write image/* displays to files here (default: a new temporary directory).", valueName: "dir"))
     var displayDir: String?
 
     @Argument(help: ArgumentHelp("A file to run, or - for standard input (the default without -c).", valueName: "file"))
@@ -74,7 +84,8 @@ struct ExecCommand: AsyncParsableCommand {
             code = command
         } else if let file, file != "-" {
             guard let data = FileManager.default.contents(atPath: file) else {
-                throw fail("can't open file '\(file)': no such readable file", status: PyrunExit.usage, kind: "usageError")
+                throw fail(
+                    "can't open file '\(file)': no such readable file", status: PyrunExit.usage, kind: "usageError")
             }
             code = String(decoding: data, as: UTF8.self)
             showsResult = false  // a file is a program, as python runs it
@@ -158,7 +169,8 @@ private struct ExecShow {
             }
             let message = (error as? ServeError)?.message ?? "\(error)"
             OutputSink.standardError.writeLine("pyrun exec: \(message)")
-            json?.writeOutcome(status: "connectionLost", exitCode: PyrunExit.pythonException, outcome: nil, message: message)
+            json?.writeOutcome(
+                status: "connectionLost", exitCode: PyrunExit.pythonException, outcome: nil, message: message)
             return PyrunExit.pythonException
         }
         guard let outcome else { return PyrunExit.pythonException }

@@ -44,9 +44,16 @@ final class JournalPrinter {
         case .kernelStarted(let hello, let previous):
             nextExecutionCount = 1
             if let previous {
-                return [.errors("pyrun: kernel restarted: pid \(hello.pid) replaces \(previous), Python \(hello.pythonVersion); earlier state is gone\n")]
+                return [
+                    .errors(
+                        "pyrun: kernel restarted: pid \(hello.pid) replaces \(previous), Python \(hello.pythonVersion); earlier state is gone\n"
+                    )
+                ]
             }
-            return [.errors("pyrun: kernel started: pid \(hello.pid), Python \(hello.pythonVersion) (\(hello.executable))\n")]
+            return [
+                .errors(
+                    "pyrun: kernel started: pid \(hello.pid), Python \(hello.pythonVersion) (\(hello.executable))\n")
+            ]
         case .kernelDied(let death):
             return [.errors("pyrun: kernel died: \(death); it restarts on next use\n")]
         case .kernelStopped(let reason):
@@ -100,7 +107,11 @@ final class JournalPrinter {
             runningExecutions.remove(id)
             if let count = outcome.executionCount, outcome.status != .kernelDied { nextExecutionCount = count + 1 }
             if outcome.status == .failedToStart {
-                return [.errors("pyrun: execution \(id) could not run: \(outcome.startFailure?.message ?? "the kernel did not start")\n")]
+                return [
+                    .errors(
+                        "pyrun: execution \(id) could not run: \(outcome.startFailure?.message ?? "the kernel did not start")\n"
+                    )
+                ]
             }
             return []
         }

@@ -35,10 +35,14 @@ struct ServeCommand: AsyncParsableCommand {
             valueName: "path-or-name"))
     var python: String?
 
-    @Option(name: .long, help: ArgumentHelp("Run the kernels in this directory (also first on sys.path).", valueName: "dir"))
+    @Option(
+        name: .long, help: ArgumentHelp("Run the kernels in this directory (also first on sys.path).", valueName: "dir")
+    )
     var cwd: String?
 
-    @Option(name: .long, help: ArgumentHelp("A Python file run in __main__ of each kernel when it starts.", valueName: "file"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("A Python file run in __main__ of each kernel when it starts.", valueName: "file"))
     var prelude: String?
 
     @Option(name: .long, help: ArgumentHelp("Journal entries each session keeps for replay.", valueName: "count"))
@@ -103,7 +107,9 @@ struct ServeCommand: AsyncParsableCommand {
         defer { stopSignals.cancel() }
         let file = daemon.connectionFile
         errors.writeLine("pyrun serve: '\(name)' listening on \(file.socketPath) (pid \(file.pid))")
-        errors.writeLine("pyrun serve: run code with `pyrun exec\(serverOption) -c CODE`, watch with `pyrun attach\(attachTarget)`, stop with `pyrun stop \(name)`")
+        errors.writeLine(
+            "pyrun serve: run code with `pyrun exec\(serverOption) -c CODE`, watch with `pyrun attach\(attachTarget)`, stop with `pyrun stop \(name)`"
+        )
         await daemon.waitUntilFinished()
         errors.writeLine("pyrun serve: '\(name)' stopped")
     }

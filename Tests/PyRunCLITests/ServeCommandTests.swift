@@ -29,7 +29,9 @@ import Darwin
             #expect(piped.stdout == "False\n")
 
             let json = try await server.pyrun(["exec", "--json", "-c", "print('hi')\n2 + 2"])
-            let lines = json.stdout.split(separator: "\n").map { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            let lines = json.stdout.split(separator: "\n").map {
+                try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+            }
             #expect(lines.allSatisfy { $0 != nil })
             #expect(lines.compactMap { $0?["type"] as? String } == ["started", "stdout", "result", "done", "outcome"])
             #expect(lines.last??["exitCode"] as? Int == 0)
@@ -38,7 +40,8 @@ import Darwin
             #expect(timedOut.status == 124)
 
             // A file runs as a program: no value of a final expression is printed.
-            try "print('from a file')\nx * 100\n".write(toFile: "\(directory)/program.py", atomically: true, encoding: .utf8)
+            try "print('from a file')\nx * 100\n".write(
+                toFile: "\(directory)/program.py", atomically: true, encoding: .utf8)
             let file = try await server.pyrun(["exec", "\(directory)/program.py"])
             #expect(file.stdout == "from a file\n")
             // input() is answered from exec's own standard input when asked to be.
@@ -147,7 +150,9 @@ import Darwin
 
     @Test func ctrlCInAttachInterruptsTheSessionsRunningExecution() async throws {
         try await withServer { server, directory in
-            let sleeper = try server.start(["exec", "--as", "agent", "-c", "import time\nprint('sleeping', flush=True)\ntime.sleep(60)"])
+            let sleeper = try server.start([
+                "exec", "--as", "agent", "-c", "import time\nprint('sleeping', flush=True)\ntime.sleep(60)",
+            ])
             #expect(await sleeper.waitForStdout(containing: "sleeping"))
             let watcher = try server.start(["attach", "--as", "human"])
             #expect(await watcher.waitForStdoutOrStderr(containing: "attached to 'main'"))
@@ -173,12 +178,14 @@ import Darwin
             gone.waitUntilExit()
             let staleFile = "\(server.runDirectory)/ghost.json"
             try """
-                {"name":"ghost","pid":\(gone.processIdentifier),"socket":"\(server.runDirectory)/ghost.sock","started":0,"protocol":1}
-                """.write(toFile: staleFile, atomically: true, encoding: .utf8)
+            {"name":"ghost","pid":\(gone.processIdentifier),"socket":"\(server.runDirectory)/ghost.sock","started":0,"protocol":1}
+            """.write(toFile: staleFile, atomically: true, encoding: .utf8)
 
             let listing = try await server.pyrun(["ls"])
             #expect(listing.status == 0)
-            #expect(listing.stderr.contains("removed the connection file of 'ghost' (pid \(gone.processIdentifier) is gone)"))
+            #expect(
+                listing.stderr.contains(
+                    "removed the connection file of 'ghost' (pid \(gone.processIdentifier) is gone)"))
             #expect(!FileManager.default.fileExists(atPath: staleFile))
             #expect(listing.stdout.contains("live  pid \(server.server.pid)"))
             #expect(listing.stdout.contains("  analysis  pid "))
@@ -186,8 +193,8 @@ import Darwin
 
             // `serve` removes a stale file of its own name, and refuses a live one.
             try """
-                {"name":"ghost","pid":\(gone.processIdentifier),"socket":"\(server.runDirectory)/ghost.sock","started":0,"protocol":1}
-                """.write(toFile: staleFile, atomically: true, encoding: .utf8)
+            {"name":"ghost","pid":\(gone.processIdentifier),"socket":"\(server.runDirectory)/ghost.sock","started":0,"protocol":1}
+            """.write(toFile: staleFile, atomically: true, encoding: .utf8)
             let ghost = try PyrunProcess(["serve", "--name", "ghost"], environment: server.environment)
             defer { if processIsAlive(ghost.pid) { ghost.send(signal: SIGTERM) } }
             #expect(await poll(seconds: 30) { ConnectionFileProbe.pid(at: staleFile) == ghost.pid })
@@ -205,7 +212,8 @@ import Darwin
     @Test func stopShutsEveryKernelDownAndLeavesNoProcessOrFile() async throws {
         try await withServer { server, directory in
             let child = try await server.pyrun([
-                "exec", "--session", "a", "-c", "import subprocess\nchild = subprocess.Popen(['sleep', '300'])\nchild.pid",
+                "exec", "--session", "a", "-c",
+                "import subprocess\nchild = subprocess.Popen(['sleep', '300'])\nchild.pid",
             ])
             let childPID = try #require(Int32(child.stdout.trimmingCharacters(in: .whitespacesAndNewlines)))
             let kernelA = try await server.kernelPID(session: "a")
@@ -297,7 +305,10 @@ import Darwin
                 """
             func tryAsNobody() async throws -> String {
                 let process = try PyrunProcess(
-                    ["--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", "-c", attempt, server.socket],
+                    [
+                        "--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", "-c", attempt,
+                        server.socket,
+                    ],
                     executable: "/usr/bin/setpriv")
                 return await process.finish().stdout.trimmingCharacters(in: .whitespacesAndNewlines)
             }

@@ -31,12 +31,17 @@ final class RecordingSink: ServeMessageSink {
             let sink = RecordingSink()
             let connection = ServeConnection(host: host, sink: sink)
             await connection.start()
-            await connection.receive(.object(["op": .string("observe"), "session": .string("agent-7"), "tag": .string("w")]))
+            await connection.receive(
+                .object(["op": .string("observe"), "session": .string("agent-7"), "tag": .string("w")]))
             let result = try await agentSession.run("print('the agent works')", client: "agent")
             #expect(result.stdout == "the agent works\n")
-            #expect(await sink.waitFor { messages in
-                messages.contains { $0["entry"]?["type"]?.stringValue == "stdout" && $0["entry"]?["data"]?.stringValue == "the agent works\n" }
-            })
+            #expect(
+                await sink.waitFor { messages in
+                    messages.contains {
+                        $0["entry"]?["type"]?.stringValue == "stdout"
+                            && $0["entry"]?["data"]?.stringValue == "the agent works\n"
+                    }
+                })
             #expect(sink.all.first?["type"]?.stringValue == "welcome")
             #expect(sink.all.allSatisfy { $0["type"]?.stringValue == "welcome" || $0["tag"]?.stringValue == "w" })
 
@@ -46,12 +51,19 @@ final class RecordingSink: ServeMessageSink {
                     "op": .string("execute"), "session": .string("agent-7"), "code": .string("21 * 2"),
                     "client": .string("person"), "tag": .string("x"),
                 ]))
-            #expect(await sink.waitFor { messages in
-                messages.contains { $0["tag"]?.stringValue == "x" && $0["event"]?["type"]?.stringValue == "finished" }
-            })
+            #expect(
+                await sink.waitFor { messages in
+                    messages.contains {
+                        $0["tag"]?.stringValue == "x" && $0["event"]?["type"]?.stringValue == "finished"
+                    }
+                })
             let answers = sink.all.filter { $0["tag"]?.stringValue == "x" }
             #expect(answers.first?["type"]?.stringValue == "accepted")
-            #expect(answers.contains { $0["event"]?["type"]?.stringValue == "result" && $0["event"]?["bundle"]?["text/plain"]?.stringValue == "42" })
+            #expect(
+                answers.contains {
+                    $0["event"]?["type"]?.stringValue == "result"
+                        && $0["event"]?["bundle"]?["text/plain"]?.stringValue == "42"
+                })
 
             // Stopping the host closes its sessions but not the pool's other keys.
             _ = try await pool.run("1", key: "someone-else")

@@ -73,7 +73,8 @@ func withDaemon<T>(
                 }
                 return (inputs, stdout)
             }
-            let execution = try await runner.execute("print('hello from runner')\n6 * 7", session: "main", client: "runner")
+            let execution = try await runner.execute(
+                "print('hello from runner')\n6 * 7", session: "main", client: "runner")
             var stdout = ""
             var result: String?
             var outcome: ExecutionOutcome?
@@ -167,7 +168,8 @@ func withDaemon<T>(
             gone.waitUntilExit()
             let stale = ConnectionFile(
                 name: "old", pid: gone.processIdentifier, socketPath: runDirectory.socketPath(server: "old"),
-                startedAt: Date(), protocolVersion: ServeProtocol.version, path: runDirectory.connectionFilePath(server: "old"))
+                startedAt: Date(), protocolVersion: ServeProtocol.version,
+                path: runDirectory.connectionFilePath(server: "old"))
             try stale.write()
             #expect(FileManager.default.createFile(atPath: stale.socketPath, contents: Data()))
             #expect(!stale.isLive)
@@ -235,7 +237,10 @@ func withDaemon<T>(
             } else {
                 Issue.record("the resumed observation began with \(String(describing: resumed.first))")
             }
-            #expect(resumed.contains { if case .entry(let entry) = $0, case .execution(_, .finished) = entry.event { true } else { false } })
+            #expect(
+                resumed.contains {
+                    if case .entry(let entry) = $0, case .execution(_, .finished) = entry.event { true } else { false }
+                })
             await runner.close()
         }
     }

@@ -89,7 +89,9 @@ import Testing
         #expect(gap.firstKept == 16)
         #expect(gap.droppedCount == 13)
         #expect(gap.description.contains("13 earlier entries were dropped"))
-        let replayed = items.compactMap { item -> Int? in if case .entry(let entry) = item { entry.sequence } else { nil } }
+        let replayed = items.compactMap { item -> Int? in
+            if case .entry(let entry) = item { entry.sequence } else { nil }
+        }
         #expect(replayed == Array(16...25))
         #expect(items.last == .live(nextSequence: 26))
 
@@ -115,13 +117,18 @@ import Testing
         for index in 1...40 {
             journal.append(note("\(index)"))
             // Give the fast reader its turn now and then, so it stays within its backlog.
-            if index % 4 == 0 { await Task.yield(); try? await Task.sleep(for: .milliseconds(5)) }
+            if index % 4 == 0 {
+                await Task.yield()
+                try? await Task.sleep(for: .milliseconds(5))
+            }
         }
         #expect(journal.status.nextSequence == 41)
 
         var slowItems: [JournalObservation.Item] = []
         for await item in slow { slowItems.append(item) }
-        let slowSequences = slowItems.compactMap { item -> Int? in if case .entry(let entry) = item { entry.sequence } else { nil } }
+        let slowSequences = slowItems.compactMap { item -> Int? in
+            if case .entry(let entry) = item { entry.sequence } else { nil }
+        }
         #expect(slowSequences == [1, 2, 3, 4, 5])
         #expect(slowItems.last == .fellBehind(resumeFrom: 6))
 
@@ -178,7 +185,8 @@ import Testing
             executionID: "e3", memory: KernelMemory(lastResidentBytes: 1000, peakResidentBytes: 2000, limitBytes: nil),
             diagnostics: "Fatal Python error\nsecond line")
         let outcome = ExecutionOutcome(
-            status: .kernelDied, executionCount: 3, error: PythonError(name: "ValueError", value: "bad", traceback: ["a", "b"]),
+            status: .kernelDied, executionCount: 3,
+            error: PythonError(name: "ValueError", value: "bad", traceback: ["a", "b"]),
             death: death, startFailure: nil,
             report: DoneReport(
                 ok: false, executionCount: 3, cancelled: false, durationMs: 12, cpuMs: 4, peakRssBytes: 9000,
@@ -193,14 +201,18 @@ import Testing
                 executionID: "3",
                 .display(MIMEBundle(["text/plain": .string("<img>"), "image/png": .string("iVBO")]), metadata: nil)),
             .execution(executionID: "3", .result(MIMEBundle(["text/plain": .string("42")]), executionCount: 3)),
-            .execution(executionID: "3", .error(PythonError(name: "ZeroDivisionError", value: "division by zero", traceback: []))),
+            .execution(
+                executionID: "3",
+                .error(PythonError(name: "ZeroDivisionError", value: "division by zero", traceback: []))),
             .execution(executionID: "3", .inputRequest(prompt: "name? ", password: false)),
             .execution(executionID: "3", .notice(KernelNotice(.died(death), key: "main"))),
             .execution(executionID: "3", .notice(KernelNotice(.timedOut(after: .seconds(5))))),
             .execution(executionID: "3", .finished(outcome)),
             .execution(
                 executionID: "4",
-                .finished(ExecutionOutcome(status: .failedToStart, startFailure: KernelError(.interpreterNotFound, "no python")))),
+                .finished(
+                    ExecutionOutcome(
+                        status: .failedToStart, startFailure: KernelError(.interpreterNotFound, "no python")))),
             .kernelStarted(hello, previousPID: nil),
             .kernelStarted(hello, previousPID: 4000),
             .kernelDied(death),

@@ -91,8 +91,11 @@ extension [SessionEvent] {
             for view in [aliceView, bobView] {
                 #expect(await view.waitFor { $0.finished(second.id) })
                 let events = view.events
-                #expect(events.contains(.input(executionID: first.id, code: "x = 20\nprint('alice was here')", client: "alice")))
-                #expect(events.contains(.input(executionID: second.id, code: "print('bob sees', x + 1)", client: "bob")))
+                #expect(
+                    events.contains(
+                        .input(executionID: first.id, code: "x = 20\nprint('alice was here')", client: "alice")))
+                #expect(
+                    events.contains(.input(executionID: second.id, code: "print('bob sees', x + 1)", client: "bob")))
                 #expect(events.stdout(of: first.id) == "alice was here\n")
                 #expect(events.stdout(of: second.id) == "bob sees 21\n")
                 #expect(events.starts.count == 1)
@@ -106,7 +109,8 @@ extension [SessionEvent] {
         try await withPool(configuration: PoolConfiguration(defaultConfiguration: .forTests)) { pool in
             let session = SharedSession(name: "order", pool: pool)
             let slow = await session.execute(
-                "import time\nfor i in range(3):\n    print('slow', i, flush=True)\n    time.sleep(0.1)", client: "alice")
+                "import time\nfor i in range(3):\n    print('slow', i, flush=True)\n    time.sleep(0.1)",
+                client: "alice")
             let quick = await session.execute("print('quick')", client: "bob")
             async let slowResult = slow.result()
             async let quickResult = quick.result()
@@ -118,8 +122,10 @@ extension [SessionEvent] {
 
             // In the journal, bob's code starts only after alice's finished.
             let events = session.journal.entries.map(\.event)
-            let aliceEnd = try #require(events.index { if case .execution(slow.id, .finished) = $0 { true } else { false } })
-            let bobInput = try #require(events.index { if case .input(quick.id, _, "bob") = $0 { true } else { false } })
+            let aliceEnd = try #require(
+                events.index { if case .execution(slow.id, .finished) = $0 { true } else { false } })
+            let bobInput = try #require(
+                events.index { if case .input(quick.id, _, "bob") = $0 { true } else { false } })
             #expect(aliceEnd < bobInput)
             await session.close()
         }
@@ -130,7 +136,8 @@ extension [SessionEvent] {
             let session = SharedSession(name: "interrupt", pool: pool)
             let view = ObservationRecorder(session.journal.observe())
             defer { view.stop() }
-            let sleeper = await session.execute("import time\nprint('sleeping', flush=True)\ntime.sleep(60)", client: "alice")
+            let sleeper = await session.execute(
+                "import time\nprint('sleeping', flush=True)\ntime.sleep(60)", client: "alice")
             #expect(await view.waitFor { $0.stdout(of: sleeper.id) == "sleeping\n" })
             await session.interrupt(client: "bob")
             let outcome = await sleeper.outcome()
@@ -165,7 +172,8 @@ extension [SessionEvent] {
             // The death comes before the execution's end, and after its input.
             let events = view.events
             let died = try #require(events.index { if case .kernelDied = $0 { true } else { false } })
-            let ended = try #require(events.index { if case .execution(crash.id, .finished) = $0 { true } else { false } })
+            let ended = try #require(
+                events.index { if case .execution(crash.id, .finished) = $0 { true } else { false } })
             #expect(died < ended)
 
             let next = try await session.run("import os\nprint('state' in globals())\nos.getpid()", client: "bob")

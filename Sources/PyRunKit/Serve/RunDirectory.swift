@@ -98,7 +98,8 @@ public struct RunDirectory: Sendable, Hashable, CustomStringConvertible {
             let others = live.map(\.name)
             throw ServeError(
                 .serverNotFound,
-                "no pyrun server named '\(name)' is running\(others.isEmpty ? "; start one with: pyrun serve --name \(name)" : " (running: \(others.joined(separator: ", ")))")")
+                "no pyrun server named '\(name)' is running\(others.isEmpty ? "; start one with: pyrun serve --name \(name)" : " (running: \(others.joined(separator: ", ")))")"
+            )
         }
         if live.count == 1 { return live[0] }
         if let standard = live.first(where: { $0.name == ServeNames.defaultServer }) { return standard }
@@ -124,7 +125,8 @@ public enum ServeNames {
         guard !name.isEmpty, name.count <= 64, allowed, !name.hasPrefix("."), !name.hasPrefix("-") else {
             throw ServeError(
                 .invalidName,
-                "server name \(name.debugDescription) must be 1–64 letters, digits, '.', '_' or '-', not starting with '.' or '-'")
+                "server name \(name.debugDescription) must be 1–64 letters, digits, '.', '_' or '-', not starting with '.' or '-'"
+            )
         }
     }
 }

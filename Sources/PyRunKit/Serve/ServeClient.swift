@@ -49,7 +49,8 @@ public actor ServeClient {
             channel.close()
             throw ServeError(
                 .protocolMismatch,
-                "the server '\(info.name)' speaks serve protocol \(info.protocolVersion); this pyrun speaks \(ServeProtocol.version)")
+                "the server '\(info.name)' speaks serve protocol \(info.protocolVersion); this pyrun speaks \(ServeProtocol.version)"
+            )
         }
         let client = ServeClient(channel: channel, server: info)
         await client.startReading()
@@ -102,7 +103,8 @@ public actor ServeClient {
         _ code: String, session: String, client: String, stream: Bool = true,
         options: RemoteExecutionOptions = RemoteExecutionOptions()
     ) async throws(ServeError) -> RemoteExecution {
-        let replies = await send(.execute(session: session, code: code, client: client, stream: stream, options: options))
+        let replies = await send(
+            .execute(session: session, code: code, client: client, stream: stream, options: options))
         var iterator = replies.makeAsyncIterator()
         while let message = await iterator.next() {
             switch message {
@@ -143,7 +145,8 @@ public actor ServeClient {
     }
 
     /// Completions from `session`'s kernel.
-    public func complete(session: String, code: String, cursor: Int? = nil) async throws(ServeError) -> CompletionResult {
+    public func complete(session: String, code: String, cursor: Int? = nil) async throws(ServeError) -> CompletionResult
+    {
         let reply = try await singleReply(.complete(session: session, code: code, cursor: cursor))
         guard case .completions(let result) = reply else { throw unexpected(reply) }
         return result

@@ -141,7 +141,8 @@ public actor ServeConnection {
     }
 
     private func execute(
-        _ code: String, in sessionName: String, client: String, stream: Bool, options remoteOptions: RemoteExecutionOptions,
+        _ code: String, in sessionName: String, client: String, stream: Bool,
+        options remoteOptions: RemoteExecutionOptions,
         tag: String?
     ) async throws {
         let session = try await host.session(named: sessionName)

@@ -44,7 +44,9 @@ public final class ServeDaemon: Sendable {
         if let existing = ConnectionFile(contentsOf: filePath) {
             guard !existing.isLive else {
                 throw ServeError(
-                    .alreadyRunning, "a pyrun server named '\(name)' is already running (pid \(existing.pid)); stop it with: pyrun stop \(name)")
+                    .alreadyRunning,
+                    "a pyrun server named '\(name)' is already running (pid \(existing.pid)); stop it with: pyrun stop \(name)"
+                )
             }
             existing.remove()
         }

@@ -127,7 +127,8 @@ extension ServeMessage {
         case .completions(let completion):
             object = [
                 "type": .string(TypeName.completions), "matches": .array(completion.matches.map { .string($0) }),
-                "cursorStart": .number(Double(completion.cursorStart)), "cursorEnd": .number(Double(completion.cursorEnd)),
+                "cursorStart": .number(Double(completion.cursorStart)),
+                "cursorEnd": .number(Double(completion.cursorEnd)),
             ]
         case .completeness(let completeness):
             object = ["type": .string(TypeName.completeness)]
@@ -139,7 +140,10 @@ extension ServeMessage {
             case .invalid: object["status"] = .string("invalid")
             }
         case .error(let error):
-            object = ["type": .string(TypeName.error), "code": .string(error.code.rawValue), "message": .string(error.message)]
+            object = [
+                "type": .string(TypeName.error), "code": .string(error.code.rawValue),
+                "message": .string(error.message),
+            ]
         }
         if let tag { object["tag"] = .string(tag) }
         return .object(object)

@@ -84,7 +84,9 @@ extension ServeRequest {
                 "client": .string(client), "stream": .bool(stream),
             ]
             if let timeout = options.timeout { object["timeoutMs"] = .number(timeout.milliseconds) }
-            if let maxOutputBytes = options.maxOutputBytes { object["maxOutputBytes"] = .number(Double(maxOutputBytes)) }
+            if let maxOutputBytes = options.maxOutputBytes {
+                object["maxOutputBytes"] = .number(Double(maxOutputBytes))
+            }
             if options.allowStdin { object["allowStdin"] = .bool(true) }
         case .inputReply(let session, let id, let value):
             object = ["op": .string(Op.inputReply), "session": .string(session), "id": .string(id)]
@@ -129,7 +131,9 @@ extension ServeRequest {
         }
         func integer(_ field: String) throws(ServeError) -> Int? {
             guard let value = json[field], value != .null else { return nil }
-            guard let number = value.intValue else { throw ServeError(.badRequest, "\"\(field)\" must be a whole number") }
+            guard let number = value.intValue else {
+                throw ServeError(.badRequest, "\"\(field)\" must be a whole number")
+            }
             return number
         }
         switch op {
@@ -157,7 +161,8 @@ extension ServeRequest {
         case Op.reset:
             self = .reset(session: try string("session"), client: json["client"]?.stringValue ?? "anonymous")
         case Op.observe:
-            self = .observe(session: try string("session"), from: try integer("from"), journal: json["journal"]?.stringValue)
+            self = .observe(
+                session: try string("session"), from: try integer("from"), journal: json["journal"]?.stringValue)
         case Op.unobserve:
             self = .unobserve(observeTag: try string("observeTag"))
         case Op.complete:

@@ -79,7 +79,8 @@ public actor SessionHost {
         guard !stopping else { throw ServeError(.stopping, "the server '\(self.name)' is stopping") }
         if let existing = sessions[session.name] {
             guard existing === session else {
-                throw ServeError(.invalidName, "the server '\(self.name)' already has a session named '\(session.name)'")
+                throw ServeError(
+                    .invalidName, "the server '\(self.name)' already has a session named '\(session.name)'")
             }
             return
         }
@@ -129,7 +130,8 @@ public actor SessionHost {
             !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control || $0 == "/" })
         else {
             throw ServeError(
-                .invalidName, "session name \(name.debugDescription) must be 1–100 characters, without control characters or '/'")
+                .invalidName,
+                "session name \(name.debugDescription) must be 1–100 characters, without control characters or '/'")
         }
     }
 }

@@ -38,7 +38,8 @@ enum UnixSocket {
         guard bytes.count <= maximumPathBytes else {
             throw ServeError(
                 .runDirectory,
-                "the socket path \(path) is \(bytes.count) bytes, more than the \(maximumPathBytes) a socket address holds; use a shorter run directory (XDG_RUNTIME_DIR)")
+                "the socket path \(path) is \(bytes.count) bytes, more than the \(maximumPathBytes) a socket address holds; use a shorter run directory (XDG_RUNTIME_DIR)"
+            )
         }
         withUnsafeMutableBytes(of: &address.sun_path) { buffer in
             buffer.copyBytes(from: bytes)

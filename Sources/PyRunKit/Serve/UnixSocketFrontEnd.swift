@@ -23,7 +23,8 @@ public final class UnixSocketFrontEnd: Sendable {
 
     /// Starts listening at `socketPath` (which must not exist) and accepting clients.
     /// - Throws: `ServeError` when the socket cannot be made there.
-    public init(host: SessionHost, socketPath: String, logger: Logger = Logger(label: "pyrun.serve")) throws(ServeError) {
+    public init(host: SessionHost, socketPath: String, logger: Logger = Logger(label: "pyrun.serve")) throws(ServeError)
+    {
         self.socketPath = socketPath
         self.host = host
         self.logger = logger

@@ -49,8 +49,10 @@ extension ExecutionOutcome {
         }
         self.init(
             status: status, executionCount: json["executionCount"]?.intValue,
-            error: json["error"].flatMap(PythonError.init(json:)), death: json["death"].flatMap(KernelDeath.init(json:)),
-            startFailure: startFailure, report: report, duration: .fromMilliseconds(json["durationMs"]?.doubleValue ?? 0))
+            error: json["error"].flatMap(PythonError.init(json:)),
+            death: json["death"].flatMap(KernelDeath.init(json:)),
+            startFailure: startFailure, report: report,
+            duration: .fromMilliseconds(json["durationMs"]?.doubleValue ?? 0))
     }
 }
 
@@ -135,7 +137,8 @@ extension KernelDeath.StopReason {
     /// The reason a death's JSON names (`reason`, with `graceMs` or `timeoutMs`).
     init?(json: JSONValue) {
         switch json["reason"]?.stringValue {
-        case "interruptNotHonoured": self = .interruptNotHonoured(grace: .fromMilliseconds(json["graceMs"]?.doubleValue ?? 0))
+        case "interruptNotHonoured":
+            self = .interruptNotHonoured(grace: .fromMilliseconds(json["graceMs"]?.doubleValue ?? 0))
         case "timeout": self = .timeout(after: .fromMilliseconds(json["timeoutMs"]?.doubleValue ?? 0))
         case "interrupted": self = .interrupted
         case "shutdown": self = .shutdown

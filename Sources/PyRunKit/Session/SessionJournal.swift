@@ -26,7 +26,8 @@ public final class SessionJournal: Sendable {
 
         public var description: String {
             let range = firstSequence.map { "#\($0)…#\(nextSequence - 1)" } ?? "empty"
-            return "\(range), \(keptEntries) entries (\(ByteFormat.text(keptBytes))), \(droppedEntries) dropped, \(observers) observer\(observers == 1 ? "" : "s")"
+            return
+                "\(range), \(keptEntries) entries (\(ByteFormat.text(keptBytes))), \(droppedEntries) dropped, \(observers) observer\(observers == 1 ? "" : "s")"
         }
     }
 

@@ -189,7 +189,8 @@ public actor SharedSession {
         let listing = await pool.list().first { $0.key == key }
         return SessionStatus(
             name: name, pid: listing?.pid, pythonVersion: listing?.interpreter?.version.description,
-            busy: current != nil || !queue.isEmpty, queuedExecutions: queue.count, submittedExecutions: executionCounter,
+            busy: current != nil || !queue.isEmpty, queuedExecutions: queue.count,
+            submittedExecutions: executionCounter,
             kernelExecutionCount: listing?.executionCount ?? 0, residentMemoryBytes: listing?.residentMemoryBytes,
             startedAt: listing?.startedAt, journal: journal.status)
     }
@@ -231,7 +232,8 @@ public actor SharedSession {
         await recordProcess(of: kernel)
         journal.append(.input(executionID: submission.id, code: submission.code, client: submission.client))
         if submission.cancelRequested || submission.interruptRequested { await execution.cancel() }
-        let outcome = await Self.forward(execution, executionID: submission.id, to: submission.channel, journal: journal)
+        let outcome = await Self.forward(
+            execution, executionID: submission.id, to: submission.channel, journal: journal)
         if let death = outcome.death { recordEnd(death) }
         for death in deferredDeaths { recordEnd(death) }
         deferredDeaths.removeAll()

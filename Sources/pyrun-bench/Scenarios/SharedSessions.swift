@@ -33,7 +33,9 @@ enum SharedSessionsScenario {
 
     // MARK: - Replay
 
-    private static func measureReplay(_ context: BenchContext, _ server: BenchServer, into report: inout Report) async throws {
+    private static func measureReplay(_ context: BenchContext, _ server: BenchServer, into report: inout Report)
+        async throws
+    {
         let session = "replay"
         let client = try await server.client()
         // Fill the journal past its 1,000 entries: each execution records its input, start,
@@ -83,12 +85,15 @@ enum SharedSessionsScenario {
         let figure = "attach with a full journal"
         addProfile(&report, figure, "connect and welcome", connects)
         addProfile(&report, figure, "ServeClient: connect → replay complete", samples)
-        addProfile(&report, figure, "`pyrun attach` process, stdin empty: start → replay printed → detached", commandLine)
+        addProfile(
+            &report, figure, "`pyrun attach` process, stdin empty: start → replay printed → detached", commandLine)
     }
 
     // MARK: - Fan-out
 
-    private static func measureFanOut(_ context: BenchContext, _ server: BenchServer, into report: inout Report) async throws {
+    private static func measureFanOut(_ context: BenchContext, _ server: BenchServer, into report: inout Report)
+        async throws
+    {
         let code = StreamingScenario.linesCode
         let expected = (0..<StreamingScenario.lineCount).map { "\($0)\n" }.joined()
         let submitter = try await server.client()
@@ -108,7 +113,9 @@ enum SharedSessionsScenario {
                     }
                     for isLive in live { await isLive.wait() }
                     let stopwatch = Stopwatch()
-                    for try await _ in try await submitter.execute(code, session: session, client: "bench", stream: false) {}
+                    for try await _ in try await submitter.execute(
+                        code, session: session, client: "bench", stream: false)
+                    {}
                     var texts: [String] = []
                     for try await text in group { texts.append(text) }
                     samples[keyPath: side].append(stopwatch.seconds)
@@ -116,7 +123,9 @@ enum SharedSessionsScenario {
                 }
                 for watcher in watchers { await watcher.close() }
                 for text in receipts where text != expected {
-                    throw PeerError("fan-out: a client received \(text.utf8.count) of \(expected.utf8.count) bytes, or out of order")
+                    throw PeerError(
+                        "fan-out: a client received \(text.utf8.count) of \(expected.utf8.count) bytes, or out of order"
+                    )
                 }
             }
         }
@@ -124,7 +133,8 @@ enum SharedSessionsScenario {
         report.figures.append(
             Figure(
                 section: section, name: "200k printed lines to 10 attached clients", unit: .seconds,
-                pyrun: Summary(samples.pyrun), floorName: "the same print to 1 attached client", floor: Summary(samples.floor),
+                pyrun: Summary(samples.pyrun), floorName: "the same print to 1 attached client",
+                floor: Summary(samples.floor),
                 jupyter: nil, target: nil, targetRatioToFloor: 2,
                 note: "execute → every client has every line, in order (checked byte for byte)"))
         addProfile(&report, "200k lines to attached clients", "1 client", samples.floor)
@@ -132,7 +142,9 @@ enum SharedSessionsScenario {
     }
 
     /// The stdout of the next execution in `session`, as `watcher` observes it live.
-    private static func receiveOneExecution(_ watcher: ServeClient, session: String, live: SetOnceBox) async throws -> String {
+    private static func receiveOneExecution(_ watcher: ServeClient, session: String, live: SetOnceBox) async throws
+        -> String
+    {
         defer { live.set() }  // also when it fails, so the measuring task never waits forever
         var text = ""
         var execution: String?
@@ -166,12 +178,14 @@ enum SharedSessionsScenario {
         var samples = SideSamples()
         for _ in 0..<context.plan.commandLineRuns {
             samples.pyrun.append(try PipedProcess.timeToCompletion(executable: tool, arguments: arguments))
-            samples.floor.append(try PipedProcess.timeToCompletion(executable: context.python, arguments: ["-c", "pass"]))
+            samples.floor.append(
+                try PipedProcess.timeToCompletion(executable: context.python, arguments: ["-c", "pass"]))
         }
         report.figures.append(
             Figure(
                 section: section, name: "`pyrun exec -c 1+1`, warm shared session", unit: .seconds,
-                pyrun: Summary(samples.pyrun), floorName: "`python3 -c pass`", floor: Summary(samples.floor), jupyter: nil,
+                pyrun: Summary(samples.pyrun), floorName: "`python3 -c pass`", floor: Summary(samples.floor),
+                jupyter: nil,
                 target: nil, targetRatioToFloor: 0.5,
                 note: "no interpreter starts: connect, run, print, exit (target: half the floor)"))
     }
@@ -208,7 +222,8 @@ private final class BenchServer: Sendable {
 
     /// Stops the server as `pyrun stop` does and reaps it.
     func stop() {
-        _ = try? PipedProcess.timeToCompletion(executable: tool, arguments: ["stop", SharedSessionsScenario.serverName])
+        _ = try? PipedProcess.timeToCompletion(
+            executable: tool, arguments: ["stop", SharedSessionsScenario.serverName])
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
         try? FileManager.default.removeItem(atPath: runtime)
