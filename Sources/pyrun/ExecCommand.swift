@@ -39,7 +39,9 @@ struct ExecCommand: AsyncParsableCommand {
     var noResult = false
 
     @Flag(
-        name: .long, help: "Write every event as one JSON line to stdout, ending with an `outcome` line; nothing else.")
+        name: .long,
+        help: "Write every event as one JSON line to stdout, ending with an `outcome` line (no `hello`: the kernel already runs)."
+    )
     var json = false
 
     @Flag(name: .long, help: "Answer input() from pyrun's standard input (otherwise input() raises EOFError).")

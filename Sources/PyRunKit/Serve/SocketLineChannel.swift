@@ -18,6 +18,9 @@ final class SocketLineChannel: ServeMessageSink, Sendable {
     static let readHighWater = 4 << 20
     static let readLowWater = 1 << 20
     static let writeHighWater = 1 << 20
+    /// The longest line read: a peer that sends more without a newline is cut off (a request
+    /// of code, or a message with an image, is far below it).
+    static let maximumLineBytes = 256 << 20
 
     private struct ReadState {
         var lines = FIFOQueue<[UInt8]>()
@@ -86,6 +89,7 @@ final class SocketLineChannel: ServeMessageSink, Sendable {
             if count < 0, errno == EINTR { continue }
             guard count > 0 else { break }
             let lines = splitter.append(UnsafeRawBufferPointer(rebasing: chunk[0..<count]))
+            if splitter.remainder.count > Self.maximumLineBytes { break }
             guard !lines.isEmpty else { continue }
             let (handOff, mustWait) = readState.withLock {
                 state -> ((waiter: CheckedContinuation<[UInt8]?, Never>, line: [UInt8])?, Bool) in
