@@ -40,6 +40,9 @@ actor AttachSession {
     /// Set when leaving: the connection's end is then no news.
     private var detaching = false
 
+    /// Text for the screen while the line editor is in use, written by one task in order.
+    private let screenTexts: AsyncStream<String>
+    private let screenText: AsyncStream<String>.Continuation
     private let output = OutputSink.standardOutput
     private let errors = OutputSink.standardError
 
@@ -48,6 +51,7 @@ actor AttachSession {
         self.label = label
         self.printer = JournalPrinter(ownClient: label, displays: DisplayWriter(directory: displayDir))
         self.interactive = StandardInput.shared.isTerminal
+        (screenTexts, screenText) = AsyncStream.makeStream()
     }
 
     /// Attaches, runs until Ctrl-D (or end of input, or the session's end), and detaches;
@@ -66,6 +70,12 @@ actor AttachSession {
                 await self?.completions(for: text, cursor: cursor)
             }
             do { try await editor?.loadHistory() } catch { reportHistoryProblem(error) }
+        }
+        // One task writes to the screen, in the order the text came.
+        let screenWriter = Task { [editor, screenTexts] in
+            for await text in screenTexts {
+                if let editor { await editor.printAbove(text) } else { output.write(text) }
+            }
         }
         let interrupts = ProcessSignals.handle([SIGINT]) { _ in Task { await self.interruptPressed() } }
         let terminations = ProcessSignals.handle([SIGTERM, SIGHUP]) { signalNumber in
@@ -109,6 +119,8 @@ actor AttachSession {
         detaching = true
         watching.cancel()
         await client.close()
+        screenText.finish()
+        await screenWriter.value
         return exitStatus ?? PyrunExit.ok
     }
 
@@ -164,14 +176,14 @@ actor AttachSession {
 
     private func write(_ pieces: [JournalPrinter.Piece]) {
         guard !pieces.isEmpty else { return }
-        if let editor {
+        if editor != nil {
             // Everything goes above the prompt line, in order, stdout and stderr alike.
             let text = pieces.map { piece -> String in
                 switch piece {
                 case .output(let text), .errors(let text): text
                 }
             }.joined()
-            Task { await editor.printAbove(text) }
+            screenText.yield(text)
             return
         }
         for piece in pieces {
