@@ -127,6 +127,20 @@ func withDaemon<T>(
         }
     }
 
+    @Test func aSocketThatNeverGreetsIsGivenUpOn() async throws {
+        try await withTemporaryDirectory { directory in
+            // Something listens (the connection is queued) but never says welcome.
+            let path = "\(directory)/mute.sock"
+            let listener = try UnixSocket.listen(at: path)
+            defer { closeDescriptor(listener) }
+            let started = ContinuousClock.now
+            await #expect(throws: ServeError.self) {
+                try await ServeClient.connect(socketPath: path, welcomeTimeout: .milliseconds(300))
+            }
+            #expect(ContinuousClock.now - started < .seconds(20))
+        }
+    }
+
     @Test func stoppingShutsTheKernelsDownAndRemovesTheFiles() async throws {
         try await withTemporaryDirectory { directory in
             let runDirectory = RunDirectory(path: "\(directory)/run")

@@ -31,15 +31,24 @@ public actor ServeClient {
         self.server = server
     }
 
-    /// Connects to the server listening at `socketPath` and reads its `welcome`.
+    /// Connects to the server listening at `socketPath` and reads its `welcome`, waiting at
+    /// most `welcomeTimeout` for it.
     /// - Throws: `ServeError` with `.serverNotFound` when nothing listens there,
     ///   `.protocolMismatch` for a server of another protocol version.
-    public static func connect(socketPath: String) async throws(ServeError) -> ServeClient {
+    public static func connect(
+        socketPath: String, welcomeTimeout: Duration = .seconds(10)
+    ) async throws(ServeError) -> ServeClient {
         let fd = try UnixSocket.connect(to: socketPath)
         let channel = SocketLineChannel(fd: fd, name: "pyrun client")
+        // A server that accepts but never greets (hung, or not a pyrun server) is given up on.
+        let greetingDeadline = Task {
+            try await Task.sleep(for: welcomeTimeout)
+            channel.close()
+        }
+        defer { greetingDeadline.cancel() }
         guard let line = await channel.nextLine() else {
             channel.close()
-            throw ServeError(.connectionLost, "the server at \(socketPath) closed the connection at once")
+            throw ServeError(.connectionLost, "the server at \(socketPath) closed the connection without a welcome")
         }
         guard let json = try? JSONValue.parse(line), case (.welcome(let info), _)? = ServeMessage.decode(json) else {
             channel.close()
