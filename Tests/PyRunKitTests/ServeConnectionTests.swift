@@ -15,7 +15,7 @@ final class RecordingSink: ServeMessageSink {
 
     var all: [JSONValue] { messages.withLock { $0 } }
 
-    func waitFor(within seconds: Double = 30, _ condition: @escaping @Sendable ([JSONValue]) -> Bool) async -> Bool {
+    func waitFor(within seconds: Double = 60, _ condition: @escaping @Sendable ([JSONValue]) -> Bool) async -> Bool {
         await eventually(within: seconds) { condition(self.all) }
     }
 }

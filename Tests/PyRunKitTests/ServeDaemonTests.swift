@@ -137,7 +137,8 @@ func withDaemon<T>(
             await #expect(throws: ServeError.self) {
                 try await ServeClient.connect(socketPath: path, welcomeTimeout: .milliseconds(300))
             }
-            #expect(ContinuousClock.now - started < .seconds(20))
+            // A liveness bound only: a loaded machine may be slow to run the deadline.
+            #expect(ContinuousClock.now - started < .seconds(120))
         }
     }
 

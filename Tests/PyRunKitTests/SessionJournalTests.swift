@@ -45,17 +45,25 @@ import Testing
     // MARK: - Replay, the seam and the gap
 
     @Test func replayThenLiveLosesAndRepeatsNothingAtTheSeam() async {
-        // Observers start while another task appends as fast as it can: each must see one
-        // contiguous run of sequence numbers, whatever moment it joined.
-        for round in 0..<20 {
+        // Observers start while another thread appends as fast as it can (as a kernel's
+        // reader thread does): each must see one contiguous run of sequence numbers, whatever
+        // moment it joined.
+        for round in 0..<10 {
             let journal = SessionJournal(limits: JournalLimits(maximumEntries: 5000, observerBacklogEntries: 100_000))
             for index in 0..<50 { journal.append(note("before \(index)")) }
-            let total = 3000
-            let appender = Task.detached {
+            let total = 2000
+            let appended = DispatchSemaphore(value: 0)
+            Thread {
                 for index in 0..<total { journal.append(note("during \(index)")) }
-            }
+                appended.signal()
+            }.start()
             let observation = journal.observe(from: 1)
-            await appender.value
+            await withCheckedContinuation { continuation in
+                DispatchQueue.global().async {
+                    appended.wait()
+                    continuation.resume()
+                }
+            }
             journal.close()
             var sequences: [Int] = []
             var liveMarkers: [Int] = []

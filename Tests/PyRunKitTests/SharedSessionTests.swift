@@ -38,7 +38,7 @@ final class ObservationRecorder: Sendable {
     }
 
     /// Waits until `condition` holds for the events read so far: a liveness bound.
-    func waitFor(within seconds: Double = 30, _ condition: @escaping @Sendable ([SessionEvent]) -> Bool) async -> Bool {
+    func waitFor(within seconds: Double = 60, _ condition: @escaping @Sendable ([SessionEvent]) -> Bool) async -> Bool {
         await eventually(within: seconds) { condition(self.events) }
     }
 

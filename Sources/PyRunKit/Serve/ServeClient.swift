@@ -36,7 +36,7 @@ public actor ServeClient {
     /// - Throws: `ServeError` with `.serverNotFound` when nothing listens there,
     ///   `.protocolMismatch` for a server of another protocol version.
     public static func connect(
-        socketPath: String, welcomeTimeout: Duration = .seconds(10)
+        socketPath: String, welcomeTimeout: Duration = .seconds(30)
     ) async throws(ServeError) -> ServeClient {
         let fd = try UnixSocket.connect(to: socketPath)
         let channel = SocketLineChannel(fd: fd, name: "pyrun client")
