@@ -186,8 +186,8 @@ enum SharedSessionsScenario {
                 section: section, name: "`pyrun exec -c 1+1`, warm shared session", unit: .seconds,
                 pyrun: Summary(samples.pyrun), floorName: "`python3 -c pass`", floor: Summary(samples.floor),
                 jupyter: nil,
-                target: nil, targetRatioToFloor: 0.5,
-                note: "no interpreter starts: connect, run, print, exit (target: half the floor)"))
+                target: nil, targetRatioToFloor: nil,
+                note: "no interpreter starts: connect, run, print, exit; the issue asks for well below the floor, and the Swift binary's own start is the `pyrun --help` step of §7"))
     }
 }
 
