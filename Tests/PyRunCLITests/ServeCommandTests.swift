@@ -65,22 +65,24 @@ import Darwin
 
     @Test func twoClientsSeeEachOthersExecutions() async throws {
         try await withServer { server, directory in
+            // The kernel is started first, so the bounds below never cover a slow start.
+            #expect(try await server.pyrun(["exec", "-c", "pass"]).status == 0)
             let alice = try server.start(["attach", "test:main", "--as", "alice"])
             #expect(await alice.waitForStdoutOrStderr(containing: "attached to 'main'"))
             let bob = try server.start(["attach", "test:main", "--as", "bob"])
             #expect(await bob.waitForStdoutOrStderr(containing: "attached to 'main'"))
 
             alice.write("shared = 'from alice'; print(shared)\n")
-            #expect(await bob.waitForStdout(containing: "[alice] In [1]: shared = 'from alice'; print(shared)"))
-            #expect(await bob.waitForStdout(containing: "from alice\n"))
+            #expect(await bob.waitForStdout(containing: "[alice] In [2]: shared = 'from alice'; print(shared)", seconds: 60))
+            #expect(await bob.waitForStdout(containing: "from alice\n", seconds: 60))
             bob.write("print(shared.upper())\n")
-            #expect(await alice.waitForStdout(containing: "[bob] In [2]: print(shared.upper())"))
+            #expect(await alice.waitForStdout(containing: "[bob] In [3]: print(shared.upper())"))
             #expect(await alice.waitForStdout(containing: "FROM ALICE\n"))
             // One-shot clients too, with their own result and everyone watching.
             let exec = try await server.pyrun(["exec", "--as", "carol", "-c", "len(shared)"])
             #expect(exec.stdout == "10\n")
-            #expect(await alice.waitForStdout(containing: "[carol] In [3]: len(shared)\nOut[3]: 10\n"))
-            #expect(await bob.waitForStdout(containing: "[carol] In [3]: len(shared)\nOut[3]: 10\n"))
+            #expect(await alice.waitForStdout(containing: "[carol] In [4]: len(shared)\nOut[4]: 10\n"))
+            #expect(await bob.waitForStdout(containing: "[carol] In [4]: len(shared)\nOut[4]: 10\n"))
 
             // Each sees its own input once (it typed it), the other's marked with who sent it.
             let aliceDone = await alice.finish()
@@ -88,7 +90,7 @@ import Darwin
             #expect(aliceDone.status == 0)
             #expect(!aliceDone.stdout.contains("[alice]"))
             #expect(aliceDone.stderr.contains("detached; the kernel keeps running"))
-            #expect(bobDone.stdout.contains("[alice] In [1]"))
+            #expect(bobDone.stdout.contains("[alice] In [2]"))
             #expect(!bobDone.stdout.contains("[bob]"))
 
             // Detaching left the kernel and its state.
@@ -150,10 +152,11 @@ import Darwin
 
     @Test func ctrlCInAttachInterruptsTheSessionsRunningExecution() async throws {
         try await withServer { server, directory in
+            #expect(try await server.pyrun(["exec", "-c", "pass"]).status == 0)
             let sleeper = try server.start([
                 "exec", "--as", "agent", "-c", "import time\nprint('sleeping', flush=True)\ntime.sleep(60)",
             ])
-            #expect(await sleeper.waitForStdout(containing: "sleeping"))
+            #expect(await sleeper.waitForStdout(containing: "sleeping", seconds: 60))
             let watcher = try server.start(["attach", "--as", "human"])
             #expect(await watcher.waitForStdoutOrStderr(containing: "attached to 'main'"))
             watcher.send(signal: SIGINT)
@@ -337,11 +340,11 @@ enum ConnectionFileProbe {
 }
 
 extension PyrunProcess {
-    func waitForStderr(containing text: String, seconds: Double = 30) async -> Bool {
+    func waitForStderr(containing text: String, seconds: Double = 60) async -> Bool {
         await poll(seconds: seconds) { self.stderr.contains(text) }
     }
 
-    func waitForStdoutOrStderr(containing text: String, seconds: Double = 30) async -> Bool {
+    func waitForStdoutOrStderr(containing text: String, seconds: Double = 60) async -> Bool {
         await poll(seconds: seconds) { self.stdout.contains(text) || self.stderr.contains(text) }
     }
 }
