@@ -55,6 +55,8 @@ public actor LineEditor {
     private var windowResized = false
     /// The prompts of the line being read: before its first line, and before the others.
     private var prompts = (first: "", continuation: "")
+    /// The line as last drawn, while a line is read in raw mode (for `printAbove`).
+    private var shownState: EditorState?
     /// The read in flight, cancelled to wake `readLine` for an interrupt or a resize.
     private var pendingRead: Task<[UInt8]?, Never>?
 
@@ -98,6 +100,20 @@ public actor LineEditor {
         return true
     }
 
+    /// Writes `text` above the line being read and draws the line again below it, so output
+    /// that arrives while someone types (another client of a shared session) leaves the line
+    /// whole. Text that does not end a line is ended, since the line is drawn on a row of its
+    /// own. With no line being read, writes `text` as it is.
+    public func printAbove(_ text: String) {
+        guard !text.isEmpty else { return }
+        guard isReading, let shownState else {
+            terminal.write(text)
+            return
+        }
+        terminal.write(renderer.erase() + text + (text.hasSuffix("\n") ? "" : "\n"))
+        draw(shownState)
+    }
+
     /// Reads one line.
     /// - Parameters:
     ///   - prompt: shown before the line.
@@ -110,7 +126,10 @@ public actor LineEditor {
         guard RawMode.enter(terminal.inputDescriptor) else {
             return await readPlainLine(prompt: prompt)
         }
-        defer { RawMode.leave() }
+        defer {
+            shownState = nil
+            RawMode.leave()
+        }
         let resizeWatch = Self.watchWindowSize { Task { await self.noteWindowResized() } }
         defer { resizeWatch.cancel() }
 
@@ -163,6 +182,7 @@ public actor LineEditor {
     // MARK: - Drawing
 
     private func draw(_ state: EditorState) {
+        shownState = state
         let prompt = state.search.map(Self.searchPrompt) ?? prompts.first
         terminal.write(
             renderer.draw(
@@ -178,6 +198,7 @@ public actor LineEditor {
     private func finish(_ state: EditorState, with outcome: Outcome) async -> Outcome {
         draw(state)
         terminal.write(renderer.leave())
+        shownState = nil
         let unread = decoder.takeUndecoded()
         if !unread.isEmpty { await input.unread(unread) }
         return outcome

@@ -131,6 +131,14 @@ struct LineRenderer {
         return Self.move(from: drawn.layout.cursor, to: drawn.layout.end) + (drawn.layout.endsWithWrap ? "" : "\r\n")
     }
 
+    /// Erases the last drawing, leaving the cursor at the start of its first row, and forgets
+    /// it: what is written next takes the line's place.
+    mutating func erase() -> String {
+        defer { drawn = nil }
+        guard let drawn else { return "" }
+        return Self.up(drawn.layout.cursor.row) + "\r\u{1B}[J"
+    }
+
     /// Forgets the last drawing: the next one starts at the cursor (after the screen was
     /// cleared, or something else was written below).
     mutating func forget() {

@@ -94,6 +94,7 @@ struct BenchCommand: AsyncParsableCommand {
             ("shutdown", ShutdownScenario.run),
             ("pool scale", PoolScaleScenario.run),
             ("CLI", CommandLineToolScenario.run),
+            ("shared sessions", SharedSessionsScenario.run),
         ]
         for (name, scenario) in scenarios {
             let stopwatch = Stopwatch()

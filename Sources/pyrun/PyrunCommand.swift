@@ -18,6 +18,7 @@ struct PyrunCommand: AsyncParsableCommand {
             pyrun [options] FILE [ARGS...]
             pyrun [options] - [ARGS...]        (or code piped to standard input)
             pyrun repl [options]               (or plain `pyrun` on a terminal)
+            pyrun serve | exec | attach | ls | stop   (shared sessions; see pyrun serve --help)
             """,
         discussion: """
             Output streams live: stdout to stdout, stderr and tracebacks to stderr. The value of a final expression is printed, as `ipython -c` does (not for FILE, which is a program). Ctrl-C interrupts the code; a second Ctrl-C within 2 s kills the kernel. Nothing the code started is left running when pyrun exits.
@@ -26,7 +27,10 @@ struct PyrunCommand: AsyncParsableCommand {
 
             The options of `pyrun run` follow; they are given directly (pyrun --timeout 5 -c ...).
             """,
-        subcommands: [RunCommand.self, ReplCommand.self],
+        subcommands: [
+            RunCommand.self, ReplCommand.self, ServeCommand.self, ExecCommand.self, AttachCommand.self,
+            ListServersCommand.self, StopServerCommand.self,
+        ],
         defaultSubcommand: RunCommand.self)
 
     /// Parses, runs, and exits; usage errors exit with 2 as python's do (the argument

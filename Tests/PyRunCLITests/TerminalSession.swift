@@ -15,6 +15,9 @@ struct TerminalSession {
         case resize(columns: Int)
         /// Sends a signal to pyrun.
         case signal(Int32)
+        /// Runs another program to its end meanwhile (another client of a shared session),
+        /// with the session's environment.
+        case command([String])
 
         var json: [Any] {
             switch self {
@@ -22,6 +25,7 @@ struct TerminalSession {
             case .expect(let text): ["expect", text]
             case .resize(let columns): ["resize", columns]
             case .signal(let number): ["signal", Int(number)]
+            case .command(let arguments): ["command", arguments]
             }
         }
     }
@@ -81,7 +85,7 @@ struct TerminalSession {
     /// The driver: argv is pyrun's path, its arguments, the steps and the environment (JSON);
     /// prints a JSON report, or exits non-zero with the screen so far when a text never came.
     private static let driver = #"""
-import fcntl, json, os, pty, select, struct, sys, termios, time
+import fcntl, json, os, pty, select, struct, subprocess, sys, termios, time
 program, arguments, steps, environment = sys.argv[1], *map(json.loads, sys.argv[2:5])
 pid, fd = pty.fork()
 if pid == 0:
@@ -126,6 +130,9 @@ for kind, value in steps:
         fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 24, value, 0, 0))
     elif kind == "signal":
         os.kill(pid, value)
+    elif kind == "command":
+        subprocess.run(value, env={**os.environ, **environment}, stdin=subprocess.DEVNULL,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
 deadline = time.monotonic() + 60
 while read_some(deadline):
     if time.monotonic() > deadline:

@@ -42,7 +42,7 @@ extension ExecutionEvent {
 
 extension ExecutionOutcome {
     /// `{"status", "executionCount"?, "durationMs", "error"?, "death"?, "startFailure"?,
-    /// "droppedBytes"?}`.
+    /// "droppedBytes"?, "report"?}` (`report`: the fields of the runner's `done` frame).
     public var json: JSONValue {
         var object: [String: JSONValue] = [
             "status": .string(status.rawValue), "durationMs": .number(duration.milliseconds),
@@ -56,6 +56,12 @@ extension ExecutionOutcome {
             ])
         }
         if let dropped = report?.droppedBytes, dropped > 0 { object["droppedBytes"] = .number(Double(dropped)) }
+        if let report, var fields = Frame.done(id: "", report).json.objectValue {
+            // The runner's whole `done` report, so a client across a wire has what a local caller has.
+            fields.removeValue(forKey: FrameField.type)
+            fields.removeValue(forKey: FrameField.id)
+            object["report"] = .object(fields)
+        }
         return .object(object)
     }
 }
@@ -102,9 +108,9 @@ extension KernelNotice {
 }
 
 extension KernelDeath {
-    /// `{"cause", "reason"? | "limit"? | "evidence"?, "exitCode" | "signal", "pid",
-    /// "executionId"?, "peakResidentBytes"?, "lastResidentBytes"?, "memoryLimitBytes"?,
-    /// "description"}`.
+    /// `{"cause", "reason"? | "limit"? | "evidence"?, "graceMs"? | "timeoutMs"?, "exitCode" |
+    /// "signal", "pid", "executionId"?, "peakResidentBytes"?, "lastResidentBytes"?,
+    /// "memoryLimitBytes"?, "diagnostics"?, "description"}`.
     public var json: JSONValue {
         var object: [String: JSONValue] = [
             "pid": .number(Double(processID)), "description": .string(description),
@@ -117,6 +123,11 @@ extension KernelDeath {
         case .stoppedByPyrun(let reason):
             object["cause"] = .string("stoppedByPyrun")
             object["reason"] = .string(reason.name)
+            switch reason {
+            case .interruptNotHonoured(let grace): object["graceMs"] = .number(grace.milliseconds)
+            case .timeout(let after): object["timeoutMs"] = .number(after.milliseconds)
+            default: break
+            }
         case .exited: object["cause"] = .string("exited")
         case .crashed: object["cause"] = .string("crashed")
         case .killedItself: object["cause"] = .string("killedItself")
@@ -138,6 +149,7 @@ extension KernelDeath {
         if let peak = memory.peakResidentBytes { object["peakResidentBytes"] = .number(Double(peak)) }
         if let last = memory.lastResidentBytes { object["lastResidentBytes"] = .number(Double(last)) }
         if let limit = memory.limitBytes { object["memoryLimitBytes"] = .number(Double(limit)) }
+        if !diagnostics.isEmpty { object["diagnostics"] = .string(diagnostics) }
         return .object(object)
     }
 }

@@ -159,13 +159,15 @@ extension JSONValue {
                 }
             }
             if let escape {
-                output.unicodeScalars.append(contentsOf: scalars[plainStart..<index])
+                // Appended as a Substring: `unicodeScalars.append(contentsOf:)` builds a new
+                // string each time, which made output with many lines quadratic to write.
+                output += value[plainStart..<index]
                 output += escape
                 plainStart = scalars.index(after: index)
             }
             index = scalars.index(after: index)
         }
-        output.unicodeScalars.append(contentsOf: scalars[plainStart..<scalars.endIndex])
+        output += value[plainStart..<scalars.endIndex]
         output += "\""
     }
 }

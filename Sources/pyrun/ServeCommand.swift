@@ -1,0 +1,119 @@
+import ArgumentParser
+import Foundation
+import Logging
+import PyRunKit
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// `pyrun serve`: a foreground server of shared sessions on a private Unix socket.
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Serve shared Python sessions that several clients use at once.",
+        discussion: """
+            Runs in the foreground until `pyrun stop NAME`, Ctrl-C or SIGTERM, which shut every kernel down. Clients find the server through its connection file in the private run directory ($XDG_RUNTIME_DIR/pyrun, else ~/.pyrun/run; mode 0700, socket 0600):
+
+              pyrun exec -c 'x = 1'        run code in the session "main" (--session S for another)
+              pyrun attach                 watch and type into "main" live, history first
+              pyrun ls                     servers and their sessions
+              pyrun stop                   shut it down
+
+            Sessions are made on first use of their name; each runs in its own kernel, which starts on first use and again after a crash. Each session keeps a journal of the last entries (inputs with who sent them, output, the kernel's starts and deaths) that attach replays.
+            """)
+
+    @Option(name: .long, help: ArgumentHelp("The server's name, as clients give it.", valueName: "name"))
+    var name: String = ServeNames.defaultServer
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The interpreter of every session: a path, or a name looked up on PATH (default: $VIRTUAL_ENV, ./.venv, python3).",
+            valueName: "path-or-name"))
+    var python: String?
+
+    @Option(
+        name: .long, help: ArgumentHelp("Run the kernels in this directory (also first on sys.path).", valueName: "dir")
+    )
+    var cwd: String?
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp("A Python file run in __main__ of each kernel when it starts.", valueName: "file"))
+    var prelude: String?
+
+    @Option(name: .long, help: ArgumentHelp("Journal entries each session keeps for replay.", valueName: "count"))
+    var journalEntries: Int = JournalLimits().maximumEntries
+
+    @Option(name: .long, help: ArgumentHelp("Bytes each session's journal keeps, e.g. 8M.", valueName: "size"))
+    var journalBytes: ByteCount = ByteCount(bytes: JournalLimits().maximumBytes)
+
+    @Flag(name: .long, help: "Log what the server and its kernels do, to stderr.")
+    var verbose = false
+
+    mutating func validate() throws {
+        do {
+            try ServeNames.validateServerName(name)
+        } catch {
+            throw ValidationError(error.message)
+        }
+        if let cwd {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: cwd, isDirectory: &isDirectory), isDirectory.boolValue else {
+                throw ValidationError("--cwd \(cwd): no such directory")
+            }
+        }
+        if let prelude, !FileManager.default.isReadableFile(atPath: prelude) {
+            throw ValidationError("--prelude \(prelude): no such readable file")
+        }
+        if let python, python.isEmpty { throw ValidationError("--python needs a path or a name") }
+        guard journalEntries > 0 else { throw ValidationError("--journal-entries must be at least 1") }
+        guard journalBytes.bytes > 0 else { throw ValidationError("--journal-bytes must be at least 1") }
+    }
+
+    func run() async throws {
+        PyrunLogging.bootstrap(verbose: verbose)
+        let errors = OutputSink.standardError
+        let kernelConfiguration = KernelConfiguration(
+            interpreter: python.map { .path($0) } ?? .automatic, workingDirectory: cwd, preludePath: prelude)
+        // A wrong interpreter is said now, not at the first client's code.
+        do {
+            _ = try await InterpreterResolver.resolve(
+                kernelConfiguration.interpreter, workingDirectory: cwd,
+                environment: kernelConfiguration.resolvedEnvironment())
+        } catch {
+            errors.writeLine("pyrun serve: \(error)")
+            throw ExitCode(PyrunExit.usage)
+        }
+        let daemon: ServeDaemon
+        do {
+            daemon = try ServeDaemon(
+                name: name, poolConfiguration: PoolConfiguration(defaultConfiguration: kernelConfiguration),
+                journalLimits: JournalLimits(maximumEntries: journalEntries, maximumBytes: journalBytes.bytes),
+                // The server's stderr is its log: kernel deaths and refused connections are
+                // worth a line there, as warnings.
+                logger: Logger(label: "pyrun.serve"))
+        } catch {
+            errors.writeLine("pyrun serve: \(error.message)")
+            throw ExitCode(PyrunExit.pythonException)
+        }
+        // SIGINT, SIGTERM and SIGHUP stop it as `pyrun stop` does: every kernel shut down.
+        let stopSignals = ProcessSignals.handle([SIGINT, SIGTERM, SIGHUP]) { _ in
+            Task { await daemon.stop() }
+        }
+        defer { stopSignals.cancel() }
+        let file = daemon.connectionFile
+        errors.writeLine("pyrun serve: '\(name)' listening on \(file.socketPath) (pid \(file.pid))")
+        errors.writeLine(
+            "pyrun serve: run code with `pyrun exec\(serverOption) -c CODE`, watch with `pyrun attach\(attachTarget)`, stop with `pyrun stop \(name)`"
+        )
+        await daemon.waitUntilFinished()
+        errors.writeLine("pyrun serve: '\(name)' stopped")
+    }
+
+    private var serverOption: String { name == ServeNames.defaultServer ? "" : " --server \(name)" }
+    private var attachTarget: String { name == ServeNames.defaultServer ? "" : " \(name):\(ServeNames.defaultSession)" }
+}
