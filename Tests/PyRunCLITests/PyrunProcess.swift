@@ -114,7 +114,9 @@ final class PyrunProcess: Sendable {
             kill(process.processIdentifier, SIGKILL)
         }
         process.waitUntilExit()
-        _ = readersDone.wait(timeout: .now() + 10)
+        // Polled rather than waited for: a blocking wait would hold one of the few threads
+        // of Swift's cooperative pool, which every other test running in parallel needs.
+        _ = await poll(seconds: 10) { self.readersDone.wait(timeout: .now()) == .success }
         let status =
             process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
         return PyrunOutcome(status: status, stdout: stdout, stderr: stderr)
