@@ -1,4 +1,4 @@
-/// Limits applied to the runner with `setrlimit` (PROTOCOL.md, `PYRUN_LIMITS`).
+/// Limits applied to the runner with `setrlimit` (docs/protocol.md, §7 `PYRUN_LIMITS`).
 public struct ResourceLimits: Sendable, Hashable, CustomStringConvertible {
     /// Address-space limit (`RLIMIT_AS`); an allocation past it is a `MemoryError`.
     public var memoryBytes: Int?

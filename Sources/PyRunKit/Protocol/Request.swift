@@ -1,4 +1,4 @@
-/// A request from host to runner (PROTOCOL.md, *Requests*).
+/// A request from host to runner (docs/protocol.md, §3 *Requests*).
 public enum Request: Sendable, Hashable {
     case execute(id: String, code: String, options: ExecuteFlags)
     /// The answer to `input()`; nil ends the input, and `input()` raises EOFError.
