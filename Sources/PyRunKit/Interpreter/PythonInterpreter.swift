@@ -103,6 +103,7 @@ public enum InterpreterResolver {
 
     /// Resolves `choice` to a usable interpreter of Python 3.9 or newer.
     /// - Parameters:
+    ///   - choice: the interpreter asked for (`.automatic`, or a path or command name).
     ///   - workingDirectory: where `./.venv` is looked for, and where the probe runs (pyenv
     ///     picks a version by directory).
     ///   - environment: the environment the kernel will have.

@@ -19,6 +19,7 @@ import Logging
 ///     prelude, limits).
 ///   - logger: where the kernel logs; the library never bootstraps logging.
 ///   - shutdownGrace: how long each step of the final shutdown may take.
+///   - isolation: the actor `body` runs on; the caller's, by default.
 ///   - body: what to do with the kernel; valid only for the duration of the call.
 /// - Returns: what `body` returns.
 /// - Throws: what `body` throws (a `KernelError` when the kernel cannot start, if `body`

@@ -19,6 +19,7 @@ import Logging
 ///   - configuration: lifetimes (idle timeout, cap, warm spares) and the default kernel
 ///     configuration of new keys.
 ///   - logger: where the pool and its kernels log; the library never bootstraps logging.
+///   - isolation: the actor `body` runs on; the caller's, by default.
 ///   - body: what to do with the pool; valid only for the duration of the call.
 /// - Returns: what `body` returns.
 /// - Throws: what `body` throws.
