@@ -24,10 +24,14 @@ public enum InterpreterChoice: Sendable, Hashable, CustomStringConvertible {
 
 /// A Python version such as 3.11.7.
 public struct PythonVersion: Sendable, Hashable, Comparable, CustomStringConvertible {
+    /// The 3 of 3.11.7.
     public var major: Int
+    /// The 11 of 3.11.7.
     public var minor: Int
+    /// The 7 of 3.11.7.
     public var micro: Int
 
+    /// The version `major.minor.micro`.
     public init(_ major: Int, _ minor: Int, _ micro: Int = 0) {
         self.major = major
         self.minor = minor
@@ -66,9 +70,12 @@ public struct PythonInterpreter: Sendable, Hashable, CustomStringConvertible {
     public var path: String
     /// `sys.executable`: what kernels spawn, so shims are paid for once.
     public var executable: String
+    /// The version its `hello` (or the probe) reported.
     public var version: PythonVersion
+    /// Where it was found.
     public var source: InterpreterSource
 
+    /// An interpreter record; PyRunKit makes these when it resolves or starts one.
     public init(path: String, executable: String, version: PythonVersion, source: InterpreterSource) {
         self.path = path
         self.executable = executable

@@ -96,7 +96,9 @@ public struct LateOutput: Sendable, Hashable, CustomStringConvertible {
     /// start-up noise, which an interpreter start (a `sitecustomize`) wrote before the
     /// runner's `hello`.
     public var executionID: String?
+    /// The stream it was written to.
     public var stream: OutputStream
+    /// What was written.
     public var text: String
 
     public var description: String {
@@ -106,7 +108,9 @@ public struct LateOutput: Sendable, Hashable, CustomStringConvertible {
 
 /// One `display` output.
 public struct DisplayOutput: Sendable, Hashable, CustomStringConvertible {
+    /// The representations, MIME type → value.
     public var bundle: MIMEBundle
+    /// The display's metadata (`display(obj, metadata=…)`, `_repr_*_` methods), if any.
     public var metadata: JSONValue?
 
     public var description: String { "display \(bundle)" }
@@ -114,6 +118,7 @@ public struct DisplayOutput: Sendable, Hashable, CustomStringConvertible {
 
 /// A prompt from `input()` or `getpass()`.
 public struct InputPrompt: Sendable, Hashable, CustomStringConvertible {
+    /// The prompt the code passed to `input()` or `getpass()`.
     public var prompt: String
     /// True for `getpass()`: do not echo the answer.
     public var password: Bool
@@ -131,7 +136,8 @@ public struct ExecutionOptions: Sendable, CustomStringConvertible {
     public var timeout: Duration?
     /// No result frame and no execution count bump.
     public var silent: Bool
-    /// Whether the code counts in history; defaults to `!silent`.
+    /// Accepted for Jupyter-style hosts and sent to the runner, which keeps no input history
+    /// and ignores it; defaults to `!silent`.
     public var storeHistory: Bool?
     /// The runner drops what the execution sends past this many bytes (output, displays, the
     /// result, the error, input prompts); a notice on stderr says so, and
@@ -149,6 +155,7 @@ public struct ExecutionOptions: Sendable, CustomStringConvertible {
     /// The default `collectedOutputLimit`: 16 MiB per stream.
     public static let defaultCollectedOutputLimit = 16 << 20
 
+    /// Options; the defaults run the code with no timeout, no output cap and no stdin.
     public init(
         timeout: Duration? = nil, silent: Bool = false, storeHistory: Bool? = nil, maxOutputBytes: Int? = nil,
         stdinHandler: StdinHandler? = nil, collectedOutputLimit: Int = ExecutionOptions.defaultCollectedOutputLimit
@@ -193,6 +200,7 @@ public struct ExecutionResult: Sendable, Hashable, CustomStringConvertible {
     public var stdoutOmittedBytes = 0
     /// Bytes of stderr left out between the head and the tail kept in `stderr`.
     public var stderrOmittedBytes = 0
+    /// The `display` outputs, in order (kept whole: not bounded by `collectedOutputLimit`).
     public var displays: [DisplayOutput] = []
     /// The value of the final expression.
     public var result: MIMEBundle?

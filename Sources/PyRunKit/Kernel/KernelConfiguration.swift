@@ -18,6 +18,8 @@ public struct KernelConfiguration: Sendable, Hashable, CustomStringConvertible {
     /// How long an interrupted execution may take to end before the kernel is killed.
     public var interruptGrace: Duration
 
+    /// A configuration; the defaults run `python3` (or the active virtual environment's) in
+    /// the host's directory with the host's environment and no limits.
     public init(
         interpreter: InterpreterChoice = .automatic,
         workingDirectory: String? = nil,

@@ -148,6 +148,7 @@ public struct KernelMemory: Sendable, Hashable, CustomStringConvertible {
     /// The kernel's memory limit (`ResourceLimits.memoryBytes`), if it had one.
     public var limitBytes: Int?
 
+    /// Memory figures; nil where unknown.
     public init(lastResidentBytes: Int? = nil, peakResidentBytes: Int? = nil, limitBytes: Int? = nil) {
         self.lastResidentBytes = lastResidentBytes
         self.peakResidentBytes = peakResidentBytes

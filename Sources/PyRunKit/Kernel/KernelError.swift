@@ -51,6 +51,7 @@ public struct KernelError: Error, Sendable, Hashable, CustomStringConvertible {
     /// What happened, for a person.
     public let message: String
 
+    /// An error of kind `code`, said for people by `message`.
     public init(_ code: Code, _ message: String) {
         self.code = code
         self.message = message

@@ -9,6 +9,7 @@ public struct ResourceLimits: Sendable, Hashable, CustomStringConvertible {
     /// Largest file the kernel may write (`RLIMIT_FSIZE`).
     public var fileSizeBytes: Int?
 
+    /// Limits; each nil one is left as the host's.
     public init(memoryBytes: Int? = nil, cpuSeconds: Int? = nil, openFiles: Int? = nil, fileSizeBytes: Int? = nil) {
         self.memoryBytes = memoryBytes
         self.cpuSeconds = cpuSeconds

@@ -8,6 +8,7 @@ public struct LaunchCommand: Sendable, Hashable {
     /// Arguments after the program name.
     public var arguments: [String]
 
+    /// The program and its arguments.
     public init(executable: String, arguments: [String]) {
         self.executable = executable
         self.arguments = arguments

@@ -8,7 +8,9 @@ import Darwin
 
 /// Why a process could not be started.
 public struct SpawnError: Error, Sendable, CustomStringConvertible {
+    /// The program that could not be started.
     public let executable: String
+    /// The `errno` that `posix_spawn` (or `pipe`) returned.
     public let errorNumber: Int32
 
     public var description: String {

@@ -1,11 +1,14 @@
 /// The `hello` frame: the runner is ready, and says what it is.
 public struct KernelHello: Sendable, Hashable, CustomStringConvertible {
+    /// The protocol version the runner speaks (1).
     public var protocolVersion: Int
+    /// The runner's process id.
     public var pid: Int32
     /// Python version, e.g. `3.11.7`.
     public var pythonVersion: String
     /// `sys.executable` of the runner.
     public var executable: String
+    /// The runner's working directory, after `KernelConfiguration.workingDirectory` was applied.
     public var workingDirectory: String
     /// Set when the prelude raised; the kernel is still usable.
     public var preludeError: PythonError?
@@ -30,6 +33,7 @@ public struct PythonError: Sendable, Hashable, Error, CustomStringConvertible {
     /// Formatted traceback lines (user frames only).
     public var traceback: [String]
 
+    /// An exception with its class name, `str()` and traceback lines.
     public init(name: String, value: String, traceback: [String]) {
         self.name = name
         self.value = value
@@ -41,12 +45,20 @@ public struct PythonError: Sendable, Hashable, Error, CustomStringConvertible {
 
 /// The `done` frame: how an execution ended in the runner.
 public struct DoneReport: Sendable, Hashable, CustomStringConvertible {
+    /// True when the code ran to the end without an exception (`"status": "ok"`).
     public var ok: Bool
+    /// The kernel's execution count after this execution.
     public var executionCount: Int
+    /// True when an interrupt (SIGINT) ended the code, as opposed to an exception it raised.
     public var cancelled: Bool
+    /// Wall time of the execution in the runner, in milliseconds.
     public var durationMs: Double
+    /// User and system CPU time of the runner and of the children it waited for during the
+    /// execution, in milliseconds.
     public var cpuMs: Double
+    /// The runner process's peak resident memory so far, in bytes.
     public var peakRssBytes: Int
+    /// Bytes dropped because of `ExecutionOptions.maxOutputBytes` (0 when none).
     public var droppedBytes: Int
 
     /// "ok, execution 3, 12.5 ms wall, 11.0 ms CPU, peak resident 30 MiB".
@@ -62,9 +74,11 @@ public struct DoneReport: Sendable, Hashable, CustomStringConvertible {
 
 /// Completion candidates for a cursor position.
 public struct CompletionResult: Sendable, Hashable, CustomStringConvertible {
+    /// The candidates, sorted; each replaces the text from `cursorStart` to `cursorEnd`.
     public var matches: [String]
     /// Offsets, in Unicode scalars, of the text the matches replace.
     public var cursorStart: Int
+    /// The end of the replaced text: the cursor.
     public var cursorEnd: Int
 
     public var description: String {
@@ -90,11 +104,17 @@ public enum CodeCompleteness: Sendable, Hashable, CustomStringConvertible {
 
 /// What the runner says about itself on request.
 public struct RunnerInfo: Sendable, Hashable, CustomStringConvertible {
+    /// The runner's process id.
     public var pid: Int32
+    /// Python version, e.g. `3.11.7`.
     public var pythonVersion: String
+    /// `sys.executable` of the runner.
     public var executable: String
+    /// The runner's current working directory (the code may have changed it).
     public var workingDirectory: String
+    /// How many non-silent executions the runner has run.
     public var executionCount: Int
+    /// True while an execution runs.
     public var busy: Bool
 
     public var description: String {

@@ -5,6 +5,7 @@ public struct MIMEBundle: Sendable, Hashable, CustomStringConvertible {
     /// Every representation the runner sent, MIME type → value.
     public var values: [String: JSONValue]
 
+    /// A bundle of the given representations, MIME type → value.
     public init(_ values: [String: JSONValue]) {
         self.values = values
     }

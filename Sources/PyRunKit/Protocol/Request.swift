@@ -11,13 +11,18 @@ public enum Request: Sendable, Hashable {
 
     /// The wire flags of an `execute` request.
     public struct ExecuteFlags: Sendable, Hashable {
+        /// Run without a `result` frame, without advancing the execution count or setting `_`.
         public var silent: Bool
+        /// Accepted for Jupyter-style hosts and ignored: pyrun's runner keeps no input history.
         public var storeHistory: Bool
         /// Whether `input()` asks the host (`input_request`); a Swift host sets it by giving
         /// `ExecutionOptions.stdinHandler`. Without it `input()` raises `EOFError` at once.
         public var allowStdin: Bool
+        /// The most bytes the execution may send (output, displays, result, error, prompts);
+        /// nil for no cap (docs/protocol.md, §5 *Output cap*).
         public var maxOutputBytes: Int?
 
+        /// Flags as an `execute` request carries them; `storeHistory` defaults to `!silent`.
         public init(silent: Bool = false, storeHistory: Bool? = nil, allowStdin: Bool = false, maxOutputBytes: Int? = nil) {
             self.silent = silent
             self.storeHistory = storeHistory ?? !silent
