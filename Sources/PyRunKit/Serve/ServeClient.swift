@@ -106,7 +106,11 @@ public actor ServeClient {
 
     /// Runs `code` in `session` and returns its events as they come, ending with `finished`.
     /// - Parameters:
+    ///   - code: Python source.
+    ///   - session: the session's name; the server makes it on first use.
+    ///   - client: how this client is labelled in the session's journal.
     ///   - stream: false sends only `finished` (for a client that watches the journal anyway).
+    ///   - options: timeout, output cap and stdin for this execution.
     /// - Throws: `ServeError` when the server refused the request.
     public func execute(
         _ code: String, session: String, client: String, stream: Bool = true,

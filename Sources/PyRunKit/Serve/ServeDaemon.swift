@@ -30,6 +30,8 @@ public final class ServeDaemon: Sendable {
     ///   - poolConfiguration: how the sessions' kernels start and live.
     ///   - journalLimits: how much each session's journal keeps.
     ///   - runDirectory: where the socket and connection file go.
+    ///   - logger: where the server, its sessions and kernels log; the library never
+    ///     bootstraps logging.
     /// - Throws: `ServeError`: an invalid name, a server of that name already running, or a
     ///   run directory that cannot be used.
     public init(
