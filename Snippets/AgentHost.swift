@@ -2,11 +2,11 @@
 // the guide "Running Python from an agent host" (README and DocC) is a slice of this file,
 // and a test runs it and checks that it prints each `// →` line, in order.
 // Run it: swift run AgentHost
+// snippet.logging
 import Foundation
-import Logging
+import Logging  // swift-log, which PyRunKit logs through
 import PyRunKit
 
-// snippet.logging
 // The library logs through swift-log and never bootstraps it. Unless the host bootstraps a
 // logging system, kernel deaths and escalations are written to stderr as warnings. Hand the
 // pool a logger at the level you want (or bootstrap your own handler once at start).
@@ -154,7 +154,7 @@ try await withPool(configuration: configuration, logger: logger) { pool in
     // On SIGINT or SIGTERM, shut every kernel down, then let the signal end the host.
     let termination = pool.shutdownAllOnTermination()
     defer { termination.cancel() }
-    try await serve(pool)  // the host's work: the slices above
+    try await serve(pool)  // the host's work: serve(_:) in Snippets/AgentHost.swift
 }
 // Here every kernel of the pool, and every process they started, is gone.
 // snippet.end
