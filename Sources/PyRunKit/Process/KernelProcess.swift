@@ -66,8 +66,15 @@ final class KernelProcess: Sendable {
     /// How much of the runner's own stderr is kept to explain a death.
     private static let diagnosticsLimit = 8192
 
-    /// Spawns `command` in a new process group and starts its reader threads.
+    /// The environment variable that names the host's pid to the runner, so it can check that
+    /// its parent is still the host that started it.
+    static let hostPIDVariable = "PYRUN_HOST_PID"
+
+    /// Spawns `command` (in a session of its own on Linux, a process group elsewhere) and
+    /// starts its reader threads. `environment` gains `PYRUN_HOST_PID`.
     init(command: LaunchCommand, environment: [String: String], logger: Logger) throws(SpawnError) {
+        var environment = environment
+        environment[Self.hostPIDVariable] = String(getpid())
         let child = try Spawn.start(command, environment: environment)
         pid = child.pid
         input = Mutex(InputState(fd: child.stdin))

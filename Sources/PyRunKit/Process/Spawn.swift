@@ -19,7 +19,7 @@ public struct SpawnError: Error, Sendable, CustomStringConvertible {
 }
 
 /// A child started with pipes on its standard descriptors, as the parent's ends.
-struct SpawnedChild {
+struct SpawnedChild: Sendable {
     let pid: pid_t
     /// Write end of the child's stdin.
     let stdin: Int32
@@ -36,27 +36,41 @@ enum Spawn {
         signal(SIGPIPE, SIG_IGN)
     }()
 
-    /// Starts `command` with three fresh pipes, in a new process group it leads, with every
-    /// signal at its default disposition and none blocked.
+    /// Starts `command` with three fresh pipes, with every signal at its default disposition
+    /// and none blocked. On Linux the child leads a new session (and so its own process
+    /// group); elsewhere a new process group.
+    ///
+    /// The spawn happens on `SpawnThread.shared`, a thread that lives as long as the host:
+    /// a parent-death signal the child asks for fires when the thread that spawned it ends.
     static func start(_ command: LaunchCommand, environment: [String: String]) throws(SpawnError) -> SpawnedChild {
         _ = ignoreBrokenPipes
-        // pipe2 is not visible from Swift's Glibc, so close-on-exec is set after pipe(); holding
-        // this lock across pipe and spawn keeps a concurrent spawn from inheriting the ends.
-        return try spawnLock.withLock { _ throws(SpawnError) in try startLocked(command, environment: environment) }
+        return try SpawnThread.shared.run { () throws(SpawnError) -> SpawnedChild in
+            // pipe2 is not visible from Swift's Glibc, so close-on-exec is set after pipe();
+            // holding this lock across pipe and spawn keeps a concurrent spawn (the interpreter
+            // probe, another thread of the host using this function) from inheriting the ends.
+            try spawnLock.withLock { _ throws(SpawnError) in try startLocked(command, environment: environment) }
+        }
     }
 
     private static let spawnLock = Mutex(())
 
     #if canImport(Glibc)
-    private typealias AddCloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+    typealias AddCloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
 
     /// glibc 2.34+ has `posix_spawn_file_actions_addclosefrom_np`, but Swift's Glibc module
     /// does not export it; look it up at run time and do without on older systems.
-    private static let addCloseFrom: AddCloseFrom? = {
+    static let addCloseFrom: AddCloseFrom? = {
         guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np")
         else { return nil }
         return unsafeBitCast(symbol, to: AddCloseFrom.self)
     }()
+
+    /// glibc's `POSIX_SPAWN_SETSID` (2.26+), hidden from Swift behind `_GNU_SOURCE`.
+    private static let spawnNewSession: Int32 = 0x80
+
+    /// Cleared once a spawn with a new session was refused (a C library older than glibc 2.26
+    /// answers EINVAL): later spawns go straight to a process group.
+    private static let newSessionsSupported = Atomic<Bool>(true)
     #endif
 
     private static func startLocked(_ command: LaunchCommand, environment: [String: String]) throws(SpawnError) -> SpawnedChild {
@@ -104,8 +118,7 @@ enum Spawn {
         }
         posix_spawnattr_setsigdefault(&attributes, &defaultSignals)
         posix_spawnattr_setpgroup(&attributes, 0)
-        posix_spawnattr_setflags(
-            &attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        let commonFlags = Int32(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF)
 
         let argv = ([command.executable] + command.arguments).map { strdup($0) } + [nil]
         let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
@@ -114,7 +127,30 @@ enum Spawn {
             for pointer in envp { free(pointer) }
         }
         var pid: pid_t = 0
-        let result = posix_spawn(&pid, command.executable, &actions, &attributes, argv, envp)
+        func spawn(flags: Int32) -> Int32 {
+            posix_spawnattr_setflags(&attributes, Int16(commonFlags | flags))
+            return posix_spawn(&pid, command.executable, &actions, &attributes, argv, envp)
+        }
+        var result: Int32
+        #if canImport(Glibc)
+        // A session of its own, not only a group: a session leader cannot change its group,
+        // so user code cannot move the runner into the host's group (or any other), and
+        // everything it starts without `setsid` still carries its session id after the
+        // runner is gone. No controlling terminal either: a read of /dev/tty fails instead
+        // of stopping the runner with SIGTTIN.
+        if newSessionsSupported.load(ordering: .relaxed) {
+            result = spawn(flags: spawnNewSession)
+            if result == EINVAL {
+                result = spawn(flags: Int32(POSIX_SPAWN_SETPGROUP))
+                // EINVAL again would mean the command, not the flag, is at fault.
+                if result != EINVAL { newSessionsSupported.store(false, ordering: .relaxed) }
+            }
+        } else {
+            result = spawn(flags: Int32(POSIX_SPAWN_SETPGROUP))
+        }
+        #else
+        result = spawn(flags: Int32(POSIX_SPAWN_SETPGROUP))
+        #endif
         close(stdinPipe[0])
         close(stdoutPipe[1])
         close(stderrPipe[1])
