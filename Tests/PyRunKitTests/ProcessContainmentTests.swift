@@ -18,6 +18,48 @@ import Darwin
 @Suite struct ProcessContainmentTests {
     private static let linuxProc = ProcessTable.isAvailable
 
+    // MARK: - The frame channel
+
+    @Test func closingTheFramePipeWhileRunningIsNoticed() async throws {
+        let (process, log) = try startStandIn("import os, time\nos.close(1)\ntime.sleep(61)")
+        #expect(await log.until(20) { log.sawFrameChannelClosed ? true : nil } == true)
+        #expect(log.exit == nil, "reported as closed only while the process lives")
+        #expect(processIsAlive(process.pid))
+        process.signalGroup(SIGKILL)
+        #expect(await log.exited()?.status == .signaled(SIGKILL))
+    }
+
+    @Test func replacingTheFramePipeWithAFileIsNoticed() async throws {
+        try await withTemporaryDirectory { directory in
+            let (process, log) = try startStandIn(
+                """
+                import os, time
+                target = os.open(\"\(directory)/diverted.txt\", os.O_WRONLY | os.O_CREAT)
+                os.dup2(target, 1)
+                print("this goes to the file")
+                time.sleep(61)
+                """)
+            #expect(await log.until(20) { log.sawFrameChannelClosed ? true : nil } == true)
+            process.signalGroup(SIGKILL)
+            #expect(await log.exited() != nil)
+        }
+    }
+
+    @Test func aProcessThatExitsNeverSaysItsFrameChannelClosed() async throws {
+        // End of file at an exit races the exit itself; it must never be taken for a channel
+        // closed by a live process, however the process ends.
+        let endings = ["pass", "import sys; sys.exit(4)", "import os; os._exit(1)", "raise SystemExit('bye')",
+                       "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"]
+        for round in 0..<40 {
+            let ending = endings[round % endings.count]
+            let (_, log) = try startStandIn("print('{\"type\":\"started\",\"id\":\"e\",\"executionCount\":1}')\n\(ending)")
+            let exit = try #require(await log.exited())
+            #expect(!log.sawFrameChannelClosed, "\(ending) was reported as a closed frame channel")
+            #expect(log.all.count == 2, "\(log.all)")
+            _ = exit
+        }
+    }
+
     // MARK: - Spawning and the parent-death signal
 
     #if os(Linux)

@@ -87,22 +87,29 @@ final class KernelProcess: Sendable {
         let diagnosticsReader = PipeReader(fd: child.stderr, name: "pyrun.stderr.\(child.pid)") { chunk in
             diagnostics.append(chunk)
         }
-        let frameDecoder = FrameDecoder(continuation: continuation)
-        let frameReader = PipeReader(fd: child.stdout, name: "pyrun.frames.\(child.pid)") { chunk in
-            frameDecoder.decode(chunk)
-        }
+        let pid = child.pid
+        let exitSeen = ExitLatch()
+        let frameDecoder = FrameDecoder { continuation.yield($0) }
+        let frameReader = PipeReader(
+            fd: child.stdout, name: "pyrun.frames.\(child.pid)",
+            onChunk: { chunk in frameDecoder.decode(chunk) },
+            onEnd: { end in
+                frameDecoder.finish()
+                if end == .endOfFile, Self.livesOnAfterEndOfFile(pid, exitSeen: exitSeen) {
+                    continuation.yield([.frameChannelClosed])
+                }
+            })
 
         // Death is watched apart from the pipes: a forked child may keep the frame pipe open
         // long after the runner is gone. The thread keeps this object alive until then.
-        let pid = child.pid
         let exitWatcher = Thread {
             Spawn.waitForExitWithoutReaping(pid)
+            exitSeen.open()
             // The leader is gone but may have left children: end the whole group before
             // reaping, while the group id still cannot be reused. That also closes the
             // pipes, unless a process outside the group holds them.
             kill(-pid, SIGKILL)
             frameReader.finish(waitingAtMost: 2)
-            frameDecoder.finish()
             diagnosticsReader.finish(waitingAtMost: 0.5)
             let status = self.reaped.withLock { isReaped in
                 let status = Spawn.reap(pid)
@@ -156,43 +163,43 @@ final class KernelProcess: Sendable {
         }
     }
 
+    /// Whether the process still runs after its frame pipe reached end of file: then it
+    /// closed or replaced its frame descriptor, rather than exiting.
+    private static func livesOnAfterEndOfFile(_ pid: pid_t, exitSeen: ExitLatch) -> Bool {
+        if exitSeen.isOpen { return false }
+        if ProcessTable.isAvailable {
+            // A process closes its files only after it is marked as exiting, so this answer
+            // is exact. It is not reaped yet: reaping waits for this reader.
+            guard let record = ProcessTable.record(of: pid) else { return false }
+            return !record.isGone && !record.isExiting
+        }
+        // Without /proc, give the exit a moment to be seen.
+        return !exitSeen.wait(seconds: 1)
+    }
+
     deinit {
         closeInput()
     }
 }
 
-/// Turns frame-pipe bytes into events: the reader thread decodes, and the exit watcher
-/// flushes a last partial line once that thread has ended (the lock is never contended).
-private final class FrameDecoder: Sendable {
-    private let lines = Mutex(LineBuffer())
-    private let continuation: AsyncStream<[ProcessEvent]>.Continuation
+/// Opens once, when the exit watcher has seen the process exit.
+private final class ExitLatch: Sendable {
+    private let opened = Atomic<Bool>(false)
+    private let semaphore = DispatchSemaphore(value: 0)
 
-    init(continuation: AsyncStream<[ProcessEvent]>.Continuation) {
-        self.continuation = continuation
+    var isOpen: Bool { opened.load(ordering: .acquiring) }
+
+    func open() {
+        opened.store(true, ordering: .releasing)
+        semaphore.signal()
     }
 
-    func decode(_ chunk: UnsafeRawBufferPointer) {
-        let lines = lines.withLock { $0.append(chunk) }
-        if !lines.isEmpty {
-            continuation.yield(lines.map(Self.event(for:)))
-        }
-    }
-
-    /// Delivers a last line that had no newline.
-    func finish() {
-        let remainder = lines.withLock { $0.remainder }
-        if !remainder.isEmpty {
-            continuation.yield([Self.event(for: remainder)])
-        }
-    }
-
-    private static func event(for line: [UInt8]) -> ProcessEvent {
-        do {
-            return .frame(try Frame.decode(line: line))
-        } catch {
-            let preview = String(decoding: line.prefix(200), as: UTF8.self)
-            return .malformedLine(preview: preview, reason: error.description)
-        }
+    /// Waits at most `seconds` for it to open; true if it did.
+    func wait(seconds: Double) -> Bool {
+        if isOpen { return true }
+        guard semaphore.wait(timeout: .now() + seconds) == .success else { return false }
+        semaphore.signal()  // let later callers through
+        return true
     }
 }
 

@@ -11,14 +11,29 @@ import Darwin
 /// outside the kernel's group (a `setsid` daemon, a forked child) may hold the write end
 /// open forever, and the host must still learn that the kernel died.
 final class PipeReader: Sendable {
+    /// Why reading stopped.
+    enum End: Sendable {
+        /// Every writer closed its end.
+        case endOfFile
+        /// `finish(waitingAtMost:)` gave up waiting for the writers.
+        case abandoned
+        /// The read failed (not seen in practice; EBADF if the descriptor was wrong).
+        case failed
+    }
+
     private let abandoned = Atomic<Bool>(false)
     private let finished = DispatchSemaphore(value: 0)
 
-    /// Starts reading `fd` (which the reader closes); `onChunk` runs on the reader thread.
-    init(fd: Int32, name: String, onChunk: @escaping @Sendable (UnsafeRawBufferPointer) -> Void) {
+    /// Starts reading `fd` (which the reader closes). `onChunk` and then `onEnd`, once, run
+    /// on the reader thread; `finish` returns only after `onEnd` has.
+    init(
+        fd: Int32, name: String, onChunk: @escaping @Sendable (UnsafeRawBufferPointer) -> Void,
+        onEnd: @escaping @Sendable (End) -> Void = { _ in }
+    ) {
         let thread = Thread { [self] in
-            readLoop(fd: fd, onChunk: onChunk)
+            let end = readLoop(fd: fd, onChunk: onChunk)
             close(fd)
+            onEnd(end)
             finished.signal()
         }
         thread.name = name
@@ -26,7 +41,7 @@ final class PipeReader: Sendable {
         thread.start()
     }
 
-    private func readLoop(fd: Int32, onChunk: (UnsafeRawBufferPointer) -> Void) {
+    private func readLoop(fd: Int32, onChunk: (UnsafeRawBufferPointer) -> Void) -> End {
         let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 18, alignment: 16)
         defer { chunk.deallocate() }
         var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
@@ -34,17 +49,20 @@ final class PipeReader: Sendable {
             // Poll with a timeout only to notice abandonment; data wakes it at once.
             let ready = poll(&poller, 1, 200)
             if ready == 0 {
-                if abandoned.load(ordering: .relaxed) { return }
+                if abandoned.load(ordering: .relaxed) { return .abandoned }
                 continue
             }
             if ready < 0 {
                 if errno == EINTR { continue }
-                return
+                return .failed
             }
             let count = read(fd, chunk.baseAddress, chunk.count)
             if count < 0, errno == EINTR || errno == EAGAIN { continue }
-            guard count > 0 else { return }
+            if count == 0 { return .endOfFile }
+            guard count > 0 else { return .failed }
             onChunk(UnsafeRawBufferPointer(rebasing: chunk[0..<count]))
+            // A writer that never pauses must not keep the reader past its deadline either.
+            if abandoned.load(ordering: .relaxed) { return .abandoned }
         }
     }
 
