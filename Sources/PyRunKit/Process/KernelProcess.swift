@@ -27,24 +27,32 @@ struct ProcessExit: Sendable, Hashable {
     var status: TerminationStatus
     /// The tail of what the process wrote to its real stderr.
     var diagnostics: String
-    /// The process's peak resident memory, from the kernel's accounting at reaping; nil
-    /// where the platform does not report it.
+    /// The process's peak resident memory: the OS's accounting at reaping (`ru_maxrss`)
+    /// where it can be told apart from the host's own (see `KernelProcess.peakResidentBytes`),
+    /// else the highest sampled; nil when neither is known.
     var peakResidentBytes: Int? = nil
     /// The last resident memory sampled while it lived; nil if never sampled.
     var lastResidentBytes: Int? = nil
     /// The last signal the host itself sent to the process or its group before it ended
     /// (SIGINT excluded: an interrupt is not meant to end it); nil if none.
     var hostSignal: Int32? = nil
-    /// How many processes the kernel's cgroup saw OOM-killed during the kernel's life,
-    /// where the platform exposes the counter; nil when unknown.
+    /// How many processes the kernel's memory cgroup saw OOM-killed during the kernel's
+    /// life (the kernel, or a neighbour in the same cgroup), where the platform exposes the
+    /// counter (Linux, cgroup v2 or v1); nil when unknown.
     var outOfMemoryKills: Int? = nil
 }
 
 /// Why a request could not be written.
 struct KernelInputClosed: Error {}
 
-/// One spawned runner process: pipes, signals to its process group, exit status. It knows
-/// nothing of Python; frames are decoded on its reader thread so the actor above only routes.
+/// One spawned runner process: pipes, signals, exit status, and everything it starts. It
+/// knows nothing of Python; frames are decoded on its reader thread so the actor above only
+/// routes.
+///
+/// Nothing the process starts outlives it: at a kill, and again once the process has exited,
+/// every member of its `ProcessFamily` (descendants, its session and groups, those sampled at
+/// earlier signals) is stopped and killed. No signal is ever sent after the process is
+/// reaped, when its pid could name a stranger.
 final class KernelProcess: Sendable {
     let pid: pid_t
     /// Frames and the final exit, in order; finishes after `.exited`.
@@ -59,9 +67,22 @@ final class KernelProcess: Sendable {
     /// The stdin write end, -1 once closed. Writes hold the lock so two requests never
     /// interleave on the pipe.
     private let input: Mutex<InputState>
-    /// Set once the process is reaped: signalling the group after that could hit a stranger
-    /// that reused the id.
-    private let reaped = Mutex(false)
+
+    /// What the host did to the process and learnt of it while it lived. Signals are sent
+    /// under this lock and reaping sets `isReaped` under it.
+    private struct Watch {
+        var isReaped = false
+        var lastHostSignal: Int32?
+        /// Members of the family seen at the last signal, `exit` request or `closeInput()`:
+        /// found again by identity at the exit even if they were orphaned in between.
+        var knownFamily: Set<ProcessIdentity> = []
+        var lastResidentBytes: Int?
+        /// The highest VmHWM sampled.
+        var sampledPeakResidentBytes: Int?
+    }
+
+    private let watch = Mutex(Watch())
+    private let family: ProcessFamily
 
     /// How much of the runner's own stderr is kept to explain a death.
     private static let diagnosticsLimit = 8192
@@ -77,6 +98,7 @@ final class KernelProcess: Sendable {
         environment[Self.hostPIDVariable] = String(getpid())
         let child = try Spawn.start(command, environment: environment)
         pid = child.pid
+        family = ProcessFamily(root: child.pid)
         input = Mutex(InputState(fd: child.stdin))
         let (stream, continuation) = AsyncStream<[ProcessEvent]>.makeStream()
         events = stream
@@ -103,29 +125,52 @@ final class KernelProcess: Sendable {
         // Death is watched apart from the pipes: a forked child may keep the frame pipe open
         // long after the runner is gone. The thread keeps this object alive until then.
         let exitWatcher = Thread {
+            // Read off the start path: the host's peak now bounds the one the kernel's
+            // accounting began with (see `peakResidentBytes`).
+            let hostPeakAtSpawn = ResidentMemory.sampleHost()?.peak
+            // The kernel starts in the host's cgroup; if it has exited already, ask for the host's.
+            let outOfMemoryCounter = OutOfMemoryCounter.forProcess(pid) ?? OutOfMemoryCounter.forProcess(getpid())
+            let outOfMemoryKillsAtSpawn = outOfMemoryCounter?.read()
+
             Spawn.waitForExitWithoutReaping(pid)
             exitSeen.open()
-            // The leader is gone but may have left children: end the whole group before
-            // reaping, while the group id still cannot be reused. That also closes the
-            // pipes, unless a process outside the group holds them.
-            kill(-pid, SIGKILL)
+            // The process is gone but may have left others: end them before reaping, while
+            // its ids cannot be reused. That also closes the pipes, unless a process the host
+            // cannot trace to the kernel holds them.
+            self.watch.withLock { watch in
+                watch.knownFamily = self.family.killAll(remembered: watch.knownFamily)
+            }
             frameReader.finish(waitingAtMost: 2)
             diagnosticsReader.finish(waitingAtMost: 0.5)
-            let status = self.reaped.withLock { isReaped in
-                let status = Spawn.reap(pid)
-                isReaped = true
-                return status
+            let (reaped, watched) = self.watch.withLock { watch in
+                let reaped = Spawn.reapWithUsage(pid)
+                watch.isReaped = true
+                return (reaped, watch)
             }
-            continuation.yield([.exited(ProcessExit(status: status, diagnostics: diagnostics.text))])
+            let outOfMemoryKills = outOfMemoryKillsAtSpawn.flatMap { before in
+                outOfMemoryCounter?.read().map { max(0, $0 - before) }
+            }
+            let exit = ProcessExit(
+                status: reaped.status, diagnostics: diagnostics.text,
+                peakResidentBytes: Self.peakResidentBytes(
+                    reported: reaped.maximumResidentBytes, hostPeakAtSpawn: hostPeakAtSpawn,
+                    sampled: watched.sampledPeakResidentBytes),
+                lastResidentBytes: watched.lastResidentBytes, hostSignal: watched.lastHostSignal,
+                outOfMemoryKills: outOfMemoryKills)
+            continuation.yield([.exited(exit)])
             continuation.finish()
         }
         exitWatcher.name = "pyrun.exit.\(child.pid)"
+        exitWatcher.stackSize = 1 << 20
         exitWatcher.start()
     }
 
-    /// Writes one request line, whole.
+    /// Writes one request line, whole. Before an `exit` request the kernel's family is noted,
+    /// to be found and ended after the runner is gone: the runner may exit, and orphan them,
+    /// as soon as it reads the line.
     /// - Throws: `KernelInputClosed` when the process no longer reads (it died or stdin is closed).
     func send(_ request: Request) throws(KernelInputClosed) {
+        if case .exit = request { rememberFamily() }
         let line = request.encodedLine()
         try input.withLock { state throws(KernelInputClosed) in
             guard state.fd >= 0 else { throw KernelInputClosed() }
@@ -146,20 +191,63 @@ final class KernelProcess: Sendable {
         }
     }
 
-    /// Closes the request channel: the runner finishes what it received and exits.
+    /// Closes the request channel: the runner finishes what it received and exits. What it
+    /// started is noted first (it may be orphaned the moment the runner exits), to be found
+    /// and ended after the exit.
     func closeInput() {
         input.withLock { state in
-            if state.fd >= 0 {
-                close(state.fd)
-                state.fd = -1
-            }
+            guard state.fd >= 0 else { return }
+            rememberFamily()
+            close(state.fd)
+            state.fd = -1
         }
     }
 
-    /// Sends `signal` to every process of the kernel's group; a no-op once it is reaped.
+    /// Sends `signal` to the kernel; a no-op once it is reaped.
+    ///
+    /// SIGKILL ends the kernel and its whole family (see `ProcessFamily.killAll`). Any other
+    /// signal goes to the kernel's process group while the kernel leads it, else to the
+    /// kernel's pid alone: never to a group user code moved the kernel into. Every signal but
+    /// SIGINT is remembered as `ProcessExit.hostSignal`.
+    func signal(_ signal: Int32) {
+        watch.withLock { watch in
+            guard !watch.isReaped else { return }
+            if signal != SIGINT { watch.lastHostSignal = signal }
+            if signal == SIGKILL {
+                watch.knownFamily.formUnion(family.killAll(remembered: watch.knownFamily))
+                return
+            }
+            // Noted before a signal that may end the kernel and orphan them at once; after an
+            // interrupt, which the runner handles, so the look adds nothing to its latency.
+            if signal != SIGINT { watch.knownFamily = family.sample(remembered: watch.knownFamily) }
+            // One delivery, not two: a second SIGINT could interrupt the handler of the first.
+            _ = getpgid(pid) == pid ? kill(-pid, signal) : kill(pid, signal)
+            if signal == SIGINT { watch.knownFamily = family.sample(remembered: watch.knownFamily) }
+        }
+    }
+
+    /// The former name of `signal(_:)`, kept while callers move over.
     func signalGroup(_ signal: Int32) {
-        reaped.withLock { isReaped in
-            if !isReaped { _ = kill(-pid, signal) }
+        self.signal(signal)
+    }
+
+    /// The kernel's resident memory now (VmRSS), in bytes; also kept for `ProcessExit`
+    /// (`lastResidentBytes`, and the peak). Nil once it has exited, or where the platform does
+    /// not say (macOS). One read of `/proc/<pid>/status`, a few microseconds.
+    func sampleResidentMemory() -> Int? {
+        watch.withLock { watch in
+            guard !watch.isReaped, let memory = ResidentMemory.sample(pid) else { return nil }
+            watch.lastResidentBytes = memory.current
+            watch.sampledPeakResidentBytes = max(watch.sampledPeakResidentBytes ?? 0, memory.peak)
+            return memory.current
+        }
+    }
+
+    /// Notes the family as it is now, for the teardown at the exit.
+    private func rememberFamily() {
+        watch.withLock { watch in
+            guard !watch.isReaped else { return }
+            watch.knownFamily = family.sample(remembered: watch.knownFamily)
         }
     }
 
@@ -175,6 +263,19 @@ final class KernelProcess: Sendable {
         }
         // Without /proc, give the exit a moment to be seen.
         return !exitSeen.wait(seconds: 1)
+    }
+
+    /// The peak resident memory of the kernel's program.
+    ///
+    /// On Linux `ru_maxrss` does not start from zero: the spawned child runs on the host's
+    /// memory until it executes the interpreter, and exec carries the host's peak over. A
+    /// figure above the host's peak at spawn is therefore the kernel's own; one at or below
+    /// it says only "no more than the host", and the highest VmHWM sampled while it lived is
+    /// all that is known (nil if never sampled).
+    static func peakResidentBytes(reported: Int?, hostPeakAtSpawn: Int?, sampled: Int?) -> Int? {
+        guard let reported else { return sampled }
+        if let hostPeakAtSpawn, reported <= hostPeakAtSpawn { return sampled }
+        return max(reported, sampled ?? 0)
     }
 
     deinit {

@@ -29,6 +29,13 @@ struct SpawnedChild: Sendable {
     let stderr: Int32
 }
 
+/// How a reaped process ended and what it used.
+struct ReapedProcess {
+    var status: TerminationStatus
+    /// `ru_maxrss` converted to bytes; nil where it is not reported.
+    var maximumResidentBytes: Int?
+}
+
 enum Spawn {
     /// The host must survive writing to a kernel that just died: without this, SIGPIPE ends
     /// the whole host process instead of the write returning EPIPE.
@@ -193,6 +200,21 @@ enum Spawn {
             if errno != EINTR { return .exited(-1) }
         }
         return TerminationStatus(waitStatus: status)
+    }
+
+    /// Reaps `pid`, retrying on EINTR, with its peak resident memory as the OS accounts it.
+    static func reapWithUsage(_ pid: pid_t) -> ReapedProcess {
+        var status: Int32 = 0
+        var usage = rusage()
+        while wait4(pid, &status, 0, &usage) < 0 {
+            if errno != EINTR { return ReapedProcess(status: .exited(-1), maximumResidentBytes: nil) }
+        }
+        #if os(Linux)
+        let bytes = Int(usage.ru_maxrss) * 1024  // Linux counts KiB
+        #else
+        let bytes = Int(usage.ru_maxrss)  // macOS counts bytes
+        #endif
+        return ReapedProcess(status: TerminationStatus(waitStatus: status), maximumResidentBytes: bytes > 0 ? bytes : nil)
     }
 
     /// Blocks until `pid` has exited, without reaping it: while it is a zombie its process
