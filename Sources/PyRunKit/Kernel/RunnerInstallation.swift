@@ -22,14 +22,22 @@ struct RunnerInstallation: Sendable, Hashable {
     /// The runner source embedded at build time from `runner/runner.py`.
     static var source: [UInt8] { PackageResources.runner_py }
 
-    private static let cached = Mutex<RunnerInstallation?>(nil)
+    /// The installation this process made or checked, with the file's identity when it was
+    /// checked: a later start trusts the file only while its identity is unchanged.
+    private static let cached = Mutex<(installation: RunnerInstallation, identity: FileIdentity)?>(nil)
 
-    /// Installs the runner if this process has not yet, and returns where it is.
+    /// Installs the runner if this process has not yet, and returns where it is. A file that
+    /// changed since it was checked (edited, replaced, removed) is checked again.
     static func current() throws(KernelError) -> RunnerInstallation {
         try cached.withLock { cached throws(KernelError) in
-            if let cached, FileManager.default.fileExists(atPath: cached.path) { return cached }
+            if let cached, FileIdentity(path: cached.installation.path) == cached.identity {
+                return cached.installation
+            }
             let installation = try install(source, into: try privateDirectory())
-            cached = installation
+            guard let identity = FileIdentity(path: installation.path) else {
+                throw KernelError(.runnerInstallFailed, "the runner vanished from \(installation.path) once written")
+            }
+            cached = (installation, identity)
             return installation
         }
     }
@@ -65,26 +73,77 @@ struct RunnerInstallation: Sendable, Hashable {
         return path
     }
 
-    /// Writes `source` as `runner_<hash>.py` unless it is already there, atomically.
+    /// Writes `source` as `runner_<hash>.py` unless a file with exactly that content is there.
+    /// A file that differs (a torn or edited copy, another source with the same name) is
+    /// replaced atomically, and its cached bytecode removed: Python checks a `.pyc` against
+    /// the source's size and modification second only, which a same-size rewrite within the
+    /// second would pass.
     static func install(_ source: [UInt8], into directory: String) throws(KernelError) -> RunnerInstallation {
         let installation = RunnerInstallation(
             directory: directory, moduleName: "runner_" + String(contentHash(source), radix: 16))
-        var info = stat()
-        if stat(installation.path, &info) == 0, Int(info.st_size) == source.count {
-            return installation
-        }
+        if fileHolds(installation.path, exactly: source) { return installation }
         let temporary = "\(installation.path).\(getpid()).tmp"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard fd >= 0 else {
             throw KernelError(.runnerInstallFailed, "cannot write \(temporary): \(String(cString: strerror(errno)))")
         }
-        let written = source.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        let written = writeAll(fd, source)
         close(fd)
-        guard written == source.count, rename(temporary, installation.path) == 0 else {
+        guard written, rename(temporary, installation.path) == 0 else {
             unlink(temporary)
             throw KernelError(.runnerInstallFailed, "cannot write the runner to \(installation.path)")
         }
+        removeCachedBytecode(of: installation)
         return installation
+    }
+
+    /// Whether the file at `path` has exactly `content`: the bytes compared, not a digest of
+    /// them, since the expected bytes are at hand (about 70 KB, read once per process).
+    static func fileHolds(_ path: String, exactly content: [UInt8]) -> Bool {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, Int(info.st_size) == content.count else {
+            return false
+        }
+        var existing = [UInt8](repeating: 0, count: content.count + 1)  // one more: see it end
+        var count = 0
+        while count < existing.count {
+            let got = existing.withUnsafeMutableBytes { read(fd, $0.baseAddress! + count, $0.count - count) }
+            if got > 0 {
+                count += got
+            } else if got < 0, errno == EINTR {
+                continue
+            } else {
+                break
+            }
+        }
+        return count == content.count && existing.prefix(count).elementsEqual(content)
+    }
+
+    private static func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
+            if written > 0 {
+                offset += written
+            } else if written < 0, errno == EINTR {
+                continue
+            } else {
+                return false
+            }
+        }
+        return true
+    }
+
+    /// Removes `__pycache__/<module>.*.pyc`, left from a file this installation replaced.
+    private static func removeCachedBytecode(of installation: RunnerInstallation) {
+        let cache = "\(installation.directory)/__pycache__"
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: cache) else { return }
+        for name in names where name.hasPrefix(installation.moduleName + ".") && name.hasSuffix(".pyc") {
+            unlink("\(cache)/\(name)")
+        }
     }
 
     /// 64-bit FNV-1a: enough to tell runner versions apart; this is a name, not a signature.
@@ -95,5 +154,30 @@ struct RunnerInstallation: Sendable, Hashable {
             hash = hash &* 0x0000_0100_0000_01b3
         }
         return hash
+    }
+}
+
+/// What tells one file from another at a path without reading it: a replaced or edited file
+/// gets a new inode or modification time.
+struct FileIdentity: Hashable, Sendable {
+    let device: UInt64
+    let inode: UInt64
+    let size: Int64
+    let modifiedSeconds: Int
+    let modifiedNanoseconds: Int
+
+    init?(path: String) {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        device = UInt64(truncatingIfNeeded: info.st_dev)
+        inode = UInt64(truncatingIfNeeded: info.st_ino)
+        size = Int64(info.st_size)
+        #if canImport(Darwin)
+        modifiedSeconds = info.st_mtimespec.tv_sec
+        modifiedNanoseconds = info.st_mtimespec.tv_nsec
+        #else
+        modifiedSeconds = info.st_mtim.tv_sec
+        modifiedNanoseconds = info.st_mtim.tv_nsec
+        #endif
     }
 }
