@@ -86,4 +86,20 @@ import Darwin
         // Nothing here was killed for memory, nor (being a test machine) anything near it.
         if let kills = exit.outOfMemoryKills { #expect(kills == 0) }
     }
+
+    @Test(.enabled(if: linuxProc)) func aKernelsDeathCarriesTheMemoryThisLayerSaw() async throws {
+        // The kernel layer samples at every `done`; the death then says what was last seen,
+        // and the peak is the kernel's own, not the host's carried over at spawn.
+        let hostPeak = try #require(ResidentMemory.sampleHost()?.peak)
+        try await withKernel(configuration: .forTests) { kernel throws in
+            #expect(try await kernel.run("x = 1").status == .ok)
+            let result = try await kernel.run("import os\nos._exit(3)")
+            let death = try #require(result.death)
+            let last = try #require(death.memory.lastResidentBytes)
+            #expect(last > 1 << 20)
+            let peak = try #require(death.memory.peakResidentBytes)
+            #expect(peak >= last)
+            #expect(peak < hostPeak, "the host's own peak was reported as the kernel's")
+        }
+    }
 }

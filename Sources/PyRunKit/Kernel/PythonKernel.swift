@@ -749,6 +749,8 @@ public actor PythonKernel {
             pending.recordDone(report)
             if report.executionCount > 0 { executionCount = report.executionCount }
             runner.reportedPeakResidentBytes = max(runner.reportedPeakResidentBytes ?? 0, report.peakRssBytes)
+            // Kept by the process layer for the exit report (last and peak resident memory).
+            _ = runner.process.sampleResidentMemory()
             let status: ExecutionStatus =
                 pending.timedOut ? .timedOut : report.cancelled ? .cancelled : report.ok ? .ok : .error
             executionEnded(pending, status)
