@@ -308,6 +308,7 @@ class _Channels:
     wake_w = -1
     sig_r = -1  # signal.set_wakeup_fd target
     sig_w = -1
+    life_w = -1  # held until the runner dies: the watchdog sees it close
     identity = {}  # fd -> (st_dev, st_ino) when it was set up
 
 
@@ -337,6 +338,7 @@ _EXIT = object()  # queued for an `exit` request
 _INPUT_EOF = object()  # an input_reply with "eof": true
 
 _RUNNER_FILE = None  # this file's name in code objects: its frames are hidden
+_WATCHDOG_FORKING = False  # set while _start_watchdog forks: no fork hooks then
 
 _TOKEN_RE = None  # compiled on first use
 _ASSIGN_RE = None
@@ -1292,6 +1294,7 @@ def _guard_process() -> None:
             # Plain ints: libffi widens them to the registers' width, and a call
             # without argtypes costs half as much (it is made twice per execution).
             call = _std("ctypes").CDLL(None).prctl
+            _start_watchdog()  # first: it must not be reparented to the subreaper
             call(_Prctl.SET_CHILD_SUBREAPER, 1, 0, 0, 0)
             if STATE.host_pid_given:
                 _Prctl.call = call
@@ -1303,6 +1306,146 @@ def _guard_process() -> None:
     if os.getppid() != STATE.host_pid:
         _diag("pyrun: the host (pid %d) is gone; exiting\n" % STATE.host_pid)
         _host_gone()
+
+
+# How long the watchdog lets a runner that lost its host end by itself.
+WATCHDOG_GRACE = 5.0
+
+
+def _start_watchdog() -> None:
+    """Start the process that ends the kernel's session when the kernel cannot.
+
+    The runner cleans up after itself when it sees the host go, except when it
+    cannot run: the parent-death SIGKILL (armed while user code runs, which
+    may hold the GIL) ends it at once, and a runner behind ssh whose code
+    holds the GIL never reads its end of file.  The watchdog, a process of the
+    kernel's session that runs no user code, covers both: when the runner dies
+    it kills what is left of the session; when the request channel closes it
+    gives the runner WATCHDOG_GRACE to leave, then kills the session, runner
+    included.  It is forked twice so that it is not the runner's child (user
+    code waiting for all of its children would wait for it forever); this
+    happens before the runner becomes a subreaper, so it is reparented away.
+    Only a session leader has one: killing a session it does not own would
+    reach the host's own processes.
+    """
+    global _WATCHDOG_FORKING
+    if os.getsid(0) != os.getpid():
+        return
+    runner = (os.getpid(), _start_time(os.getpid()))
+    life_w = -1
+    try:  # readable when the runner exits, whatever its code closes
+        death_fd = os.pidfd_open(os.getpid())
+    except (AttributeError, OSError):  # before Linux 5.3: a pipe the runner holds
+        death_fd, life_w = os.pipe()
+    warnings = _std("warnings")
+    _WATCHDOG_FORKING = True
+    try:
+        with warnings.catch_warnings():  # 3.12+ warns about forking with threads
+            warnings.simplefilter("ignore", DeprecationWarning)
+            middle = os.fork()
+            if middle == 0:
+                try:
+                    if os.fork() == 0:
+                        _watchdog(CH.req, death_fd, runner)
+                finally:
+                    _real_os_exit(0)
+    finally:
+        _WATCHDOG_FORKING = False
+    os.close(death_fd)
+    if life_w >= 0:
+        CH.life_w = _high_fd(life_w)
+    try:
+        os.waitpid(middle, 0)
+    except ChildProcessError:
+        pass
+
+
+def _start_time(pid: int):
+    """The start time of pid from /proc (with the pid, it names one process), or
+    None when pid is gone or a zombie."""
+    try:
+        with open("/proc/%d/stat" % pid, "rb") as f:
+            stat = f.read()
+        fields = stat[stat.rindex(b")") + 2 :].split()
+    except (OSError, ValueError):
+        return None
+    return None if fields[0] in (b"Z", b"X") else fields[19]
+
+
+def _watchdog(request_fd: int, death_fd: int, runner) -> None:
+    """The watchdog's life (see _start_watchdog); never returns.
+
+    It uses nothing of the runner but os, select and signal: the threads that
+    held the runner's locks did not come along.  death_fd (a pidfd, or a pipe
+    the runner holds) wakes it when the runner may have died; the runner's
+    start time confirms it, since code can close the pipe's write end.
+    """
+    try:
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # an interrupt is the code's
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        for name in os.listdir("/proc/self/fd"):
+            fd = int(name)
+            if fd not in (request_fd, death_fd):
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        poller = select.poll()
+        # Requests stay the runner's to read: only hang-up and errors are asked for.
+        poller.register(request_fd, getattr(select, "POLLRDHUP", 0))
+        poller.register(death_fd, select.POLLIN)
+        deadline = None  # set when the host is gone
+        check_every = None  # ms; set when the death pipe closed with the runner alive
+        while True:
+            timeout = check_every
+            if deadline is not None:
+                left = max(0, int((deadline - _monotonic()) * 1000))
+                timeout = left if timeout is None else min(timeout, left)
+            ready = poller.poll(timeout)
+            if any(fd == death_fd for fd, _ in ready) or check_every is not None:
+                if _start_time(runner[0]) != runner[1]:
+                    break  # the runner died
+                if check_every is None:
+                    poller.unregister(death_fd)
+                    check_every = 1000
+            if deadline is not None and _monotonic() >= deadline:
+                break  # the host is gone and the runner did not follow
+            if any(fd == request_fd for fd, _ in ready):
+                poller.unregister(request_fd)
+                deadline = _monotonic() + WATCHDOG_GRACE
+        _kill_session()
+    finally:
+        _real_os_exit(0)
+
+
+def _kill_session() -> None:
+    """SIGKILL every process of the watchdog's session and their descendants,
+    pass after pass, until none is left or five seconds have passed."""
+    me = os.getpid()
+    session = os.getsid(0)
+    deadline = _monotonic() + 5.0
+    while True:
+        table = _proc_table() or {}
+        by_parent = {}
+        for pid, (ppid, _, _, _) in table.items():
+            by_parent.setdefault(ppid, []).append(pid)
+        todo = [pid for pid, row in table.items() if row[3] == session and pid != me]
+        victims = set()
+        while todo:
+            pid = todo.pop()
+            if pid not in victims and pid != me:
+                victims.add(pid)
+                todo.extend(by_parent.get(pid, ()))
+        victims = [pid for pid in victims if table[pid][2] not in (b"Z", b"X")]
+        if not victims or _monotonic() > deadline:
+            return
+        for pid in victims:
+            try:
+                _kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        time.sleep(0.005)  # let the kernel reap before the next pass
 
 
 def _set_parent_death_signal(signum: int) -> None:
@@ -1336,7 +1479,7 @@ def _proc_children(pid: int):
 
 
 def _proc_table():
-    """pid -> (ppid, pgid, state) for every process /proc shows; None without /proc."""
+    """pid -> (ppid, pgid, state, sid) for every process /proc shows; None without /proc."""
     table = {}
     try:
         pids = [int(p) for p in os.listdir("/proc") if p.isdigit()]
@@ -1347,7 +1490,7 @@ def _proc_table():
             with open("/proc/%d/stat" % pid, "rb") as f:
                 stat = f.read()
             fields = stat[stat.rindex(b")") + 2 :].split()
-            table[pid] = (int(fields[1]), int(fields[2]), fields[0])
+            table[pid] = (int(fields[1]), int(fields[2]), fields[0], int(fields[3]))
         except (OSError, ValueError, IndexError):
             pass
     return table
@@ -1373,7 +1516,7 @@ def _descendants():
     pgid = os.getpgrp() if STATE.is_leader else None
     if kids is None:  # walk the parent links instead
         by_parent = {}
-        for pid, (ppid, _, _) in table.items():
+        for pid, (ppid, _, _, _) in table.items():
             by_parent.setdefault(ppid, []).append(pid)
         todo = list(by_parent.get(me, ()))
         while todo:
@@ -1381,7 +1524,7 @@ def _descendants():
             if pid not in found:
                 found.append(pid)
                 todo.extend(by_parent.get(pid, ()))
-    for pid, (_, group, _) in table.items():
+    for pid, (_, group, _, _) in table.items():
         if group == pgid and pid != me and pid not in found:
             found.append(pid)
     return [pid for pid in found if pid in table and table[pid][2] not in (b"Z", b"X")]
@@ -2666,6 +2809,8 @@ def _after_fork_in_child() -> None:
     exits (_leave_forked_child); it never returns to the runner's loop.
     """
     global _write_lock, _drain_lock, _phase_lock
+    if _WATCHDOG_FORKING:
+        return
     STATE.in_child = True
     _write_lock = threading.Lock()
     _drain_lock = threading.Lock()
@@ -2683,13 +2828,13 @@ def _after_fork_in_child() -> None:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
     except (ValueError, OSError):
         pass
-    for fd in (CH.req, CH.frame, CH.diag, CH.out_r, CH.err_r, CH.wake_r, CH.wake_w, CH.sig_r, CH.sig_w):
+    for fd in (CH.req, CH.frame, CH.diag, CH.out_r, CH.err_r, CH.wake_r, CH.wake_w, CH.sig_r, CH.sig_w, CH.life_w):
         if fd > 2:
             try:
                 os.close(fd)
             except OSError:
                 pass
-    CH.req = CH.frame = CH.out_r = CH.err_r = CH.wake_r = CH.wake_w = CH.sig_r = CH.sig_w = -1
+    CH.req = CH.frame = CH.out_r = CH.err_r = CH.wake_r = CH.wake_w = CH.sig_r = CH.sig_w = CH.life_w = -1
     CH.diag = 2
     io = _std("io")
     for name, fd in (("stdout", 1), ("stderr", 2)):

@@ -540,6 +540,20 @@ class HostDeathTests(unittest.TestCase):
         launcher.wait()
         self.assertEqual(_wait_all_gone([runner_pid] + list(pids.values())), [])
 
+    def test_host_killed_while_code_holds_the_gil_takes_the_children_too(self):
+        launcher, runner_pid, in_w, out = self.launch()
+        code = ("import re, subprocess\nchild = subprocess.Popen(['sleep', '300'])\n"
+                "print('child', child.pid, flush=True)\nre.match('(a*)*b', 'a' * 40)")
+        os.write(in_w, json.dumps({"id": "g", "code": code}).encode() + b"\n")
+        child = None
+        while child is None:
+            frame = json.loads(out.readline())
+            if frame["type"] == "stdout" and frame["data"].startswith("child "):
+                child = int(frame["data"].split()[1])
+        launcher.send_signal(signal.SIGKILL)
+        launcher.wait()
+        self.assertEqual(_wait_all_gone([runner_pid, child], timeout=30), [])
+
     def test_a_host_pid_that_is_not_the_parent_makes_the_runner_leave(self):
         k = Kernel(env={"PYRUN_HOST_PID": "1"})  # the runner's parent is this test, not pid 1
         try:
@@ -554,6 +568,86 @@ class HostDeathTests(unittest.TestCase):
         try:
             frames = k.run("import os\n'PYRUN_HOST_PID' in os.environ")
             self.assertEqual(frames[-2]["bundle"]["text/plain"], "False")
+        finally:
+            k.close()
+
+
+def _session_members(sid: int) -> list:
+    """Live processes of session sid (from /proc)."""
+    members = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open("/proc/%s/stat" % name) as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[3]) == sid and fields[0] not in ("Z", "X"):
+                members.append(int(name))
+    return members
+
+
+class WatchdogTests(unittest.TestCase):
+    """The kernel's session ends when the runner cannot end it: a runner killed
+    outright, or one whose host left while its code holds the GIL and that has
+    no parent-death signal (a runner behind ssh)."""
+
+    CHILD_THEN_GIL = ("import re, subprocess\nchild = subprocess.Popen(['sleep', '300'])\n"
+                      "print('child', child.pid, flush=True)\nre.match('(a*)*b', 'a' * 40)")
+
+    def start_child_then_hold_the_gil(self, k):
+        ident = k.submit(self.CHILD_THEN_GIL)
+        frame = k.wait_for(lambda f: f["type"] == "stdout" and f["id"] == ident)[-1]
+        return int(frame["data"].split()[1])
+
+    def test_end_of_input_while_code_holds_the_gil_ends_the_session_after_the_grace(self):
+        k = Kernel()
+        try:
+            child = self.start_child_then_hold_the_gil(k)
+            k.proc.stdin.close()
+            # WATCHDOG_GRACE (5 s) for the runner to leave by itself, then the kill.
+            self.assertEqual(_wait_all_gone([k.proc.pid, child], timeout=60), [])
+            self.assertEqual(k.wait_exit(), -signal.SIGKILL)
+            self.assertEqual(_wait_all_gone(_session_members(k.proc.pid), timeout=30), [])
+        finally:
+            k.close()
+
+    def test_a_runner_killed_outright_leaves_no_child_behind(self):
+        k = Kernel()
+        try:
+            frames = k.run("import subprocess\nsubprocess.Popen(['sleep', '300']).pid")
+            child = int(frames[-2]["bundle"]["text/plain"])
+            os.kill(k.proc.pid, signal.SIGKILL)
+            self.assertEqual(k.wait_exit(), -signal.SIGKILL)
+            self.assertEqual(_wait_all_gone([child], timeout=30), [])
+            self.assertEqual(_wait_all_gone(_session_members(k.proc.pid), timeout=30), [])
+        finally:
+            k.close()
+
+    def test_the_watchdog_is_no_child_of_the_kernel_and_leaves_with_it(self):
+        k = Kernel()
+        try:
+            frames = k.run("import os\ntry:\n    os.wait()\nexcept ChildProcessError:\n    print('no child')")
+            self.assertEqual(Kernel.text(frames), "no child\n")
+            # The watchdog: the one other member of the kernel's session.
+            others = [pid for pid in _session_members(k.proc.pid) if pid != k.proc.pid]
+            self.assertEqual(len(others), 1, others)
+            k.send({"type": "exit"})
+            self.assertEqual(k.wait_exit(), 0)
+            self.assertEqual(_wait_all_gone(others, timeout=30), [])
+        finally:
+            k.close()
+
+    def test_code_that_closes_every_fd_does_not_fool_the_watchdog(self):
+        k = Kernel()
+        try:
+            k.run("1")  # the watchdog starts after hello, before the first execution
+            others = [pid for pid in _session_members(k.proc.pid) if pid != k.proc.pid]
+            self.assertEqual(len(others), 1, others)
+            k.submit("import os, time\nos.closerange(3, 65536)\ntime.sleep(2)")
+            # The runner exits 76 (its channels are gone), not by the watchdog's SIGKILL.
+            self.assertEqual(k.wait_exit(), 76)
+            self.assertEqual(_wait_all_gone(others, timeout=30), [])
         finally:
             k.close()
 
