@@ -47,3 +47,20 @@ final class PendingInterrupt: Sendable {
 
     var wasRecorded: Bool { pressed.load(ordering: .sequentiallyConsistent) }
 }
+
+/// The termination signal (SIGTERM, SIGHUP) that arrived while a program ran, if any: it decides
+/// the exit status however the run then ends (the kernel shut down under it reports a cancelled
+/// execution, which would otherwise read as an interrupt).
+final class PendingTermination: Sendable {
+    private let signalNumber = Atomic<Int32>(0)
+
+    func record(_ signal: Int32) {
+        signalNumber.store(signal, ordering: .sequentiallyConsistent)
+    }
+
+    /// `128 + signal` once a termination signal arrived, else nil.
+    var exitStatus: Int32? {
+        let signal = signalNumber.load(ordering: .sequentiallyConsistent)
+        return signal == 0 ? nil : 128 + signal
+    }
+}

@@ -81,6 +81,12 @@ private struct Program {
     }
 
     func run(in kernel: PythonKernel) async -> Int32 {
+        let termination = PendingTermination()
+        let status = await run(in: kernel, termination: termination)
+        return termination.exitStatus ?? status
+    }
+
+    private func run(in kernel: PythonKernel, termination: PendingTermination) async -> Int32 {
         let pendingInterrupt = PendingInterrupt()
         let presses = InterruptPresses()
         let interrupts = ProcessSignals.handle([SIGINT]) { _ in
@@ -91,6 +97,7 @@ private struct Program {
             }
         }
         let terminations = ProcessSignals.handle([SIGTERM, SIGHUP]) { signalNumber in
+            termination.record(signalNumber)
             Task {
                 await kernel.shutdown(grace: .milliseconds(500))
                 exit(128 + signalNumber)
