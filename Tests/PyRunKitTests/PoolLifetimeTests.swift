@@ -173,7 +173,11 @@ import Darwin
         #expect(pids.count == 6)
         // One key is busy when everything is shut down.
         let busy = Task { try await pool.run("import time\ntime.sleep(60)", key: "busy") }
-        #expect(await eventually { await pool.list().first { $0.key == "busy" }?.busy == true })
+        // Busy is true from the request on; the pid once its kernel has started.
+        #expect(await eventually {
+            let listing = await pool.list().first { $0.key == "busy" }
+            return listing?.busy == true && listing?.pid != nil
+        })
         pids.append(try #require(await pool.list().first { $0.key == "busy" }?.pid))
         #expect(await eventually(within: spareStartBound) { await pool.readySpareCount == 1 })
 
