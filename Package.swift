@@ -60,6 +60,7 @@ let package = Package(
             dependencies: [
                 "PyRunKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
         ),

@@ -17,7 +17,8 @@ struct BenchCommand: AsyncParsableCommand {
         discussion: """
             Prints one Markdown table, the machine and Python on top. Each figure is measured on \
             every side in turn within this run: median (min–max) over its runs. Run it from the \
-            repository: swift run -c release pyrun-bench [--quick] [--jupyter PYTHON]
+            repository: swift run -c release pyrun-bench [--quick] [--jupyter PYTHON]; \
+            --soak MINUTES runs the soak instead.
             """)
 
     @Flag(help: "A smoke run of a few seconds: fewer runs of each figure, no Jupyter pool.")
@@ -44,6 +45,11 @@ struct BenchCommand: AsyncParsableCommand {
         "Write the table and the command into this Markdown file (e.g. BENCHMARKS.md).", valueName: "file"))
     var markdown: String?
 
+    @Option(help: ArgumentHelp(
+        "Instead of the table, a soak of this many minutes: mixed executions, interrupts, timeouts and crashes over 20 keys (issue 9 asks for 10).",
+        valueName: "minutes"))
+    var soak: Double?
+
     @Flag(help: ArgumentHelp(
         "Keep PYTHONDONTWRITEBYTECODE for the kernels (by default it is removed, so the runner's bytecode is cached as on most machines)."))
     var keepDontWriteBytecode = false
@@ -59,6 +65,11 @@ struct BenchCommand: AsyncParsableCommand {
         if !keepDontWriteBytecode { unsetenv("PYTHONDONTWRITEBYTECODE") }
         let plan = quick ? RunPlan.quick : RunPlan.full
         let interpreter = try resolveInterpreter()
+        if let soak {
+            let status = await Soak.run(minutes: soak, configuration: KernelConfiguration(interpreter: .path(interpreter.executable)))
+            if status != 0 { throw ExitCode(status) }
+            return
+        }
         var driver: JupyterDriver?
         var jupyterDescription = "not measured (no --jupyter)"
         var failures: [String] = []
