@@ -243,24 +243,6 @@ import Darwin
         }
     }
 
-    @Test func whatAWarmSpareSaves() async throws {
-        let clock = ContinuousClock()
-        var cold: [Duration] = []
-        var warm: [Duration] = []
-        try await withPool(configuration: PoolConfiguration(warmSpares: 1)) { pool in
-            for round in 0..<3 {
-                #expect(await eventually(within: spareStartBound) { await pool.readySpareCount == 1 })
-                warm.append(try await clock.measure { _ = try await pool.run("1", key: "warm-\(round)") })
-            }
-        }
-        try await withPool { pool in
-            for round in 0..<3 {
-                cold.append(try await clock.measure { _ = try await pool.run("1", key: "cold-\(round)") })
-            }
-        }
-        print("pool: first execution without a spare \(cold), with a warm spare \(warm)")
-    }
-
     // MARK: - Host exit
 
     @Test func terminationSignalShutsEverythingDown() async throws {

@@ -87,6 +87,37 @@ enum PoolScaleScenario {
         addProfile(&report, "\(kernelCount) concurrent starts", "`KernelPool.kernel(for:)` on \(kernelCount) keys", starts.pyrun)
 
         try await measureThroughput(context, into: &report)
+        try await measureWarmSpare(context, into: &report)
+    }
+
+    /// The first execution on a new key with a warm spare ready, next to the same without a
+    /// spare (the start it saves).
+    private static func measureWarmSpare(_ context: BenchContext, into report: inout Report) async throws {
+        let rounds = 3 * context.plan.poolRounds
+        var warm: [Double] = []
+        var cold: [Double] = []
+        let warmPool = KernelPool(
+            configuration: PoolConfiguration(defaultConfiguration: context.kernelConfiguration, warmSpares: 1))
+        for round in 0..<rounds {
+            // The pool starts the next spare in the background; measure only once it is ready.
+            while await warmPool.readySpareCount < 1 { try await Task.sleep(for: .milliseconds(5)) }
+            let stopwatch = Stopwatch()
+            try expectTwo(await warmPool.run("1+1", key: "warm-\(round)"))
+            warm.append(stopwatch.seconds)
+        }
+        await warmPool.shutdownAll()
+        let coldPool = KernelPool(configuration: PoolConfiguration(defaultConfiguration: context.kernelConfiguration))
+        for round in 0..<rounds {
+            let stopwatch = Stopwatch()
+            try expectTwo(await coldPool.run("1+1", key: "cold-\(round)"))
+            cold.append(stopwatch.seconds)
+        }
+        await coldPool.shutdownAll()
+        report.figures.append(
+            Figure(
+                section: 6, name: "first `1+1` on a new key, a warm spare ready", unit: .seconds,
+                pyrun: Summary(warm), floorName: "the same pool without a spare", floor: Summary(cold),
+                jupyter: nil, target: nil, note: "`PoolConfiguration(warmSpares: 1)`; Jupyter not measured"))
     }
 
     private static func totalText(_ values: [Double], rounds: Int) -> String {
