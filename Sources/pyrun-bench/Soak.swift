@@ -38,7 +38,9 @@ enum Soak {
         let executions = Atomic<Int>(0)
         let wrong = Mutex<[String]>([])
         let byKind = Mutex<[String: Int]>([:])
-        let processes = Mutex<Set<Int32>>([])
+        /// pid → start time (clock ticks since boot): with it a pid names one process, not
+        /// whichever reuses the number later.
+        let processes = Mutex<[Int32: UInt64]>([:])
         let peakHostBytes = Atomic<Int>(0)
 
         func count(_ kind: Kind) {
@@ -51,7 +53,8 @@ enum Soak {
         }
 
         func remember(_ pid: Int32) {
-            _ = processes.withLock { $0.insert(pid) }
+            guard let process = ProcInfo(pid: pid) else { return }
+            processes.withLock { $0[pid] = process.startTime }
         }
     }
 
@@ -77,9 +80,10 @@ enum Soak {
         }
         let seconds = stopwatch.seconds
         let endBytes = hostResidentBytes()
+        let shutdownStart = ProcInfo.ticksSinceBoot()
         await pool.shutdownAll()
         let watched = tally.processes.withLock { $0 }
-        let left = await processesLeft(of: watched)
+        let left = await processesLeft(of: watched, startedBefore: shutdownStart)
 
         let executions = tally.executions.load(ordering: .relaxed)
         let kinds = tally.byKind.withLock { $0 }.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
@@ -152,31 +156,24 @@ enum Soak {
         }
     }
 
-    /// The watched pids still alive, and every live member of a session a watched pid led
-    /// (a kernel's session: its watchdog, the code's children), after up to ten seconds.
-    private static func processesLeft(of watched: Set<Int32>) async -> Set<Int32> {
+    /// The watched processes still alive, and every live member of a session a watched
+    /// kernel led (its watchdog, the code's children) that started while the kernel lived and
+    /// before the shutdown, after up to ten seconds.
+    private static func processesLeft(of watched: [Int32: UInt64], startedBefore shutdown: UInt64) async -> Set<Int32> {
         let stopwatch = Stopwatch()
         while true {
             var left = Set<Int32>()
-            for (pid, session) in liveProcessSessions() where watched.contains(pid) || watched.contains(session) {
-                left.insert(pid)
+            for process in ProcInfo.all() {
+                if watched[process.pid] == process.startTime {
+                    left.insert(process.pid)
+                } else if let leaderStart = watched[process.session], process.startTime >= leaderStart,
+                    process.startTime <= shutdown
+                {
+                    left.insert(process.pid)
+                }
             }
             if left.isEmpty || stopwatch.seconds > 10 { return left }
             try? await Task.sleep(for: .milliseconds(100))
-        }
-    }
-
-    /// pid → session of every live (not zombie) process /proc shows.
-    private static func liveProcessSessions() -> [(Int32, Int32)] {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
-        return names.compactMap { name -> (Int32, Int32)? in
-            guard let pid = Int32(name),
-                let stat = try? String(contentsOfFile: "/proc/\(name)/stat", encoding: .utf8),
-                let close = stat.lastIndex(of: ")")
-            else { return nil }
-            let fields = stat[stat.index(after: close)...].split(separator: " ")
-            guard fields.count > 3, fields[0] != "Z", fields[0] != "X", let session = Int32(fields[3]) else { return nil }
-            return (pid, session)
         }
     }
 
@@ -189,5 +186,37 @@ enum Soak {
     private static func describe(_ result: ExecutionResult?) -> String {
         guard let result else { return "no result (start failed)" }
         return "\(result.status) stdout \(result.stdout.debugDescription) result \(result.resultText ?? "none")"
+    }
+}
+
+/// A live (not zombie) process as /proc/PID/stat shows it.
+struct ProcInfo {
+    let pid: Int32
+    let session: Int32
+    /// Clock ticks after boot.
+    let startTime: UInt64
+
+    init?(pid: Int32) {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        else { return nil }
+        // After the command's closing parenthesis: state is field 3, session 6, starttime 22.
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        guard fields.count > 19, fields[0] != "Z", fields[0] != "X", let session = Int32(fields[3]),
+            let startTime = UInt64(fields[19])
+        else { return nil }
+        self.pid = pid
+        self.session = session
+        self.startTime = startTime
+    }
+
+    static func all() -> [ProcInfo] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { Int32($0).flatMap(ProcInfo.init(pid:)) }
+    }
+
+    /// Now, in the unit of `startTime`.
+    static func ticksSinceBoot() -> UInt64 {
+        let uptime = (try? String(contentsOfFile: "/proc/uptime", encoding: .utf8))?.split(separator: " ").first
+        return UInt64((Double(uptime ?? "0") ?? 0) * Double(sysconf(Int32(_SC_CLK_TCK))))
     }
 }
