@@ -42,6 +42,8 @@ enum Soak {
         /// whichever reuses the number later.
         let processes = Mutex<[Int32: UInt64]>([:])
         let peakHostBytes = Atomic<Int>(0)
+        /// The host's resident bytes at the end of each whole minute, to tell growth from a plateau.
+        let bytesByMinute = Mutex<[Int]>([])
 
         func count(_ kind: Kind) {
             executions.add(1, ordering: .relaxed)
@@ -93,7 +95,8 @@ enum Soak {
             \(String(format: "%.1f", seconds)) s over \(keyCount) keys: \(executions) executions, \
             \(String(format: "%.1f", Double(executions) / seconds)) per second (\(kinds.joined(separator: ", ")))
             host resident memory: \(mebibytes(startBytes)) at start, \(mebibytes(endBytes)) at end, \
-            \(mebibytes(tally.peakHostBytes.load(ordering: .relaxed))) at most
+            \(mebibytes(tally.peakHostBytes.load(ordering: .relaxed))) at most; at each minute: \
+            \(tally.bytesByMinute.withLock { $0 }.map(mebibytes).joined(separator: ", "))
             processes watched: \(watched.count) (kernels, their sessions, the code's children); left after shutdown: \(left.count)\(left.isEmpty ? "" : " \(left.sorted())")
             executions that ended wrongly: \(wrong.count)\(wrong.isEmpty ? "" : "\n  " + wrong.joined(separator: "\n  "))
             """)
@@ -148,9 +151,11 @@ enum Soak {
     /// Every second: the host's memory, and the pid of every key's kernel (its session is
     /// checked at the end).
     private static func sample(pool: KernelPool, tally: Tally, until deadline: Double) async {
+        let stopwatch = Stopwatch()
         while Stopwatch.now() < deadline {
             let bytes = hostResidentBytes()
             tally.peakHostBytes.store(max(bytes, tally.peakHostBytes.load(ordering: .relaxed)), ordering: .relaxed)
+            tally.bytesByMinute.withLock { if Int(stopwatch.seconds / 60) > $0.count { $0.append(bytes) } }
             for listing in await pool.list() { if let pid = listing.pid { tally.remember(pid) } }
             try? await Task.sleep(for: .seconds(1))
         }
