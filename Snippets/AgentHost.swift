@@ -22,12 +22,19 @@ func serve(_ pool: KernelPool) async throws {
     print("result:", answer.resultText ?? "none")  // → result: 42
 
     // A stream: events as they happen, the key's notices first, `finished` last.
-    for await event in await pool.execute("for i in range(3): print(i)", key: "agent-7") {
+    let code = "import sys\nfor i in range(3): print(i)\nprint('done', file=sys.stderr)\nx * 2"
+    for await event in await pool.execute(code, key: "agent-7") {
         switch event {
+        case .notice(let notice): print("notice:", notice)  // why the key's state was lost
+        case .started(let executionCount): print("started:", executionCount)
         case .stdout(let text): print("stdout:", text, terminator: "")
-        case .notice(let notice): print("notice:", notice)
+        case .stderr(let text): print("stderr:", text, terminator: "")  // → stderr: done
+        case .display(let bundle, _): print("display:", bundle.mimeTypes)  // display(...) in Python
+        case .result(let bundle, _): print("result:", bundle.plainText ?? "")  // → result: 82
+        case .error(let error): print("error:", error)  // a Python exception, with its traceback
+        case .inputRequest(let prompt, _): print("input asked:", prompt)  // answered by stdinHandler
+        case .unknown: break  // a frame of a newer runner
         case .finished(let outcome): print("finished:", outcome.status)  // → finished: ok
-        default: break
         }
     }
     // snippet.end
