@@ -261,6 +261,13 @@ public actor KernelPool {
     /// The live keys, sorted.
     public var keys: [String] { entries.keys.sorted() }
 
+    /// The pid of the process that holds `key`'s state: the one its latest execution was sent
+    /// to (a later execution may start a new one if this one ended). Nil for a key that is
+    /// not live or never started. Starts nothing, unlike `kernel(for:)`.
+    public func processID(of key: String) -> Int32? {
+        entries[key]?.processID
+    }
+
     /// How many warm spares are started and waiting for a key.
     public var readySpareCount: Int { spares.count }
 
