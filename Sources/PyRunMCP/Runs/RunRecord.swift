@@ -6,11 +6,16 @@ import PyRunKit
 final class RunRecord {
     let id: String
     let session: String
-    let generation: Int
+    /// The session's interpreter number; known once the run was launched.
+    var generation: Int
     /// Nil while the run is being launched.
     private(set) var execution: (any RunningExecution)?
     /// An interrupt that came while the run was being launched.
     var interruptWhenAttached = false
+    /// An interrupt was sent (or is waiting for the launch).
+    var interruptRequested = false
+    /// The interrupt came from the client cancelling the call that waited for the run.
+    var cancelledByClient = false
     let spool: OutputSpool
     let completion = RunCompletion()
     private let configuration: RunRegistry.Configuration
@@ -29,6 +34,8 @@ final class RunRecord {
     private var unseenImages: [(report: ExecutionReport.Image, inline: InlineImage?)] = []
     private var imageCount = 0
     private var savedFiles: [String] = []
+    /// The last non-empty line the code finished writing, for progress messages.
+    private var lastFinishedLine: String?
 
     init(id: String, session: String, generation: Int, spool: OutputSpool, configuration: RunRegistry.Configuration) {
         self.id = id
@@ -63,6 +70,8 @@ final class RunRecord {
         case .display(let bundle):
             display(bundle)
         case .result(let bundle):
+            // A final expression that is an image (a figure, a PIL image) is shown as one too.
+            storeImage(of: bundle)
             result = spoolText(bundle.plainText ?? bundle.mimeTypes.joined(separator: ", "))
         case .error(let exception):
             let redactor = configuration.redactor
@@ -75,6 +84,10 @@ final class RunRecord {
             redacted.message = configuration.redactor.redact(notice.message)
             unseenNotices.append(redacted)
         case .finished(let final):
+            if let failure = final.startFailure {
+                let message = configuration.redactor.redact("the Python interpreter could not be started: \(failure)")
+                unseenNotices.append(.init(kind: "failed_to_start", stateLost: false, message: message))
+            }
             store(stdout.finish(), in: &unseenStdout)
             store(stderr.finish(), in: &unseenStderr)
             outcome = final
@@ -86,6 +99,7 @@ final class RunRecord {
 
     private func store(_ lines: [StreamCapture.Line], in window: inout OutputWindow) {
         for line in lines {
+            if !line.text.isEmpty { lastFinishedLine = line.text }
             let number = spool.append(line.text)
             window.append(NumberedLine(number: number, text: line.text[...], hasNewline: line.hasNewline))
         }
@@ -100,12 +114,16 @@ final class RunRecord {
     }
 
     private func display(_ bundle: MIMEBundle) {
+        if !storeImage(of: bundle), let text = bundle.plainText { store(stdout.feed(text + "\n"), in: &unseenStdout) }
+    }
+
+    /// Keeps the bundle's PNG or JPEG image, if it has one, inline or in a file, with a line
+    /// in the output that says where it went; returns whether it had one.
+    @discardableResult
+    private func storeImage(of bundle: MIMEBundle) -> Bool {
         guard let mimeType = ["image/png", "image/jpeg"].first(where: { bundle[$0] != nil }),
             let data = bundle.binaryData(for: mimeType)
-        else {
-            if let text = bundle.plainText { store(stdout.feed(text + "\n"), in: &unseenStdout) }
-            return
-        }
+        else { return false }
         imageCount += 1
         let inlineSoFar = unseenImages.filter { $0.inline != nil }.count
         var report = ExecutionReport.Image(mimeType: mimeType, bytes: data.count, inline: false)
@@ -125,9 +143,15 @@ final class RunRecord {
         store(
             stdout.feed("[pyrun: image \(imageCount) (\(mimeType), \(data.count.grouped) bytes)\(where_)]\n"),
             in: &unseenStdout)
+        return true
     }
 
     // MARK: - Looking
+
+    /// The line the code is writing now, or else the last one it wrote; nil before any output.
+    var latestLine: String? {
+        stderr.openLine ?? stdout.openLine ?? lastFinishedLine
+    }
 
     /// The run's state and everything unseen, fitted to the budget; marks it seen.
     func look() -> RunSnapshot {
@@ -167,7 +191,7 @@ final class RunRecord {
                 fullOutputPath: spool.path, imagesNotInline: notInline)
         let report = ExecutionReport(
             status: outcome?.status ?? .running, session: session, runID: id, generation: generation,
-            executionCount: executionCount, durationSeconds: Self.seconds((ended ?? .now) - started),
+            executionCount: executionCount, durationSeconds: ((ended ?? .now) - started).seconds,
             cpuSeconds: outcome?.cpuSeconds, peakRSSBytes: outcome?.peakRSSBytes, stdout: shownStdout.text,
             stderr: shownStderr.text, result: finalResult.isEmpty ? nil : shownResult.text,
             error: outcome == nil
@@ -195,10 +219,6 @@ final class RunRecord {
         return ExecutionReport.StreamTruncation(
             elidedCharacters: fitted.elision?.characters ?? 0, firstLine: fitted.elision?.firstLine ?? 0,
             lastLine: fitted.elision?.lastLine ?? 0, squashedLines: fitted.squashedLines)
-    }
-
-    private static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 
     private static func lines(_ text: String) -> [String] {

@@ -59,6 +59,8 @@ public actor RunRegistry {
     /// Run ids in the order they started.
     private var order: [String] = []
     private var runCounter = 0
+    /// What each session's next run must say first (how a run whose call was cancelled ended).
+    private var sessionNotices: [String: [ExecutionReport.Notice]] = [:]
 
     /// - Throws: `RunRegistryError` when the directory cannot be created.
     public init(configuration: Configuration) throws(RunRegistryError) {
@@ -74,36 +76,48 @@ public actor RunRegistry {
 
     // MARK: - Starting and looking
 
+    /// A run just launched: its execution, and the number of the session's interpreter it
+    /// runs in (known only once the launch has found or started that interpreter).
+    public struct Launch: Sendable {
+        public var execution: any RunningExecution
+        public var generation: Int
+
+        public init(execution: any RunningExecution, generation: Int) {
+            self.execution = execution
+            self.generation = generation
+        }
+    }
+
     /// Starts a run on the session, unless the session already has one going.
     ///
     /// The session counts as busy from the moment this is called, before `launch` is awaited,
     /// so two calls that race for a free session never both submit code: the second is told
     /// `busy` with the first's run id, and its `launch` is never called.
     /// - Parameters:
-    ///   - generation: the session's interpreter number, for the report.
-    ///   - launch: submits the code and returns its running execution.
+    ///   - launch: submits the code and returns its running execution and generation.
     /// - Throws: `RunRegistryError` when the output file cannot be created, or what `launch`
     ///   throws (the run is then forgotten).
-    public func start(
-        session: String, generation: Int, launch: @Sendable () async throws -> any RunningExecution
-    ) async throws -> StartOutcome {
+    public func start(session: String, launch: @Sendable () async throws -> Launch) async throws -> StartOutcome {
         if let running = runningRun(in: session) { return .busy(runID: running) }
         runCounter += 1
         let id = "r\(runCounter)"
         let spool = try OutputSpool(
             path: "\(configuration.directory)/\(id).txt", maximumBytes: configuration.maximumFileBytes)
-        let record = RunRecord(id: id, session: session, generation: generation, spool: spool, configuration: configuration)
+        let record = RunRecord(id: id, session: session, generation: 0, spool: spool, configuration: configuration)
+        for notice in sessionNotices.removeValue(forKey: session) ?? [] { record.handle(.notice(notice)) }
         runs[id] = record
         order.append(id)
-        let execution: any RunningExecution
+        let launched: Launch
         do {
-            execution = try await launch()
+            launched = try await launch()
         } catch {
             runs[id] = nil
             order.removeAll { $0 == id }
             record.deleteFiles()
             throw error
         }
+        let execution = launched.execution
+        record.generation = launched.generation
         let interruptedMeanwhile = record.attach(execution)
         let events = execution.events()
         Task {
@@ -115,7 +129,15 @@ public actor RunRegistry {
         return .started(runID: id)
     }
 
-    /// Starts a run whose execution already exists (see `start(session:generation:launch:)`).
+    /// Starts a run on a session whose generation is known beforehand (see
+    /// `start(session:launch:)`).
+    public func start(
+        session: String, generation: Int, launch: @Sendable () async throws -> any RunningExecution
+    ) async throws -> StartOutcome {
+        try await start(session: session) { Launch(execution: try await launch(), generation: generation) }
+    }
+
+    /// Starts a run whose execution already exists (see `start(session:launch:)`).
     public func start(session: String, generation: Int, execution: some RunningExecution) async throws -> StartOutcome {
         try await start(session: session, generation: generation, launch: { execution })
     }
@@ -129,21 +151,63 @@ public actor RunRegistry {
         return try record(runID).look()
     }
 
+    /// Waits until the run ends or `timeout` passes, without taking anything the model has
+    /// not seen: the outcome, or nil while it still runs.
+    /// - Throws: `RunRegistryError` for an unknown run id.
+    public func outcome(of runID: String, waitingAtMost timeout: Duration = .zero) async throws(RunRegistryError)
+        -> RunOutcome?
+    {
+        let completion = try record(runID).completion
+        if timeout > .zero { _ = await completion.wait(atMost: timeout) }
+        return try record(runID).outcome
+    }
+
+    /// The session a run belongs to.
+    /// - Throws: `RunRegistryError` for an unknown run id.
+    public func session(of runID: String) throws(RunRegistryError) -> String {
+        try record(runID).session
+    }
+
+    /// The line the run's code is writing now, or else the last one it wrote (redacted, as
+    /// the terminal shows it); nil before any output. For progress messages.
+    /// - Throws: `RunRegistryError` for an unknown run id.
+    public func latestLine(of runID: String) throws(RunRegistryError) -> String? {
+        try record(runID).latestLine
+    }
+
     /// The run the session is busy with, if any.
     public func runningRun(in session: String) -> String? {
         order.last { runs[$0]?.session == session && runs[$0]?.outcome == nil }
     }
 
+    /// Who asked for an interrupt.
+    public enum InterruptRequester: Sendable, Hashable {
+        /// The model, with `python_interrupt`.
+        case model
+        /// The client cancelled the call that waited for the run: nobody sees its outcome, so
+        /// the session's next run starts with a notice that says how it ended.
+        case clientCancellation
+    }
+
     /// Interrupts a run that is still going (its events then end with the outcome); a run
     /// still being launched is interrupted as soon as it has started.
-    public func interrupt(_ runID: String) async throws(RunRegistryError) {
+    /// - Throws: `RunRegistryError` for an unknown run id.
+    public func interrupt(_ runID: String, by requester: InterruptRequester = .model) async throws(RunRegistryError) {
         let record = try record(runID)
         guard record.outcome == nil else { return }
+        record.interruptRequested = true
+        if requester == .clientCancellation { record.cancelledByClient = true }
         guard let execution = record.execution else {
             record.interruptWhenAttached = true
             return
         }
         await execution.interrupt()
+    }
+
+    /// Whether an interrupt was sent to the run and it has not ended yet.
+    public func isBeingInterrupted(_ runID: String) -> Bool {
+        guard let record = runs[runID] else { return false }
+        return record.interruptRequested && record.outcome == nil
     }
 
     /// Waits until every run has ended (for shutdown, after the kernels were told to stop).
@@ -205,7 +269,27 @@ public actor RunRegistry {
     // MARK: - Events
 
     private func handle(_ event: RunEvent, for id: String) {
-        runs[id]?.handle(event)
+        guard let record = runs[id] else { return }
+        record.handle(event)
+        if case .finished(let outcome) = event, record.cancelledByClient {
+            sessionNotices[record.session, default: []].append(Self.cancellationNotice(runID: id, outcome: outcome))
+        }
+    }
+
+    /// What the session's next reply says about a run whose call the client cancelled.
+    private static func cancellationNotice(runID: String, outcome: RunOutcome) -> ExecutionReport.Notice {
+        let call = "the previous call (run \(runID)) was cancelled by the client"
+        let output = "its output: python_output(run_id: \"\(runID)\")"
+        let message: String
+        switch outcome.interpreterEnded ? .died : outcome.status {
+        case .interrupted, .timeout:
+            message = "\(call) and stopped on KeyboardInterrupt; the session's state is kept; \(output)"
+        case .died:
+            message = "\(call); the code did not stop when interrupted, so its interpreter was ended (see the next notice); \(output)"
+        case .ok, .error, .running, .busy:
+            message = "\(call), but the code ended by itself first (\(outcome.status.rawValue)); \(output)"
+        }
+        return ExecutionReport.Notice(kind: "cancelled", stateLost: false, message: message)
     }
 
     private func handleEndOfEvents(for id: String) {

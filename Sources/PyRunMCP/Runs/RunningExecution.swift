@@ -26,12 +26,22 @@ public struct RunOutcome: Sendable, Hashable {
     /// Measured by the runner, when it reported.
     public var cpuSeconds: Double?
     public var peakRSSBytes: Int?
+    /// Why the interpreter could not be started for the run (its status is then `error`).
+    public var startFailure: String?
+    /// The interpreter ended during the run (it died, or was killed because the code ignored
+    /// an interrupt or a timeout): the session's state is gone. Always true for `died`.
+    public var interpreterEnded: Bool
 
-    public init(status: ExecutionReport.Status, cpuSeconds: Double? = nil, peakRSSBytes: Int? = nil) {
+    public init(
+        status: ExecutionReport.Status, cpuSeconds: Double? = nil, peakRSSBytes: Int? = nil, startFailure: String? = nil,
+        interpreterEnded: Bool = false
+    ) {
         precondition(status != .running && status != .busy, "a run ends with a final status")
         self.status = status
         self.cpuSeconds = cpuSeconds
         self.peakRSSBytes = peakRSSBytes
+        self.startFailure = startFailure
+        self.interpreterEnded = interpreterEnded || status == .died
     }
 }
 

@@ -112,8 +112,9 @@ public struct ExecutionReport: Codable, Sendable, Hashable {
 
     /// Something the server must tell the model about the session, such as lost state.
     public struct Notice: Codable, Sendable, Hashable {
-        /// A short machine-readable kind: `restarted`, `died`, `evicted`, `culled`,
-        /// `killed_after_interrupt`, `configuration_changed`, `timed_out`, ….
+        /// A short machine-readable kind: `died`, `killed_after_interrupt`,
+        /// `killed_after_timeout`, `timed_out`, `reset`, `closed`, `evicted`, `culled`,
+        /// `cancelled`, `failed_to_start`, ….
         public var kind: String
         /// True when variables, imports and other state of the session are gone.
         public var stateLost: Bool
@@ -191,7 +192,10 @@ public struct ExecutionReport: Codable, Sendable, Hashable {
         case .ok:
             return "ok: session \"\(session)\"\(count), \(duration)\(stateLost)"
         case .error:
-            let what = error.map { $0.message.isEmpty ? $0.type : "\($0.type): \($0.message)" } ?? "an exception"
+            // Without an exception the code never ran (the interpreter did not start): a notice says why.
+            let what =
+                error.map { $0.message.isEmpty ? $0.type : "\($0.type): \($0.message)" } ?? notices.last?.message
+                ?? "an exception"
             return "error: \(Self.firstLine(of: what)) (session \"\(session)\"\(count), \(duration))\(stateLost)"
         case .timeout:
             return "timeout: stopped after \(duration) (session \"\(session)\"\(count))\(stateLost)"
@@ -210,7 +214,7 @@ public struct ExecutionReport: Codable, Sendable, Hashable {
         }
     }
 
-    private static func formatSeconds(_ seconds: Double) -> String {
+    static func formatSeconds(_ seconds: Double) -> String {
         if seconds < 1 { return "\(Int((seconds * 1000).rounded())) ms" }
         if seconds < 60 { return "\((seconds * 100).rounded() / 100) s" }
         return "\(Int(seconds / 60)) min \(Int(seconds.truncatingRemainder(dividingBy: 60))) s"

@@ -69,7 +69,7 @@ extension ExecutionReport {
             "notices": Schema.array(
                 of: Schema.object(
                     [
-                        "kind": Schema.string("restarted, died, evicted, culled, killed_after_interrupt, configuration_changed, timed_out, …"),
+                        "kind": Schema.string("died, killed_after_interrupt, killed_after_timeout, timed_out, reset, closed, evicted, culled, cancelled, failed_to_start, …"),
                         "state_lost": Schema.boolean("True when the session's variables and imports are gone."),
                         "message": Schema.string("The notice in words."),
                     ], required: ["kind", "state_lost", "message"]),
@@ -93,7 +93,7 @@ extension InterruptReport {
             "session": Schema.string("The session."),
             "outcome": Schema.enumeration(
                 Outcome.allCases.map(\.rawValue),
-                "interrupted: the code stopped, state kept; restarted: it ignored the interrupt, so the interpreter was restarted and state is lost; nothing_running: the session was idle."
+                "interrupted: the code stopped, state kept; restarted: it ignored the interrupt, so its interpreter was ended and state is lost (the next call starts a fresh one); finished: it ended by itself first; still_running: the interrupt was sent, python_wait(run_id) follows the run; nothing_running: the session was idle."
             ),
             "state_kept": Schema.boolean("True when the session's variables and imports survive."),
             "run_id": Schema.string("The run that was interrupted."),

@@ -3,8 +3,13 @@ public struct InterruptReport: Codable, Sendable, Hashable {
     public enum Outcome: String, Codable, Sendable, Hashable, CaseIterable {
         /// The code stopped on KeyboardInterrupt; the session's state is kept.
         case interrupted
-        /// The code ignored the interrupt, so the interpreter was restarted; state is lost.
+        /// The code ignored the interrupt, so its interpreter was ended; state is lost and the
+        /// next call starts a fresh one.
         case restarted
+        /// The code ended by itself before the interrupt took effect.
+        case finished
+        /// The interrupt was sent and the code has not ended yet (`python_wait` follows it).
+        case stillRunning = "still_running"
         /// Nothing was running.
         case nothingRunning = "nothing_running"
     }
@@ -38,7 +43,8 @@ public struct SessionsReport: Codable, Sendable, Hashable {
     /// One session as listed.
     public struct Session: Codable, Sendable, Hashable {
         public enum Status: String, Codable, Sendable, Hashable, CaseIterable {
-            case starting, idle, busy, dead
+            /// `dead`: its interpreter ended; the next call on it starts a fresh one.
+            case idle, busy, dead
         }
 
         public var session: String
