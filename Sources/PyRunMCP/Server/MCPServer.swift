@@ -1,0 +1,141 @@
+import Foundation
+import Logging
+import MCP
+import PyRunKit
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// `pyrun mcp`: the MCP server that gives a model persistent Python sessions as tools.
+public enum MCPServer {
+    /// Why `serve` returned.
+    public enum Ending: Sendable, Hashable {
+        /// The client closed the server's input or stopped reading its output.
+        case clientGone
+        /// The server received this termination signal (SIGINT, SIGTERM or SIGHUP).
+        case signal(Int32)
+    }
+
+    /// Serves the tools over `transport` until the client goes away (or, with
+    /// `handlesTerminationSignals`, a SIGINT, SIGTERM or SIGHUP arrives), then shuts every
+    /// session's interpreter down, and everything they started, before it returns.
+    ///
+    /// A second termination signal during that shutdown ends the process at once.
+    /// - Parameters:
+    ///   - configuration: how sessions start, what they see, and the tools' limits.
+    ///   - transport: usually `LineTransport.standardIO()`.
+    ///   - handlesTerminationSignals: catch SIGINT, SIGTERM and SIGHUP to shut down cleanly;
+    ///     the caller then ends the process with the signal (see `ProcessSignals`).
+    ///   - logger: where the server, the pool and the kernels log (never to the protocol).
+    /// - Returns: how it ended.
+    /// - Throws: `RunRegistryError` when the run directory cannot be made, or the
+    ///   transport's error when it cannot connect.
+    public static func serve(
+        _ configuration: MCPServerConfiguration, transport: any Transport, handlesTerminationSignals: Bool = true,
+        logger: Logger = Logger(label: "pyrun.mcp")
+    ) async throws -> Ending {
+        let shutdown = ShutdownTrigger()
+        let subscription =
+            handlesTerminationSignals
+            ? ProcessSignals.handle([SIGINT, SIGTERM, SIGHUP]) { signalNumber in shutdown.fire(signalNumber) } : nil
+        defer { subscription?.cancel() }
+
+        let ownsDirectory = configuration.runDirectory == nil
+        let directory = configuration.runDirectory ?? temporaryRunDirectory()
+        defer { if ownsDirectory { try? FileManager.default.removeItem(atPath: directory) } }
+        let registry = try RunRegistry(
+            configuration: RunRegistry.Configuration(
+                directory: directory, budget: OutputBudget(limit: configuration.limits.outputCharacters),
+                redactor: configuration.redactor))
+        let kernel = configuration.sessionKernel
+        logger.debug(
+            "serving",
+            metadata: [
+                "mcp.runDirectory": "\(directory)", "mcp.kernel": "\(kernel)",
+                "mcp.withheldEnvironment": "\(configuration.environmentPolicy.withheldNames(of: configuration.serverEnvironment))",
+            ])
+
+        let pool = PoolConfiguration(defaultConfiguration: kernel, warmSpares: configuration.warmSpares)
+        try await withPool(configuration: pool, logger: logger) { pool in
+            let tools = PythonTools(
+                pool: pool, registry: registry, generations: SessionGenerations(), limits: configuration.limits,
+                interruptGrace: kernel.interruptGrace)
+            let server = await makeServer(configuration, tools: tools)
+            try await server.start(transport: transport)
+            if !shutdown.attach(server) { await server.stop() }
+            await server.waitUntilCompleted()
+            await server.stop()
+            logger.debug("the client is gone or a signal came; shutting every session down")
+        }
+        return shutdown.ending
+    }
+
+    /// The SDK server with the tools registered.
+    private static func makeServer(_ configuration: MCPServerConfiguration, tools: PythonTools) async -> Server {
+        let server = Server(
+            name: "pyrun", version: configuration.serverVersion, title: "pyrun: persistent Python sessions",
+            instructions: ServerInstructions.text(configuration.limits),
+            capabilities: Server.Capabilities(tools: Server.Capabilities.Tools(listChanged: false)))
+        let catalog = ToolCatalog.tools(configuration.limits)
+        await server.withMethodHandler(ListTools.self) { _ in ListTools.Result(tools: catalog) }
+        await server.withMethodHandler(CallTool.self) { [weak server] parameters in
+            let progress: ProgressSink? = parameters._meta?.progressToken.map { token in
+                { [server] elapsed, message in
+                    let notification = ProgressNotification.message(
+                        ProgressNotification.Parameters(progressToken: token, progress: elapsed, message: message))
+                    try? await server?.notify(notification)
+                }
+            }
+            return try await tools.call(parameters.name, parameters.arguments, progress: progress)
+        }
+        return server
+    }
+
+    /// A fresh directory of the server's own for run output, readable by its user only.
+    private static func temporaryRunDirectory() -> String {
+        let base = FileManager.default.temporaryDirectory.path
+        var template = Array("\(base)/pyrun-mcp-\(getpid())-XXXXXX".utf8CString)
+        let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
+        if made != nil {
+            return String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        }
+        return "\(base)/pyrun-mcp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+    }
+}
+
+/// Turns a termination signal into a stop of the server, whenever it comes: before the
+/// server exists (it then never starts), while it serves, or during the shutdown (a second
+/// signal ends the process at once).
+private final class ShutdownTrigger: Sendable {
+    private struct State {
+        var server: Server?
+        var signal: Int32?
+    }
+
+    private let state = Mutex(State())
+
+    var ending: MCPServer.Ending {
+        state.withLock { $0.signal.map { .signal($0) } ?? .clientGone }
+    }
+
+    /// Registers the started server; false when a signal already came (stop it).
+    func attach(_ server: Server) -> Bool {
+        state.withLock { state in
+            state.server = server
+            return state.signal == nil
+        }
+    }
+
+    func fire(_ signalNumber: Int32) {
+        let (server, isSecond) = state.withLock { state in
+            defer { state.signal = state.signal ?? signalNumber }
+            return (state.server, state.signal != nil)
+        }
+        if isSecond { ProcessSignals.terminateAsIfUncaught(by: signalNumber) }
+        if let server { Task { await server.stop() } }
+    }
+}
