@@ -19,6 +19,7 @@ struct PyrunCommand: AsyncParsableCommand {
             pyrun [options] - [ARGS...]        (or code piped to standard input)
             pyrun repl [options]               (or plain `pyrun` on a terminal)
             pyrun serve | exec | attach | ls | stop   (shared sessions; see pyrun serve --help)
+            pyrun mcp [options]                (an MCP server on stdio, for agents)
             """,
         discussion: """
             Output streams live: stdout to stdout, stderr and tracebacks to stderr. The value of a final expression is printed, as `ipython -c` does (not for FILE, which is a program). Ctrl-C interrupts the code; a second Ctrl-C within 2 s kills the kernel. Nothing the code started is left running when pyrun exits.
@@ -29,7 +30,7 @@ struct PyrunCommand: AsyncParsableCommand {
             """,
         subcommands: [
             RunCommand.self, ReplCommand.self, ServeCommand.self, ExecCommand.self, AttachCommand.self,
-            ListServersCommand.self, StopServerCommand.self,
+            ListServersCommand.self, StopServerCommand.self, MCPCommand.self,
         ],
         defaultSubcommand: RunCommand.self)
 

@@ -83,6 +83,11 @@ final class PyrunProcess: Sendable {
 
     var pid: Int32 { process.processIdentifier }
     var stdout: String { stdoutBytes.text }
+
+    /// The bytes of stdout from `offset` on (for a reader that parses as it goes).
+    func stdoutBytes(from offset: Int) -> [UInt8] {
+        stdoutBytes.bytes.withLock { Array($0[min(offset, $0.count)...]) }
+    }
     var stderr: String { stderrBytes.text }
 
     /// Writes to pyrun's standard input.

@@ -1,0 +1,97 @@
+import ArgumentParser
+import Foundation
+import PyRunKit
+import PyRunMCP
+
+/// `pyrun mcp`: persistent Python sessions for an agent, as an MCP server on stdio.
+struct MCPCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mcp",
+        abstract: "Serve persistent Python sessions to an agent over the Model Context Protocol (stdio).",
+        discussion: """
+            An MCP client starts this command and talks JSON-RPC on its stdin and stdout; logs go to stderr. \
+            Tools: python, python_wait, python_interrupt, python_sessions, python_output. Each session is an \
+            interpreter of its own. Interpreters see only PATH, HOME, LANG, LC_*, TERM, TMPDIR, USER, \
+            VIRTUAL_ENV and PYTHON* of this process's environment, plus --pass-env names. Every interpreter \
+            is shut down when the client closes stdin or on SIGINT, SIGTERM or SIGHUP.
+
+            Claude Code: claude mcp add pyrun -- pyrun mcp
+            """)
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Characters of output one reply shows at most (the rest is paged with python_output).", valueName: "chars"))
+    var maxOutput: Int = OutputBudget.defaultLimit
+
+    @Option(name: .long, help: ArgumentHelp("The largest timeout_s a call may ask for.", valueName: "seconds"))
+    var maxTimeout: Double = ToolCatalog.Limits().maximumTimeoutSeconds
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Also give the interpreters this variable of the server's environment (repeatable).", valueName: "name"))
+    var passEnv: [String] = []
+
+    @Flag(name: .long, help: "Do not replace values of secret-looking variables (*KEY*, *TOKEN*, *SECRET*, *PASSWORD*) in output.")
+    var noRedact = false
+
+    @Option(name: .long, help: ArgumentHelp("Limit each interpreter's address space, e.g. 2G.", valueName: "size"))
+    var memoryLimit: ByteCount?
+
+    @Option(name: .long, help: ArgumentHelp("Limit each interpreter's CPU time (it is killed past it).", valueName: "seconds"))
+    var cpuLimit: Int?
+
+    @Option(name: .long, help: ArgumentHelp("Run the interpreters in this directory (also first on sys.path).", valueName: "dir"))
+    var cwd: String?
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The interpreter: a path, or a name looked up on PATH (default: $VIRTUAL_ENV, ./.venv, python3).",
+            valueName: "path-or-name"))
+    var python: String?
+
+    @Option(name: .long, help: ArgumentHelp("A Python file run in __main__ of every interpreter before its first call.", valueName: "file"))
+    var prelude: String?
+
+    @Flag(name: .long, help: "Log what the server and its interpreters do, to stderr.")
+    var verbose = false
+
+    mutating func validate() throws {
+        guard maxOutput >= 1_000 else { throw ValidationError("--max-output must be at least 1000 characters") }
+        guard maxTimeout.isFinite, maxTimeout > 0 else { throw ValidationError("--max-timeout must be a positive number of seconds") }
+        if let cpuLimit, cpuLimit <= 0 { throw ValidationError("--cpu-limit must be a positive number of seconds") }
+        if let python, python.isEmpty { throw ValidationError("--python needs a path or a name") }
+        if let name = passEnv.first(where: { $0.isEmpty || $0.contains("=") }) {
+            throw ValidationError("--pass-env takes a variable name, not \(String(reflecting: name))")
+        }
+        if let cwd {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: cwd, isDirectory: &isDirectory), isDirectory.boolValue else {
+                throw ValidationError("--cwd \(cwd): no such directory")
+            }
+        }
+        if let prelude, !FileManager.default.isReadableFile(atPath: prelude) {
+            throw ValidationError("--prelude \(prelude): no such readable file")
+        }
+    }
+
+    func run() async throws {
+        PyrunLogging.bootstrap(verbose: verbose)
+        var limits = ToolCatalog.Limits()
+        limits.outputCharacters = maxOutput
+        limits.maximumTimeoutSeconds = maxTimeout
+        limits.defaultTimeoutSeconds = min(limits.defaultTimeoutSeconds, maxTimeout)
+        let configuration = MCPServerConfiguration(
+            kernel: KernelConfiguration(
+                interpreter: python.map { .path($0) } ?? .automatic,
+                workingDirectory: cwd.map { URL(fileURLWithPath: $0).standardizedFileURL.path },
+                preludePath: prelude.map { URL(fileURLWithPath: $0).standardizedFileURL.path },
+                limits: ResourceLimits(memoryBytes: memoryLimit?.bytes, cpuSeconds: cpuLimit)),
+            environmentPolicy: KernelEnvironmentPolicy(passing: passEnv),
+            redactsSecrets: !noRedact,
+            limits: limits)
+        let ending = try await MCPServer.serve(
+            configuration, transport: try LineTransport.standardIO(), logger: PyrunLogging.kernelLogger(verbose: verbose))
+        if case .signal(let signalNumber) = ending { ProcessSignals.terminateAsIfUncaught(by: signalNumber) }
+    }
+}
