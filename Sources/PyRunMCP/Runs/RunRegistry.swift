@@ -58,6 +58,8 @@ public actor RunRegistry {
     private var runs: [String: RunRecord] = [:]
     /// Run ids in the order they started.
     private var order: [String] = []
+    /// The run each busy session runs (from the moment it is being launched until it ends).
+    private var running: [String: String] = [:]
     private var runCounter = 0
     /// What each session's next run must say first (how a run whose call was cancelled ended).
     private var sessionNotices: [String: [ExecutionReport.Notice]] = [:]
@@ -107,12 +109,14 @@ public actor RunRegistry {
         for notice in sessionNotices.removeValue(forKey: session) ?? [] { record.handle(.notice(notice)) }
         runs[id] = record
         order.append(id)
+        running[session] = id
         let launched: Launch
         do {
             launched = try await launch()
         } catch {
             runs[id] = nil
             order.removeAll { $0 == id }
+            running[session] = nil
             record.deleteFiles()
             throw error
         }
@@ -177,7 +181,7 @@ public actor RunRegistry {
 
     /// The run the session is busy with, if any.
     public func runningRun(in session: String) -> String? {
-        order.last { runs[$0]?.session == session && runs[$0]?.outcome == nil }
+        running[session]
     }
 
     /// Who asked for an interrupt.
@@ -271,7 +275,9 @@ public actor RunRegistry {
     private func handle(_ event: RunEvent, for id: String) {
         guard let record = runs[id] else { return }
         record.handle(event)
-        if case .finished(let outcome) = event, record.cancelledByClient {
+        guard case .finished(let outcome) = event else { return }
+        if running[record.session] == id { running[record.session] = nil }
+        if record.cancelledByClient {
             sessionNotices[record.session, default: []].append(Self.cancellationNotice(runID: id, outcome: outcome))
         }
     }
@@ -299,7 +305,7 @@ public actor RunRegistry {
                 .init(
                     kind: "lost_track", stateLost: false,
                     message: "the server lost track of this run: its events ended without an outcome")))
-        record.handle(.finished(RunOutcome(status: .died)))
+        handle(.finished(RunOutcome(status: .died)), for: id)
     }
 
     private func record(_ runID: String) throws(RunRegistryError) -> RunRecord {
