@@ -64,8 +64,9 @@ public enum MCPServer {
             let tools = PythonTools(
                 pool: pool, registry: registry, generations: SessionGenerations(), limits: configuration.limits,
                 interruptGrace: kernel.interruptGrace)
-            let server = await makeServer(configuration, tools: tools)
-            try await server.start(transport: transport)
+            let server = await makeServer(configuration)
+            let router = ToolCallRouter(over: transport, tools: tools, logger: logger)
+            try await server.start(transport: router)
             if !shutdown.attach(server) { await server.stop() }
             await server.waitUntilCompleted()
             await server.stop()
@@ -74,24 +75,14 @@ public enum MCPServer {
         return shutdown.ending
     }
 
-    /// The SDK server with the tools registered.
-    private static func makeServer(_ configuration: MCPServerConfiguration, tools: PythonTools) async -> Server {
+    /// The SDK server: the handshake, `ping` and `tools/list` (calls are the router's).
+    private static func makeServer(_ configuration: MCPServerConfiguration) async -> Server {
         let server = Server(
             name: "pyrun", version: configuration.serverVersion, title: "pyrun: persistent Python sessions",
             instructions: ServerInstructions.text(configuration.limits),
             capabilities: Server.Capabilities(tools: Server.Capabilities.Tools(listChanged: false)))
         let catalog = ToolCatalog.tools(configuration.limits)
         await server.withMethodHandler(ListTools.self) { _ in ListTools.Result(tools: catalog) }
-        await server.withMethodHandler(CallTool.self) { [weak server] parameters in
-            let progress: ProgressSink? = parameters._meta?.progressToken.map { token in
-                { [server] elapsed, message in
-                    let notification = ProgressNotification.message(
-                        ProgressNotification.Parameters(progressToken: token, progress: elapsed, message: message))
-                    try? await server?.notify(notification)
-                }
-            }
-            return try await tools.call(parameters.name, parameters.arguments, progress: progress)
-        }
         return server
     }
 

@@ -1,5 +1,4 @@
 import Foundation
-import MCP
 import PyRunKit
 
 /// Sends one progress notification for the call being served: progress so far (seconds
@@ -7,7 +6,7 @@ import PyRunKit
 typealias ProgressSink = @Sendable (_ progress: Double, _ message: String) async -> Void
 
 /// What each tool does, over the pool (one key per session), the run registry and the
-/// session generations. The SDK wiring lives in `MCPServer`; this holds no protocol code.
+/// session generations. `ToolCallRouter` brings the calls; this holds no protocol code.
 struct PythonTools: Sendable {
     let pool: KernelPool
     let registry: RunRegistry
@@ -19,12 +18,12 @@ struct PythonTools: Sendable {
     var progressInterval: Duration = .seconds(2)
 
     /// Serves one `tools/call`.
-    /// - Throws: `MCPError.invalidParams` for a tool that does not exist, and
-    ///   `CancellationError` when the client cancelled the call (no reply is then sent).
-    func call(_ name: String, _ arguments: [String: Value]?, progress: ProgressSink?) async throws -> CallTool.Result {
+    /// - Throws: `JSONRPCError` for a tool that does not exist, and `CancellationError` when
+    ///   the client cancelled the call (no reply is then sent).
+    func call(_ name: String, _ arguments: [String: JSONValue]?, progress: ProgressSink?) async throws -> ToolResult {
         guard let tool = ToolCatalog.Name(rawValue: name) else {
             let known = ToolCatalog.Name.allCases.map(\.rawValue).joined(separator: ", ")
-            throw MCPError.invalidParams("Unknown tool: \(name) (this server has \(known))")
+            throw JSONRPCError(.invalidParams, "Unknown tool: \(name) (this server has \(known))")
         }
         do {
             switch tool {
@@ -45,7 +44,7 @@ struct PythonTools: Sendable {
 
     // MARK: - python
 
-    private func python(_ values: [String: Value]?, progress: ProgressSink?) async throws -> CallTool.Result {
+    private func python(_ values: [String: JSONValue]?, progress: ProgressSink?) async throws -> ToolResult {
         let arguments = try ToolArguments(
             values, tool: "python", allowed: ["code", "session", "timeout_s", "wait_s", "reset"])
         let code = try arguments.requiredString("code")
@@ -62,6 +61,7 @@ struct PythonTools: Sendable {
             // python_interrupt) ends, which the kernel bounds: wait for that, not for code
             // that is still meant to run.
             _ = try await registry.outcome(of: running, waitingAtMost: interruptGrace + .seconds(10))
+            try Task.checkCancellation()
             started = try await start(code, in: session, timeout: timeout, reset: reset)
         }
         switch started {
@@ -92,7 +92,7 @@ struct PythonTools: Sendable {
 
     // MARK: - python_wait
 
-    private func pythonWait(_ values: [String: Value]?, progress: ProgressSink?) async throws -> CallTool.Result {
+    private func pythonWait(_ values: [String: JSONValue]?, progress: ProgressSink?) async throws -> ToolResult {
         let arguments = try ToolArguments(values, tool: "python_wait", allowed: ["run_id", "wait_s"])
         let runID = try arguments.requiredString("run_id")
         let wait = try arguments.number("wait_s", in: 0...limits.maximumWaitSeconds) ?? limits.defaultWaitSeconds
@@ -147,7 +147,7 @@ struct PythonTools: Sendable {
 
     // MARK: - python_interrupt
 
-    private func pythonInterrupt(_ values: [String: Value]?) async throws -> CallTool.Result {
+    private func pythonInterrupt(_ values: [String: JSONValue]?) async throws -> ToolResult {
         let arguments = try ToolArguments(values, tool: "python_interrupt", allowed: ["session"])
         let session = try arguments.session()
         guard let runID = await registry.runningRun(in: session) else {
@@ -184,7 +184,7 @@ struct PythonTools: Sendable {
 
     // MARK: - python_sessions
 
-    private func pythonSessions(_ values: [String: Value]?) async throws -> CallTool.Result {
+    private func pythonSessions(_ values: [String: JSONValue]?) async throws -> ToolResult {
         let arguments = try ToolArguments(values, tool: "python_sessions", allowed: ["action", "session"])
         let actionName = try arguments.string("action") ?? SessionsReport.Action.list.rawValue
         guard let action = SessionsReport.Action(rawValue: actionName) else {
@@ -239,7 +239,7 @@ struct PythonTools: Sendable {
 
     // MARK: - python_output
 
-    private func pythonOutput(_ values: [String: Value]?) async throws -> CallTool.Result {
+    private func pythonOutput(_ values: [String: JSONValue]?) async throws -> ToolResult {
         let arguments = try ToolArguments(values, tool: "python_output", allowed: ["run_id", "offset", "limit", "grep"])
         let runID = try arguments.requiredString("run_id")
         let offset = try arguments.integer("offset", in: 0...Int.max) ?? 0

@@ -1,4 +1,4 @@
-import MCP
+import PyRunKit
 
 /// A tool call that cannot be served as asked: a missing or malformed argument, an unknown
 /// run or session. The model gets `message` in an `isError` reply and can correct the call.
@@ -15,10 +15,10 @@ struct ToolCallError: Error, CustomStringConvertible {
 /// A tool call's arguments, read with the checks the tool's input schema states (clients do
 /// not all validate before calling).
 struct ToolArguments {
-    private let values: [String: Value]
+    private let values: [String: JSONValue]
     private let tool: String
 
-    init(_ values: [String: Value]?, tool: String, allowed: Set<String>) throws(ToolCallError) {
+    init(_ values: [String: JSONValue]?, tool: String, allowed: Set<String>) throws(ToolCallError) {
         self.values = values ?? [:]
         self.tool = tool
         let unknown = self.values.keys.filter { !allowed.contains($0) }.sorted()
@@ -50,12 +50,7 @@ struct ToolArguments {
         -> Double?
     {
         guard let value = present(name) else { return nil }
-        let number: Double
-        switch value {
-        case .int(let integer): number = Double(integer)
-        case .double(let double): number = double
-        default: throw mistyped(name, "a number", value)
-        }
+        guard let number = value.doubleValue else { throw mistyped(name, "a number", value) }
         let tooLow = excludingLowerBound ? number <= range.lowerBound : number < range.lowerBound
         guard number.isFinite, !tooLow, number <= range.upperBound else {
             let lower = excludingLowerBound ? "more than \(Self.text(range.lowerBound))" : "at least \(Self.text(range.lowerBound))"
@@ -67,12 +62,7 @@ struct ToolArguments {
     /// A whole number within `range`.
     func integer(_ name: String, in range: ClosedRange<Int>) throws(ToolCallError) -> Int? {
         guard let value = present(name) else { return nil }
-        let integer: Int
-        switch value {
-        case .int(let whole): integer = whole
-        case .double(let double) where double.rounded() == double && abs(double) < 1e15: integer = Int(double)
-        default: throw mistyped(name, "a whole number", value)
-        }
+        guard let integer = value.intValue else { throw mistyped(name, "a whole number", value) }
         guard range.contains(integer) else {
             throw ToolCallError("\(name) must be from \(range.lowerBound) to \(range.upperBound); got \(integer)")
         }
@@ -89,12 +79,12 @@ struct ToolArguments {
         return name
     }
 
-    private func present(_ name: String) -> Value? {
+    private func present(_ name: String) -> JSONValue? {
         guard let value = values[name], value != .null else { return nil }
         return value
     }
 
-    private func mistyped(_ name: String, _ expected: String, _ value: Value) -> ToolCallError {
+    private func mistyped(_ name: String, _ expected: String, _ value: JSONValue) -> ToolCallError {
         ToolCallError("\(name) must be \(expected); got \(value)")
     }
 

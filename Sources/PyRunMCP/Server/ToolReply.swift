@@ -1,18 +1,43 @@
-import Foundation
-import MCP
+import PyRunKit
 
-/// The `tools/call` results the server sends: `content` for the model to read (a summary
-/// line first, then what the code printed, its error or value, and images as images), and
-/// the same facts as `structuredContent` matching the tool's declared `outputSchema`.
+/// A `tools/call` result: `content` for the model to read, the same facts as
+/// `structuredContent` (matching the tool's declared `outputSchema`), and `isError`.
+struct ToolResult: Sendable, Hashable {
+    var content: [JSONValue]
+    var structuredContent: JSONValue?
+    var isError: Bool
+
+    /// The `result` member of the JSON-RPC response.
+    var json: JSONValue {
+        var result: [String: JSONValue] = ["content": .array(content), "isError": .bool(isError)]
+        if let structuredContent { result["structuredContent"] = structuredContent }
+        return .object(result)
+    }
+
+    /// The text content items, joined (what a model reads first).
+    var text: String {
+        content.compactMap { $0["type"]?.stringValue == "text" ? $0["text"]?.stringValue : nil }.joined(separator: "\n")
+    }
+
+    static func text(_ text: String) -> JSONValue {
+        .object(["type": .string("text"), "text": .string(text)])
+    }
+
+    static func image(base64: String, mimeType: String) -> JSONValue {
+        .object(["type": .string("image"), "data": .string(base64), "mimeType": .string(mimeType)])
+    }
+}
+
+/// The results the tools send: a summary line first, then what the code printed, its error
+/// or value, and images as image content.
 enum ToolReply {
     /// A `python` or `python_wait` reply. `isError` for every status but ok and running.
-    static func execution(_ snapshot: RunSnapshot) throws -> CallTool.Result {
+    static func execution(_ snapshot: RunSnapshot) throws -> ToolResult {
         let report = snapshot.report
-        var content: [Tool.Content] = [.text(text: text(of: report), annotations: nil, _meta: nil)]
-        for image in snapshot.inlineImages {
-            content.append(.image(data: image.base64, mimeType: image.mimeType, annotations: nil, _meta: nil))
-        }
-        return try CallTool.Result(content: content, structuredContent: report, isError: report.status.isError)
+        let images = snapshot.inlineImages.map { ToolResult.image(base64: $0.base64, mimeType: $0.mimeType) }
+        return ToolResult(
+            content: [ToolResult.text(text(of: report))] + images, structuredContent: try JSONValueEncoder.encode(report),
+            isError: report.status.isError)
     }
 
     /// The text of an execution reply.
@@ -40,14 +65,14 @@ enum ToolReply {
     }
 
     /// A `python_interrupt` reply; `isError` when the session's state was lost.
-    static func interrupt(_ report: InterruptReport) throws -> CallTool.Result {
-        try CallTool.Result(
-            content: [.text(text: report.message, annotations: nil, _meta: nil)], structuredContent: report,
+    static func interrupt(_ report: InterruptReport) throws -> ToolResult {
+        ToolResult(
+            content: [ToolResult.text(report.message)], structuredContent: try JSONValueEncoder.encode(report),
             isError: report.outcome == .restarted)
     }
 
     /// A `python_sessions` reply.
-    static func sessions(_ report: SessionsReport) throws -> CallTool.Result {
+    static func sessions(_ report: SessionsReport) throws -> ToolResult {
         var lines: [String] = []
         if let message = report.message { lines.append(message) }
         if report.sessions.isEmpty {
@@ -69,13 +94,13 @@ enum ToolReply {
             }
             lines.append("\"\(session.session)\": " + parts.joined(separator: ", "))
         }
-        return try CallTool.Result(
-            content: [.text(text: lines.joined(separator: "\n"), annotations: nil, _meta: nil)],
-            structuredContent: report, isError: false)
+        return ToolResult(
+            content: [ToolResult.text(lines.joined(separator: "\n"))], structuredContent: try JSONValueEncoder.encode(report),
+            isError: false)
     }
 
     /// A `python_output` reply: a header, then the lines numbered as in the full output.
-    static func output(_ page: OutputPage) throws -> CallTool.Result {
+    static func output(_ page: OutputPage) throws -> ToolResult {
         var header = "run \(page.runID)\(page.running ? " (still running)" : ""): "
         if let matching = page.matchingLines {
             header += "\(matching.grouped) of \(page.totalLines.grouped) lines match"
@@ -95,12 +120,12 @@ enum ToolReply {
         }
         var text = header
         for line in page.lines { text += "\n\(line.number): \(line.text)" }
-        return try CallTool.Result(
-            content: [.text(text: text, annotations: nil, _meta: nil)], structuredContent: page, isError: false)
+        return ToolResult(
+            content: [ToolResult.text(text)], structuredContent: try JSONValueEncoder.encode(page), isError: false)
     }
 
     /// A call that could not be served: the reason, for the model to correct the call.
-    static func failure(_ message: String) -> CallTool.Result {
-        CallTool.Result(content: [.text(text: message, annotations: nil, _meta: nil)], isError: true)
+    static func failure(_ message: String) -> ToolResult {
+        ToolResult(content: [ToolResult.text(message)], structuredContent: nil, isError: true)
     }
 }

@@ -16,7 +16,8 @@ public enum ServerInstructions {
         status "running" and a run_id while the code keeps going; call python_wait(run_id) to get the \
         output since the last look and, at the end, the outcome. Code is stopped after timeout_s seconds \
         (default \(Int(limits.defaultTimeoutSeconds))). python_interrupt stops running code as Ctrl-C does \
-        and keeps the session's state; if the code ignores it, the interpreter is restarted.
+        and keeps the session's state; if the code ignores it, the interpreter is restarted. Cancelling a \
+        python or python_wait call interrupts its code the same way.
 
         Lost state is always announced: when a session's interpreter was restarted, died or was shut \
         down, the next reply has a notice with state_lost true and the reason. Re-run the setup code you \

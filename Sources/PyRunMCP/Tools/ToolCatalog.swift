@@ -55,7 +55,8 @@ public enum ToolCatalog {
                 what follows. The code is stopped after `timeout_s` seconds (state is kept when it stops \
                 cleanly). Output longer than about \(limits.outputCharacters.grouped) characters is cut in the \
                 middle with a note; python_output pages through all of it. Images (matplotlib figures, \
-                display()) come back as images. Errors return status `error` with the traceback.
+                display()) come back as images. Errors return status `error` with the traceback. Cancelling the \
+                call interrupts the code.
                 """,
             inputSchema: .object([
                 "type": "object",
@@ -94,7 +95,7 @@ public enum ToolCatalog {
                 Wait for a call that returned status `running`, and get the output it produced since the last \
                 look. Returns when the run ends or after `wait_s` seconds, whichever comes first; the status is \
                 `running` again if it has not ended. Once it has ended, the reply carries its outcome (ok, \
-                error, timeout, interrupted, died).
+                error, timeout, interrupted, died). Cancelling this call interrupts the run's code.
                 """,
             inputSchema: .object([
                 "type": "object",

@@ -1,0 +1,198 @@
+import Foundation
+import Logging
+import MCP
+import PyRunKit
+import Synchronization
+
+/// A JSON-RPC error response's `error`.
+struct JSONRPCError: Error, CustomStringConvertible {
+    enum Code: Int {
+        case invalidParams = -32602
+        case internalError = -32603
+    }
+
+    var code: Code
+    var message: String
+
+    init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    var description: String { message }
+}
+
+/// The transport the SDK server sees: it serves `tools/call` requests itself, and passes
+/// every other message (initialize, ping, tools/list, notifications) on to the SDK.
+///
+/// Why not the SDK's own handler: the SDK decodes a request's params into its `Value` type,
+/// re-encodes and decodes them for the handler, and turns the result into `Value` again,
+/// and its `Value` decoding compiles a regular expression for every string it meets (to spot
+/// data URLs). A `1+1` reply holds a dozen strings, which made the SDK's handling cost
+/// several times the kernel's round trip. Here a call is parsed once with PyRunKit's JSON
+/// parser and its reply written once.
+///
+/// Being the reader of the client's messages also closes the SDK's cancellation race: a
+/// call is registered before the next message is read, so a `notifications/cancelled` that
+/// follows at once still finds it.
+actor ToolCallRouter: Transport {
+    nonisolated let logger: Logger
+    private let inner: any Transport
+    private let tools: PythonTools
+    private let forwarded: AsyncThrowingStream<Data, any Error>
+    private let forward: AsyncThrowingStream<Data, any Error>.Continuation
+    private let calls = InFlightCalls()
+    private var pump: Task<Void, Never>?
+
+    /// - Parameters:
+    ///   - inner: the transport to the client (usually `LineTransport`).
+    ///   - tools: what serves the calls.
+    init(over inner: any Transport, tools: PythonTools, logger: Logger) {
+        self.inner = inner
+        self.tools = tools
+        self.logger = logger
+        (forwarded, forward) = AsyncThrowingStream.makeStream(of: Data.self, throwing: (any Error).self)
+    }
+
+    /// Connects the inner transport and starts reading its messages.
+    func connect() async throws {
+        guard pump == nil else { return }
+        try await inner.connect()
+        let messages = await inner.receive()
+        let forward = self.forward
+        let calls = self.calls
+        let tools = self.tools
+        let inner = self.inner
+        pump = Task {
+            do {
+                for try await message in messages {
+                    Self.route(message, forward: forward, calls: calls, tools: tools, reply: inner)
+                }
+                forward.finish()
+            } catch {
+                forward.finish(throwing: error)
+            }
+        }
+    }
+
+    /// Stops reading and disconnects the inner transport. Calls still running finish; their
+    /// replies have nowhere to go.
+    func disconnect() async {
+        pump?.cancel()
+        pump = nil
+        await inner.disconnect()
+        forward.finish()
+    }
+
+    /// What the SDK sends (its responses and notifications) goes out unchanged.
+    func send(_ data: Data) async throws {
+        try await inner.send(data)
+    }
+
+    /// The messages for the SDK: everything but the calls served here.
+    nonisolated func receive() -> AsyncThrowingStream<Data, any Error> {
+        forwarded
+    }
+
+    // MARK: - Routing
+
+    /// Serves a `tools/call`, cancels a call of ours, or passes the message on; synchronous,
+    /// so each message is placed before the next is read.
+    private static func route(
+        _ data: Data, forward: AsyncThrowingStream<Data, any Error>.Continuation, calls: InFlightCalls, tools: PythonTools,
+        reply transport: any Transport
+    ) {
+        guard let message = try? JSONValue.parse(Array(data)), let method = message["method"]?.stringValue else {
+            forward.yield(data)
+            return
+        }
+        switch method {
+        case CallTool.name:
+            guard let id = message["id"], id != .null else { break }
+            calls.start(id) { try await serve(message["params"], id: id, tools: tools, transport: transport) }
+            return
+        case CancelledNotification.name:
+            if let id = message["params"]?["requestId"], calls.cancel(id) { return }
+        default:
+            break
+        }
+        forward.yield(data)
+    }
+
+    /// Runs one call and writes its response; a cancelled call gets none (as the protocol asks).
+    private static func serve(_ params: JSONValue?, id: JSONValue, tools: PythonTools, transport: any Transport) async throws {
+        let response: JSONValue
+        do {
+            guard let name = params?["name"]?.stringValue else {
+                throw JSONRPCError(.invalidParams, "tools/call needs params.name, the tool to call")
+            }
+            let arguments: [String: JSONValue]?
+            switch params?["arguments"] {
+            case nil, .null?: arguments = nil
+            case .object(let members)?: arguments = members
+            case let other?: throw JSONRPCError(.invalidParams, "params.arguments must be an object, not \(other)")
+            }
+            let progress = params?["_meta"]?["progressToken"].map { token in
+                progressSink(token: token, transport: transport)
+            }
+            let result = try await tools.call(name, arguments, progress: progress)
+            try Task.checkCancellation()
+            response = .object(["jsonrpc": .string("2.0"), "id": id, "result": result.json])
+        } catch let error as JSONRPCError {
+            response = errorResponse(id: id, code: error.code.rawValue, message: error.message)
+        } catch is CancellationError {
+            return
+        } catch {
+            response = errorResponse(id: id, code: JSONRPCError.Code.internalError.rawValue, message: "\(error)")
+        }
+        try await transport.send(Data(response.serialized().utf8))
+    }
+
+    private static func errorResponse(id: JSONValue, code: Int, message: String) -> JSONValue {
+        .object([
+            "jsonrpc": .string("2.0"), "id": id,
+            "error": .object(["code": .number(Double(code)), "message": .string(message)]),
+        ])
+    }
+
+    /// Sends `notifications/progress` for the call that carried `token`.
+    private static func progressSink(token: JSONValue, transport: any Transport) -> ProgressSink {
+        { progress, message in
+            let notification: JSONValue = .object([
+                "jsonrpc": .string("2.0"), "method": .string(ProgressNotification.name),
+                "params": .object([
+                    "progressToken": token, "progress": .number(progress), "message": .string(message),
+                ]),
+            ])
+            try? await transport.send(Data(notification.serialized().utf8))
+        }
+    }
+}
+
+/// The calls being served, by request id, so a cancellation can reach them.
+private final class InFlightCalls: Sendable {
+    private let tasks = Mutex<[JSONValue: Task<Void, Never>]>([:])
+
+    /// Starts `body` as the call `id`; it is forgotten when it ends.
+    func start(_ id: JSONValue, _ body: @escaping @Sendable () async throws -> Void) {
+        // Registered under the lock the task's own removal takes, so that removal always
+        // comes after the registration.
+        tasks.withLock { tasks in
+            tasks[id] = Task {
+                try? await body()
+                self.finished(id)
+            }
+        }
+    }
+
+    /// Cancels the call `id`; false when no such call is running.
+    func cancel(_ id: JSONValue) -> Bool {
+        guard let task = tasks.withLock({ $0.removeValue(forKey: id) }) else { return false }
+        task.cancel()
+        return true
+    }
+
+    private func finished(_ id: JSONValue) {
+        tasks.withLock { _ = $0.removeValue(forKey: id) }
+    }
+}
