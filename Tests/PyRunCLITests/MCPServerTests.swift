@@ -340,6 +340,29 @@ import Darwin
         #expect(await client.process.finish().status == 0)
     }
 
+    @Test func aCancellationRightBehindItsCallStillReachesIt() async throws {
+        let client = try await MCPTestClient()
+        _ = try await client.python("kept = 'yes'")
+        // Both messages leave in one write, so the server reads the cancellation at once.
+        let id = 9_999
+        let call = JSONValue.object([
+            "jsonrpc": .string("2.0"), "id": .number(Double(id)), "method": .string("tools/call"),
+            "params": .object(["name": .string("python"), "arguments": .object(["code": .string("import time\ntime.sleep(60)")])]),
+        ])
+        let cancel = JSONValue.object([
+            "jsonrpc": .string("2.0"), "method": .string("notifications/cancelled"),
+            "params": .object(["requestId": .number(Double(id))]),
+        ])
+        client.process.write(call.serialized() + "\n" + cancel.serialized() + "\n")
+        let clock = ContinuousClock()
+        let started = clock.now
+        let next = try await client.python("kept")
+        #expect(clock.now - started < .seconds(30))
+        #expect(next.structured["result"]?.stringValue == "'yes'", "\(next.text)")
+        #expect(client.response(to: id) == nil)
+        #expect(await client.process.finish().status == 0)
+    }
+
     @Test func theServerStopsCodeThatRunsPastItsTimeout() async throws {
         let client = try await MCPTestClient()
         _ = try await client.python("kept = 'yes'")

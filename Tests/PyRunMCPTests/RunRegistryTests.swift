@@ -32,6 +32,22 @@ final class ScriptedExecution: RunningExecution {
     func endWithoutOutcome() { continuation.finish() }
 }
 
+/// A run that ignores interrupts until the test ends it.
+final class StubbornExecution: RunningExecution {
+    private let stream: AsyncStream<RunEvent>
+    private let continuation: AsyncStream<RunEvent>.Continuation
+
+    init() {
+        (stream, continuation) = AsyncStream.makeStream(of: RunEvent.self)
+    }
+
+    func events() -> AsyncStream<RunEvent> { stream }
+
+    func interrupt() async {}
+
+    func end(_ outcome: RunOutcome) { continuation.yield(.finished(outcome)) }
+}
+
 /// A registry in a fresh directory, removed afterwards.
 private func withRegistry<T>(
     limit: Int = 2000, secrets: [String] = [], _ adjust: (inout RunRegistry.Configuration) -> Void = { _ in },
@@ -45,7 +61,7 @@ private func withRegistry<T>(
     return try await body(try RunRegistry(configuration: configuration), directory)
 }
 
-private func start(_ registry: RunRegistry, _ execution: ScriptedExecution, session: String = "main") async throws -> String {
+private func start(_ registry: RunRegistry, _ execution: some RunningExecution, session: String = "main") async throws -> String {
     guard case .started(let id) = try await registry.start(session: session, generation: 1, execution: execution) else {
         Issue.record("the session was busy")
         return ""
@@ -342,6 +358,103 @@ private let done = RunEvent.finished(RunOutcome(status: .ok, cpuSeconds: 0.01, p
             #expect(snapshot.report.truncation?.imagesNotInline == 2)
             #expect(snapshot.report.stdout.contains("[pyrun: image 1 (image/png, 500 bytes)]"))
             #expect(snapshot.report.stdout.contains("[pyrun: image 2 (image/png, 5,000 bytes), saved to \(directory)/\(id)-image-2.png]"))
+        }
+    }
+
+    // MARK: - What the server asks of a run
+
+    @Test func theOutcomeIsReadWithoutTakingWhatTheModelHasNotSeen() async throws {
+        try await withRegistry { registry, _ in
+            let execution = ScriptedExecution()
+            let id = try await start(registry, execution)
+            execution.send(.stdout("one\ntwo"))
+            #expect(try await registry.outcome(of: id, waitingAtMost: .milliseconds(50)) == nil)
+            #expect(try await registry.latestLine(of: id) == "two")
+            execution.send(.stdout("\n"), done)
+            #expect(try await registry.outcome(of: id, waitingAtMost: .seconds(30))?.status == .ok)
+            #expect(try await registry.latestLine(of: id) == "two")
+            #expect(try await registry.wait(for: id, atMost: .zero).report.stdout == "one\ntwo\n")
+        }
+    }
+
+    @Test func theGenerationIsTheOneTheLaunchFound() async throws {
+        try await withRegistry { registry, _ in
+            let execution = ScriptedExecution()
+            guard case .started(let id) = try await registry.start(session: "main", launch: {
+                RunRegistry.Launch(execution: execution, generation: 7)
+            }) else {
+                Issue.record("the session was busy")
+                return
+            }
+            execution.send(done)
+            #expect(try await registry.wait(for: id, atMost: .seconds(30)).report.generation == 7)
+        }
+    }
+
+    @Test func howACancelledCallEndedIsToldOnTheSessionsNextRunOnly() async throws {
+        try await withRegistry { registry, _ in
+            let cancelled = ScriptedExecution()
+            let id = try await start(registry, cancelled)
+            try await registry.interrupt(id, by: .clientCancellation)
+            #expect(cancelled.interruptCount == 1)
+            _ = try await registry.outcome(of: id, waitingAtMost: .seconds(30))
+            #expect(await !registry.isBeingInterrupted(id))
+
+            let elsewhere = ScriptedExecution()
+            let other = try await start(registry, elsewhere, session: "other")
+            elsewhere.send(done)
+            #expect(try await registry.wait(for: other, atMost: .seconds(30)).report.notices.isEmpty)
+
+            let next = ScriptedExecution()
+            let nextID = try await start(registry, next)
+            next.send(done)
+            let notices = try await registry.wait(for: nextID, atMost: .seconds(30)).report.notices
+            #expect(notices.map(\.kind) == ["cancelled"])
+            #expect(notices.first?.stateLost == false)
+            #expect(notices.first?.message.contains("python_output(run_id: \"\(id)\")") == true)
+
+            let after = ScriptedExecution()
+            let afterID = try await start(registry, after)
+            after.send(done)
+            #expect(try await registry.wait(for: afterID, atMost: .seconds(30)).report.notices.isEmpty)
+        }
+    }
+
+    @Test func aRunBeingInterruptedSaysSoUntilItEnds() async throws {
+        try await withRegistry { registry, _ in
+            let stubborn = StubbornExecution()
+            let id = try await start(registry, stubborn)
+            #expect(await !registry.isBeingInterrupted(id))
+            try await registry.interrupt(id)
+            #expect(await registry.isBeingInterrupted(id))
+            stubborn.end(RunOutcome(status: .interrupted, interpreterEnded: true))
+            let outcome = try await registry.outcome(of: id, waitingAtMost: .seconds(30))
+            #expect(outcome?.interpreterEnded == true)
+            #expect(await !registry.isBeingInterrupted(id))
+        }
+    }
+
+    @Test func aFinalValueThatIsAnImageIsShownAsOne() async throws {
+        try await withRegistry { registry, _ in
+            let execution = ScriptedExecution()
+            let id = try await start(registry, execution)
+            let png = Data([0x89, 0x50, 0x4E, 0x47, 1, 2, 3]).base64EncodedString()
+            execution.send(.result(MIMEBundle(["text/plain": .string("<Figure>"), "image/png": .string(png)])), done)
+            let snapshot = try await registry.wait(for: id, atMost: .seconds(30))
+            #expect(snapshot.report.result == "<Figure>")
+            #expect(snapshot.inlineImages == [InlineImage(mimeType: "image/png", base64: png)])
+        }
+    }
+
+    @Test func aStartFailureIsAnErrorWithTheReason() async throws {
+        try await withRegistry { registry, _ in
+            let execution = ScriptedExecution()
+            let id = try await start(registry, execution)
+            execution.send(.finished(RunOutcome(status: .error, startFailure: "no interpreter at /nowhere/python")))
+            let report = try await registry.wait(for: id, atMost: .seconds(30)).report
+            #expect(report.status == .error)
+            #expect(report.notices.map(\.kind) == ["failed_to_start"])
+            #expect(report.summaryLine.hasPrefix("error: the Python interpreter could not be started: no interpreter at /nowhere/python"))
         }
     }
 
