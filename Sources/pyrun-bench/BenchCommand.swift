@@ -106,6 +106,7 @@ struct BenchCommand: AsyncParsableCommand {
             ("pool scale", PoolScaleScenario.run),
             ("CLI", CommandLineToolScenario.run),
             ("shared sessions", SharedSessionsScenario.run),
+            ("MCP tools/call", MCPToolCallScenario.run),
         ]
         for (name, scenario) in scenarios {
             let stopwatch = Stopwatch()
