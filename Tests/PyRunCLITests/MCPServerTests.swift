@@ -508,6 +508,31 @@ import Darwin
         #expect(await passing.process.finish().status == 0)
     }
 
+    @Test func theInterpreterOptionsReachEverySession() async throws {
+        try await withTemporaryDirectory { directory in
+            let prelude = "\(directory)/prelude.py"
+            try "from_prelude = 'ready'\n".write(toFile: prelude, atomically: true, encoding: .utf8)
+            var arguments = [
+                "--cwd", directory, "--prelude", prelude, "--memory-limit", "2G", "--cpu-limit", "600",
+            ]
+            if let alternativeInterpreter { arguments += ["--python", alternativeInterpreter] }
+            let client = try await MCPTestClient(arguments)
+            let code = """
+                import os, resource, sys
+                (from_prelude, os.path.realpath(os.getcwd()), resource.getrlimit(resource.RLIMIT_AS)[0],
+                 resource.getrlimit(resource.RLIMIT_CPU)[0], os.path.realpath(sys.executable))
+                """
+            let expectedPython = URL(fileURLWithPath: alternativeInterpreter ?? defaultInterpreter)
+                .resolvingSymlinksInPath().path
+            let expected = "('ready', '\(URL(fileURLWithPath: directory).resolvingSymlinksInPath().path)', \(2 << 30), 600, '\(expectedPython)')"
+            for session in ["main", "other"] {
+                let reply = try await client.python(code, ["session": .string(session)])
+                #expect(reply.structured["result"]?.stringValue == expected, "\(session): \(reply.text)")
+            }
+            #expect(await client.process.finish().status == 0)
+        }
+    }
+
     // MARK: - Shutdown
 
     @Test func closingStdinShutsEverySessionDownWithNothingLeftRunning() async throws {
