@@ -59,8 +59,8 @@ public enum MCPServer {
                 "mcp.withheldEnvironment": "\(configuration.environmentPolicy.withheldNames(of: configuration.serverEnvironment))",
             ])
 
-        let pool = PoolConfiguration(defaultConfiguration: kernel, warmSpares: configuration.warmSpares)
-        try await withPool(configuration: pool, logger: logger) { pool in
+        let sessions = PoolConfiguration(defaultConfiguration: kernel, warmSpares: configuration.warmSpares)
+        try await withPool(configuration: sessions, logger: logger) { pool in
             let tools = PythonTools(
                 pool: pool, registry: registry, generations: SessionGenerations(), limits: configuration.limits,
                 interruptGrace: kernel.interruptGrace)
