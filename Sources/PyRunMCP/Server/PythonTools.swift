@@ -224,7 +224,14 @@ struct PythonTools: Sendable {
         for listing in await pool.list() {
             let running = await registry.runningRun(in: listing.key)
             let busy = listing.busy || running != nil
-            let status: SessionsReport.Session.Status = listing.pid == nil ? .dead : busy ? .busy : .idle
+            // No process but a call under way: the call is waiting for the interpreter's start.
+            let status: SessionsReport.Session.Status =
+                switch (listing.pid, busy) {
+                case (nil, true): .starting
+                case (nil, false): .dead
+                case (_, true): .busy
+                case (_, false): .idle
+                }
             sessions.append(
                 SessionsReport.Session(
                     session: listing.key, status: status, pid: listing.pid.map(Int.init),

@@ -43,8 +43,9 @@ public struct SessionsReport: Codable, Sendable, Hashable {
     /// One session as listed.
     public struct Session: Codable, Sendable, Hashable {
         public enum Status: String, Codable, Sendable, Hashable, CaseIterable {
+            /// `starting`: a call is waiting for the session's interpreter to start.
             /// `dead`: its interpreter ended; the next call on it starts a fresh one.
-            case idle, busy, dead
+            case idle, busy, starting, dead
         }
 
         public var session: String
