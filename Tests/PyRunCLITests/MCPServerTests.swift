@@ -282,6 +282,35 @@ import Darwin
         }
     }
 
+    @Test func aSlowStartIsBoundedByWaitSLikeTheCodeItself() async throws {
+        try await withTemporaryDirectory { directory in
+            // The prelude runs before the interpreter is ready, and does not end until released.
+            let release = "\(directory)/release"
+            let prelude = "\(directory)/prelude.py"
+            try """
+                import os, time
+                while not os.path.exists(\(JSONValue.string(release).serialized())):
+                    time.sleep(0.01)
+                """.write(toFile: prelude, atomically: true, encoding: .utf8)
+            let client = try await MCPTestClient(["--prelude", prelude])
+            let starting = try await client.python("1 + 1", ["wait_s": .number(0.5)])
+            #expect(starting.status == "running", "\(starting.text)")
+            let runID = try #require(starting.runID)
+            let listed = try await client.call("python_sessions", [:])
+            let main = listed.structured["sessions"]?.arrayValue?.first { $0["session"]?.stringValue == "main" }
+            #expect(main?["status"]?.stringValue == "starting")
+            #expect(main?["running_run_id"]?.stringValue == runID)
+            #expect(try await client.python("2", ["wait_s": .number(0)]).status == "busy")
+
+            #expect(FileManager.default.createFile(atPath: release, contents: nil))
+            let finished = try await client.call("python_wait", ["run_id": .string(runID), "wait_s": .number(60)])
+            #expect(finished.status == "ok", "\(finished.text)")
+            #expect(finished.structured["result"]?.stringValue == "2")
+            #expect(finished.structured["generation"]?.intValue == 1)
+            #expect(await client.process.finish().status == 0)
+        }
+    }
+
     @Test func progressNotificationsCarryTheElapsedTimeAndTheLastLine() async throws {
         try await withTemporaryDirectory { directory in
             let client = try await MCPTestClient()

@@ -166,25 +166,50 @@ private let done = RunEvent.finished(RunOutcome(status: .ok, cpuSeconds: 0.01, p
                     return execution
                 }
             }
+            #expect(try await started.value == .started(runID: "r1"))
             for await _ in entered { break }
             try await registry.interrupt("r1")
             #expect(execution.interruptCount == 0)
             releaseSignal.yield()
-            _ = try await started.value
-            #expect(execution.interruptCount == 1)
             #expect(try await registry.wait(for: "r1", atMost: .seconds(30)).report.status == .interrupted)
+            #expect(execution.interruptCount == 1)
         }
     }
 
-    @Test func aLaunchThatFailsLeavesTheSessionFreeAndNoRunBehind() async throws {
-        struct LaunchFailed: Error {}
-        try await withRegistry { registry, directory in
-            await #expect(throws: LaunchFailed.self) {
-                try await registry.start(session: "main", generation: 1) { throw LaunchFailed() }
+    @Test func theCallerIsAnsweredWhileTheLaunchIsStillGoing() async throws {
+        try await withRegistry { registry, _ in
+            let (release, releaseSignal) = AsyncStream.makeStream(of: Void.self)
+            let execution = ScriptedExecution()
+            let started = try await registry.start(session: "main", generation: 1) {
+                for await _ in release { break }
+                return execution
             }
+            #expect(started == .started(runID: "r1"))
+            let starting = try await registry.wait(for: "r1", atMost: .milliseconds(50))
+            #expect(starting.report.status == .running)
+            #expect(try await registry.start(session: "main", generation: 1, execution: ScriptedExecution()) == .busy(runID: "r1"))
+            releaseSignal.yield()
+            execution.send(done)
+            #expect(try await registry.wait(for: "r1", atMost: .seconds(30)).report.status == .ok)
+        }
+    }
+
+    @Test func aLaunchThatFailsEndsTheRunAsAnErrorWithTheReasonAndFreesTheSession() async throws {
+        struct LaunchFailed: Error, CustomStringConvertible {
+            var description: String { "no interpreter at /nowhere/python3" }
+        }
+        try await withRegistry { registry, _ in
+            let started = try await registry.start(session: "main", generation: 1) { throw LaunchFailed() }
+            #expect(started == .started(runID: "r1"))
+            let report = try await registry.wait(for: "r1", atMost: .seconds(30)).report
+            #expect(report.status == .error)
+            let notice = report.notices.first { $0.kind == "failed_to_start" }
+            #expect(notice?.message.contains("no interpreter at /nowhere/python3") == true)
             #expect(await registry.runningRun(in: "main") == nil)
-            await #expect(throws: RunRegistryError.self) { try await registry.page(of: "r1") }
-            #expect(!FileManager.default.fileExists(atPath: "\(directory)/r1.txt"))
+            let next = ScriptedExecution()
+            let nextID = try await start(registry, next)
+            next.send(done)
+            #expect(try await registry.wait(for: nextID, atMost: .seconds(30)).report.status == .ok)
         }
     }
 
@@ -396,8 +421,8 @@ private let done = RunEvent.finished(RunOutcome(status: .ok, cpuSeconds: 0.01, p
             let cancelled = ScriptedExecution()
             let id = try await start(registry, cancelled)
             try await registry.interrupt(id, by: .clientCancellation)
-            #expect(cancelled.interruptCount == 1)
             _ = try await registry.outcome(of: id, waitingAtMost: .seconds(30))
+            #expect(cancelled.interruptCount == 1)
             #expect(await !registry.isBeingInterrupted(id))
 
             let elsewhere = ScriptedExecution()

@@ -90,16 +90,21 @@ public actor RunRegistry {
         }
     }
 
-    /// Starts a run on the session, unless the session already has one going.
+    /// Starts a run on the session, unless the session already has one going, and returns
+    /// at once: the launch (finding or starting the session's interpreter, which a slow
+    /// prelude can make long) goes on in the background, so a caller's `wait(for:atMost:)`
+    /// bounds it like the code's own run time.
     ///
-    /// The session counts as busy from the moment this is called, before `launch` is awaited,
-    /// so two calls that race for a free session never both submit code: the second is told
-    /// `busy` with the first's run id, and its `launch` is never called.
+    /// The session counts as busy from the moment this is called, so two calls that race for
+    /// a free session never both submit code: the second is told `busy` with the first's run
+    /// id, and its `launch` is never called. A launch that throws ends the run as an `error`
+    /// whose reason is its `startFailure`, and frees the session.
     /// - Parameters:
     ///   - launch: submits the code and returns its running execution and generation.
-    /// - Throws: `RunRegistryError` when the output file cannot be created, or what `launch`
-    ///   throws (the run is then forgotten).
-    public func start(session: String, launch: @Sendable () async throws -> Launch) async throws -> StartOutcome {
+    /// - Throws: `RunRegistryError` when the output file cannot be created.
+    public func start(session: String, launch: @escaping @Sendable () async throws -> Launch) throws(RunRegistryError)
+        -> StartOutcome
+    {
         if let running = runningRun(in: session) { return .busy(runID: running) }
         runCounter += 1
         let id = "r\(runCounter)"
@@ -110,40 +115,43 @@ public actor RunRegistry {
         runs[id] = record
         order.append(id)
         running[session] = id
+        Task { await self.launch(id, with: launch) }
+        forgetOldRuns()
+        return .started(runID: id)
+    }
+
+    /// Awaits the launch, then feeds the run its execution's events until they end.
+    private func launch(_ id: String, with launch: @Sendable () async throws -> Launch) async {
         let launched: Launch
         do {
             launched = try await launch()
         } catch {
-            runs[id] = nil
-            order.removeAll { $0 == id }
-            running[session] = nil
-            record.deleteFiles()
-            throw error
+            handle(.finished(RunOutcome(status: .error, startFailure: "\(error)")), for: id)
+            return
         }
+        guard let record = runs[id] else { return }
         let execution = launched.execution
         record.generation = launched.generation
         let interruptedMeanwhile = record.attach(execution)
         let events = execution.events()
-        Task {
-            for await event in events { self.handle(event, for: id) }
-            self.handleEndOfEvents(for: id)
-        }
         if interruptedMeanwhile { await execution.interrupt() }
-        forgetOldRuns()
-        return .started(runID: id)
+        for await event in events { handle(event, for: id) }
+        handleEndOfEvents(for: id)
     }
 
     /// Starts a run on a session whose generation is known beforehand (see
     /// `start(session:launch:)`).
     public func start(
-        session: String, generation: Int, launch: @Sendable () async throws -> any RunningExecution
-    ) async throws -> StartOutcome {
-        try await start(session: session) { Launch(execution: try await launch(), generation: generation) }
+        session: String, generation: Int, launch: @escaping @Sendable () async throws -> any RunningExecution
+    ) throws(RunRegistryError) -> StartOutcome {
+        try start(session: session) { Launch(execution: try await launch(), generation: generation) }
     }
 
     /// Starts a run whose execution already exists (see `start(session:launch:)`).
-    public func start(session: String, generation: Int, execution: some RunningExecution) async throws -> StartOutcome {
-        try await start(session: session, generation: generation, launch: { execution })
+    public func start(session: String, generation: Int, execution: some RunningExecution) throws(RunRegistryError)
+        -> StartOutcome
+    {
+        try start(session: session, generation: generation, launch: { execution })
     }
 
     /// Waits until the run ends or `timeout` passes, then returns its state and what it
