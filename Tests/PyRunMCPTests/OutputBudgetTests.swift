@@ -185,6 +185,19 @@ import Testing
         #expect(fitted.text.hasSuffix("]\n-----END DATA-----\nrest\n"))
     }
 
+    @Test func aLongRunOfOneKindOfCharacterIsCutLikeText() throws {
+        for character in ["x", "-", "7"] {
+            let line = String(repeating: character, count: 100_000)
+            let fitted = OutputBudget(limit: 1000).fit(line + "\n")
+            let elision = try #require(fitted.elision)
+            #expect(elision.startsInsideLine && elision.endsInsideLine, "\(character)")
+            let parts = fitted.text.split(separator: "\n")
+            #expect(parts.count == 3, "\(character)")
+            #expect(parts.first?.count ?? 0 > 100, "\(character)")
+            #expect(parts.last?.count ?? 0 > 400, "\(character)")
+        }
+    }
+
     @Test func rulersAndWordsAreNotPayloads() {
         let ruler = OutputLine(NumberedLine(number: 1, text: Substring(String(repeating: "=", count: 80))))
         let word = OutputLine(NumberedLine(number: 1, text: Substring(String(repeating: "abc", count: 30))))

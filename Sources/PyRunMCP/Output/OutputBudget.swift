@@ -250,11 +250,7 @@ public struct OutputBudget: Sendable, Hashable {
         guard count < scalars.count else { return line }
         var cut = scalars.index(scalars.startIndex, offsetBy: max(0, count))
         while cut > line.startIndex, String.Index(cut, within: line) == nil { cut = scalars.index(before: cut) }
-        if cut > line.startIndex, cut < line.endIndex, isBase64(scalars[scalars.index(before: cut)]),
-            isBase64(scalars[cut])
-        {
-            while cut > line.startIndex, isBase64(scalars[scalars.index(before: cut)]) { cut = scalars.index(before: cut) }
-        }
+        if let payload = payloadRun(in: line, around: cut) { cut = payload.lowerBound }
         return line[..<cut]
     }
 
@@ -265,31 +261,48 @@ public struct OutputBudget: Sendable, Hashable {
         guard count < scalars.count else { return line }
         var cut = scalars.index(scalars.endIndex, offsetBy: -max(0, count))
         while cut < line.endIndex, String.Index(cut, within: line) == nil { cut = scalars.index(after: cut) }
-        if cut > line.startIndex, cut < line.endIndex, isBase64(scalars[scalars.index(before: cut)]),
-            isBase64(scalars[cut])
-        {
-            while cut < line.endIndex, isBase64(scalars[cut]) { cut = scalars.index(after: cut) }
-        }
+        if let payload = payloadRun(in: line, around: cut) { cut = payload.upperBound }
         return line[cut...]
+    }
+
+    /// The run of base64 characters that a cut at `cut` would split, when it looks like an
+    /// encoded payload (see `looksEncoded`); nil for a cut between runs, or inside a run such
+    /// as `xxxx…`, a ruler or a hex digest, which may be cut like any text.
+    private static func payloadRun(in line: Substring, around cut: String.Index) -> Range<String.Index>? {
+        let scalars = line.unicodeScalars
+        guard cut > line.startIndex, cut < line.endIndex, isBase64(scalars[scalars.index(before: cut)]),
+            isBase64(scalars[cut])
+        else { return nil }
+        var start = cut
+        while start > line.startIndex, isBase64(scalars[scalars.index(before: start)]) { start = scalars.index(before: start) }
+        var end = cut
+        while end < line.endIndex, isBase64(scalars[end]) { end = scalars.index(after: end) }
+        return looksEncoded(scalars[start..<end]) ? start..<end : nil
     }
 
     /// A line that is all base64 (40 characters or more, with capitals, small letters and
     /// digits): one line of a wrapped payload.
     static func isPayloadLine(_ line: OutputLine) -> Bool {
         guard !line.isNote, line.text.unicodeScalars.count >= 40 else { return false }
+        return line.text.unicodeScalars.allSatisfy(isBase64) && looksEncoded(line.text.unicodeScalars)
+    }
+
+    /// Capitals, small letters and digits all present, as in encoded bytes (and rarely in
+    /// text that merely uses base64's alphabet).
+    private static func looksEncoded(_ scalars: some Sequence<Unicode.Scalar>) -> Bool {
         var upper = false
         var lower = false
         var digit = false
-        for scalar in line.text.unicodeScalars {
-            guard isBase64(scalar) else { return false }
+        for scalar in scalars {
             switch scalar {
             case "A"..."Z": upper = true
             case "a"..."z": lower = true
             case "0"..."9": digit = true
             default: break
             }
+            if upper && lower && digit { return true }
         }
-        return upper && lower && digit
+        return false
     }
 
     /// The alphabets of base64 and base64url, padding included.
