@@ -208,6 +208,10 @@ def check_values_output_and_errors(client, scratch):
     expect("hello from the kernel" in text_of(printed), "print reaches the text", printed)
     expect(client.call("python", code="total + 2")["structuredContent"]["result"] == "42", "state persists")
 
+    repeated = client.call("python", code="for i in range(10): print('same')")
+    expect(text_of(repeated).endswith("same\n[pyrun: the line above repeats 9 more times, lines 2–10]"),
+           "repeated lines are folded, not left out", repeated)
+
     failed = client.call("python", code="def f():\n    return 1 / 0\nf()")
     expect(failed["isError"] is True, "an exception is an error", failed)
     error = structured(failed)["error"]

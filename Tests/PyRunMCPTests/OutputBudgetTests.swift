@@ -198,6 +198,16 @@ import Testing
         }
     }
 
+    @Test func shortRepeatedLinesGetTheRoomTheirNoteNeeds() {
+        let lines = NumberedLine.split(String(repeating: "same\n", count: 10)[...], firstNumber: 1)
+        let original = lines.reduce(0) { $0 + $1.originalLength }
+        let needed = OutputBudget.wholeLength(of: lines)
+        #expect(needed > original)
+        let fitted = OutputBudget(limit: needed).fit(lines: lines)
+        #expect(fitted.elision == nil)
+        #expect(fitted.text.hasPrefix("same\n[pyrun: the line above repeats 9 more times"))
+    }
+
     @Test func rulersAndWordsAreNotPayloads() {
         let ruler = OutputLine(NumberedLine(number: 1, text: Substring(String(repeating: "=", count: 80))))
         let word = OutputLine(NumberedLine(number: 1, text: Substring(String(repeating: "abc", count: 30))))

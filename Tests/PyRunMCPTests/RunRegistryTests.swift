@@ -213,6 +213,19 @@ private let done = RunEvent.finished(RunOutcome(status: .ok, cpuSeconds: 0.01, p
         }
     }
 
+    @Test func aFewShortRepeatedLinesAreShownSquashedNotLeftOut() async throws {
+        try await withRegistry { registry, _ in
+            let execution = ScriptedExecution()
+            let id = try await start(registry, execution)
+            execution.send(.stdout(String(repeating: "same\n", count: 10)), .stderr("warn\nwarn\nwarn\n"), done)
+            let report = try await registry.wait(for: id, atMost: .seconds(30)).report
+            #expect(report.stdout.hasPrefix("same\n[pyrun: the line above repeats 9 more times"))
+            #expect(report.stderr.hasPrefix("warn\n[pyrun: the line above repeats 2 more times"))
+            #expect(report.truncation?.stdout?.elidedCharacters ?? 0 == 0)
+            #expect(report.truncation?.stdout?.squashedLines == 9)
+        }
+    }
+
     @Test func aProgressBarShowsItsCurrentStateWhileRunningAndItsLastAtTheEnd() async throws {
         try await withRegistry { registry, _ in
             let execution = ScriptedExecution()

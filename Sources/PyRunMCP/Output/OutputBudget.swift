@@ -321,6 +321,27 @@ public struct OutputBudget: Sendable, Hashable {
 }
 
 extension OutputBudget {
+    /// The characters `fit` needs to show `lines` whole: their own length, or more when
+    /// squashing adds notes longer than the short repeated lines they stand for. Ask
+    /// `shares(of:for:)` for this much, not for the lines' own length.
+    public static func wholeLength(of lines: [NumberedLine]) -> Int {
+        let original = lines.reduce(0) { $0 + $1.originalLength }
+        return max(original, shownLength(of: RepeatedLines.squash(lines)))
+    }
+
+    /// `wholeLength(of:)` for a window; a window whose middle was dropped can never be shown
+    /// whole, and needs at least all it stands for.
+    public static func wholeLength(of window: OutputWindow) -> Int {
+        let original = (window.head + window.tail).reduce(window.omitted?.characters ?? 0) { $0 + $1.originalLength }
+        let shown = shownLength(of: RepeatedLines.squash(window.head)) + shownLength(of: RepeatedLines.squash(window.tail))
+        return max(original, shown + (window.omitted?.characters ?? 0))
+    }
+
+    /// Each line's text and a newline (an upper bound on what `fit` shows of them).
+    private static func shownLength(of lines: [OutputLine]) -> Int {
+        lines.reduce(0) { $0 + $1.text.unicodeScalars.count + 1 }
+    }
+
     /// Divides `total` characters among parts that need `needs` characters: a part that needs
     /// less than an equal share gets what it needs, and what it leaves goes to the others
     /// (so a short stderr does not cost a long stdout its room).

@@ -167,7 +167,9 @@ final class RunRecord {
         }
         let finalResult = outcome == nil ? [] : result
         let traceback = outcome == nil ? [] : (error?.traceback ?? [])
-        let needs = [stdoutLines, stderrLines].map(Self.length) + [finalResult, traceback].map(Self.length)
+        let needs =
+            [stdoutLines, stderrLines].map(OutputBudget.wholeLength(of:))
+            + [finalResult, traceback].map(OutputBudget.wholeLength(of:))
         let shares = OutputBudget.shares(of: configuration.budget.limit, for: needs)
         let reference = FullOutputReference(path: spool.path, runID: id)
         func budget(_ share: Int) -> OutputBudget {
@@ -204,14 +206,6 @@ final class RunRecord {
     func deleteFiles() {
         spool.close()
         for path in [spool.path] + savedFiles { try? FileManager.default.removeItem(atPath: path) }
-    }
-
-    private static func length(_ window: OutputWindow) -> Int {
-        (window.head + window.tail).reduce(window.omitted?.characters ?? 0) { $0 + $1.originalLength }
-    }
-
-    private static func length(_ lines: [NumberedLine]) -> Int {
-        lines.reduce(0) { $0 + $1.originalLength }
     }
 
     private static func truncation(_ fitted: FittedOutput) -> ExecutionReport.StreamTruncation? {
