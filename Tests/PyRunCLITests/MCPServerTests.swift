@@ -295,6 +295,7 @@ import Darwin
             let client = try await MCPTestClient(["--prelude", prelude])
             let starting = try await client.python("1 + 1", ["wait_s": .number(0.5)])
             #expect(starting.status == "running", "\(starting.text)")
+            #expect(starting.notices.contains { $0["kind"]?.stringValue == "starting" })
             let runID = try #require(starting.runID)
             let listed = try await client.call("python_sessions", [:])
             let main = listed.structured["sessions"]?.arrayValue?.first { $0["session"]?.stringValue == "main" }
@@ -307,6 +308,7 @@ import Darwin
             #expect(finished.status == "ok", "\(finished.text)")
             #expect(finished.structured["result"]?.stringValue == "2")
             #expect(finished.structured["generation"]?.intValue == 1)
+            #expect(!finished.notices.contains { $0["kind"]?.stringValue == "starting" })
             #expect(await client.process.finish().status == 0)
         }
     }

@@ -187,10 +187,13 @@ private let done = RunEvent.finished(RunOutcome(status: .ok, cpuSeconds: 0.01, p
             #expect(started == .started(runID: "r1"))
             let starting = try await registry.wait(for: "r1", atMost: .milliseconds(50))
             #expect(starting.report.status == .running)
+            #expect(starting.report.notices.map(\.kind) == ["starting"])
             #expect(try await registry.start(session: "main", generation: 1, execution: ScriptedExecution()) == .busy(runID: "r1"))
             releaseSignal.yield()
             execution.send(done)
-            #expect(try await registry.wait(for: "r1", atMost: .seconds(30)).report.status == .ok)
+            let finished = try await registry.wait(for: "r1", atMost: .seconds(30)).report
+            #expect(finished.status == .ok)
+            #expect(finished.notices.isEmpty)
         }
     }
 

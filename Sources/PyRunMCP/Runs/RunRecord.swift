@@ -182,8 +182,15 @@ final class RunRecord {
 
         let images = unseenImages
         unseenImages = []
-        let notices = unseenNotices
+        var notices = unseenNotices
         unseenNotices = []
+        if outcome == nil, execution == nil {
+            // Said on each look while it lasts, so a slow "1+1" is not a mystery.
+            notices.append(
+                .init(
+                    kind: "starting", stateLost: false,
+                    message: "the session's interpreter is still starting (a prelude or a slow start); the code has not begun yet"))
+        }
         let notInline = images.filter { !$0.report.inline }.count
         let truncation: ExecutionReport.Truncation? =
             [shownStdout, shownStderr, shownResult, shownTraceback].allSatisfy(\.isWhole) && notInline == 0
