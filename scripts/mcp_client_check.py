@@ -133,8 +133,14 @@ class MCPClient:
         self.stderr.seek(0)
         return self.stderr.read().decode(errors="replace")
 
-    def kill(self):
-        if self.process.poll() is None:
+    def stop(self):
+        """Ends the server as a client does (stdin closed), so it cleans up; kills it if it hangs."""
+        if self.process.poll() is not None:
+            return
+        try:
+            self.process.stdin.close()
+            self.process.wait(timeout=LIVENESS_S)
+        except (OSError, subprocess.TimeoutExpired):
             self.process.kill()
             self.process.wait()
 
@@ -355,11 +361,11 @@ def main():
     except (CheckFailed, KeyError, TypeError, subprocess.TimeoutExpired) as failure:
         shown = failure if isinstance(failure, CheckFailed) else repr(failure)
         print(f"FAILED - {name}: {shown}")
-        client.kill()
+        client.stop()
         print("server stderr:\n" + client.server_log(), file=sys.stderr)
         return 1
     finally:
-        client.kill()
+        client.stop()
     print("pyrun mcp: every check passed")
     return 0
 
