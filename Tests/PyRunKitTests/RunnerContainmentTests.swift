@@ -186,7 +186,11 @@ final class RealRunner: Sendable {
 
     /// Sends `code` for execution and returns its id.
     func start(_ code: String) -> String {
-        let id = "t\(counter.withLock { $0 += 1; return $0 })"
+        let serial = counter.withLock { count in
+            count += 1
+            return count
+        }
+        let id = "t\(serial)"
         try? process.send(.execute(id: id, code: code, options: .init()))
         return id
     }
