@@ -1591,6 +1591,12 @@ def _b64(data) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
+def _is_json_mime(mime: str) -> bool:
+    """application/json and every `+json` type (the prelude's status
+    displays): their values travel as JSON, not as text."""
+    return mime == "application/json" or mime.endswith("+json")
+
+
 def _mime_bundle(obj):
     """text/plain always; rich types from _repr_mimebundle_ / _repr_*_."""
     bundle = {}
@@ -1637,10 +1643,10 @@ def _mime_bundle(obj):
                 bundle[mime] = bytes(value).decode("utf-8", "backslashreplace")
             else:
                 bundle[mime] = _b64(bytes(value))
-        elif mime != "application/json" and not isinstance(value, str):
+        elif _is_json_mime(mime):
+            bundle[mime] = _jsonable(value)
+        elif not isinstance(value, str):
             bundle[mime] = str(value)
-    if "application/json" in bundle:
-        bundle["application/json"] = _jsonable(bundle["application/json"])
     if "text/plain" not in bundle:
         bundle["text/plain"] = repr(obj)
     return bundle, metadata
