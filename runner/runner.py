@@ -3043,7 +3043,10 @@ def _prelude_entries(spec: str) -> list:
     by the kernel's own import system), {"name": n, "source": text,
     "filename": f} (source sent over the pipe, for kernels where nothing is
     installed).  Each may say "export": false: loaded and importable, but
-    none of its names copied into __main__ (pyrun_testing, for instance).
+    none of its names copied into __main__ (pyrun_testing, for instance); a
+    path entry may say "cacheBytecode": true (a file the host installed in a
+    directory of its own: its bytecode is cached even where
+    PYTHONDONTWRITEBYTECODE is set, as the runner's own is).
     Raises ValueError for a spec that is none of this.
     """
     if not spec.lstrip().startswith("["):
@@ -3088,7 +3091,18 @@ def _prelude_module(entry: dict):
         loader = external.SourceFileLoader(name, path)
         spec = external.spec_from_file_location(name, path, loader=loader)
         module = sys.modules["_frozen_importlib"].module_from_spec(spec)
-        return module, path, lambda: loader.exec_module(module)
+        if not entry.get("cacheBytecode"):
+            return module, path, lambda: loader.exec_module(module)
+
+        def run_caching():  # a host's own file: cached even under PYTHONDONTWRITEBYTECODE
+            setting = sys.dont_write_bytecode
+            sys.dont_write_bytecode = False
+            try:
+                loader.exec_module(module)
+            finally:
+                sys.dont_write_bytecode = setting
+
+        return module, path, run_caching
     name, source = entry.get("name"), entry.get("source")
     if not isinstance(name, str) or not name or not isinstance(source, str):
         raise ValueError("a prelude entry needs \"path\", \"module\", or \"name\" and \"source\"; got keys %s"

@@ -138,6 +138,18 @@ class PreludeListTests(unittest.TestCase):
             self.assertTrue(os.path.isdir(cache) and any(n.startswith("cached_tools.") for n in os.listdir(cache)),
                             os.listdir(d.path))
 
+    def test_a_host_installed_file_is_cached_even_where_bytecode_writing_is_off(self):
+        with PreludeDirectory({"user_tools.py": "USER = 1\n", "host_tools.py": "HOST = 2\n"}) as d:
+            k = _kernel([{"path": d["user_tools.py"]}, {"path": d["host_tools.py"], "cacheBytecode": True}],
+                        env={"PYTHONDONTWRITEBYTECODE": "1"})
+            try:
+                self.assertEqual(_result(k.run("import sys\nUSER + HOST, sys.dont_write_bytecode")), "(3, True)")
+            finally:
+                k.close()
+            cached = os.listdir(os.path.join(d.path, "__pycache__"))
+            self.assertTrue(any(n.startswith("host_tools.") for n in cached), cached)
+            self.assertFalse(any(n.startswith("user_tools.") for n in cached), cached)
+
 
 class PreludeFailureTests(unittest.TestCase):
     def test_a_failing_file_is_reported_and_the_others_still_load(self):
