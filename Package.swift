@@ -28,7 +28,12 @@ let package = Package(
         .target(
             name: "PyRunKit",
             dependencies: [.product(name: "Logging", package: "swift-log")],
-            resources: [.embedInCode("../../runner/runner.py")],
+            // The Python that ships inside the binary: one source each, embedded at build time.
+            resources: [
+                .embedInCode("../../runner/runner.py"),
+                .embedInCode("../../Resources/prelude/pyrun_prelude.py"),
+                .embedInCode("../../Resources/testing/pyrun_testing.py"),
+            ],
             swiftSettings: strictSettings
         ),
         .target(
