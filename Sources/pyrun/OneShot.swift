@@ -119,9 +119,11 @@ private struct Program {
             return fail("\(error)", status: PyrunExit.pythonException, kind: "startFailed")
         }
         json?.writeHello(hello)
-        if let preludeError = hello.preludeError, json == nil {
-            errors.writeLine("pyrun: the prelude raised an exception; running the code anyway")
-            errors.writeLine(preludeError.traceback.joined(separator: "\n"))
+        if json == nil {
+            for failure in hello.preludeFailures {
+                errors.writeLine("pyrun: \(failure); running the code anyway")
+                errors.writeLine(failure.error.traceback.joined(separator: "\n"))
+            }
         }
         if pendingInterrupt.wasRecorded {
             await kernel.shutdown(grace: .zero)
