@@ -90,6 +90,11 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(
+            name: "PyRunTestingTests",
+            dependencies: ["PyRunTesting", "PyRunKit"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
             name: "PyRunKitTests",
             dependencies: ["PyRunKit", "PyRunTesting"],
             swiftSettings: strictSettings
