@@ -53,6 +53,7 @@ let package = Package(
             name: "pyrun",
             dependencies: [
                 "PyRunKit",
+                "PyRunTesting",
                 "LineEditing",
                 "PyRunMCP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -71,7 +72,7 @@ let package = Package(
         ),
         .target(
             name: "PyRunTesting",
-            dependencies: ["PyRunKit"],
+            dependencies: ["PyRunKit", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
         .testTarget(
