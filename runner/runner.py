@@ -81,20 +81,6 @@ Choices where docs/protocol.md leaves room:
   ``sys.stdout.flush()`` comes between them.
 * Lone surrogates in output appear as the visible text ``\\udXXX``; an
   execution whose id has one is refused (its frames could not carry it).
-* PYRUN_PRELUDE is a JSON list of entries (a plain path is a list of one):
-  each is loaded as a module of its own, in order, and its ``__all__`` (else
-  its public names) copied into ``__main__`` (see _prelude_entries).  An
-  entry that fails does not stop the others: ``hello.preludeErrors`` lists
-  each failure (file, line, ename, evalue, traceback), and
-  ``hello.preludeError`` repeats the first.
-* The names a prelude exported, ``__name__`` and ``__builtins__`` are put
-  back before each execution if the code deleted them (a name it re-bound
-  stays its own); ``%reset`` deletes the code's names and keeps those.
-* A traceback through a prelude helper ends at the user's call when the
-  helper raised on purpose (``__tracebackhide__`` in the raising frame) or
-  was interrupted; any other error in a helper shows the helper's frames.
-* Every MIME type ending in ``+json`` (like application/json) keeps its
-  value as JSON in a bundle: the prelude's status displays are objects.
 
 Start-up cost matters (a kernel is started per agent), so only what start needs
 is imported here; asyncio, ast, traceback, subprocess, rlcompleter, codeop,
