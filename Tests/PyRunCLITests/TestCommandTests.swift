@@ -97,7 +97,7 @@ import Darwin
                 ["test_slow.py": "import time\n\ndef test_slow():\n    open(\(JSONValue.string(marker)), 'w').close()\n    time.sleep(60)\n"],
                 under: root)
             let pyrun = try PyrunProcess(["test", "--json"], workingDirectory: root)
-            let started = await poll(seconds: 30) { FileManager.default.fileExists(atPath: marker) }
+            let started = await poll(seconds: 90) { FileManager.default.fileExists(atPath: marker) }
             #expect(started)
             pyrun.send(signal: SIGINT)
             let outcome = await pyrun.finish()

@@ -224,7 +224,7 @@ import Testing
             let run = try PythonTestRun(options(root, trace: trace) { $0.timeout = nil })
             let task = Task { await run.run() }
             // Once the test is in its sleep (it traced itself twice: at import, then in the test).
-            let started = await poll(seconds: 30) {
+            let started = await poll(seconds: 90) {
                 ((try? String(contentsOfFile: trace, encoding: .utf8)) ?? "").split(separator: "\n").count >= 2
             }
             #expect(started)
