@@ -30,7 +30,8 @@ public struct PreludeSource: Sendable, Hashable, CustomStringConvertible {
     public static let `default` = PreludeSource(kind: .bundled(.prelude), exportsNames: true)
 
     /// pyrun's in-kernel test runner (module `pyrun_testing`, what `pyrun test` and
-    /// `PreludeTestRun` drive): importable, but none of its names are put in `__main__`.
+    /// PyRunTesting's `PythonTestRun` drive): importable, but none of its names are put in
+    /// `__main__`.
     public static let testSupport = PreludeSource(kind: .bundled(.testing), exportsNames: false)
 
     /// A Python file, loaded as the module named after its stem (`tools.py` → `tools`).
