@@ -201,7 +201,9 @@ private struct Program {
             json.writeDone(outcome, executionID: main.id)
             json.writeOutcome(exitCode: status, outcome: outcome, notices: notices)
         } else if !readerGone {
-            printer.showNotices(notices, outcome: outcome, quietWhenExited: true)
+            // A prelude failure was said in full, traceback and all, when the kernel started.
+            let unsaid = notices.filter { if case .preludeFailed = $0.kind { false } else { true } }
+            printer.showNotices(unsaid, outcome: outcome, quietWhenExited: true)
         }
         return status
     }

@@ -62,6 +62,8 @@ import Testing
             #expect(outcome.status == 0)
             #expect(outcome.stdout == "(1, True)\n")
             #expect(outcome.stderr.contains("pyrun: the prelude \(broken) raised at line 2: KeyError: 'missing setting'; running the code anyway"))
+            // Said once, at the start: the first result's notice is not printed again.
+            #expect(outcome.stderr.components(separatedBy: "raised at line 2").count == 2, "\(outcome.stderr)")
         }
     }
 
