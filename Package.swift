@@ -28,7 +28,12 @@ let package = Package(
         .target(
             name: "PyRunKit",
             dependencies: [.product(name: "Logging", package: "swift-log")],
-            resources: [.embedInCode("../../runner/runner.py")],
+            // The Python that ships inside the binary: one source each, embedded at build time.
+            resources: [
+                .embedInCode("../../runner/runner.py"),
+                .embedInCode("../../Resources/prelude/pyrun_prelude.py"),
+                .embedInCode("../../Resources/testing/pyrun_testing.py"),
+            ],
             swiftSettings: strictSettings
         ),
         .target(
@@ -48,6 +53,7 @@ let package = Package(
             name: "pyrun",
             dependencies: [
                 "PyRunKit",
+                "PyRunTesting",
                 "LineEditing",
                 "PyRunMCP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -66,7 +72,7 @@ let package = Package(
         ),
         .target(
             name: "PyRunTesting",
-            dependencies: ["PyRunKit"],
+            dependencies: ["PyRunKit", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
         .testTarget(
@@ -82,6 +88,11 @@ let package = Package(
         .testTarget(
             name: "PyRunMCPTests",
             dependencies: ["PyRunMCP", .product(name: "MCP", package: "swift-sdk")],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "PyRunTestingTests",
+            dependencies: ["PyRunTesting", "PyRunKit"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -292,6 +292,7 @@ class _State:
         self.pid = os.getpid()  # the kernel process (a forked child has another)
         self.in_child = False  # set in a process forked from the kernel
         self.format_interrupted = False  # SIGINT while the epilogue formats an error
+        self.protected = {}  # names __main__ keeps through wipes (the prelude's) -> values
 
 
 class _Channels:
@@ -1591,6 +1592,12 @@ def _b64(data) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
+def _is_json_mime(mime: str) -> bool:
+    """application/json and every `+json` type (the prelude's status
+    displays): their values travel as JSON, not as text."""
+    return mime == "application/json" or mime.endswith("+json")
+
+
 def _mime_bundle(obj):
     """text/plain always; rich types from _repr_mimebundle_ / _repr_*_."""
     bundle = {}
@@ -1637,10 +1644,10 @@ def _mime_bundle(obj):
                 bundle[mime] = bytes(value).decode("utf-8", "backslashreplace")
             else:
                 bundle[mime] = _b64(bytes(value))
-        elif mime != "application/json" and not isinstance(value, str):
+        elif _is_json_mime(mime):
+            bundle[mime] = _jsonable(value)
+        elif not isinstance(value, str):
             bundle[mime] = str(value)
-    if "application/json" in bundle:
-        bundle["application/json"] = _jsonable(bundle["application/json"])
     if "text/plain" not in bundle:
         bundle["text/plain"] = repr(obj)
     return bundle, metadata
@@ -2067,6 +2074,22 @@ def _magic_pip(arg: str):
     return None
 
 
+_RESET_KEEPS = frozenset({"__name__", "__doc__", "__builtins__", "__package__", "__loader__", "__spec__"})
+
+
+def _magic_reset(arg: str):
+    """`%reset` (or `%reset -f`): delete every name the code defined in
+    __main__, without asking; the prelude's helpers stay, as they were
+    loaded (a helper the code had re-bound is the helper again)."""
+    if arg.strip() not in ("", "-f"):
+        raise UsageError("%%reset takes no arguments but -f; got %r" % arg.strip())
+    ns = STATE.ns
+    for name in [n for n in ns if n not in _RESET_KEEPS]:
+        del ns[name]
+    ns.update(STATE.protected)
+    return None
+
+
 _MAGICS = {
     "pwd": _magic_pwd,
     "cd": _magic_cd,
@@ -2074,6 +2097,7 @@ _MAGICS = {
     "time": _magic_time,
     "timeit": _magic_timeit,
     "pip": _magic_pip,
+    "reset": _magic_reset,
 }
 
 
@@ -2227,6 +2251,7 @@ def _execute(req: dict) -> None:
         filename = "<silent %d>" % (st.serial + 1)
     st.exec_id = ident
     st.allow_stdin = bool(req.get("allowStdin", False))
+    _restore_protected(st)
     t0 = _monotonic()
     c0 = os.times()
     _arm_sigint()  # user code may have replaced it during the last execution
@@ -2370,8 +2395,45 @@ def _format_exception(exc, entries) -> str:
     return "".join(parts)
 
 
+def _is_prelude_frame(tb) -> bool:
+    """A frame of a prelude module (one whose globals have __pyrun_prelude__)."""
+    try:
+        return bool(tb.tb_frame.f_globals.get("__pyrun_prelude__"))
+    except Exception:
+        return False
+
+
+def _hides_traceback(frame) -> bool:
+    try:
+        return bool(frame.f_locals.get("__tracebackhide__"))
+    except Exception:
+        return False
+
+
+def _without_helper_internals(exc, entries) -> list:
+    """The traceback a user should see when a prelude helper raised.
+
+    A helper that raises on purpose (a missing file, an ambiguous edit) does
+    so from a frame whose local `__tracebackhide__` is true: then that frame,
+    every prelude frame above it and every frame below it go, so the
+    traceback ends at the user's call.  The same for a KeyboardInterrupt
+    (where a helper was when it came says nothing).  Any other error in a
+    helper is a bug in the helper, and keeps all its frames.
+    """
+    innermost = next((i for i in range(len(entries) - 1, -1, -1) if _is_prelude_frame(entries[i])), None)
+    if innermost is None:
+        return entries
+    if not isinstance(exc, KeyboardInterrupt) and not _hides_traceback(entries[innermost].tb_frame):
+        return entries
+    return [t for t in entries[:innermost] if not _is_prelude_frame(t)]
+
+
 def _error_frame(ident, exc: BaseException, user_file=None) -> dict:
-    """error frame with a traceback of user frames only."""
+    """error frame with a traceback of user frames only.
+
+    `user_file` names the file whose frames are the user's (a prelude being
+    loaded: its own frames all stay); by default the cells are, and a
+    prelude helper's internals are hidden (see _without_helper_internals)."""
     entries = []
     try:
         entries = _tb_entries(exc.__traceback__)
@@ -2380,6 +2442,8 @@ def _error_frame(ident, exc: BaseException, user_file=None) -> dict:
         first = next((i for i, t in enumerate(entries) if match(t.tb_frame.f_code.co_filename)), 0)
         # drop the runner's (and asyncio's) frames above the cell, and any below it
         entries = [t for t in entries[first:] if t.tb_frame.f_code.co_filename != _RUNNER_FILE]
+        if user_file is None:
+            entries = _without_helper_internals(exc, entries)
         with _runner_imports():
             text = _format_exception(exc, entries)
     except _FormatInterrupted:
@@ -2957,28 +3021,204 @@ def _memory_too_low(limit, in_use, error) -> None:
     _real_os_exit(EXIT_TOO_LITTLE_MEMORY)
 
 
-def _run_prelude(path: str):
-    """PYRUN_PRELUDE in the user namespace; returns preludeError or None."""
+def _prelude_entries(spec: str) -> list:
+    """PYRUN_PRELUDE as a list of entries: a JSON list, or one plain path.
+
+    Entries, loaded in order: {"path": file} (a module named after the
+    file's stem, unless "name" says otherwise), {"module": name} (imported
+    by the kernel's own import system), {"name": n, "source": text,
+    "filename": f} (source sent over the pipe, for kernels where nothing is
+    installed).  Each may say "export": false: loaded and importable, but
+    none of its names copied into __main__ (pyrun_testing, for instance); a
+    path entry may say "cacheBytecode": true (a file the host installed in a
+    directory of its own: its bytecode is cached even where
+    PYTHONDONTWRITEBYTECODE is set, as the runner's own is).
+    Raises ValueError for a spec that is none of this.
+    """
+    if not spec.lstrip().startswith("["):
+        return [{"path": spec}]
+    entries = _loads(spec)
+    if not isinstance(entries, list):
+        raise ValueError("PYRUN_PRELUDE is not a JSON list")
+    return entries
+
+
+def _registrable(name) -> bool:
+    """Whether a prelude module may go into sys.modules under `name`: never
+    over a module already there or one of the standard library's."""
+    if not isinstance(name, str) or not all(part.isidentifier() for part in name.split(".")):
+        return False
+    if name in sys.modules:
+        return False
+    top = name.partition(".")[0]
+    stdlib = getattr(sys, "stdlib_module_names", None)  # 3.10+
+    if stdlib is not None:
+        return top not in stdlib
+    return top not in sys.builtin_module_names and _StdlibOnly.path_finder.find_spec(top, _StdlibOnly.paths) is None
+
+
+def _prelude_module(entry: dict):
+    """(the module, the file its errors name, how to run it) for an entry;
+    a module entry is imported here already (run is None)."""
+    if "module" in entry:
+        name = entry["module"]
+        if not isinstance(name, str) or not name:
+            raise ValueError("a prelude entry's \"module\" must be a module name; got %r" % (name,))
+        __import__(name)
+        return sys.modules[name], name, None
+    if "path" in entry:
+        path = entry["path"]
+        if not isinstance(path, str) or not path:
+            raise ValueError("a prelude entry's \"path\" must be a file name; got %r" % (path,))
+        name = entry.get("name") or os.path.splitext(os.path.basename(path))[0]
+        # The importer's own loader: the module gets __file__ and __spec__, and its
+        # bytecode is cached beside it as for any import (a prelude is paid per start).
+        external = sys.modules["_frozen_importlib_external"]
+        loader = external.SourceFileLoader(name, path)
+        spec = external.spec_from_file_location(name, path, loader=loader)
+        module = sys.modules["_frozen_importlib"].module_from_spec(spec)
+        if not entry.get("cacheBytecode"):
+            return module, path, lambda: loader.exec_module(module)
+
+        def run_caching():  # a host's own file: cached even under PYTHONDONTWRITEBYTECODE
+            setting = sys.dont_write_bytecode
+            sys.dont_write_bytecode = False
+            try:
+                loader.exec_module(module)
+            finally:
+                sys.dont_write_bytecode = setting
+
+        return module, path, run_caching
+    name, source = entry.get("name"), entry.get("source")
+    if not isinstance(name, str) or not name or not isinstance(source, str):
+        raise ValueError("a prelude entry needs \"path\", \"module\", or \"name\" and \"source\"; got keys %s"
+                         % ", ".join(sorted(map(str, entry))))
+    filename = entry.get("filename") or "<prelude %s>" % name
+    module = type(sys)(name)
+    module.__file__ = filename
+
+    def run():
+        _register_source(filename, source)
+        exec(compile(source, filename, "exec", dont_inherit=True), module.__dict__)
+
+    return module, filename, run
+
+
+def _export(module) -> None:
+    """Copy a prelude module's `__all__` (else its public names) into
+    __main__, and remember them as protected (see _restore_protected)."""
+    values = vars(module)
+    names = values.get("__all__")
+    if not isinstance(names, (list, tuple)):
+        names = [n for n in values if not n.startswith("_")]
+    missing = object()
+    for name in names:
+        value = getattr(module, name, missing) if isinstance(name, str) else missing
+        if value is not missing:
+            STATE.ns[name] = value
+            STATE.protected[name] = value
+
+
+def _restore_protected(st) -> None:
+    """Before each execution: a protected name (the prelude's, __name__,
+    __builtins__) missing from __main__ (deleted, or wiped with the rest by
+    `globals().clear()`) is put back; one the code re-bound stays the code's."""
+    protected = st.protected
+    if not st.ns.keys() >= protected.keys():
+        ns = st.ns
+        for name, value in protected.items():
+            if name not in ns:
+                ns[name] = value
+
+
+def _error_line(exc: BaseException, file: str):
+    """The line of `file` where exc was raised (the innermost frame in it)."""
+    if isinstance(exc, SyntaxError) and exc.filename == file:
+        return exc.lineno
+    line = None
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == file:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+def _prelude_error(exc: BaseException, file) -> dict:
+    """A preludeErrors entry: where in which file, and the file's own frames."""
+    frame = _error_frame(None, exc, user_file=file)
+    return {"file": file, "line": _error_line(exc, file) if file else None,
+            "ename": frame["ename"], "evalue": frame["evalue"], "traceback": frame["traceback"]}
+
+
+def _load_prelude_entry(entry):
+    """Load one entry into its module and export its names; returns its
+    preludeErrors entry, or None.  A module that raised part-way keeps (and
+    exports) what it defined before the error: the kernel goes on without
+    the rest, and the next entry loads as if nothing happened."""
+    module, file, error, registered = None, None, None, False
     try:
-        with open(path, "rb") as f:
-            src = f.read()
-        code = compile(src, path, "exec", dont_inherit=True)
-        _set_parent_death_signal(signal.SIGKILL)  # user code: it may hold the GIL
-        try:
-            exec(code, STATE.ns)  # in STARTING phase: SIGINT is ignored during start-up
-        finally:
-            _set_parent_death_signal(signal.SIGTERM)
+        if not isinstance(entry, dict):
+            raise ValueError("a prelude entry is a JSON object; got %r" % (entry,))
+        module, file, run = _prelude_module(entry)
+        if run is not None:
+            module.__dict__["__pyrun_prelude__"] = True
+            registered = _registrable(module.__name__)
+            if registered:
+                sys.modules[module.__name__] = module  # as an import does: `import name` finds it
+            _set_parent_death_signal(signal.SIGKILL)  # user code: it may hold the GIL
+            try:
+                run()  # in STARTING phase: SIGINT is ignored during start-up
+            finally:
+                _set_parent_death_signal(signal.SIGTERM)
+        elif not getattr(module, "__pyrun_prelude__", False):
+            module.__pyrun_prelude__ = True
     except BaseException as e:
         if STATE.in_child:
             _leave_forked_child(e)
-        frame = _error_frame(None, e, user_file=path)
-        return {k: frame[k] for k in ("ename", "evalue", "traceback")}
+        if file is None and isinstance(entry, dict):
+            file = entry.get("path") or entry.get("filename") or entry.get("module") or entry.get("name")
+        if isinstance(entry, dict) and "module" in entry:
+            file = _module_origin(entry["module"]) or file
+        error = _prelude_error(e, file if isinstance(file, str) else None)
+        if registered and sys.modules.get(module.__name__) is module:
+            del sys.modules[module.__name__]  # as a failed import: `import name` tries again
     finally:
         if STATE.in_child:
             _leave_forked_child(None)
+    if module is not None and (not isinstance(entry, dict) or entry.get("export", True) is not False):
+        _export(module)
+    return error
+
+
+def _module_origin(name):
+    """The file a module name would load from, for a module entry that failed."""
+    try:
+        spec = _std("importlib.util").find_spec(name)
+        return spec.origin if spec is not None and spec.has_location else None
+    except Exception:
+        return None
+
+
+def _load_prelude(spec: str) -> list:
+    """Load PYRUN_PRELUDE's entries in order; returns the preludeErrors (one
+    per entry that failed; the others load regardless)."""
+    errors = []
+    try:
+        entries = _prelude_entries(spec)
+    except ValueError as e:
+        entries = []
+        errors.append({"file": None, "line": None, "ename": "ValueError",
+                       "evalue": "PYRUN_PRELUDE: %s" % (e,), "traceback": []})
+    try:
+        for entry in entries:
+            error = _load_prelude_entry(entry)
+            if error is not None:
+                errors.append(error)
+    finally:
         _sync_fds()
         OUT.flush()
-    return None
+    return errors
 
 
 def _make_user_namespace() -> dict:
@@ -2986,6 +3226,8 @@ def _make_user_namespace() -> dict:
     mod = type(sys)("__main__")
     mod.__dict__["__builtins__"] = builtins
     sys.modules["__main__"] = mod
+    # What a wipe (`globals().clear()`) must not take for good, beside the prelude's names.
+    STATE.protected.update(__name__="__main__", __builtins__=builtins)
     return mod.__dict__
 
 
@@ -3137,9 +3379,10 @@ def main() -> None:
     if prelude:
         if memory_limit is None:
             _guard_process()
-        err = _run_prelude(prelude)
-        if err is not None:
-            hello["preludeError"] = err
+        errors = _load_prelude(prelude)
+        if errors:
+            hello["preludeErrors"] = errors
+            hello["preludeError"] = errors[0]  # what hosts before prelude lists read
     hello["cwd"] = os.getcwd()
     # The newline ends any partial line the interpreter's start wrote to fd 1
     # (a sitecustomize printing "note: "), so hello is a line of its own.

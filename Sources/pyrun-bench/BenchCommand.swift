@@ -107,6 +107,8 @@ struct BenchCommand: AsyncParsableCommand {
             ("CLI", CommandLineToolScenario.run),
             ("shared sessions", SharedSessionsScenario.run),
             ("MCP tools/call", MCPToolCallScenario.run),
+            ("prelude start", PreludeStartScenario.run),
+            ("pyrun test", PythonTestsScenario.run),
         ]
         for (name, scenario) in scenarios {
             let stopwatch = Stopwatch()

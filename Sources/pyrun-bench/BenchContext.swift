@@ -26,20 +26,22 @@ struct RunPlan: Sendable {
     var jupyterPoolRounds: Int
     var poolExecutions: Int
     var commandLineRuns: Int
+    /// Runs of the 200-test suite through `pyrun test` and through pytest.
+    var testSuiteRuns: Int
 
     static let quick = RunPlan(
         name: "--quick", coldStarts: 4, jupyterColdStarts: 1, roundTrips: 300, jupyterRoundTrips: 50,
         roundTripBatch: 100, lineStreams: 2, jupyterLineStreams: 1, bigPrints: 1, jupyterBigPrints: 1,
         interrupts: 3, jupyterInterrupts: 1, shutdowns: 3, jupyterShutdowns: 1, stubbornShutdowns: 1,
         stubbornGrace: .milliseconds(50), poolRounds: 1, jupyterPoolRounds: 0, poolExecutions: 200,
-        commandLineRuns: 4)
+        commandLineRuns: 4, testSuiteRuns: 1)
 
     static let full = RunPlan(
         name: "full", coldStarts: 30, jupyterColdStarts: 8, roundTrips: 3000, jupyterRoundTrips: 1000,
         roundTripBatch: 100, lineStreams: 10, jupyterLineStreams: 4, bigPrints: 10, jupyterBigPrints: 4,
         interrupts: 20, jupyterInterrupts: 8, shutdowns: 20, jupyterShutdowns: 6, stubbornShutdowns: 3,
         stubbornGrace: .milliseconds(100), poolRounds: 3, jupyterPoolRounds: 1, poolExecutions: 1000,
-        commandLineRuns: 30)
+        commandLineRuns: 30, testSuiteRuns: 7)
 }
 
 /// What every scenario needs: the plan, the interpreter, and the optional other sides.

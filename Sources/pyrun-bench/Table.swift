@@ -84,7 +84,7 @@ enum Table {
         case nil: verdict = ""
         }
         if let target = figure.target { return "≤ \(value(target, figure.unit))\(verdict)" }
-        if let ratio = figure.targetRatioToFloor { return "≤ \(String(format: "%.1f", ratio))× floor\(verdict)" }
+        if let ratio = figure.targetRatioToFloor { return "≤ \(String(format: "%g", ratio))× floor\(verdict)" }
         return "—"
     }
 }

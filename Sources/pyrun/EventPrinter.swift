@@ -60,9 +60,9 @@ final class EventPrinter {
     }
 
     private func showDisplay(_ bundle: MIMEBundle) {
-        if bundle["application/vnd.pyrun.status+json"] != nil {
+        if let status = HelperStatus(bundle) {
             // Progress from prelude helpers is commentary, not output.
-            if let text = bundle.plainText { errors.writeLine(text) }
+            errors.writeLine(status.text)
             return
         }
         if DisplayWriter.hasImage(bundle) {

@@ -18,8 +18,12 @@ struct KernelOptions: ParsableArguments {
             valueName: "path-or-name"))
     var python: String?
 
-    @Option(name: .long, help: ArgumentHelp("A Python file run in __main__ before the code.", valueName: "file"))
-    var prelude: String?
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Load helpers before the code: `default` (pyrun's read, grep, sh, …), a .py file, a directory of them, or `none` (the default). Repeatable; loaded in order.",
+            valueName: "default|none|path"))
+    var prelude: [PreludeArgument] = []
 
     @Option(name: .long, help: ArgumentHelp("Set an environment variable for the kernel (repeatable).", valueName: "key=value"))
     var env: [EnvironmentAssignment] = []
@@ -51,9 +55,7 @@ struct KernelOptions: ParsableArguments {
                 throw ValidationError("--cwd \(cwd): no such directory")
             }
         }
-        if let prelude, !FileManager.default.isReadableFile(atPath: prelude) {
-            throw ValidationError("--prelude \(prelude): no such readable file")
-        }
+        _ = try PreludeArgument.sources(prelude, byDefault: [])
         if let cpuLimit, cpuLimit <= 0 {
             throw ValidationError("--cpu-limit must be a positive number of seconds")
         }
@@ -71,7 +73,7 @@ struct KernelOptions: ParsableArguments {
             interpreter: python.map { .path($0) } ?? .automatic,
             workingDirectory: cwd,
             environment: environment,
-            preludePath: prelude,
+            prelude: (try? PreludeArgument.sources(prelude, byDefault: [])) ?? [],
             limits: ResourceLimits(memoryBytes: memoryLimit?.bytes, cpuSeconds: cpuLimit))
     }
 
@@ -130,5 +132,35 @@ struct EnvironmentAssignment: ExpressibleByArgument, Equatable {
         guard let equals = argument.firstIndex(of: "="), equals != argument.startIndex else { return nil }
         key = String(argument[..<equals])
         value = String(argument[argument.index(after: equals)...])
+    }
+}
+
+/// One `--prelude`: `default`, `none`, or the path of a file or a directory.
+struct PreludeArgument: ExpressibleByArgument, Equatable {
+    var text: String
+
+    init?(argument: String) {
+        guard !argument.isEmpty else { return nil }
+        text = argument
+    }
+
+    /// The sources the `--prelude` options name, in order; `byDefault` when none was given.
+    /// - Throws: `ValidationError` for a path that is neither a file nor a directory, or
+    ///   `none` next to other sources.
+    static func sources(_ arguments: [PreludeArgument], byDefault: [PreludeSource]) throws -> [PreludeSource] {
+        guard !arguments.isEmpty else { return byDefault }
+        if arguments.contains(where: { $0.text == "none" }) {
+            guard arguments.count == 1 else { throw ValidationError("--prelude none cannot be combined with other preludes") }
+            return []
+        }
+        return try arguments.map { argument in
+            if argument.text == "default" { return .default }
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: argument.text, isDirectory: &isDirectory) else {
+                throw ValidationError("--prelude \(argument.text): no such file or directory (or say default or none)")
+            }
+            let url = URL(fileURLWithPath: argument.text)
+            return isDirectory.boolValue ? .directory(url) : .file(url)
+        }
     }
 }

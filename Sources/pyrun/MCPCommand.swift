@@ -50,8 +50,12 @@ struct MCPCommand: AsyncParsableCommand {
             valueName: "path-or-name"))
     var python: String?
 
-    @Option(name: .long, help: ArgumentHelp("A Python file run in __main__ of every interpreter before its first call.", valueName: "file"))
-    var prelude: String?
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Helpers every interpreter loads before its first call: `default` (pyrun's read, grep, sh, …), a .py file, a directory of them, or `none` (the default). Repeatable; loaded in order.",
+            valueName: "default|none|path"))
+    var prelude: [PreludeArgument] = []
 
     @Flag(name: .long, help: "Log what the server and its interpreters do, to stderr.")
     var verbose = false
@@ -70,9 +74,7 @@ struct MCPCommand: AsyncParsableCommand {
                 throw ValidationError("--cwd \(cwd): no such directory")
             }
         }
-        if let prelude, !FileManager.default.isReadableFile(atPath: prelude) {
-            throw ValidationError("--prelude \(prelude): no such readable file")
-        }
+        _ = try PreludeArgument.sources(prelude, byDefault: [])
     }
 
     func run() async throws {
@@ -85,7 +87,7 @@ struct MCPCommand: AsyncParsableCommand {
             kernel: KernelConfiguration(
                 interpreter: python.map { .path($0) } ?? .automatic,
                 workingDirectory: cwd.map { URL(fileURLWithPath: $0).standardizedFileURL.path },
-                preludePath: prelude.map { URL(fileURLWithPath: $0).standardizedFileURL.path },
+                prelude: try PreludeArgument.sources(prelude, byDefault: []),
                 limits: ResourceLimits(memoryBytes: memoryLimit?.bytes, cpuSeconds: cpuLimit)),
             environmentPolicy: KernelEnvironmentPolicy(passing: passEnv),
             redactsSecrets: !noRedact,

@@ -119,9 +119,11 @@ private struct Program {
             return fail("\(error)", status: PyrunExit.pythonException, kind: "startFailed")
         }
         json?.writeHello(hello)
-        if let preludeError = hello.preludeError, json == nil {
-            errors.writeLine("pyrun: the prelude raised an exception; running the code anyway")
-            errors.writeLine(preludeError.traceback.joined(separator: "\n"))
+        if json == nil {
+            for failure in hello.preludeFailures {
+                errors.writeLine("pyrun: \(failure); running the code anyway")
+                errors.writeLine(failure.error.traceback.joined(separator: "\n"))
+            }
         }
         if pendingInterrupt.wasRecorded {
             await kernel.shutdown(grace: .zero)
@@ -199,7 +201,9 @@ private struct Program {
             json.writeDone(outcome, executionID: main.id)
             json.writeOutcome(exitCode: status, outcome: outcome, notices: notices)
         } else if !readerGone {
-            printer.showNotices(notices, outcome: outcome, quietWhenExited: true)
+            // A prelude failure was said in full, traceback and all, when the kernel started.
+            let unsaid = notices.filter { if case .preludeFailed = $0.kind { false } else { true } }
+            printer.showNotices(unsaid, outcome: outcome, quietWhenExited: true)
         }
         return status
     }

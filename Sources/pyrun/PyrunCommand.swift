@@ -18,6 +18,7 @@ struct PyrunCommand: AsyncParsableCommand {
             pyrun [options] FILE [ARGS...]
             pyrun [options] - [ARGS...]        (or code piped to standard input)
             pyrun repl [options]               (or plain `pyrun` on a terminal)
+            pyrun test [PATH...] [options]     (Python tests of a prelude, a kernel per file)
             pyrun serve | exec | attach | ls | stop   (shared sessions; see pyrun serve --help)
             pyrun mcp [options]                (an MCP server on stdio, for agents)
             """,
@@ -29,8 +30,8 @@ struct PyrunCommand: AsyncParsableCommand {
             The options of `pyrun run` follow; they are given directly (pyrun --timeout 5 -c ...).
             """,
         subcommands: [
-            RunCommand.self, ReplCommand.self, ServeCommand.self, ExecCommand.self, AttachCommand.self,
-            ListServersCommand.self, StopServerCommand.self, MCPCommand.self,
+            RunCommand.self, ReplCommand.self, TestCommand.self, ServeCommand.self, ExecCommand.self,
+            AttachCommand.self, ListServersCommand.self, StopServerCommand.self, MCPCommand.self,
         ],
         defaultSubcommand: RunCommand.self)
 
@@ -57,7 +58,7 @@ struct PyrunCommand: AsyncParsableCommand {
         } catch {
             if exitCode(for: error) == .validationFailure {
                 OutputSink.standardError.writeLine(fullMessage(for: error))
-                terminateProcess(status: PyrunExit.usage)
+                terminateProcess(status: arguments.first == "test" ? TestCommand.usageStatus : PyrunExit.usage)
             }
             exit(withError: error)
         }

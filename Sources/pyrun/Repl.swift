@@ -74,9 +74,9 @@ actor ReplSession {
                 output.writeLine("Python \(hello.pythonVersion) in a pyrun kernel (\(hello.executable))")
                 output.writeLine("Type /help for session commands; Ctrl-D leaves.")
             }
-            if let preludeError = hello.preludeError {
-                errors.writeLine("pyrun: the prelude raised an exception:")
-                errors.writeLine(preludeError.traceback.joined(separator: "\n"))
+            for failure in hello.preludeFailures {
+                errors.writeLine("pyrun: \(failure):")
+                errors.writeLine(failure.error.traceback.joined(separator: "\n"))
             }
         } catch {
             errors.writeLine("pyrun: \(error)")

@@ -42,8 +42,10 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Option(
         name: .long,
-        help: ArgumentHelp("A Python file run in __main__ of each kernel when it starts.", valueName: "file"))
-    var prelude: String?
+        help: ArgumentHelp(
+            "Helpers each kernel loads when it starts: `default`, a .py file, a directory of them, or `none` (the default). Repeatable; loaded in order.",
+            valueName: "default|none|path"))
+    var prelude: [PreludeArgument] = []
 
     @Option(name: .long, help: ArgumentHelp("Journal entries each session keeps for replay.", valueName: "count"))
     var journalEntries: Int = JournalLimits().maximumEntries
@@ -66,9 +68,7 @@ struct ServeCommand: AsyncParsableCommand {
                 throw ValidationError("--cwd \(cwd): no such directory")
             }
         }
-        if let prelude, !FileManager.default.isReadableFile(atPath: prelude) {
-            throw ValidationError("--prelude \(prelude): no such readable file")
-        }
+        _ = try PreludeArgument.sources(prelude, byDefault: [])
         if let python, python.isEmpty { throw ValidationError("--python needs a path or a name") }
         guard journalEntries > 0 else { throw ValidationError("--journal-entries must be at least 1") }
         guard journalBytes.bytes > 0 else { throw ValidationError("--journal-bytes must be at least 1") }
@@ -78,7 +78,8 @@ struct ServeCommand: AsyncParsableCommand {
         PyrunLogging.bootstrap(verbose: verbose)
         let errors = OutputSink.standardError
         let kernelConfiguration = KernelConfiguration(
-            interpreter: python.map { .path($0) } ?? .automatic, workingDirectory: cwd, preludePath: prelude)
+            interpreter: python.map { .path($0) } ?? .automatic, workingDirectory: cwd,
+            prelude: try PreludeArgument.sources(prelude, byDefault: []))
         // A wrong interpreter is said now, not at the first client's code.
         do {
             _ = try await InterpreterResolver.resolve(

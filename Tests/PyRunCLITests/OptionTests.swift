@@ -26,6 +26,62 @@ import Testing
         }
     }
 
+    @Test func thePlainCommandHasNoPreludeAndDefaultLoadsTheHelpers() async throws {
+        try await withTemporaryDirectory { directory in
+            try "one\n".write(toFile: "\(directory)/notes.txt", atomically: true, encoding: .utf8)
+            let plain = try await runPyrun(["--cwd", directory, "-c", "'read' in dir()"])
+            #expect(plain.stdout == "False\n")
+            let helped = try await runPyrun(["--cwd", directory, "--prelude", "default", "-c", "read('notes.txt')"])
+            #expect(helped.status == 0)
+            #expect(helped.stdout == "1\tone\n")
+            #expect(helped.stderr == "read notes.txt: lines 1-1 of 1\n")  // the helper's status, not output
+            let json = try await runPyrun(["--cwd", directory, "--prelude", "default", "--json", "-c", "read('notes.txt')"])
+            #expect(json.stdout.contains(#""application/vnd.pyrun.status+json":{"lines":1,"offset":1,"op":"read""#))
+        }
+    }
+
+    @Test func preludesComposeInOrderFromFilesAndDirectories() async throws {
+        try await withTemporaryDirectory { directory in
+            try FileManager.default.createDirectory(atPath: "\(directory)/tools", withIntermediateDirectories: true)
+            try "WHO = 'dir a'\n".write(toFile: "\(directory)/tools/a.py", atomically: true, encoding: .utf8)
+            try "WHO = 'dir b'\nB = 1\n".write(toFile: "\(directory)/tools/b.py", atomically: true, encoding: .utf8)
+            try "WHO = 'file'\n".write(toFile: "\(directory)/last.py", atomically: true, encoding: .utf8)
+            let outcome = try await runPyrun([
+                "--prelude", "\(directory)/tools", "--prelude", "default", "--prelude", "\(directory)/last.py",
+                "-c", "WHO, B, callable(grep)",
+            ])
+            #expect(outcome.stdout == "('file', 1, True)\n", "\(outcome.stderr)")
+        }
+    }
+
+    @Test func aPreludeThatRaisesIsSaidAndTheCodeRunsAnyway() async throws {
+        try await withTemporaryDirectory { directory in
+            let broken = "\(directory)/broken.py"
+            try "HALF = 1\nraise KeyError('missing setting')\n".write(toFile: broken, atomically: true, encoding: .utf8)
+            let outcome = try await runPyrun(["--prelude", broken, "--prelude", "default", "-c", "HALF, callable(read)"])
+            #expect(outcome.status == 0)
+            #expect(outcome.stdout == "(1, True)\n")
+            #expect(outcome.stderr.contains("pyrun: the prelude \(broken) raised at line 2: KeyError: 'missing setting'; running the code anyway"))
+            // Said once, at the start: the first result's notice is not printed again.
+            #expect(outcome.stderr.components(separatedBy: "raised at line 2").count == 2, "\(outcome.stderr)")
+        }
+    }
+
+    @Test func aBadPreludeArgumentIsAUsageError() async throws {
+        let missing = try await runPyrun(["--prelude", "/nonexistent/tools.py", "-c", "1"])
+        #expect(missing.status == 2)
+        #expect(missing.stderr.contains("--prelude /nonexistent/tools.py: no such file or directory"))
+        let mixed = try await runPyrun(["--prelude", "none", "--prelude", "default", "-c", "1"])
+        #expect(mixed.status == 2)
+        #expect(mixed.stderr.contains("--prelude none cannot be combined"))
+        #expect(try await runPyrun(["--prelude", "none", "-c", "'read' in dir()"]).stdout == "False\n")
+    }
+
+    @Test func theReplTakesPreludesToo() async throws {
+        let outcome = try await runPyrun(["repl", "--prelude", "default"], input: "callable(sh)\n%reset -f\ncallable(sh)\n")
+        #expect(outcome.stdout == "Out[1]: True\nOut[3]: True\n", "\(outcome.stderr)")
+    }
+
     @Test func envSetsVariablesAndCleanEnvDropsTheRest() async throws {
         let code = "import os; print(os.environ.get('PYRUN_CLI_A'), os.environ.get('PYRUN_CLI_SECRET'))"
         let inherited = try await runPyrun(

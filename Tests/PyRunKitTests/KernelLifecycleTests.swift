@@ -146,7 +146,7 @@ import Darwin
             let configuration = KernelConfiguration(
                 workingDirectory: directory,
                 environment: .clean(setting: ["PYRUN_TEST_VALUE": "42"]),
-                preludePath: prelude)
+                prelude: [.file(URL(fileURLWithPath: prelude))])
             try await withKernel(configuration: configuration) { kernel throws in
                 let result = try await kernel.run(
                     "import os\nprint(os.getcwd())\nprint(os.environ.get('PYRUN_TEST_VALUE'))\nprint('HOSTNAME_SECRET' in os.environ)\nhelper()")
@@ -163,9 +163,12 @@ import Darwin
         try await withTemporaryDirectory { directory throws in
             let prelude = "\(directory)/prelude.py"
             try "raise ValueError('bad prelude')\n".write(toFile: prelude, atomically: true, encoding: .utf8)
-            try await withKernel(configuration: KernelConfiguration(preludePath: prelude)) { kernel throws in
+            let configuration = KernelConfiguration(prelude: [.file(URL(fileURLWithPath: prelude))])
+            try await withKernel(configuration: configuration) { kernel throws in
                 let hello = try await kernel.start()
                 #expect(hello.preludeError?.name == "ValueError")
+                #expect(hello.preludeFailures.first?.file == prelude)
+                #expect(hello.preludeFailures.first?.line == 1)
                 #expect(try await kernel.run("1 + 2").resultText == "3")
             }
         }

@@ -62,13 +62,56 @@ import Testing
         #expect(throws: JSONParseError.self) { try Frame.decode(line: Array("not json".utf8)) }
     }
 
+    @Test func helloCarriesEachPreludeFailureWithItsFileAndLine() throws {
+        let line = #"{"type":"hello","protocol":1,"pid":7,"python":"3.12.1","executable":"/p","cwd":"/w","preludeErrors":[{"file":"/t/a.py","line":5,"ename":"ValueError","evalue":"bad","traceback":["tb"]},{"file":null,"line":null,"ename":"ValueError","evalue":"PYRUN_PRELUDE: not a list","traceback":[]}],"preludeError":{"file":"/t/a.py","line":5,"ename":"ValueError","evalue":"bad","traceback":["tb"]}}"#
+        guard case .hello(let hello) = try Frame.decode(line: Array(line.utf8)) else {
+            Issue.record("not a hello")
+            return
+        }
+        #expect(hello.preludeFailures.map(\.file) == ["/t/a.py", nil])
+        #expect(hello.preludeFailures.first?.line == 5)
+        #expect(hello.preludeError == PythonError(name: "ValueError", value: "bad", traceback: ["tb"]))
+        #expect(hello.preludeFailures.first?.description == "the prelude /t/a.py raised at line 5: ValueError: bad")
+
+        // A runner from before prelude lists sends preludeError alone.
+        let old = #"{"type":"hello","protocol":1,"pid":7,"python":"3.12.1","executable":"/p","cwd":"/w","preludeError":{"ename":"KeyError","evalue":"'x'","traceback":[]}}"#
+        guard case .hello(let oldHello) = try Frame.decode(line: Array(old.utf8)) else {
+            Issue.record("not a hello")
+            return
+        }
+        #expect(oldHello.preludeFailures == [PreludeFailure(file: nil, line: nil, error: PythonError(name: "KeyError", value: "'x'", traceback: []))])
+    }
+
+    @Test func aStatusDisplayDecodesIntoAHelperStatus() {
+        let bundle = MIMEBundle([
+            HelperStatus.mimeType: .object(["op": .string("read"), "path": .string("a.txt"), "lines": .number(2)]),
+            "text/plain": .string("read a.txt: lines 1-2 of 2"),
+        ])
+        let status = HelperStatus(bundle)
+        #expect(status?.op == "read")
+        #expect(status?.path == "a.txt")
+        #expect(status?["lines"]?.intValue == 2)
+        #expect(status?.text == "read a.txt: lines 1-2 of 2")
+        #expect(ExecutionEvent.display(bundle, metadata: nil).helperStatus == status)
+        #expect(ExecutionEvent.stdout("x").helperStatus == nil)
+        // A payload that is text (a runner before +json values) or has no op is no status.
+        #expect(HelperStatus(MIMEBundle([HelperStatus.mimeType: .string("{'op': 'read'}")])) == nil)
+        #expect(HelperStatus(MIMEBundle([HelperStatus.mimeType: .object(["path": .string("a")])])) == nil)
+        #expect(HelperStatus(MIMEBundle(["text/plain": .string("x")])) == nil)
+    }
+
     @Test func everyFrameEncodesToTheLineItIsDecodedFrom() throws {
         let error = PythonError(name: "ValueError", value: "bad", traceback: ["line 1", "ValueError: bad"])
         let frames: [Frame] = [
             .hello(
                 KernelHello(
                     protocolVersion: 1, pid: 42, pythonVersion: "3.12.1", executable: "/usr/bin/python3",
-                    workingDirectory: "/w", preludeError: error, limitsIgnored: ["cpuSeconds"])),
+                    workingDirectory: "/w",
+                    preludeFailures: [
+                        PreludeFailure(file: "/p/tools.py", line: 5, error: error),
+                        PreludeFailure(file: nil, line: nil, error: error),
+                    ],
+                    limitsIgnored: ["cpuSeconds"])),
             .started(id: "e1", executionCount: 3),
             .output(id: "e1", stream: .stdout, text: "out\n"),
             .output(id: "e1", stream: .stderr, text: "err\u{0}é😀"),

@@ -187,7 +187,7 @@ import Testing
     @Test func everyKindOfEntryComesBackFromItsJSON() throws {
         let hello = KernelHello(
             protocolVersion: 1, pid: 4242, pythonVersion: "3.12.1", executable: "/usr/bin/python3",
-            workingDirectory: "/tmp", preludeError: nil, limitsIgnored: [])
+            workingDirectory: "/tmp", preludeFailures: [], limitsIgnored: [])
         let death = KernelDeath(
             cause: .stoppedByPyrun(.interruptNotHonoured(grace: .seconds(2))), status: .signaled(9), processID: 4242,
             executionID: "e3", memory: KernelMemory(lastResidentBytes: 1000, peakResidentBytes: 2000, limitBytes: nil),

@@ -131,4 +131,14 @@ import Darwin
             if lost { #expect(notice.message.contains("session \"data\""), "\(name)") }
         }
     }
+
+    @Test func aPreludeFailureNamesTheFileAndLine() {
+        let failure = PreludeFailure(
+            file: "/w/tools.py", line: 5, error: PythonError(name: "ValueError", value: "bad", traceback: []))
+        let notice = ExecutionReport.Notice(KernelNotice(.preludeFailed([failure])), session: "data")
+        #expect(notice.kind == "prelude_failed")
+        #expect(!notice.stateLost)
+        #expect(notice.message.contains("session \"data\""))
+        #expect(notice.message.contains("the prelude /w/tools.py raised at line 5: ValueError: bad"))
+    }
 }

@@ -68,7 +68,8 @@ extension ExecutionOutcome {
 
 extension KernelNotice {
     /// `{"kind", "key"?, "stateLost", "description"}`, plus the details of the kind
-    /// (`death` for `died`, `omittedBytes` for a truncated collection, …).
+    /// (`death` for `died`, `failures` for `preludeFailed`, `omittedBytes` for a truncated
+    /// collection, …).
     public var json: JSONValue {
         var object: [String: JSONValue] = ["stateLost": .bool(stateLost), "description": .string(description)]
         if let key { object["key"] = .string(key) }
@@ -97,6 +98,9 @@ extension KernelNotice {
         case .runnerRejected(let message):
             kindName = "runnerRejected"
             object["message"] = .string(message)
+        case .preludeFailed(let failures):
+            kindName = "preludeFailed"
+            object["failures"] = .array(failures.map(\.json))
         case .collectedOutputTruncated(let stream, let omitted):
             kindName = "collectedOutputTruncated"
             object["stream"] = .string(stream.rawValue)

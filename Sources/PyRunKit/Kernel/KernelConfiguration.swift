@@ -9,8 +9,9 @@ public struct KernelConfiguration: Sendable, Hashable, CustomStringConvertible {
     public var workingDirectory: String?
     /// The environment variables the kernel sees.
     public var environment: KernelEnvironment
-    /// A Python file executed in `__main__` before the kernel is ready.
-    public var preludePath: String?
+    /// What the kernel loads before its first execution, in order (see `PreludeSource`);
+    /// empty for plain Python.
+    public var prelude: [PreludeSource]
     /// `setrlimit` limits for the kernel.
     public var limits: ResourceLimits
     /// How long the runner may take to say hello.
@@ -24,7 +25,7 @@ public struct KernelConfiguration: Sendable, Hashable, CustomStringConvertible {
         interpreter: InterpreterChoice = .automatic,
         workingDirectory: String? = nil,
         environment: KernelEnvironment = .inherit,
-        preludePath: String? = nil,
+        prelude: [PreludeSource] = [],
         limits: ResourceLimits = .none,
         startupTimeout: Duration = .seconds(30),
         interruptGrace: Duration = .seconds(2)
@@ -32,7 +33,7 @@ public struct KernelConfiguration: Sendable, Hashable, CustomStringConvertible {
         self.interpreter = interpreter
         self.workingDirectory = workingDirectory
         self.environment = environment
-        self.preludePath = preludePath
+        self.prelude = prelude
         self.limits = limits
         self.startupTimeout = startupTimeout
         self.interruptGrace = interruptGrace
@@ -47,7 +48,7 @@ public struct KernelConfiguration: Sendable, Hashable, CustomStringConvertible {
         var parts = ["interpreter \(interpreter)"]
         if let workingDirectory { parts.append("working directory \(workingDirectory)") }
         parts.append("environment \(environment)")
-        if let preludePath { parts.append("prelude \(preludePath)") }
+        if !prelude.isEmpty { parts.append("prelude \(prelude.map(\.description).joined(separator: " + "))") }
         if limits != .none { parts.append("limits \(limits)") }
         parts.append("startup timeout \(startupTimeout.formattedSeconds)")
         parts.append("interrupt grace \(interruptGrace.formattedSeconds)")
@@ -62,8 +63,11 @@ public struct KernelConfiguration: Sendable, Hashable, CustomStringConvertible {
             changes.append("working directory \(old.workingDirectory ?? "(host's)") → \(new.workingDirectory ?? "(host's)")")
         }
         if old.environment != new.environment { changes.append("environment") }
-        if old.preludePath != new.preludePath {
-            changes.append("prelude \(old.preludePath ?? "(none)") → \(new.preludePath ?? "(none)")")
+        if old.prelude != new.prelude {
+            func shown(_ prelude: [PreludeSource]) -> String {
+                prelude.isEmpty ? "(none)" : prelude.map(\.description).joined(separator: " + ")
+            }
+            changes.append("prelude \(shown(old.prelude)) → \(shown(new.prelude))")
         }
         if old.limits != new.limits { changes.append("limits \(old.limits) → \(new.limits)") }
         if old.startupTimeout != new.startupTimeout || old.interruptGrace != new.interruptGrace {
@@ -73,16 +77,15 @@ public struct KernelConfiguration: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// The runner's environment: the chosen variables plus the `PYRUN_*` options.
-    func runnerEnvironment(base: [String: String]) -> [String: String] {
+    /// - Throws: `KernelError` when the default prelude cannot be installed.
+    func runnerEnvironment(base: [String: String]) throws(KernelError) -> [String: String] {
         // The runner's options come from this configuration only, never from the host's own.
         var variables = environment.resolved(base: base)
         for option in ["PYRUN_CWD", "PYRUN_PRELUDE", "PYRUN_LIMITS"] { variables.removeValue(forKey: option) }
         if let workingDirectory {
             variables["PYRUN_CWD"] = InterpreterResolver.absolutePath(workingDirectory, relativeTo: nil)
         }
-        if let preludePath {
-            variables["PYRUN_PRELUDE"] = InterpreterResolver.absolutePath(preludePath, relativeTo: nil)
-        }
+        if let prelude = try prelude.runnerSpecification() { variables["PYRUN_PRELUDE"] = prelude }
         if let limits = limits.environmentValue { variables["PYRUN_LIMITS"] = limits }
         // Figures render off-screen unless the user chose a backend: a kernel has no display.
         if variables["MPLBACKEND"] == nil { variables["MPLBACKEND"] = "Agg" }

@@ -24,6 +24,18 @@ public enum KernelEnvironment: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// The same choice with `variables` set as well (replacing any of the same name).
+    public func updating(_ variables: [String: String]) -> KernelEnvironment {
+        switch self {
+        case .inherit:
+            .inheritUpdating(variables)
+        case .inheritUpdating(let updates):
+            .inheritUpdating(updates.merging(variables) { _, new in new })
+        case .clean(let allowed, let setting):
+            .clean(allowing: allowed, setting: setting.merging(variables) { _, new in new })
+        }
+    }
+
     /// The variables this choice gives, starting from the host's `base`.
     public func resolved(base: [String: String]) -> [String: String] {
         switch self {

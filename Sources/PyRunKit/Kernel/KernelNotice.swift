@@ -26,6 +26,9 @@ public struct KernelNotice: Sendable, Hashable, CustomStringConvertible {
         case shutDownBeforeStart
         /// The runner refused the request with this message.
         case runnerRejected(message: String)
+        /// Part of the kernel's prelude raised while the kernel started: the rest loaded and
+        /// the kernel is usable. The first execution of each kernel process carries it.
+        case preludeFailed([PreludeFailure])
         /// The collected output of one stream went past `ExecutionOptions.collectedOutputLimit`:
         /// its head and tail are kept, and `omittedBytes` in between are not.
         case collectedOutputTruncated(stream: OutputStream, omittedBytes: Int)
@@ -47,7 +50,7 @@ public struct KernelNotice: Sendable, Hashable, CustomStringConvertible {
     public var stateLost: Bool {
         switch kind {
         case .evicted, .culled, .shutDown, .reset, .configurationChanged, .died, .shutDownBeforeStart: true
-        case .timedOut, .cancelledBeforeStart, .runnerRejected, .collectedOutputTruncated: false
+        case .timedOut, .cancelledBeforeStart, .runnerRejected, .preludeFailed, .collectedOutputTruncated: false
         }
     }
 
@@ -83,6 +86,9 @@ public struct KernelNotice: Sendable, Hashable, CustomStringConvertible {
             return "\(subject) was shut down before this execution ran"
         case .runnerRejected(let message):
             return "the runner rejected the request: \(message)"
+        case .preludeFailed(let failures):
+            let what = failures.map(\.description).joined(separator: "; ")
+            return "\(subject) started with an incomplete prelude (\(what)); the rest of it loaded"
         case .collectedOutputTruncated(let stream, let omitted):
             return "\(ByteFormat.text(omitted)) in the middle of \(stream.rawValue) were not kept (the collected output keeps its first and last \(stream.rawValue) bytes within ExecutionOptions.collectedOutputLimit)"
         }

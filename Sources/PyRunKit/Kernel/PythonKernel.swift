@@ -443,6 +443,7 @@ public actor PythonKernel {
             throw KernelError(.startupFailed, "the runner \(death.status) right after saying hello\(Self.detail(death.diagnostics))")
         }
         runner.hello = hello
+        runner.preludeNoticeDue = !hello.preludeFailures.isEmpty
         executionCount = 0
         if !runner.startupNoise.isEmpty {
             keepLateOutput(LateOutput(executionID: nil, stream: .stderr, text: runner.startupNoiseText))
@@ -503,6 +504,12 @@ public actor PythonKernel {
         }
         state = .busy(runner, next)
         runner.lastExecutionID = next.id
+        if runner.preludeNoticeDue, !next.options.silent, let hello = runner.hello {
+            // The first result a caller sees says the helpers it may expect are not all there
+            // (a host's silent set-up would swallow it).
+            runner.preludeNoticeDue = false
+            next.deliver(.notice(KernelNotice(.preludeFailed(hello.preludeFailures))))
+        }
         if let timeout = next.options.timeout {
             let id = next.id
             next.timeoutTask = Task {
@@ -792,7 +799,7 @@ public actor PythonKernel {
 
     /// Resolves the interpreter, spawns the runner and waits for its `hello`.
     private func launch(_ attempt: StartAttempt) async throws(KernelError) -> KernelHello {
-        let environment = configuration.runnerEnvironment(base: ProcessInfo.processInfo.environment)
+        let environment = try configuration.runnerEnvironment(base: ProcessInfo.processInfo.environment)
         // A real interpreter binary starts without a probe: its hello says what it is. A
         // script (a shim) is probed once per process for the binary behind it. Later starts
         // of this kernel spawn the real executable either way.

@@ -74,27 +74,32 @@ struct RunnerInstallation: Sendable, Hashable {
     }
 
     /// Writes `source` as `runner_<hash>.py` unless a file with exactly that content is there.
-    /// A file that differs (a torn or edited copy, another source with the same name) is
-    /// replaced atomically, and its cached bytecode removed: Python checks a `.pyc` against
-    /// the source's size and modification second only, which a same-size rewrite within the
-    /// second would pass.
     static func install(_ source: [UInt8], into directory: String) throws(KernelError) -> RunnerInstallation {
         let installation = RunnerInstallation(
             directory: directory, moduleName: "runner_" + String(contentHash(source), radix: 16))
-        if fileHolds(installation.path, exactly: source) { return installation }
-        let temporary = "\(installation.path).\(getpid()).tmp"
+        try writeOnce(source, to: installation.path)
+        return installation
+    }
+
+    /// Writes `bytes` to `path` (a `.py` file) unless a file with exactly that content is
+    /// there. A file that differs (a torn or edited copy, another source with the same name)
+    /// is replaced atomically, so a concurrent start never reads half a file, and its cached
+    /// bytecode removed: Python checks a `.pyc` against the source's size and modification
+    /// second only, which a same-size rewrite within the second would pass.
+    static func writeOnce(_ bytes: [UInt8], to path: String) throws(KernelError) {
+        if fileHolds(path, exactly: bytes) { return }
+        let temporary = "\(path).\(getpid()).tmp"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard fd >= 0 else {
             throw KernelError(.runnerInstallFailed, "cannot write \(temporary): \(String(cString: strerror(errno)))")
         }
-        let written = writeAll(fd, source)
+        let written = writeAll(fd, bytes)
         close(fd)
-        guard written, rename(temporary, installation.path) == 0 else {
+        guard written, rename(temporary, path) == 0 else {
             unlink(temporary)
-            throw KernelError(.runnerInstallFailed, "cannot write the runner to \(installation.path)")
+            throw KernelError(.runnerInstallFailed, "cannot write \(path)")
         }
-        removeCachedBytecode(of: installation)
-        return installation
+        removeCachedBytecode(of: path)
     }
 
     /// Whether the file at `path` has exactly `content`: the bytes compared, not a digest of
@@ -137,11 +142,14 @@ struct RunnerInstallation: Sendable, Hashable {
         return true
     }
 
-    /// Removes `__pycache__/<module>.*.pyc`, left from a file this installation replaced.
-    private static func removeCachedBytecode(of installation: RunnerInstallation) {
-        let cache = "\(installation.directory)/__pycache__"
+    /// Removes `__pycache__/<stem>.*.pyc` beside the `.py` file at `path`, left from a file
+    /// that was just replaced.
+    private static func removeCachedBytecode(of path: String) {
+        let file = URL(fileURLWithPath: path)
+        let stem = file.deletingPathExtension().lastPathComponent
+        let cache = file.deletingLastPathComponent().appendingPathComponent("__pycache__").path
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: cache) else { return }
-        for name in names where name.hasPrefix(installation.moduleName + ".") && name.hasSuffix(".pyc") {
+        for name in names where name.hasPrefix(stem + ".") && name.hasSuffix(".pyc") {
             unlink("\(cache)/\(name)")
         }
     }

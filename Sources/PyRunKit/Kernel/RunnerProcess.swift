@@ -20,6 +20,8 @@ final class RunnerProcess {
     var frameChannelLossCheck: Task<Void, Never>?
     /// The execution that ran last: late output is attributed to it.
     var lastExecutionID: String?
+    /// Its prelude failed in part, and no execution has said so yet.
+    var preludeNoticeDue = false
     /// The highest `peakRssBytes` a `done` reported.
     var reportedPeakResidentBytes: Int?
     /// What the interpreter wrote on the frame channel before `hello` (a `sitecustomize` that

@@ -10,15 +10,19 @@ public struct KernelHello: Sendable, Hashable, CustomStringConvertible {
     public var executable: String
     /// The runner's working directory, after `KernelConfiguration.workingDirectory` was applied.
     public var workingDirectory: String
-    /// Set when the prelude raised; the kernel is still usable.
-    public var preludeError: PythonError?
+    /// The prelude sources that raised while loading, in load order (empty when all
+    /// loaded); the kernel is still usable.
+    public var preludeFailures: [PreludeFailure]
     /// Resource limits the platform does not enforce.
     public var limitsIgnored: [String]
+
+    /// The first prelude failure's exception, if any source failed.
+    public var preludeError: PythonError? { preludeFailures.first?.error }
 
     /// "Python 3.12.1, pid 4242, /usr/bin/python3 in /work".
     public var description: String {
         var text = "Python \(pythonVersion), pid \(pid), \(executable) in \(workingDirectory)"
-        if let preludeError { text += "; the prelude raised \(preludeError)" }
+        for failure in preludeFailures { text += "; \(failure)" }
         if !limitsIgnored.isEmpty { text += "; limits not enforced: \(limitsIgnored.joined(separator: ", "))" }
         return text
     }
@@ -175,6 +179,9 @@ enum FrameField {
     static let executable = "executable"
     static let cwd = "cwd"
     static let preludeError = "preludeError"
+    static let preludeErrors = "preludeErrors"
+    static let file = "file"
+    static let line = "line"
     static let limitsIgnored = "limitsIgnored"
     static let executionCount = "executionCount"
     static let data = "data"
@@ -242,7 +249,7 @@ extension Frame {
                     pythonVersion: json[F.python]?.stringValue ?? "",
                     executable: json[F.executable]?.stringValue ?? "",
                     workingDirectory: json[F.cwd]?.stringValue ?? "",
-                    preludeError: json[F.preludeError].flatMap(PythonError.init(json:)),
+                    preludeFailures: PreludeFailure.list(inHello: json),
                     limitsIgnored: json[F.limitsIgnored]?.arrayValue?.compactMap(\.stringValue) ?? []))
         case FrameType.started:
             guard let id, let count = json[F.executionCount]?.intValue else { return nil }
@@ -330,7 +337,10 @@ extension Frame {
                 F.python: .string(hello.pythonVersion), F.executable: .string(hello.executable),
                 F.cwd: .string(hello.workingDirectory),
             ]
-            if let preludeError = hello.preludeError { fields[F.preludeError] = preludeError.json }
+            if let first = hello.preludeFailures.first {
+                fields[F.preludeErrors] = .array(hello.preludeFailures.map(\.json))
+                fields[F.preludeError] = first.json
+            }
             if !hello.limitsIgnored.isEmpty { fields[F.limitsIgnored] = .array(hello.limitsIgnored.map { .string($0) }) }
             return object(FrameType.hello, nil, fields)
         case .started(let id, let count):
@@ -413,5 +423,29 @@ extension PythonError {
             FrameField.errorName: .string(name), FrameField.errorValue: .string(value),
             FrameField.traceback: .array(traceback.map { .string($0) }),
         ])
+    }
+}
+
+extension PreludeFailure {
+    /// The failures a `hello` reports: `preludeErrors`, or the single `preludeError` of a
+    /// runner from before prelude lists.
+    static func list(inHello hello: JSONValue) -> [PreludeFailure] {
+        if let entries = hello[FrameField.preludeErrors]?.arrayValue {
+            return entries.compactMap(PreludeFailure.init(json:))
+        }
+        return hello[FrameField.preludeError].flatMap(PreludeFailure.init(json:)).map { [$0] } ?? []
+    }
+
+    init?(json: JSONValue) {
+        guard let error = PythonError(json: json) else { return nil }
+        self.init(file: json[FrameField.file]?.stringValue, line: json[FrameField.line]?.intValue, error: error)
+    }
+
+    /// `{"file", "line", "ename", "evalue", "traceback"}`, as in `hello.preludeErrors`.
+    public var json: JSONValue {
+        var object = error.json.objectValue ?? [:]
+        object[FrameField.file] = file.map(JSONValue.string) ?? .null
+        object[FrameField.line] = line.map { .number(Double($0)) } ?? .null
+        return .object(object)
     }
 }

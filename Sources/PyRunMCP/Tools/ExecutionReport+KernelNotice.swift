@@ -48,6 +48,11 @@ extension ExecutionReport.Notice {
             self.init(kind: "closed", stateLost: lost, message: "\(name) was closed before this code ran; it did not run")
         case .runnerRejected(let message):
             self.init(kind: "rejected", stateLost: lost, message: "the interpreter rejected the request: \(message)")
+        case .preludeFailed(let failures):
+            let what = failures.map(\.description).joined(separator: "; ")
+            self.init(
+                kind: "prelude_failed", stateLost: lost,
+                message: "part of the helpers \(name) loads at its start failed (\(what)); the rest loaded and the code ran")
         case .collectedOutputTruncated:
             self.init(kind: "output_truncated", stateLost: lost, message: notice.description)
         }

@@ -50,8 +50,14 @@ enum ColdStartScenario {
     /// Seconds from a new kernel to its `1+1` result; the kernel is then shut down, untimed.
     @discardableResult
     static func startedKernelAnswer(_ context: BenchContext) async throws -> Double {
+        try await startedKernelAnswer(context.kernelConfiguration)
+    }
+
+    /// The same for a kernel of `configuration`.
+    @discardableResult
+    static func startedKernelAnswer(_ configuration: KernelConfiguration) async throws -> Double {
         let stopwatch = Stopwatch()
-        let kernel = PythonKernel(configuration: context.kernelConfiguration)
+        let kernel = PythonKernel(configuration: configuration)
         try await kernel.start()
         try expectTwo(await kernel.run("1+1"))
         let elapsed = stopwatch.seconds

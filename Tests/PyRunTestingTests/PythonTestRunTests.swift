@@ -1,0 +1,249 @@
+import Foundation
+import PyRunKit
+import PyRunTesting
+import Testing
+
+/// `PythonTestRun`, the orchestrator behind `pyrun test`, on test trees written for each case.
+@Suite struct PythonTestRunTests {
+    /// Every test in these trees appends "pid cwd" to $PYRUN_TEST_TRACE, so a test can check
+    /// that no kernel and no workspace outlived the run.
+    static let tracer = """
+        import os as _os
+        def _trace():
+            with open(_os.environ['PYRUN_TEST_TRACE'], 'a') as f:
+                f.write('%d %s\\n' % (_os.getpid(), _os.getcwd()))
+        _trace()
+
+        """
+
+    /// Writes `files` under `root`, creating directories.
+    private func write(_ files: [String: String], under root: String) throws {
+        for (path, text) in files {
+            let url = URL(fileURLWithPath: "\(root)/\(path)")
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try text.write(to: url, atomically: true, encoding: .utf8)
+        }
+    }
+
+    private func options(_ root: String, trace: String, _ change: (inout PythonTestRun.Options) -> Void = { _ in })
+        -> PythonTestRun.Options
+    {
+        var options = PythonTestRun.Options(
+            paths: [root], jobs: 2, timeout: .seconds(2),
+            configuration: KernelConfiguration(environment: .inheritUpdating(["PYRUN_TEST_TRACE": trace]), interruptGrace: .seconds(2)))
+        change(&options)
+        return options
+    }
+
+    private func report(_ result: PythonTestRunResult, _ name: String) throws -> PythonTestFileReport {
+        try #require(result.reports.first { $0.unit.description.hasSuffix(name) }, "no report for \(name)")
+    }
+
+    private func outcomes(_ report: PythonTestFileReport) -> [String: PythonTestOutcome] {
+        Dictionary(report.records.map { ($0.name, $0.outcome) }) { first, _ in first }
+    }
+
+    /// Every kernel pid and workspace the trace names is gone.
+    private func expectNothingLeft(_ trace: String) async throws {
+        let lines = try String(contentsOfFile: trace, encoding: .utf8).split(separator: "\n")
+        #expect(!lines.isEmpty)
+        for line in lines {
+            let parts = line.split(separator: " ", maxSplits: 1).map(String.init)
+            let pid = try #require(Int32(parts[0]))
+            #expect(await waitUntilGone(pid), "kernel \(pid) outlived the run")
+            #expect(!FileManager.default.fileExists(atPath: parts[1]), "workspace \(parts[1]) outlived the run")
+        }
+    }
+
+    @Test func failuresShowTheirValuesAndEachFileFailsAlone() async throws {
+        try await withTemporaryDirectory { root throws in
+            try write(
+                [
+                    "tests/test_math.py": Self.tracer + """
+                        def test_adds():
+                            assert 1 + 1 == 2
+
+                        def test_compares_lists():
+                            got = [1, 2, 3]
+                            print('computing')
+                            assert got == [1, 2, 4]
+
+                        def test_skips():
+                            skip('not here')
+
+                        class TestGroup:
+                            def test_in_class(self):
+                                assert read('data.txt') == '1\\tfrom fixtures\\n'
+
+                        def helper_not_a_test():
+                            raise AssertionError('never collected')
+                        """,
+                    "tests/test_broken.py": Self.tracer + "def test_never(:\n    pass\n",
+                    "tests/fixtures/data.txt": "from fixtures\n",
+                    "tests/sub/test_nested.py": Self.tracer + "def test_nested():\n    assert not ls('.')\n",
+                    "tests/helpers.py": "raise RuntimeError('not a test file, never loaded')\n",
+                ], under: root)
+            let trace = "\(root)/trace"
+            let run = try PythonTestRun(options(root, trace: trace))
+            #expect(run.units.map(\.description).map { $0.replacingOccurrences(of: root + "/", with: "") }
+                == ["tests/test_broken.py", "tests/test_math.py", "tests/sub/test_nested.py"])
+            let result = await run.run()
+
+            let math = try report(result, "test_math.py")
+            #expect(outcomes(math) == [
+                "test_adds": .passed, "test_compares_lists": .failed, "test_skips": .skipped, "test_in_class": .passed,
+            ])
+            let failed = try #require(math.records.first { $0.name == "test_compares_lists" })
+            #expect(failed.assertion?.evaluated == "[1, 2, 3] == [1, 2, 4]")
+            #expect(failed.assertion?.values.first == PythonAssertion.Part(source: "got", value: "[1, 2, 3]"))
+            #expect(failed.stdout == "computing\n")
+            #expect(failed.traceback.contains { $0.contains("assert got == [1, 2, 4]") })
+            #expect(math.records.first { $0.name == "test_in_class" }?.className == "TestGroup")
+
+            let broken = try report(result, "test_broken.py")
+            #expect(broken.collectionError?.exceptionName == "SyntaxError")
+            #expect(broken.collectionError?.line == 1 + Self.tracer.split(separator: "\n", omittingEmptySubsequences: false).count - 1)
+            #expect(broken.records.isEmpty)
+            // The empty workspace of a file without fixtures beside it.
+            #expect(outcomes(try report(result, "test_nested.py")) == ["test_nested": .passed])
+
+            #expect(result.counts.passed == 3)
+            #expect(result.counts.failed == 1)
+            #expect(result.counts.skipped == 1)
+            #expect(result.counts.errors == 1)
+            #expect(result.exitStatus == 1)
+            #expect(PythonTestText.closingLine(result).hasPrefix("3 passed, 1 failed, 1 skipped, 1 error in "))
+            try await expectNothingLeft(trace)
+        }
+    }
+
+    @Test func aTestThatHangsIsInterruptedAtTheTimeoutAndTheRunGoesOn() async throws {
+        try await withTemporaryDirectory { root throws in
+            try write(
+                [
+                    "test_hangs.py": Self.tracer + """
+                        import signal, time
+
+                        def test_sleeps():
+                            time.sleep(60)
+
+                        def test_ignores_the_interrupt():
+                            signal.signal(signal.SIGINT, signal.SIG_IGN)
+                            time.sleep(60)
+
+                        def test_runs_after():
+                            _trace()
+                            assert True
+                        """
+                ], under: root)
+            let trace = "\(root)/trace"
+            let result = await (try PythonTestRun(options(root, trace: trace) { $0.timeout = .seconds(1) })).run()
+            let hangs = try report(result, "test_hangs.py")
+            #expect(outcomes(hangs) == ["test_sleeps": .timedOut, "test_ignores_the_interrupt": .timedOut, "test_runs_after": .passed])
+            let sleeps = try #require(hangs.records.first)
+            #expect(sleeps.message == "timed out after 1 s and was interrupted")
+            #expect(sleeps.traceback.contains { $0.contains("time.sleep(60)") })  // where it hung
+            #expect(hangs.records[1].message == "timed out after 1 s and ignored the interrupt: its kernel was killed")
+            #expect(hangs.kernelReplacements == 1)
+            #expect(result.exitStatus == 1)
+            #expect(PythonTestText.closingLine(result).hasPrefix("1 passed, 2 failed (2 timed out) in "))
+            // The last test ran in a second kernel, in a workspace of its own.
+            let traced = try String(contentsOfFile: trace, encoding: .utf8).split(separator: "\n")
+            #expect(Set(traced.map { $0.split(separator: " ")[0] }).count == 2)
+            try await expectNothingLeft(trace)
+        }
+    }
+
+    @Test func keywordsStopAtFirstFailureAndExitStatuses() async throws {
+        try await withTemporaryDirectory { root throws in
+            try write(
+                [
+                    "test_a.py": "def test_alpha_ok():\n    pass\n\ndef test_alpha_bad():\n    assert False\n\ndef test_beta():\n    pass\n",
+                    "test_b.py": "def test_gamma():\n    pass\n",
+                ], under: root)
+            let trace = "\(root)/trace"
+            let selected = await (try PythonTestRun(options(root, trace: trace) { $0.keyword = "alpha and not bad" })).run()
+            #expect(selected.reports.flatMap(\.records).map(\.name) == ["test_alpha_ok"])
+            #expect(selected.counts.deselected == 3)
+            #expect(selected.exitStatus == 0)
+
+            let none = await (try PythonTestRun(options(root, trace: trace) { $0.keyword = "zeta" })).run()
+            #expect(none.exitStatus == 5)
+
+            let bad = await (try PythonTestRun(options(root, trace: trace) { $0.keyword = "alpha and (" })).run()
+            #expect(bad.exitStatus == 4)
+            #expect(bad.usageError?.contains("expected") == true)
+
+            let first = await (try PythonTestRun(options(root, trace: trace) {
+                $0.stopAtFirstFailure = true
+                $0.jobs = 1
+            })).run()
+            #expect(first.reports.flatMap(\.records).map(\.name) == ["test_alpha_ok", "test_alpha_bad"])
+            #expect(first.exitStatus == 1)
+
+            #expect(throws: PythonTestRunError.self) { try PythonTestRun(options("\(root)/missing", trace: trace)) }
+            let empty = "\(root)/empty"
+            try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
+            #expect(await (try PythonTestRun(options(empty, trace: trace))).run().exitStatus == 5)
+        }
+    }
+
+    @Test func thePreludesDoctestsRunAsAUnitOfTheirOwn() async throws {
+        try await withTemporaryDirectory { root throws in
+            try write(
+                [
+                    "tools.py": """
+                        def double(x):
+                            '''Twice x.
+
+                            >>> double(2)
+                            4
+                            >>> double('ab')
+                            'abab!'
+                            '''
+                            return x * 2
+                        """
+                ], under: root)
+            let tools = URL(fileURLWithPath: "\(root)/tools.py")
+            let options = PythonTestRun.Options(
+                paths: [], prelude: [.file(tools)], doctestModules: PreludeSource.file(tools).moduleNames(), jobs: 1)
+            let result = await (try PythonTestRun(options)).run()
+            let doctests = try report(result, "doctests of tools")
+            #expect(doctests.records.map(\.outcome) == [.failed])
+            #expect(doctests.records.first?.traceback.joined(separator: "\n").contains("'abab!'") == true)
+            #expect(result.exitStatus == 1)
+        }
+    }
+
+    @Test func cancellingTheRunInterruptsItsTests() async throws {
+        try await withTemporaryDirectory { root throws in
+            try write(
+                ["test_slow.py": Self.tracer + "import time\n\ndef test_slow():\n    _trace()\n    time.sleep(60)\n\ndef test_never():\n    pass\n"],
+                under: root)
+            let trace = "\(root)/trace"
+            let run = try PythonTestRun(options(root, trace: trace) { $0.timeout = nil })
+            let task = Task { await run.run() }
+            // Once the test is in its sleep (it traced itself twice: at import, then in the test).
+            let started = await poll(seconds: 90) {
+                ((try? String(contentsOfFile: trace, encoding: .utf8)) ?? "").split(separator: "\n").count >= 2
+            }
+            #expect(started)
+            task.cancel()
+            let result = await task.value
+            #expect(result.interrupted)
+            #expect(result.exitStatus == 2)
+            #expect(result.reports.flatMap(\.records).map(\.outcome) == [.interrupted])
+            try await expectNothingLeft(trace)
+        }
+    }
+}
+
+/// Polls `condition` every 20 ms for at most `seconds`: a liveness bound.
+func poll(seconds: Double, _ condition: () -> Bool) async -> Bool {
+    let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+    while ContinuousClock.now < deadline {
+        if condition() { return true }
+        try? await Task.sleep(for: .milliseconds(20))
+    }
+    return condition()
+}
