@@ -164,6 +164,7 @@ public actor KernelPool {
     public func reset(_ key: String = KernelPool.defaultKey) async throws {
         guard let old = entries[key], !closed else { return }
         let fresh = KeyedKernel(key: key, configuration: old.configuration, kernel: makeKernel(old.configuration))
+        await fresh.kernel.serve(poolKey: key, hostFunctions: old.configuration.hostFunctions)
         fresh.pendingNotices.append(KernelNotice(.reset, key: key))
         entries[key] = fresh
         emit(key, .restarted(.reset))
@@ -313,6 +314,11 @@ public actor KernelPool {
             if wanted == nil || wanted == entry.configuration {
                 entry.inFlight += 1
                 entry.touch()
+                if let wanted, !wanted.hostFunctions.isEmpty {
+                    // Equal declarations, perhaps other handlers: the newest serve the key.
+                    entry.configuration = wanted
+                    await entry.kernel.serve(poolKey: key, hostFunctions: wanted.hostFunctions)
+                }
                 return entry
             }
         }
@@ -326,6 +332,7 @@ public actor KernelPool {
             fresh = KeyedKernel(key: key, configuration: configuration, kernel: makeKernel(configuration))
         }
         fresh.inFlight += 1
+        await fresh.kernel.serve(poolKey: key, hostFunctions: configuration.hostFunctions)
         let replaced = entries[key]
         entries[key] = fresh
         if let replaced {
@@ -495,7 +502,8 @@ public actor KernelPool {
 /// A live key: its kernel, configuration and bookkeeping. Confined to the pool actor.
 private final class KeyedKernel {
     let key: String
-    let configuration: KernelConfiguration
+    /// The key's configuration; its host functions' handlers are the ones given last.
+    var configuration: KernelConfiguration
     let kernel: PythonKernel
     /// The pid of the process that holds the key's state; nil before the first start.
     var processID: Int32?
