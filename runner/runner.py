@@ -1777,10 +1777,13 @@ class _HostCall:
 class _HostCalls:
     """Calls in flight and the host's declared functions.
 
-    `lock` is taken before any output lock and held while a `call` or
-    `call_cancel` frame is written, so the host reads a call's cancellation
-    after the call and before the execution's `done`."""
+    `sending` is held while a `call` or `call_cancel` frame is written (it
+    comes before any output lock), so the host reads a call's cancellation
+    after the call and before the execution's `done`.  `lock` guards
+    `pending` for moments only: the reader thread, which delivers replies,
+    never waits for a write."""
 
+    sending = threading.Lock()
     lock = threading.Lock()
     pending = {}  # callId -> _HostCall
     counter = 0
@@ -1807,15 +1810,16 @@ def _call_host(function: str, args: dict):
     try:
         main = _begin_critical()  # a SIGINT waits until the frame is out
         try:
-            with _HostCalls.lock:
-                if st.phase != USER:
-                    raise HostCallError(
-                        function, "NoExecution",
-                        "no execution is running: the host answers calls only while the code of an "
-                        "execution runs (this call came after its execution ended)")
-                _HostCalls.counter += 1
-                call = _HostCall("c%d" % _HostCalls.counter, function)
-                _HostCalls.pending[call.id] = call
+            with _HostCalls.sending:
+                with _HostCalls.lock:
+                    if st.phase != USER:
+                        raise HostCallError(
+                            function, "NoExecution",
+                            "no execution is running: the host answers calls only while the code of an "
+                            "execution runs (this call came after its execution ended)")
+                    _HostCalls.counter += 1
+                    call = _HostCall("c%d" % _HostCalls.counter, function)
+                    _HostCalls.pending[call.id] = call
                 _sync_fds()  # what the code printed before the call comes first
                 OUT.flush(({"type": "call", "id": call.exec_id, "callId": call.id, "name": function,
                             "args": args},))
@@ -1840,19 +1844,24 @@ def _call_host(function: str, args: dict):
 def _end_host_calls(reason, ids=None, serial=None) -> None:
     """End waiting calls without the host's answer (all of them, those in
     `ids`, or those of execution `serial`) and send `call_cancel` for each."""
-    with _HostCalls.lock:
-        pending = _HostCalls.pending
-        if ids is None:
-            ids = [c.id for c in pending.values() if serial is None or c.serial == serial]
-        ended = [pending.pop(i) for i in ids if i in pending]
-        if not ended:
-            return
-        try:
-            OUT.flush(tuple({"type": "call_cancel", "id": c.exec_id, "callId": c.id} for c in ended))
-        finally:
-            for c in ended:
-                c.answer = reason
-                c.answered.release()
+    main = _begin_critical()  # a second SIGINT must not leave a call popped but waiting
+    try:
+        with _HostCalls.sending:
+            with _HostCalls.lock:
+                pending = _HostCalls.pending
+                if ids is None:
+                    ids = [c.id for c in pending.values() if serial is None or c.serial == serial]
+                ended = [pending.pop(i) for i in ids if i in pending]
+            if not ended:
+                return
+            try:
+                OUT.flush(tuple({"type": "call_cancel", "id": c.exec_id, "callId": c.id} for c in ended))
+            finally:
+                for c in ended:
+                    c.answer = reason
+                    c.answered.release()
+    finally:
+        _end_critical(main)
 
 
 def _interrupt_host_calls(serial: int) -> None:
@@ -3331,6 +3340,7 @@ def _after_fork_in_child() -> None:
     OUT.segments = []
     OUT.size = 0
     OUT.head = None
+    _HostCalls.sending = threading.Lock()
     _HostCalls.lock = threading.Lock()
     _HostCalls.pending = {}
     STATE.main_ident = threading.get_ident()
