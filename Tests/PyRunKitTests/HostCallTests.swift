@@ -305,12 +305,13 @@ private let readSchema: JSONValue = .object([
     // MARK: - Timeouts
 
     @Test func theExecutionTimeoutDoesNotCountTimeInsideHostCalls() async throws {
-        let slow = HostFunction(name: "slow", summary: "Takes 1.5 s.") { _ in
-            try await Task.sleep(for: .milliseconds(1500))
+        // Two calls of 2 s each in an execution allowed 3 s: only the time outside them counts.
+        let slow = HostFunction(name: "slow", summary: "Takes 2 s.") { _ in
+            try await Task.sleep(for: .seconds(2))
             return .string("done")
         }
         try await withKernel(configuration: configuration(slow)) { kernel throws in
-            let options = ExecutionOptions(timeout: .seconds(1))
+            let options = ExecutionOptions(timeout: .seconds(3))
             let result = try await kernel.run("host.slow() + host.slow()", options: options)
             #expect(result.status == .ok)
             #expect(result.resultText == "'donedone'")

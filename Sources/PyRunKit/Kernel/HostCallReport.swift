@@ -69,6 +69,9 @@ public struct HostCallReport: Sendable, Hashable, CustomStringConvertible {
         self.outcome = outcome
     }
 
-    /// "host.read returned in 0.012 s (c3)".
-    public var description: String { "host.\(function) \(outcome) in \(duration.formattedSeconds) (\(callID))" }
+    /// "host.read returned in 12.3 ms (c3)".
+    public var description: String {
+        let took = duration < .seconds(1) ? "\((duration.milliseconds * 10).rounded() / 10) ms" : duration.formattedSeconds
+        return "host.\(function) \(outcome) in \(took) (\(callID))"
+    }
 }
