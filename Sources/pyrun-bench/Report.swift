@@ -11,7 +11,8 @@ enum FigureUnit: String, Codable, Sendable {
 /// One row of the table: a figure measured through PyRunKit, next to its floor and Jupyter.
 /// Lower is better for every figure.
 struct Figure: Encodable, Sendable {
-    /// Section number of issue 5 (1 cold start … 7 CLI); 8 the shared sessions, 9 `pyrun mcp` (issue 12).
+    /// Section number of issue 5 (1 cold start … 7 CLI); 8 the shared sessions, 9 `pyrun mcp` (issue 12),
+    /// 10 host calls (issue 17).
     var section: Int
     var name: String
     var unit: FigureUnit
