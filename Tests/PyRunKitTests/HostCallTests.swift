@@ -351,6 +351,25 @@ private let readSchema: JSONValue = .object([
         #expect(configuration().runnerEnvironment(base: ["PYRUN_HOST_FUNCTIONS": "[]"])["PYRUN_HOST_FUNCTIONS"] == nil)
     }
 
+    @Test func hostCallEventsComeBackFromTheirJSON() {
+        let events: [ExecutionEvent] = [
+            .hostCallStarted(HostCallStart(callID: "c1", function: "read", arguments: ["path": "a.py"])),
+            .hostCallEnded(HostCallReport(callID: "c1", function: "read", duration: .milliseconds(12), outcome: .returned)),
+            .hostCallEnded(
+                HostCallReport(
+                    callID: "c2", function: "read", duration: .milliseconds(3),
+                    outcome: .failed(HostCallError(type: "FileNotFound", message: "no such file")))),
+            .hostCallEnded(
+                HostCallReport(callID: "c3", function: "slow", duration: .seconds(1), outcome: .timedOut(after: .seconds(1)))),
+            .hostCallEnded(HostCallReport(callID: "c4", function: "slow", duration: .milliseconds(5), outcome: .cancelled)),
+        ]
+        for event in events {
+            #expect(ExecutionEvent(json: event.json(executionID: "e1")) == event, "\(event)")
+        }
+        #expect(events[0].json(executionID: "e1")["type"] == "call")
+        #expect(events[2].json(executionID: "e1")["error"] == ["type": "FileNotFound", "message": "no such file"])
+    }
+
     @Test func twoFunctionsWithOneNameAreAConfigurationError() async throws {
         let one = HostFunction(name: "read", summary: "Read.") { _ in .null }
         await #expect(throws: KernelError.self) {
