@@ -403,6 +403,57 @@ private let readSchema: JSONValue = .object([
         }
     }
 
+    // MARK: - The README's example
+
+    @Test func theReadmesHostExposesTwoToolsToItsSnippets() async throws {
+        // snippet.host-functions
+        let workspace = ["notes.txt": "swift is fast\npython is handy\n", "todo.txt": "write swift tests\n"]
+        let read = HostFunction(
+            name: "read", summary: "Read a file of the workspace.",
+            parameters: ["type": "object", "required": ["path"], "properties": ["path": ["type": "string"]]]
+        ) { call in
+            let path = call["path"]?.stringValue ?? ""
+            guard let text = workspace[path] else {
+                throw HostCallError(type: "FileNotFound", message: "no such file: \(path)")
+            }
+            return .string(text)
+        }
+        let grep = HostFunction(
+            name: "grep", summary: "The lines of the workspace that contain a word.",
+            parameters: ["type": "object", "required": ["word"], "properties": ["word": ["type": "string"]]],
+            timeout: .seconds(10)
+        ) { call in
+            let word = call["word"]?.stringValue ?? ""
+            let lines = workspace.flatMap { path, text in
+                text.split(separator: "\n").filter { $0.contains(word) }.map { "\(path): \($0)" }
+            }
+            return .array(lines.sorted().map { .string($0) })
+        }
+        try await withKernel(configuration: KernelConfiguration(hostFunctions: [read, grep])) { kernel in
+            let result = try await kernel.run(
+                """
+                from concurrent.futures import ThreadPoolExecutor
+                words = ["swift", "python", "rust"]
+                with ThreadPoolExecutor(3) as pool:    # calls from threads run at the same time
+                    hits = dict(zip(words, pool.map(host.grep, words)))
+                try:
+                    host.read(path="missing.txt")
+                except HostCallError as e:             # what the handler threw, type and message
+                    print(e.type, e.message)
+                {word: len(lines) for word, lines in hits.items()}
+                """)
+            print(result.stdout, terminator: "")  // → FileNotFound no such file: missing.txt
+            print(result.resultText ?? "")  // → {'swift': 2, 'python': 1, 'rust': 0}
+            print(result.hostCalls.map(\.function))  // → ["grep", "grep", "grep", "read"]
+            // snippet.hide
+            #expect(result.stdout == "FileNotFound no such file: missing.txt\n")
+            #expect(result.resultText == "{'swift': 2, 'python': 1, 'rust': 0}")
+            #expect(result.hostCalls.map(\.function) == ["grep", "grep", "grep", "read"])
+            // snippet.show
+        }
+        // snippet.end
+    }
+
     // MARK: - The protocol, against a scripted runner
 
     /// A runner that, after each execution's `done`, sends a `call` for that finished
