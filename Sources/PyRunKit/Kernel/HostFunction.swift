@@ -8,7 +8,9 @@
 /// schema and raises `TypeError` in Python before anything is sent. The `handler` runs in
 /// the host, once per call, concurrently with other calls (Python threads may call at once),
 /// and its task is cancelled when the Python side stops waiting: an interrupt, the end of
-/// the execution, the kernel's death, or the call's `timeout`.
+/// the execution, the kernel's death, or the call's `timeout`. A handler must not wait for
+/// an execution of the kernel that called it: that execution would queue behind the one
+/// waiting for the handler, and the call would end by its timeout.
 ///
 /// Equality and hashing look at `name`, `description`, `parameters` and `timeout` only:
 /// closures cannot be compared, and the handler is not part of what the Python process
