@@ -3625,6 +3625,8 @@ def main() -> None:
         "python": "%d.%d.%d" % sys.version_info[:3],
         "executable": sys.executable,
     }
+    if host_problem:
+        hello["hostFunctionsError"] = host_problem
     _start_thread(_io_loop)
     env = os.environ
     limits = env.get("PYRUN_LIMITS")
@@ -3665,8 +3667,6 @@ def main() -> None:
         if err is not None:
             hello["preludeError"] = err
     hello["cwd"] = os.getcwd()
-    if host_problem:
-        hello["hostFunctionsError"] = host_problem
     # The newline ends any partial line the interpreter's start wrote to fd 1
     # (a sitecustomize printing "note: "), so hello is a line of its own.
     _write_bytes(b"\n" + (_frame_line(hello) + "\n").encode("utf-8", "pyrun.json"))
