@@ -164,10 +164,11 @@ public actor KernelPool {
     public func reset(_ key: String = KernelPool.defaultKey) async throws {
         guard let old = entries[key], !closed else { return }
         let fresh = KeyedKernel(key: key, configuration: old.configuration, kernel: makeKernel(old.configuration))
-        await fresh.kernel.serve(poolKey: key, hostFunctions: old.configuration.hostFunctions)
         fresh.pendingNotices.append(KernelNotice(.reset, key: key))
         entries[key] = fresh
         emit(key, .restarted(.reset))
+        // After the entry is in place: a claim that runs during this await finds it.
+        await fresh.kernel.serve(poolKey: key, hostFunctions: old.configuration.hostFunctions)
         await old.kernel.stop(because: .reset, grace: configuration.shutdownGrace)
         fresh.inFlight += 1
         defer { release(fresh) }
@@ -332,9 +333,11 @@ public actor KernelPool {
             fresh = KeyedKernel(key: key, configuration: configuration, kernel: makeKernel(configuration))
         }
         fresh.inFlight += 1
-        await fresh.kernel.serve(poolKey: key, hostFunctions: configuration.hostFunctions)
         let replaced = entries[key]
         entries[key] = fresh
+        // After the entry is in place: a claim for the same key that runs during this await
+        // takes this kernel instead of starting a second one.
+        await fresh.kernel.serve(poolKey: key, hostFunctions: configuration.hostFunctions)
         if let replaced {
             fresh.pendingNotices.append(
                 KernelNotice(.configurationChanged(from: replaced.configuration, to: configuration), key: key))
