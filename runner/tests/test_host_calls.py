@@ -366,6 +366,37 @@ class IdleCallTests(unittest.TestCase):
             os.rmdir(folder)
 
 
+class LauncherTests(unittest.TestCase):
+    def test_calls_work_through_the_bootstrap_loader_behind_a_command_prefix(self):
+        """As under ssh or kubectl exec: a shell in front, the runner's source sent
+        over stdin, and no signals, only the `interrupt` request."""
+        import importlib.util
+        from kernel import PYTHON, RUNNER
+        spec = importlib.util.spec_from_file_location("pyrun_runner_for_loader", RUNNER)
+        runner = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(runner)
+        with open(RUNNER) as f:
+            source_line = (json.dumps(f.read()) + "\n").encode()
+        k = Kernel(argv=["/bin/sh", "-c", 'exec "$0" -u -c "$1"', PYTHON, runner.LOADER],
+                   env={"PYRUN_HOST_FUNCTIONS": json.dumps(FUNCTIONS)}, stdin_prefix=source_line)
+        host = HostFrames(k)
+        try:
+            code = ("from concurrent.futures import ThreadPoolExecutor\n"
+                    "with ThreadPoolExecutor(2) as pool:\n"
+                    "    print(sorted(pool.map(lambda p: host.read(p), ['a.py', 'b.py'])))")
+            ident = k.submit(code)
+            frames = host.serve(ident, value=lambda call: call["args"]["path"].upper())
+            self.assertEqual(Kernel.text(frames), "['A.PY', 'B.PY']\n")
+            ident = k.submit("host.read('slow.py')")
+            host.next_call()
+            k.send({"type": "interrupt"})
+            frames = [f for f in k.until_done(ident) if f["id"] == ident]
+            self.assertEqual(len(Kernel.of_type(frames, "call_cancel")), 1)
+            self.assertTrue(frames[-1]["cancelled"])
+        finally:
+            k.close()
+
+
 class DeclarationTests(unittest.TestCase):
     def test_a_bad_declaration_is_said_in_hello_and_leaves_an_empty_namespace(self):
         k = Kernel(env={"PYRUN_HOST_FUNCTIONS": "{not json"})
