@@ -1787,12 +1787,15 @@ class _HostCalls:
     lock = threading.Lock()
     pending = {}  # callId -> _HostCall
     counter = 0
+    host_gone = False  # the request channel ended: no reply can come
     functions = {}  # name -> (parameters schema, required names, open to other names)
     callables = {}  # name -> the Python function user code calls
 
 
 _CALL_INTERRUPTED = ("interrupted",)
 _CALL_ORPHANED = ("orphaned",)
+_CALL_HOST_GONE = ("host gone",)
+_HOST_GONE_MESSAGE = "the host closed the request channel, so no answer can come"
 
 
 def _call_host(function: str, args: dict):
@@ -1817,6 +1820,8 @@ def _call_host(function: str, args: dict):
                             function, "NoExecution",
                             "no execution is running: the host answers calls only while the code of an "
                             "execution runs (this call came after its execution ended)")
+                    if _HostCalls.host_gone:
+                        raise HostCallError(function, "HostGone", _HOST_GONE_MESSAGE)
                     _HostCalls.counter += 1
                     call = _HostCall("c%d" % _HostCalls.counter, function)
                     _HostCalls.pending[call.id] = call
@@ -1836,6 +1841,8 @@ def _call_host(function: str, args: dict):
     if answer is _CALL_ORPHANED:
         raise HostCallError(function, "ExecutionEnded",
                             "the execution that made this call ended before the host answered")
+    if answer is _CALL_HOST_GONE:
+        raise HostCallError(function, "HostGone", _HOST_GONE_MESSAGE)
     if answer[0] == "value":
         return answer[1]
     raise HostCallError(function, answer[1], answer[2])
@@ -3311,6 +3318,12 @@ def _reader_loop(prefix: bytes) -> None:
     with st.input_cond:  # an input() waiting for a reply must not wait forever
         st.host_eof = True
         st.input_cond.notify_all()
+    with _HostCalls.lock:  # nor may a host call, now or later
+        _HostCalls.host_gone = True
+    try:
+        _end_host_calls(_CALL_HOST_GONE)
+    except Exception as e:
+        _diag("pyrun: ending host calls at the end of input failed: %r\n" % (e,))
     _QUEUE.put(_EOF)
 
 

@@ -309,6 +309,18 @@ class WithoutReplyTests(unittest.TestCase):
         self.assertEqual(Kernel.text(frames),
                          "ExecutionEnded | the execution that made this call ended before the host answered\n")
 
+    def test_end_of_input_ends_a_waiting_call_and_refuses_later_ones(self):
+        k = self.kernel
+        code = "try:\n    host.echo(n=1)\nexcept HostCallError as e:\n    print(e.type)"
+        first, second = k.submit(code), k.submit(code)
+        call = self.host.next_call()
+        k.proc.stdin.close()  # the host is gone: no reply can come
+        frames = k.until_done(first) + k.until_done(second)
+        self.assertEqual([f["callId"] for f in Kernel.of_type(frames, "call_cancel")], [call["callId"]])
+        self.assertEqual(len(Kernel.of_type(frames, "call")), 0, "the second execution sent no call")
+        self.assertEqual(Kernel.text(frames), "HostGone\nHostGone\n")
+        self.assertEqual(k.proc.wait(timeout=20), 0)
+
     def test_the_prelude_and_forked_children_cannot_call(self):
         import os
         import tempfile
