@@ -199,6 +199,21 @@ private let readSchema: JSONValue = .object([
         }
     }
 
+    @Test func shutdownDuringACallEndsTheCallAndThenTheRunnerGracefully() async throws {
+        let log = HandlerLog()
+        let slow = HostFunction(name: "slow", summary: "Takes its time.", handler: waitsForCancellation(log))
+        let kernel = PythonKernel(configuration: configuration(slow))
+        let (execution, _) = await untilHostCall(kernel, "host.slow()")
+        // The end of input tells the runner no answer can come: the call raises HostGone,
+        // the code ends, and the runner exits without being signalled.
+        #expect(await kernel.shutdown(grace: .seconds(20)) == .graceful)
+        let result = try await execution.result()
+        #expect(result.error?.name == "HostCallError")
+        #expect(result.error?.value.contains("HostGone") == true)
+        #expect(result.hostCalls.map(\.outcome) == [.cancelled])
+        #expect(await eventually { await log.cancellations == 1 })
+    }
+
     @Test func aCallStillWaitingWhenItsExecutionEndsIsCancelled() async throws {
         let log = HandlerLog()
         let slow = HostFunction(name: "slow", summary: "Takes its time.", handler: waitsForCancellation(log))
