@@ -53,6 +53,13 @@ struct MCPCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("A Python file run in __main__ of every interpreter before its first call.", valueName: "file"))
     var prelude: String?
 
+    @Option(
+        name: .customLong("host-fn"),
+        help: ArgumentHelp(
+            "Give the code host.NAME(**args), served by running COMMAND (sh -c) with the arguments as JSON on its stdin; its stdout, as JSON, is the value, and a non-zero exit raises HostCallError with its stderr (repeatable).",
+            valueName: "name=command"))
+    var hostFunctions: [HostFunctionAssignment] = []
+
     @Flag(name: .long, help: "Log what the server and its interpreters do, to stderr.")
     var verbose = false
 
@@ -73,6 +80,10 @@ struct MCPCommand: AsyncParsableCommand {
         if let prelude, !FileManager.default.isReadableFile(atPath: prelude) {
             throw ValidationError("--prelude \(prelude): no such readable file")
         }
+        var names: Set<String> = []
+        for function in hostFunctions where !names.insert(function.name).inserted {
+            throw ValidationError("--host-fn \(function.name) is given twice")
+        }
     }
 
     func run() async throws {
@@ -86,7 +97,8 @@ struct MCPCommand: AsyncParsableCommand {
                 interpreter: python.map { .path($0) } ?? .automatic,
                 workingDirectory: cwd.map { URL(fileURLWithPath: $0).standardizedFileURL.path },
                 preludePath: prelude.map { URL(fileURLWithPath: $0).standardizedFileURL.path },
-                limits: ResourceLimits(memoryBytes: memoryLimit?.bytes, cpuSeconds: cpuLimit)),
+                limits: ResourceLimits(memoryBytes: memoryLimit?.bytes, cpuSeconds: cpuLimit),
+                hostFunctions: hostFunctions.map { HostFunction.command(name: $0.name, command: $0.command) }),
             environmentPolicy: KernelEnvironmentPolicy(passing: passEnv),
             redactsSecrets: !noRedact,
             limits: limits)
