@@ -33,6 +33,8 @@ func serve(_ pool: KernelPool) async throws {
         case .result(let bundle, _): print("result:", bundle.plainText ?? "")  // → result: 82
         case .error(let error): print("error:", error)  // a Python exception, with its traceback
         case .inputRequest(let prompt, _): print("input asked:", prompt)  // answered by stdinHandler
+        case .hostCallStarted(let call): print("host call:", call)  // host.NAME(...) in Python
+        case .hostCallEnded(let report): print("host call ended:", report)  // its duration and outcome
         case .unknown: break  // a frame of a newer runner
         case .finished(let outcome): print("finished:", outcome.status)  // → finished: ok
         }

@@ -50,6 +50,10 @@ struct BenchCommand: AsyncParsableCommand {
         valueName: "minutes"))
     var soak: Double?
 
+    @Option(help: ArgumentHelp(
+        "Run only the scenarios whose name contains this text (e.g. \"host calls\").", valueName: "text"))
+    var only: String?
+
     @Flag(help: ArgumentHelp(
         "Keep PYTHONDONTWRITEBYTECODE for the kernels (by default it is removed, so the runner's bytecode is cached as on most machines)."))
     var keepDontWriteBytecode = false
@@ -109,8 +113,9 @@ struct BenchCommand: AsyncParsableCommand {
             ("MCP tools/call", MCPToolCallScenario.run),
             ("prelude start", PreludeStartScenario.run),
             ("pyrun test", PythonTestsScenario.run),
+            ("host calls", HostCallScenario.run),
         ]
-        for (name, scenario) in scenarios {
+        for (name, scenario) in scenarios where only.map({ name.localizedCaseInsensitiveContains($0) }) ?? true {
             let stopwatch = Stopwatch()
             FileHandle.standardError.write(Data("pyrun-bench: \(name)…".utf8))
             do {

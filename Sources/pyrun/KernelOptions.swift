@@ -45,6 +45,13 @@ struct KernelOptions: ParsableArguments {
         help: ArgumentHelp("Write image/* displays to files here (default: a new temporary directory).", valueName: "dir"))
     var displayDir: String?
 
+    @Option(
+        name: .customLong("host-fn"),
+        help: ArgumentHelp(
+            "Give the code host.NAME(**args), served by running COMMAND (sh -c) with the arguments as JSON on its stdin; its stdout, as JSON, is the value, and a non-zero exit raises HostCallError with its stderr (repeatable).",
+            valueName: "name=command"))
+    var hostFunctions: [HostFunctionAssignment] = []
+
     @Flag(name: .long, help: "Log what pyrun and the kernel do, to stderr.")
     var verbose = false
 
@@ -62,6 +69,10 @@ struct KernelOptions: ParsableArguments {
         if let python, python.isEmpty {
             throw ValidationError("--python needs a path or a name")
         }
+        var names: Set<String> = []
+        for function in hostFunctions where !names.insert(function.name).inserted {
+            throw ValidationError("--host-fn \(function.name) is given twice")
+        }
     }
 
     /// The kernel configuration these options describe.
@@ -74,7 +85,8 @@ struct KernelOptions: ParsableArguments {
             workingDirectory: cwd,
             environment: environment,
             prelude: (try? PreludeArgument.sources(prelude, byDefault: [])) ?? [],
-            limits: ResourceLimits(memoryBytes: memoryLimit?.bytes, cpuSeconds: cpuLimit))
+            limits: ResourceLimits(memoryBytes: memoryLimit?.bytes, cpuSeconds: cpuLimit),
+            hostFunctions: hostFunctions.map { HostFunction.command(name: $0.name, command: $0.command) })
     }
 
     /// Options for each piece of code run, before any stdin handler is added.
@@ -162,5 +174,18 @@ struct PreludeArgument: ExpressibleByArgument, Equatable {
             let url = URL(fileURLWithPath: argument.text)
             return isDirectory.boolValue ? .directory(url) : .file(url)
         }
+    }
+}
+
+/// One `--host-fn NAME=COMMAND`.
+struct HostFunctionAssignment: ExpressibleByArgument, Equatable {
+    var name: String
+    var command: String
+
+    init?(argument: String) {
+        guard let equals = argument.firstIndex(of: "=") else { return nil }
+        name = String(argument[..<equals]).trimmingCharacters(in: .whitespaces)
+        command = String(argument[argument.index(after: equals)...])
+        guard !name.isEmpty, !command.trimmingCharacters(in: .whitespaces).isEmpty else { return nil }
     }
 }

@@ -57,6 +57,13 @@ struct MCPCommand: AsyncParsableCommand {
             valueName: "default|none|path"))
     var prelude: [PreludeArgument] = []
 
+    @Option(
+        name: .customLong("host-fn"),
+        help: ArgumentHelp(
+            "Give the code host.NAME(**args), served by running COMMAND (sh -c) with the arguments as JSON on its stdin; its stdout, as JSON, is the value, and a non-zero exit raises HostCallError with its stderr (repeatable).",
+            valueName: "name=command"))
+    var hostFunctions: [HostFunctionAssignment] = []
+
     @Flag(name: .long, help: "Log what the server and its interpreters do, to stderr.")
     var verbose = false
 
@@ -75,6 +82,10 @@ struct MCPCommand: AsyncParsableCommand {
             }
         }
         _ = try PreludeArgument.sources(prelude, byDefault: [])
+        var names: Set<String> = []
+        for function in hostFunctions where !names.insert(function.name).inserted {
+            throw ValidationError("--host-fn \(function.name) is given twice")
+        }
     }
 
     func run() async throws {
@@ -88,7 +99,8 @@ struct MCPCommand: AsyncParsableCommand {
                 interpreter: python.map { .path($0) } ?? .automatic,
                 workingDirectory: cwd.map { URL(fileURLWithPath: $0).standardizedFileURL.path },
                 prelude: try PreludeArgument.sources(prelude, byDefault: []),
-                limits: ResourceLimits(memoryBytes: memoryLimit?.bytes, cpuSeconds: cpuLimit)),
+                limits: ResourceLimits(memoryBytes: memoryLimit?.bytes, cpuSeconds: cpuLimit),
+                hostFunctions: hostFunctions.map { HostFunction.command(name: $0.name, command: $0.command) }),
             environmentPolicy: KernelEnvironmentPolicy(passing: passEnv),
             redactsSecrets: !noRedact,
             limits: limits)

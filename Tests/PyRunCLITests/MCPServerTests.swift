@@ -564,6 +564,22 @@ import Darwin
         }
     }
 
+    @Test func hostFunctionsReachEverySession() async throws {
+        let client = try await MCPTestClient(["--host-fn", "shout=tr a-z A-Z", "--host-fn", "fail=echo nope >&2; exit 3"])
+        let code = """
+            try:
+                host.fail()
+            except HostCallError as e:
+                failed = e.type
+            (host.shout(word="hi"), failed)
+            """
+        for session in ["main", "other"] {
+            let reply = try await client.python(code, ["session": .string(session)])
+            #expect(reply.structured["result"]?.stringValue == "({'WORD': 'HI'}, 'CommandFailed')", "\(session): \(reply.text)")
+        }
+        #expect(await client.process.finish().status == 0)
+    }
+
     // MARK: - Shutdown
 
     @Test func closingStdinShutsEverySessionDownWithNothingLeftRunning() async throws {

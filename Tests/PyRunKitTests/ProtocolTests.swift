@@ -111,7 +111,8 @@ import Testing
                         PreludeFailure(file: "/p/tools.py", line: 5, error: error),
                         PreludeFailure(file: nil, line: nil, error: error),
                     ],
-                    limitsIgnored: ["cpuSeconds"])),
+                    limitsIgnored: ["cpuSeconds"],
+                    hostFunctionsError: "host function 'a' is declared twice; the first is kept")),
             .started(id: "e1", executionCount: 3),
             .output(id: "e1", stream: .stdout, text: "out\n"),
             .output(id: "e1", stream: .stderr, text: "err\u{0}é😀"),
@@ -135,6 +136,8 @@ import Testing
             .errorReply(id: "q5", message: "unknown request type x"),
             .selfSignal(id: "e1", signal: 9),
             .selfSignal(id: nil, signal: 6),
+            .call(id: "e1", callID: "c1", name: "read", arguments: .object(["path": .string("a.py")])),
+            .callCancel(id: "e1", callID: "c1"),
             .unknown(.object(["type": .string("progress"), "id": .string("e1"), "percent": .number(50)])),
         ]
         for frame in frames {
@@ -167,6 +170,24 @@ import Testing
         #expect(json["storeHistory"] == nil)  // defaults to !silent on the runner side
         #expect(json["maxOutputBytes"]?.intValue == 10)
         #expect(json["allowStdin"] == nil)
+    }
+
+    @Test func callFramesAndRepliesUseTheWireNames() throws {
+        #expect(
+            try Frame.decode(line: Array(#"{"type":"call","id":"e2","callId":"c7","name":"read","args":{"path":"a.py"}}"#.utf8))
+                == .call(id: "e2", callID: "c7", name: "read", arguments: .object(["path": .string("a.py")])))
+        #expect(
+            try Frame.decode(line: Array(#"{"type":"call_cancel","id":"e2","callId":"c7"}"#.utf8))
+                == .callCancel(id: "e2", callID: "c7"))
+        let value = Request.callReply(callID: "c7", answer: .success(.array([.number(1)]))).json
+        #expect(value == .object(["type": .string("call_reply"), "callId": .string("c7"), "value": .array([.number(1)])]))
+        let failure = Request.callReply(callID: "c7", answer: .failure(HostCallError(type: "Timeout", message: "slow"))).json
+        #expect(
+            failure
+                == .object([
+                    "type": .string("call_reply"), "callId": .string("c7"),
+                    "error": .object(["type": .string("Timeout"), "message": .string("slow")]),
+                ]))
     }
 
     // MARK: Lines

@@ -167,6 +167,8 @@ public actor KernelPool {
         fresh.pendingNotices.append(KernelNotice(.reset, key: key))
         entries[key] = fresh
         emit(key, .restarted(.reset))
+        // After the entry is in place: a claim that runs during this await finds it.
+        await fresh.kernel.serve(poolKey: key, hostFunctions: old.configuration.hostFunctions)
         await old.kernel.stop(because: .reset, grace: configuration.shutdownGrace)
         fresh.inFlight += 1
         defer { release(fresh) }
@@ -313,6 +315,11 @@ public actor KernelPool {
             if wanted == nil || wanted == entry.configuration {
                 entry.inFlight += 1
                 entry.touch()
+                if let wanted, !wanted.hostFunctions.isEmpty {
+                    // Equal declarations, perhaps other handlers: the newest serve the key.
+                    entry.configuration = wanted
+                    await entry.kernel.serve(poolKey: key, hostFunctions: wanted.hostFunctions)
+                }
                 return entry
             }
         }
@@ -328,6 +335,9 @@ public actor KernelPool {
         fresh.inFlight += 1
         let replaced = entries[key]
         entries[key] = fresh
+        // After the entry is in place: a claim for the same key that runs during this await
+        // takes this kernel instead of starting a second one.
+        await fresh.kernel.serve(poolKey: key, hostFunctions: configuration.hostFunctions)
         if let replaced {
             fresh.pendingNotices.append(
                 KernelNotice(.configurationChanged(from: replaced.configuration, to: configuration), key: key))
@@ -495,7 +505,8 @@ public actor KernelPool {
 /// A live key: its kernel, configuration and bookkeeping. Confined to the pool actor.
 private final class KeyedKernel {
     let key: String
-    let configuration: KernelConfiguration
+    /// The key's configuration; its host functions' handlers are the ones given last.
+    var configuration: KernelConfiguration
     let kernel: PythonKernel
     /// The pid of the process that holds the key's state; nil before the first start.
     var processID: Int32?
