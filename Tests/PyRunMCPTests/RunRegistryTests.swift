@@ -261,6 +261,23 @@ private let done = RunEvent.finished(RunOutcome(status: .ok, cpuSeconds: 0.01, p
         }
     }
 
+    @Test func aHugeExceptionMessageIsCutInTheReportAndItsSummary() async throws {
+        try await withRegistry { registry, _ in
+            let execution = ScriptedExecution()
+            let id = try await start(registry, execution)
+            let message = String(repeating: "z", count: 500_000)
+            execution.send(
+                .error(PythonError(name: "ValueError", value: message, traceback: ["ValueError: \(message)"])),
+                .finished(RunOutcome(status: .error)))
+            let report = try await registry.wait(for: id, atMost: .seconds(30)).report
+            let shown = try #require(report.error?.message)
+            #expect(shown.hasPrefix(String(repeating: "z", count: RunRecord.messageLimit)))
+            #expect(shown.hasSuffix("(499000 more characters; see python_output)"))
+            #expect(report.summaryLine.count < 2 * RunRecord.messageLimit)
+            #expect(report.error?.traceback.joined().count ?? 0 < 100_000)
+        }
+    }
+
     @Test func interruptReachesTheExecution() async throws {
         try await withRegistry { registry, _ in
             let execution = ScriptedExecution()

@@ -204,7 +204,10 @@ final class RunRecord {
             cpuSeconds: outcome?.cpuSeconds, peakRSSBytes: outcome?.peakRSSBytes, stdout: shownStdout.text,
             stderr: shownStderr.text, result: finalResult.isEmpty ? nil : shownResult.text,
             error: outcome == nil
-                ? nil : error.map { .init(type: $0.type, message: $0.message, traceback: Self.lines(shownTraceback.text)) },
+                ? nil
+                : error.map {
+                    .init(type: $0.type, message: Self.capped($0.message), traceback: Self.lines(shownTraceback.text))
+                },
             images: images.map(\.report), truncation: truncation, notices: notices)
         return RunSnapshot(report: report, inlineImages: images.compactMap(\.inline))
     }
@@ -213,6 +216,16 @@ final class RunRecord {
     func deleteFiles() {
         spool.close()
         for path in [spool.path] + savedFiles { try? FileManager.default.removeItem(atPath: path) }
+    }
+
+    /// The most of an exception's message a reply carries (it also heads the summary line);
+    /// the whole message is the traceback's last line, paged like any output.
+    static let messageLimit = 1_000
+
+    /// `message`, cut to `messageLimit` characters with a count of what was left out.
+    static func capped(_ message: String) -> String {
+        guard message.count > messageLimit else { return message }
+        return "\(message.prefix(messageLimit))… (\(message.count - messageLimit) more characters; see python_output)"
     }
 
     private static func truncation(_ fitted: FittedOutput) -> ExecutionReport.StreamTruncation? {

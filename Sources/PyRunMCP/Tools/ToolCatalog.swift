@@ -148,7 +148,8 @@ public enum ToolCatalog {
                         "type": "string", "enum": ["list", "reset", "close"], "default": "list",
                         "description": "What to do; reset and close need `session`.",
                     ],
-                    "session": sessionProperty("The session to reset or close."),
+                    // No default: a reset or close names what it destroys.
+                    "session": sessionProperty("The session to reset or close (no default).", withDefault: false),
                 ]),
                 "additionalProperties": false,
             ]),
@@ -189,10 +190,11 @@ public enum ToolCatalog {
             outputSchema: OutputPage.outputSchema)
     }
 
-    private static func sessionProperty(_ description: String) -> Value {
-        [
-            "type": "string", "pattern": .string(sessionPattern), "default": .string(defaultSession),
-            "description": .string(description),
+    private static func sessionProperty(_ description: String, withDefault: Bool = true) -> Value {
+        var property: [String: Value] = [
+            "type": "string", "pattern": .string(sessionPattern), "description": .string(description),
         ]
+        if withDefault { property["default"] = .string(defaultSession) }
+        return .object(property)
     }
 }
