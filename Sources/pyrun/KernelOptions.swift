@@ -116,6 +116,14 @@ struct ByteCount: ExpressibleByArgument, Equatable {
         self.bytes = bytes
     }
 
+    /// As a user would write it (`8M`), for `--help`.
+    var defaultValueDescription: String {
+        for (suffix, shift) in [("G", 30), ("M", 20), ("K", 10)] where bytes != 0 && bytes % (1 << shift) == 0 {
+            return "\(bytes >> shift)\(suffix)"
+        }
+        return "\(bytes)"
+    }
+
     init?(argument: String) {
         var text = argument.trimmingCharacters(in: .whitespaces).uppercased()
         for unitSuffix in ["IB", "B"] where text.hasSuffix(unitSuffix) && text.count > unitSuffix.count {
