@@ -40,7 +40,8 @@ struct ExecCommand: AsyncParsableCommand {
 
     @Flag(
         name: .long,
-        help: "Write every event as one JSON line to stdout, ending with an `outcome` line (no `hello`: the kernel already runs)."
+        help:
+            "Write every event as one JSON line to stdout, ending with an `outcome` line (no `hello`: the kernel already runs)."
     )
     var json = false
 
@@ -174,7 +175,8 @@ private struct ExecShow {
             }
         } catch {
             if gaveUp.wasRecorded {
-                json?.writeOutcome(status: "detached", exitCode: termination.exitStatus ?? PyrunExit.interrupted, outcome: nil)
+                json?.writeOutcome(
+                    status: "detached", exitCode: termination.exitStatus ?? PyrunExit.interrupted, outcome: nil)
                 return PyrunExit.interrupted
             }
             let message = (error as? ServeError)?.message ?? "\(error)"

@@ -57,11 +57,11 @@ import Darwin
         try await withTemporaryDirectory { directory in
             try "VALUE = 'from helper'\n".write(toFile: "\(directory)/helper.py", atomically: true, encoding: .utf8)
             try """
-                import sys, os
-                import helper
-                print(sys.argv[1:], os.path.basename(__file__), __name__, helper.VALUE)
-                "a final expression is not printed for a program"
-                """.write(toFile: "\(directory)/script.py", atomically: true, encoding: .utf8)
+            import sys, os
+            import helper
+            print(sys.argv[1:], os.path.basename(__file__), __name__, helper.VALUE)
+            "a final expression is not printed for a program"
+            """.write(toFile: "\(directory)/script.py", atomically: true, encoding: .utf8)
             let outcome = try await runPyrun(["\(directory)/script.py", "x", "--flag", "-c"])
             #expect(outcome.status == 0)
             #expect(outcome.stdout == "['x', '--flag', '-c'] script.py __main__ from helper\n")
@@ -124,7 +124,9 @@ import Darwin
     }
 
     @Test func timeoutInterruptsAndExits124() async throws {
-        let outcome = try await runPyrun(["--timeout", "2", "-c", "import time\nprint('start', flush=True)\ntime.sleep(60)"])
+        let outcome = try await runPyrun([
+            "--timeout", "2", "-c", "import time\nprint('start', flush=True)\ntime.sleep(60)",
+        ])
         #expect(outcome.status == 124)
         #expect(outcome.stdout == "start\n")
         #expect(outcome.stderr.contains("KeyboardInterrupt"))
@@ -179,7 +181,8 @@ import Darwin
     }
 
     @Test func nothingOutlivesAnInterruptedRun() async throws {
-        let code = "import subprocess, time\np = subprocess.Popen(['sleep', '300'])\nprint(p.pid, flush=True)\ntime.sleep(60)"
+        let code =
+            "import subprocess, time\np = subprocess.Popen(['sleep', '300'])\nprint(p.pid, flush=True)\ntime.sleep(60)"
         let pyrun = try PyrunProcess(["-c", code])
         #expect(await pyrun.waitForStdout(containing: "\n"))
         let pid = try #require(Int32(pyrun.stdout.trimmingCharacters(in: .whitespacesAndNewlines)))

@@ -112,7 +112,9 @@ import Darwin
         #expect(reportedAfter < .milliseconds(1900), "the exit waited for the frame pipe: \(reportedAfter)")
     }
 
-    @Test(.enabled(if: linuxProc)) func aChildOutsideTheSessionSeenAtAnInterruptDiesWhenTheKernelIsKilledFromOutside() async throws {
+    @Test(.enabled(if: linuxProc)) func aChildOutsideTheSessionSeenAtAnInterruptDiesWhenTheKernelIsKilledFromOutside()
+        async throws
+    {
         // The host interrupts the stand-in once; later something else kills it outright. The
         // child, in a session of its own and orphaned by then, is found from what the host
         // saw at the interrupt.
@@ -130,7 +132,8 @@ import Darwin
         kill(process.pid, SIGKILL)
         let exit = try #require(await log.exited())
         #expect(exit.status == .signaled(SIGKILL))
-        #expect(exit.hostSignal == nil, "SIGINT is not a signal meant to end the kernel, and the kill was not the host's")
+        #expect(
+            exit.hostSignal == nil, "SIGINT is not a signal meant to end the kernel, and the kill was not the host's")
         #expect(await waitUntilGone(child))
     }
 
@@ -222,11 +225,14 @@ import Darwin
     @Test func aProcessThatExitsNeverSaysItsFrameChannelClosed() async throws {
         // End of file at an exit races the exit itself; it must never be taken for a channel
         // closed by a live process, however the process ends.
-        let endings = ["pass", "import sys; sys.exit(4)", "import os; os._exit(1)", "raise SystemExit('bye')",
-                       "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"]
+        let endings = [
+            "pass", "import sys; sys.exit(4)", "import os; os._exit(1)", "raise SystemExit('bye')",
+            "import os, signal; os.kill(os.getpid(), signal.SIGKILL)",
+        ]
         for round in 0..<40 {
             let ending = endings[round % endings.count]
-            let (_, log) = try startStandIn("print('{\"type\":\"started\",\"id\":\"e\",\"executionCount\":1}')\n\(ending)")
+            let (_, log) = try startStandIn(
+                "print('{\"type\":\"started\",\"id\":\"e\",\"executionCount\":1}')\n\(ending)")
             let exit = try #require(await log.exited())
             #expect(!log.sawFrameChannelClosed, "\(ending) was reported as a closed frame channel")
             #expect(log.all.count == 2, "\(log.all)")

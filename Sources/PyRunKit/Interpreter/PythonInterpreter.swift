@@ -119,7 +119,8 @@ public enum InterpreterResolver {
         _ choice: InterpreterChoice, workingDirectory: String?, environment: [String: String]
     ) async throws -> PythonInterpreter {
         let (path, source) = try locate(choice, workingDirectory: workingDirectory, environment: environment)
-        return try await probeOnce(path: path, source: source, workingDirectory: workingDirectory, environment: environment)
+        return try await probeOnce(
+            path: path, source: source, workingDirectory: workingDirectory, environment: environment)
     }
 
     /// Probes `path` unless this process already did, and checks the version.
@@ -169,7 +170,9 @@ public enum InterpreterResolver {
             if given.contains("/") {
                 let absolute = absolutePath(given, relativeTo: workingDirectory)
                 guard isExecutableFile(absolute) else {
-                    throw KernelError(.interpreterNotFound, "no Python interpreter at \(absolute): the file does not exist or is not executable")
+                    throw KernelError(
+                        .interpreterNotFound,
+                        "no Python interpreter at \(absolute): the file does not exist or is not executable")
                 }
                 return (absolute, .explicit)
             }
@@ -193,7 +196,8 @@ public enum InterpreterResolver {
                 return (found, found.contains("/.pyenv/shims/") ? .pyenv : .path)
             }
             tried.append("python3 on PATH (\(searchPath))")
-            throw KernelError(.interpreterNotFound, "no Python interpreter found; tried \(tried.joined(separator: ", "))")
+            throw KernelError(
+                .interpreterNotFound, "no Python interpreter found; tried \(tried.joined(separator: ", "))")
         }
     }
 

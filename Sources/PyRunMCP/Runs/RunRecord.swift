@@ -162,8 +162,12 @@ final class RunRecord {
         if outcome == nil {
             // A line still being drawn (a progress bar) is shown as it stands, and again later.
             let next = spool.lineCount + 1
-            if let open = stdout.openLine { stdoutLines.append(NumberedLine(number: next, text: open[...], hasNewline: false)) }
-            if let open = stderr.openLine { stderrLines.append(NumberedLine(number: next, text: open[...], hasNewline: false)) }
+            if let open = stdout.openLine {
+                stdoutLines.append(NumberedLine(number: next, text: open[...], hasNewline: false))
+            }
+            if let open = stderr.openLine {
+                stderrLines.append(NumberedLine(number: next, text: open[...], hasNewline: false))
+            }
         }
         let finalResult = outcome == nil ? [] : result
         let traceback = outcome == nil ? [] : (error?.traceback ?? [])
@@ -189,7 +193,9 @@ final class RunRecord {
             notices.append(
                 .init(
                     kind: "starting", stateLost: false,
-                    message: "the session's interpreter is still starting (a prelude or a slow start); the code has not begun yet"))
+                    message:
+                        "the session's interpreter is still starting (a prelude or a slow start); the code has not begun yet"
+                ))
         }
         let notInline = images.filter { !$0.report.inline }.count
         let truncation: ExecutionReport.Truncation? =

@@ -128,7 +128,8 @@ public enum ToolCatalog {
                 "properties": .object(["session": sessionProperty("The session whose running code to interrupt.")]),
                 "additionalProperties": false,
             ]),
-            annotations: .init(title: "Interrupt Python", readOnlyHint: false, destructiveHint: false, openWorldHint: false),
+            annotations: .init(
+                title: "Interrupt Python", readOnlyHint: false, destructiveHint: false, openWorldHint: false),
             outputSchema: InterruptReport.outputSchema)
     }
 
@@ -153,7 +154,8 @@ public enum ToolCatalog {
                 ]),
                 "additionalProperties": false,
             ]),
-            annotations: .init(title: "Python sessions", readOnlyHint: false, destructiveHint: true, openWorldHint: false),
+            annotations: .init(
+                title: "Python sessions", readOnlyHint: false, destructiveHint: true, openWorldHint: false),
             outputSchema: SessionsReport.outputSchema)
     }
 
@@ -169,7 +171,9 @@ public enum ToolCatalog {
             inputSchema: .object([
                 "type": "object",
                 "properties": .object([
-                    "run_id": ["type": "string", "description": "The run, from a reply's `run_id` or truncation note."],
+                    "run_id": [
+                        "type": "string", "description": "The run, from a reply's `run_id` or truncation note.",
+                    ],
                     "offset": [
                         "type": "integer", "minimum": 0, "default": 0,
                         "description": "Lines to skip from the start (with `grep`: of the matching lines).",
