@@ -1409,25 +1409,25 @@ def _watchdog(request_fd: int, death_fd: int, runner, parent) -> None:
         poller.register(request_fd, getattr(select, "POLLRDHUP", 0))
         poller.register(death_fd, select.POLLIN)
         deadline = None  # set when the request channel closed
-        check_every = None  # ms; set when the death pipe closed with the runner alive
+        death_pipe_closed = False  # with the runner alive: its code closed the write end
         while True:
-            timeout = check_every
+            # Each second it also looks at the runner and its parent itself: a request
+            # channel whose write end leaked into another process never hangs up.
+            timeout = 1000
             if deadline is not None:
-                left = max(0, int((deadline - _monotonic()) * 1000))
-                timeout = left if timeout is None else min(timeout, left)
+                timeout = min(timeout, max(0, int((deadline - _monotonic()) * 1000)))
             ready = poller.poll(timeout)
-            if any(fd == death_fd for fd, _ in ready) or check_every is not None:
-                if _start_time(runner[0]) != runner[1]:
-                    break  # the runner died
-                if check_every is None:
-                    poller.unregister(death_fd)
-                    check_every = 1000
+            if _start_time(runner[0]) != runner[1]:
+                break  # the runner died
+            if _start_time(parent[0]) != parent[1]:
+                break  # its host is gone: nobody is left to wait for
+            if not death_pipe_closed and any(fd == death_fd for fd, _ in ready):
+                poller.unregister(death_fd)
+                death_pipe_closed = True
             if deadline is not None and _monotonic() >= deadline:
                 break  # the runner did not leave in time
             if any(fd == request_fd for fd, _ in ready):
                 poller.unregister(request_fd)
-                if _start_time(parent[0]) != parent[1]:
-                    break  # its host is gone: nobody is left to wait for
                 deadline = _monotonic() + WATCHDOG_GRACE
         _kill_family(runner)
     finally:
