@@ -192,6 +192,23 @@ import Darwin
         #expect(await waitUntilGone(pid), "sleep \(pid) survived pyrun")
     }
 
+    @Test func standardModuleNamesInTheWorkingDirectoryDoNotBreakTheInterpreterProbe() async throws {
+        try await withTemporaryDirectory { directory in
+            // A script interpreter is probed for the binary behind it; the probe imports json.
+            let wrapper = "\(directory)/python-wrapper"
+            try "#!/bin/sh\nexec python3 \"$@\"\n".write(toFile: wrapper, atomically: true, encoding: .utf8)
+            chmod(wrapper, 0o755)
+            for name in ["json", "re", "types"] {
+                try "raise SystemExit('shadow \(name) imported')\n".write(
+                    toFile: "\(directory)/\(name).py", atomically: true, encoding: .utf8)
+            }
+            let pyrun = try PyrunProcess(["--python", wrapper, "-c", "print('probed')"], workingDirectory: directory)
+            let outcome = await pyrun.finish()
+            #expect(outcome.status == 0, "\(pyrun.stderr)")
+            #expect(pyrun.stdout == "probed\n")
+        }
+    }
+
     @Test func sigtermEndsPyrunAndItsKernel() async throws {
         let code = "import os, time\nprint(os.getpid(), flush=True)\ntime.sleep(60)"
         let pyrun = try PyrunProcess(["-c", code])

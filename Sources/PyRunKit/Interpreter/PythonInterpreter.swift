@@ -221,14 +221,15 @@ public enum InterpreterResolver {
     }
 
     /// The probe prints `sys.executable` and the version as JSON; nothing else of the
-    /// interpreter is trusted.
+    /// interpreter is trusted. It runs isolated (`-I`: no user site, no environment, and no
+    /// working directory on `sys.path`, where a `json.py` would shadow the standard one).
     static let probeCode =
         "import sys,json;print(json.dumps({'executable':sys.executable,'version':list(sys.version_info[:3])}))"
 
     private static func probe(
         path: String, source: InterpreterSource, environment: [String: String]
     ) async throws(KernelError) -> PythonInterpreter {
-        let command = LaunchCommand(executable: path, arguments: ["-E", "-S", "-c", probeCode])
+        let command = LaunchCommand(executable: path, arguments: ["-I", "-S", "-c", probeCode])
         typealias ProbeOutput = (status: TerminationStatus, stdout: [UInt8], stderr: [UInt8])
         let outcome: Result<ProbeOutput, SpawnError> = await withCheckedContinuation { continuation in
             let thread = Thread {
