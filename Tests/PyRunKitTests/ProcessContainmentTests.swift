@@ -41,27 +41,8 @@ import Darwin
         // The stand-in makes itself a child subreaper, as runner.py does: the daemon, orphaned
         // at birth, becomes its child instead of init's.
         let (process, log) = try startStandIn(
-            """
-            import ctypes, os, time
-            ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
-            r, w = os.pipe()
-            middle = os.fork()
-            if middle == 0:
-                os.setsid()
-                if os.fork() == 0:
-                    os.write(w, b"%d" % os.getpid())
-                    null = os.open(os.devnull, os.O_RDWR)
-                    for fd in (0, 1, 2):
-                        os.dup2(null, fd)
-                    os.closerange(3, 256)
-                    time.sleep(61)
-                    os._exit(0)
-                os._exit(0)
-            os.waitpid(middle, 0)
-            os.close(w)
-            print(os.read(r, 64).decode())
-            time.sleep(120)
-            """)
+            "import ctypes\nctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER\n"
+                + RealRunner.doubleForkDaemon + "\ntime.sleep(120)\n")
         let daemon = try #require(await log.printedIntegers().first)
         #expect(processIsAlive(daemon))
         process.signal(SIGKILL)
