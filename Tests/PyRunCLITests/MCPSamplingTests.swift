@@ -160,6 +160,18 @@ import Testing
         #expect(await client.process.finish().status == 0)
     }
 
+    @Test func aClientThatCallsBeforeInitializeIsServedAsOneWithoutSampling() async throws {
+        let client = try await MCPTestClient(initialize: false)
+        let early = try await client.python("hasattr(host, 'complete')")
+        #expect(early.structured["result"]?.stringValue == "False", "\(early.text)")
+        // The sessions were shaped by the first message; a later initialize does not change them.
+        _ = try await client.initialize(capabilities: Self.sampling)
+        let later = try await client.python("hasattr(host, 'complete')", ["session": .string("other")])
+        #expect(later.structured["result"]?.stringValue == "False", "\(later.text)")
+        #expect(samplingRequests(client).isEmpty)
+        #expect(await client.process.finish().status == 0)
+    }
+
     @Test func aHostFunctionNamedCompleteKeepsItsName() async throws {
         let client = try await MCPTestClient(["--host-fn", "complete=echo '\"mine\"'"], capabilities: Self.sampling)
         let reply = try await client.python("host.complete(prompt='Hi')")
