@@ -88,7 +88,8 @@ is imported here; asyncio, ast, traceback, subprocess, rlcompleter, codeop,
 ctypes and friends are imported on first use (ctypes right after ``hello``).
 """
 
-__all__ = ["LOADER", "PROTOCOL", "HostCallError", "UsageError", "display", "main", "transform_magics"]
+__all__ = ["LOADER", "PROTOCOL", "HostCallError", "UsageError", "display", "main", "serve_template",
+           "transform_magics"]
 
 
 # ---------------------------------------------------------------- the runner's own imports: from the standard library only
@@ -295,6 +296,8 @@ class _State:
         self.has_watchdog = False  # _start_watchdog forked one
         self.format_interrupted = False  # SIGINT while the epilogue formats an error
         self.protected = {}  # names __main__ keeps through wipes (the prelude's) -> values
+        self.host_problem = None  # why PYRUN_HOST_FUNCTIONS could not be taken, if it could not
+        self.template_prelude_errors = []  # a template's preludeErrors, for each kernel it forks
 
 
 class _Channels:
@@ -3856,13 +3859,8 @@ def _normal_exit() -> None:
 
 def main() -> None:
     """Run the runner until the host sends `exit` or goes away."""
-    global OUT, _QUEUE, _RUNNER_FILE, _poll_fds
-    if sys.version_info < (3, 9):
-        sys.stderr.write("pyrun runner needs Python 3.9 or newer, this is %s\n" % sys.version.split()[0])
-        sys.exit(3)
+    _check_version()
     st = STATE
-    st.phase = STARTING
-    st.main_ident = threading.get_ident()
     _arm_sigint()  # first: SIGINT may be inherited ignored
     signal.signal(signal.SIGTERM, _on_sigterm)
     host = os.environ.pop("PYRUN_HOST_PID", "")  # not for the code's own children
@@ -3873,13 +3871,59 @@ def main() -> None:
     g = globals()
     if isinstance(g.get("__pyrun_stdin__"), bytes):
         prefix = g.pop("__pyrun_stdin__")
-    runner_file = g.get("__file__")
+    _prepare_interpreter()
+    _take_channels()
+    _prepare_namespace()
+    hello = _hello_frame()
+    _start_thread(_io_loop)
+    memory_limit = _apply_start_limits(hello, prefix)
+    cwd = os.environ.get("PYRUN_CWD")
+    if cwd:
+        _enter_working_directory(cwd)
+    prelude = os.environ.get("PYRUN_PRELUDE")
+    if prelude:
+        if memory_limit is None:
+            _guard_process()
+        _note_prelude_errors(hello, _load_prelude(prelude))
+    _say_hello(hello)
+    if not prelude and memory_limit is None:
+        _guard_process()  # after hello: start-up is what a host waits for
+    _serve_requests()
+
+
+def _check_version() -> None:
+    if sys.version_info < (3, 9):
+        sys.stderr.write("pyrun runner needs Python 3.9 or newer, this is %s\n" % sys.version.split()[0])
+        sys.exit(3)
+    STATE.phase = STARTING
+    STATE.main_ident = threading.get_ident()
+
+
+def _prepare_interpreter() -> None:
+    """What a kernel sets up before its channels, and a template before it forks."""
+    global OUT, _QUEUE, _RUNNER_FILE
+    runner_file = globals().get("__file__")
     runner_dir = os.path.dirname(os.path.abspath(runner_file)) if runner_file else None
     _RUNNER_FILE = main.__code__.co_filename
-
     OUT = _Output()
     _QUEUE = _std("_queue").SimpleQueue()
-    st.is_leader = os.getpgrp() == os.getpid()
+    sys.argv = [""]
+    _fix_sys_path(runner_dir)
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    getpass = _std("getpass")
+    builtins.input = _input
+    builtins.print = _print
+    getpass.getpass = _getpass
+    builtins.display = display
+    builtins.__pyrun__ = _MagicNamespace
+    STATE.ns = _make_user_namespace()
+    builtins.HostCallError = HostCallError
+
+
+def _take_channels() -> None:
+    """The kernel's private channels and output capture: after a template's fork, in the child."""
+    global _poll_fds
+    STATE.is_leader = os.getpgrp() == os.getpid()
     _setup_channels()
     signal.set_wakeup_fd(CH.sig_w, warn_on_full_buffer=False)
     _poll_fds = select.poll()
@@ -3891,20 +3935,14 @@ def main() -> None:
     os._exit = _exit_flushing
     _install_self_signal_wrappers()
     os.register_at_fork(after_in_child=_after_fork_in_child)
-    sys.argv = [""]
-    _fix_sys_path(runner_dir)
-    os.environ.setdefault("MPLBACKEND", "Agg")
 
-    getpass = _std("getpass")
-    builtins.input = _input
-    builtins.print = _print
-    getpass.getpass = _getpass
-    builtins.display = display
-    builtins.__pyrun__ = _MagicNamespace
-    st.ns = _make_user_namespace()
-    builtins.host, host_problem = _host_namespace(os.environ.pop("PYRUN_HOST_FUNCTIONS", ""))
-    builtins.HostCallError = HostCallError
 
+def _prepare_namespace() -> None:
+    """The parts of the user's namespace that depend on this kernel's own options."""
+    builtins.host, STATE.host_problem = _host_namespace(os.environ.pop("PYRUN_HOST_FUNCTIONS", ""))
+
+
+def _hello_frame() -> dict:
     hello = {
         "type": "hello",
         "protocol": PROTOCOL,
@@ -3912,12 +3950,16 @@ def main() -> None:
         "python": "%d.%d.%d" % sys.version_info[:3],
         "executable": sys.executable,
     }
-    if host_problem:
-        hello["hostFunctionsError"] = host_problem
-    _start_thread(_io_loop)
-    env = os.environ
-    limits = env.get("PYRUN_LIMITS")
+    if STATE.host_problem:
+        hello["hostFunctionsError"] = STATE.host_problem
+    return hello
+
+
+def _apply_start_limits(hello: dict, prefix: bytes):
+    """PYRUN_LIMITS, then the threads the runner needs under them; returns the memory limit, if any."""
+    limits = os.environ.get("PYRUN_LIMITS")
     memory_limit = None
+    in_use = None
     if limits:
         try:
             spec = _loads(limits)
@@ -3938,29 +3980,34 @@ def main() -> None:
         if memory_limit is None:
             raise
         _memory_too_low(memory_limit, in_use, e)
-    cwd = env.get("PYRUN_CWD")
-    if cwd:
-        try:
-            os.chdir(cwd)
-        except OSError as e:  # a kernel in the wrong directory would mislead: stop
-            _diag("pyrun: PYRUN_CWD: %s\n" % e)
-            os._exit(2)
-        sys.path.insert(0, os.getcwd())
-    prelude = env.get("PYRUN_PRELUDE")
-    if prelude:
-        if memory_limit is None:
-            _guard_process()
-        errors = _load_prelude(prelude)
-        if errors:
-            hello["preludeErrors"] = errors
-            hello["preludeError"] = errors[0]  # what hosts before prelude lists read
+    return memory_limit
+
+
+def _enter_working_directory(cwd: str) -> None:
+    try:
+        os.chdir(cwd)
+    except OSError as e:  # a kernel in the wrong directory would mislead: stop
+        _diag("pyrun: PYRUN_CWD: %s\n" % e)
+        os._exit(2)
+    sys.path.insert(0, os.getcwd())
+
+
+def _note_prelude_errors(hello: dict, errors: list) -> None:
+    if errors:
+        hello["preludeErrors"] = errors
+        hello["preludeError"] = errors[0]  # what hosts before prelude lists read
+
+
+def _say_hello(hello: dict) -> None:
     hello["cwd"] = os.getcwd()
     # The newline ends any partial line the interpreter's start wrote to fd 1
     # (a sitecustomize printing "note: "), so hello is a line of its own.
     _write_bytes(b"\n" + (_frame_line(hello) + "\n").encode("utf-8", "pyrun.json"))
     _HELLO_SENT.set()
-    if not prelude and memory_limit is None:
-        _guard_process()  # after hello: start-up is what a host waits for
+
+
+def _serve_requests() -> None:
+    st = STATE
     st.phase = IDLE
     while True:
         req = _QUEUE.get()
@@ -3977,6 +4024,191 @@ def main() -> None:
                             "durationMs": 0, "cpuMs": 0, "peakRssBytes": _peak_rss()},))
             except BaseException:
                 pass
+
+
+
+# ---------------------------------------------------------------- templates: kernels forked from a prepared interpreter
+
+
+TEMPLATE_MESSAGE_LIMIT = 1 << 20  # bytes of one control message from the host
+
+
+def serve_template() -> None:
+    """Be a template: prepare an interpreter as far as a kernel gets before its
+    channels (runner imported, PYRUN_CWD entered, PYRUN_PRELOAD imported,
+    PYRUN_PRELUDE loaded), then fork kernels on the host's request, and
+    nothing else.  The wire is docs/protocol.md, "Templates".
+
+    fd 0 is the control channel, a SOCK_SEQPACKET Unix socket: one JSON
+    object per message.  The template stays single-threaded, so a fork copies
+    no lock held by another thread.  It holds each child it forked as a zombie
+    after the child exits, until the host `release`s it: until then the
+    child's pid (and the session and group named after it) cannot be reused,
+    so the host's signals by pid stay safe, as they are for a process it
+    spawned itself.  It dies with the host (parent-death signal SIGKILL, and
+    end of file on the control channel); its kernels then die as kernels do
+    when their host dies.
+    """
+    _check_version()
+    st = STATE
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a template runs no code to interrupt
+    host = os.environ.pop("PYRUN_HOST_PID", "")
+    if sys.platform.startswith("linux"):
+        try:
+            _std("ctypes").CDLL(None).prctl(_Prctl.SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except Exception as e:
+            _diag("pyrun template: no parent-death signal: %r\n" % (e,))
+    if host.isdigit() and os.getppid() != int(host):
+        _real_os_exit(0)  # the host died before the signal was asked for
+    control = _std("socket").socket(fileno=0)
+    errors = []
+    _prepare_interpreter()
+    cwd = os.environ.get("PYRUN_CWD")
+    if cwd:
+        _enter_working_directory(cwd)
+    for name in filter(None, os.environ.pop("PYRUN_PRELOAD", "").split(",")):
+        try:
+            __import__(name)
+        except BaseException as e:  # a preload is an optimisation: the kernel imports it again
+            errors.append({"module": name, "ename": type(e).__name__, "evalue": _safe_str(e)})
+    global _poll_fds
+    _poll_fds = select.poll()  # the prelude's output goes to the template's own stderr
+    prelude = os.environ.get("PYRUN_PRELUDE")
+    prelude_errors = _load_prelude(prelude) if prelude else []
+    st.template_prelude_errors = prelude_errors
+    _template_loop(control, {"type": "template_ready", "pid": os.getpid(),
+                             "python": "%d.%d.%d" % sys.version_info[:3], "preloadErrors": errors})
+
+
+def _template_send(control, message: dict) -> None:
+    control.sendall(_frame_line(message).encode("utf-8", "pyrun.json"))
+
+
+def _template_loop(control, ready: dict) -> None:
+    """Fork on `fork`, reap on `release`, report each child's end; never returns."""
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_r, False)
+    os.set_blocking(wake_w, False)
+    signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
+    signal.signal(signal.SIGCHLD, lambda signum, frame: None)  # the wake-up byte is the news
+    socket = _std("socket")
+    poller = select.poll()
+    poller.register(control.fileno(), select.POLLIN)
+    poller.register(wake_r, select.POLLIN)
+    running = set()  # children whose end is not reported yet
+    held = set()  # children reported and not yet released
+    _template_send(control, ready)
+    while True:
+        for fd, _ in poller.poll():
+            if fd == wake_r:
+                try:
+                    while os.read(wake_r, 512):
+                        pass
+                except OSError:
+                    pass
+                continue
+            message, fds, _, _ = socket.recv_fds(control, TEMPLATE_MESSAGE_LIMIT, 3)
+            if not message:
+                _real_os_exit(0)  # the host closed the channel or died
+            try:
+                request = _loads(message.decode("utf-8"))
+                kind = request.get("type")
+            except (ValueError, UnicodeDecodeError, AttributeError):
+                request, kind = {}, None
+            if kind == "fork":
+                try:
+                    pid = _template_fork(request, fds, (control.fileno(), wake_r, wake_w))
+                except OSError as e:  # EAGAIN, ENOMEM: the host starts this kernel the ordinary way
+                    _template_send(control, {"type": "fork_failed", "id": request.get("id"), "message": str(e)})
+                    continue
+                running.add(pid)
+                _template_send(control, {"type": "forked", "id": request.get("id"), "pid": pid})
+            elif kind == "release":
+                pid = request.get("pid")
+                for fd in fds:
+                    os.close(fd)
+                if pid in held:
+                    held.discard(pid)
+                    os.waitpid(pid, 0)
+            else:
+                for fd in fds:
+                    os.close(fd)
+                _diag("pyrun template: unknown control message %r\n" % (message[:200],))
+        for pid in list(running):
+            info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+            if info is None:
+                continue
+            running.discard(pid)
+            held.add(pid)
+            if info.si_code == os.CLD_EXITED:
+                status = {"exitCode": info.si_status}
+            else:
+                status = {"signal": info.si_status}
+            _template_send(control, dict(type="exited", pid=pid, **status))
+
+
+def _template_fork(request: dict, fds: list, private: tuple) -> int:
+    """Fork one kernel; in the child, become it (see _become_forked_kernel)."""
+    if len(fds) != 3:
+        for fd in fds:
+            os.close(fd)
+        raise OSError("a fork needs 3 descriptors (requests, frames, stderr); got %d" % len(fds))
+    try:
+        pid = os.fork()
+    except OSError:
+        for fd in fds:
+            os.close(fd)
+        raise
+    if pid == 0:
+        try:
+            _become_forked_kernel(request, fds, private)
+        except BaseException as e:
+            _diag("pyrun template: the forked kernel failed to start: %r\n" % (e,))
+        finally:
+            _real_os_exit(1)
+    for fd in fds:
+        os.close(fd)
+    return pid
+
+
+def _become_forked_kernel(request: dict, fds: list, private: tuple) -> None:
+    """The child of a fork: a session of its own, the host's channels on fds
+    0-2, its own options; then the same start as a spawned kernel's from
+    its channels on.  Never returns."""
+    os.setsid()
+    signal.set_wakeup_fd(-1)
+    for signum in (signal.SIGCHLD, signal.SIGTERM, signal.SIGPIPE, signal.SIGHUP, signal.SIGQUIT):
+        signal.signal(signum, signal.SIG_DFL)
+    for target, fd in enumerate(fds):
+        os.dup2(fd, target)
+    for fd in list(fds) + list(private):
+        if fd > 2:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+    st = STATE
+    st.pid = os.getpid()
+    st.ppid = st.host_pid = os.getppid()  # the template: its death is the host's
+    st.host_pid_given = True
+    env = os.environ
+    for name in ("PYRUN_LIMITS", "PYRUN_HOST_FUNCTIONS"):
+        env.pop(name, None)
+        if isinstance(request.get(name), str):
+            env[name] = request[name]
+    st.main_ident = threading.get_ident()
+    _arm_sigint()
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    _take_channels()
+    _prepare_namespace()
+    hello = _hello_frame()
+    _start_thread(_io_loop)
+    memory_limit = _apply_start_limits(hello, b"")
+    _note_prelude_errors(hello, st.template_prelude_errors)
+    _say_hello(hello)
+    if memory_limit is None:
+        _guard_process()
+    _serve_requests()
 
 
 if __name__ == "__main__":
