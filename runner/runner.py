@@ -4076,8 +4076,22 @@ def serve_template() -> None:
     prelude = os.environ.get("PYRUN_PRELUDE")
     prelude_errors = _load_prelude(prelude) if prelude else []
     st.template_prelude_errors = prelude_errors
+    threads = _thread_count()
+    if threads > 1:  # a fork would copy locks those threads may hold: kernels start the ordinary way
+        _template_send(control, {"type": "template_failed", "message":
+                                 "the prelude or a preload left %d threads running; a template must stay "
+                                 "single-threaded to fork safely" % threads})
+        _real_os_exit(1)
     _template_loop(control, {"type": "template_ready", "pid": os.getpid(),
                              "python": "%d.%d.%d" % sys.version_info[:3], "preloadErrors": errors})
+
+
+def _thread_count() -> int:
+    """Threads of this process, those started outside `threading` too (Linux)."""
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:
+        return threading.active_count()
 
 
 def _template_send(control, message: dict) -> None:

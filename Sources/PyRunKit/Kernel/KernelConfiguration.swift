@@ -23,6 +23,21 @@ public struct KernelConfiguration: Sendable, Hashable, CustomStringConvertible {
     /// Functions of the host that the code calls as `host.NAME(…)`; their names must be
     /// unique and not empty.
     public var hostFunctions: [HostFunction]
+    /// Fork the kernel from a template (Linux): an interpreter prepared once with the runner,
+    /// the working directory, the environment, `preload` and the prelude, which then only
+    /// forks. A kernel starts in milliseconds, and memory the template touched is shared until
+    /// written. Where templates are unavailable, or the template cannot start or dies, the
+    /// kernel starts the ordinary way (the pool says so with `PoolEvent.Kind.templateUnavailable`).
+    /// The default is off, unless the host's environment sets `PYRUN_TEMPLATES=1`.
+    public var usesTemplate: Bool
+    /// Modules a template imports before the prelude (`["json", "re", "pandas"]`), so that
+    /// every kernel forked from it has them loaded already; only with `usesTemplate`. A module
+    /// that fails to import is skipped (the kernel's own `import` then says why).
+    public var preload: [String]
+
+    /// Whether `usesTemplate` is on when not given: `PYRUN_TEMPLATES=1` in the host's
+    /// environment turns it on (how the test suite runs every kernel through templates).
+    public static let usesTemplateByDefault: Bool = ProcessInfo.processInfo.environment["PYRUN_TEMPLATES"] == "1"
 
     /// A configuration; the defaults run `python3` (or the active virtual environment's) in
     /// the host's directory with the host's environment and no limits.
@@ -34,7 +49,9 @@ public struct KernelConfiguration: Sendable, Hashable, CustomStringConvertible {
         limits: ResourceLimits = .none,
         startupTimeout: Duration = .seconds(30),
         interruptGrace: Duration = .seconds(2),
-        hostFunctions: [HostFunction] = []
+        hostFunctions: [HostFunction] = [],
+        usesTemplate: Bool = KernelConfiguration.usesTemplateByDefault,
+        preload: [String] = []
     ) {
         self.interpreter = interpreter
         self.workingDirectory = workingDirectory
@@ -44,6 +61,8 @@ public struct KernelConfiguration: Sendable, Hashable, CustomStringConvertible {
         self.startupTimeout = startupTimeout
         self.interruptGrace = interruptGrace
         self.hostFunctions = hostFunctions
+        self.usesTemplate = usesTemplate
+        self.preload = preload
     }
 
     /// The environment variables the kernel will see, resolved against the host's own.
@@ -61,6 +80,10 @@ public struct KernelConfiguration: Sendable, Hashable, CustomStringConvertible {
         parts.append("interrupt grace \(interruptGrace.formattedSeconds)")
         if !hostFunctions.isEmpty {
             parts.append("host functions \(hostFunctions.map(\.name).joined(separator: ", "))")
+        }
+        if usesTemplate {
+            parts.append(
+                preload.isEmpty ? "from a template" : "from a template preloading \(preload.joined(separator: ", "))")
         }
         return parts.joined(separator: ", ")
     }
@@ -89,6 +112,9 @@ public struct KernelConfiguration: Sendable, Hashable, CustomStringConvertible {
                 functions.isEmpty ? "(none)" : functions.map(\.name).joined(separator: ", ")
             }
             changes.append("host functions \(names(old.hostFunctions)) → \(names(new.hostFunctions))")
+        }
+        if old.usesTemplate != new.usesTemplate || old.preload != new.preload {
+            changes.append("template \(old.usesTemplate ? "on" : "off") → \(new.usesTemplate ? "on" : "off")")
         }
         return changes
     }

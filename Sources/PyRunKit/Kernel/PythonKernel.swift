@@ -873,12 +873,18 @@ public actor PythonKernel {
             }
         }
         let runnerInstallation = try RunnerInstallation.current()
-        let command = LaunchCommand.local(python: executable, runner: runnerInstallation)
         let process: KernelProcess
-        do {
-            process = try KernelProcess(command: command, environment: environment, logger: logger)
-        } catch {
-            throw KernelError(.spawnFailed, error.description)
+        if configuration.usesTemplate,
+            let forked = await fork(executable: executable, environment: environment, runner: runnerInstallation)
+        {
+            process = forked
+        } else {
+            let command = LaunchCommand.local(python: executable, runner: runnerInstallation)
+            do {
+                process = try KernelProcess(command: command, environment: environment, logger: logger)
+            } catch {
+                throw KernelError(.spawnFailed, error.description)
+            }
         }
         processStarts += 1
         spawnCounter += 1
@@ -909,6 +915,38 @@ public actor PythonKernel {
         }
         return hello
     }
+
+    /// A process forked from the template for this configuration, or nil (with
+    /// `templateUnavailable` saying why) when it must start the ordinary way.
+    private func fork(
+        executable: String, environment: [String: String], runner: RunnerInstallation
+    ) async -> KernelProcess? {
+        templateUnavailable = nil
+        #if os(Linux)
+        var shared = environment
+        var options: [String: String] = [:]
+        for name in KernelTemplate.perKernelOptions {
+            if let value = shared.removeValue(forKey: name) { options[name] = value }
+        }
+        let key = KernelTemplate.Key(executable: executable, environment: shared, preload: configuration.preload)
+        do {
+            let template = try await KernelTemplates.shared.template(for: key, runner: runner, logger: logger)
+            return try KernelProcess(forkingFrom: template, options: options, logger: logger)
+        } catch {
+            logger.warning("starting the kernel the ordinary way: \(error)")
+            templateUnavailable = error.description
+            return nil
+        }
+        #else
+        templateUnavailable = "kernel templates need Linux"
+        return nil
+        #endif
+    }
+
+    /// Why the current process was started the ordinary way although the configuration asks
+    /// for a template (it could not start, it died, the platform has none); nil when it was
+    /// forked, or no template was asked for.
+    public private(set) var templateUnavailable: String?
 
     /// Why a start failed, from how the process ended before its `hello`.
     private func startError(for death: KernelDeath, of runner: RunnerProcess) -> KernelError {

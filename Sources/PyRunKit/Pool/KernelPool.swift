@@ -390,6 +390,7 @@ public actor KernelPool {
         }
         entry.processID = hello.pid
         entry.startedAt = Date()
+        if let reason = await entry.kernel.templateUnavailable { emit(entry.key, .templateUnavailable(reason: reason)) }
         emit(entry.key, .started(pid: hello.pid, interpreter: interpreter, fromWarmSpare: entry.fromWarmSpare))
         entry.fromWarmSpare = false
     }

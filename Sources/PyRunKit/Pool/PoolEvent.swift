@@ -27,6 +27,10 @@ public struct PoolEvent: Sendable, Hashable, CustomStringConvertible {
         case culled(idleFor: Duration)
         /// The key's kernel was shut down by `shutdown(_:)` or `shutdownAll()`.
         case shutDown(ShutdownOutcome)
+        /// The key's configuration asks for a template (`KernelConfiguration.usesTemplate`),
+        /// but its kernel process was started the ordinary way, for `reason` (the template
+        /// could not start, it died, the platform has none). Comes before that `started`.
+        case templateUnavailable(reason: String)
     }
 
     /// The agent key the event is about.
@@ -53,6 +57,7 @@ public struct PoolEvent: Sendable, Hashable, CustomStringConvertible {
         case .evicted: return "[\(key)] evicted (least recently used)"
         case .culled(let idleFor): return "[\(key)] culled after \(idleFor.formattedSeconds) idle"
         case .shutDown(let outcome): return "[\(key)] shut down (\(outcome.rawValue))"
+        case .templateUnavailable(let reason): return "[\(key)] started without a template: \(reason)"
         }
     }
 }

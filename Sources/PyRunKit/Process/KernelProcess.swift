@@ -45,6 +45,15 @@ struct ProcessExit: Sendable, Hashable {
 /// Why a request could not be written.
 struct KernelInputClosed: Error {}
 
+/// Who can wait for a kernel process and reap it.
+enum ProcessParent: Sendable {
+    /// The host spawned it.
+    case host
+    /// A template forked it; its identity (pid and start time, taken while the template held
+    /// it) tells whether it still runs once the template is gone.
+    case template(KernelTemplate, identity: ProcessIdentity?)
+}
+
 /// One spawned runner process: pipes, signals, exit status, and everything it starts. It
 /// knows nothing of Python; frames are decoded on its reader thread so the actor above only
 /// routes.
@@ -93,12 +102,32 @@ final class KernelProcess: Sendable {
     /// its parent is still the host that started it.
     static let hostPIDVariable = "PYRUN_HOST_PID"
 
+    /// Who waits for the process: the host, which spawned it, or the template that forked it
+    /// and holds it as a zombie until the host releases it.
+    private let parent: ProcessParent
+
     /// Spawns `command` (in a session of its own on Linux, a process group elsewhere) and
     /// starts its reader threads. `environment` gains `PYRUN_HOST_PID`.
-    init(command: LaunchCommand, environment: [String: String], logger: Logger) throws(SpawnError) {
+    convenience init(command: LaunchCommand, environment: [String: String], logger: Logger) throws(SpawnError) {
         var environment = environment
         environment[Self.hostPIDVariable] = String(getpid())
         let child = try Spawn.start(command, environment: environment)
+        self.init(child: child, parent: .host, logger: logger)
+    }
+
+    /// Forks a kernel from `template` (see `KernelTemplate.fork`) and starts its reader
+    /// threads.
+    convenience init(
+        forkingFrom template: KernelTemplate, options: [String: String], logger: Logger
+    ) throws(TemplateFailure) {
+        let child = try template.fork(options: options)
+        // The template holds the child until released: the pid is surely the child's here.
+        let identity = ProcessTable.record(of: child.pid)?.identity
+        self.init(child: child, parent: .template(template, identity: identity), logger: logger)
+    }
+
+    private init(child: SpawnedChild, parent: ProcessParent, logger: Logger) {
+        self.parent = parent
         pid = child.pid
         family = ProcessFamily(root: child.pid)
         input = Mutex(InputState(fd: child.stdin))
@@ -134,7 +163,7 @@ final class KernelProcess: Sendable {
             let outOfMemoryCounter = OutOfMemoryCounter.forProcess(pid) ?? OutOfMemoryCounter.forProcess(getpid())
             let outOfMemoryKillsAtSpawn = outOfMemoryCounter?.read()
 
-            Spawn.waitForExitWithoutReaping(pid)
+            let heldStatus = self.waitForExitWithoutReaping()
             exitSeen.open()
             // What is left in the pipe is read at once, consumer or not: reading it to the end
             // (or abandoning it) must not wait for anyone.
@@ -143,12 +172,13 @@ final class KernelProcess: Sendable {
             // its ids cannot be reused. That also closes the pipes, unless a process the host
             // cannot trace to the kernel holds them.
             self.watch.withLock { watch in
+                guard !watch.isReaped else { return }
                 watch.knownFamily = self.family.killAll(remembered: watch.knownFamily)
             }
             frameReader.finish(waitingAtMost: 2)
             diagnosticsReader.finish(waitingAtMost: 0.5)
             let (reaped, watched) = self.watch.withLock { watch in
-                let reaped = Spawn.reapWithUsage(pid)
+                let reaped = self.reap(heldStatus: heldStatus)
                 watch.isReaped = true
                 return (reaped, watch)
             }
@@ -244,6 +274,42 @@ final class KernelProcess: Sendable {
             watch.lastResidentBytes = memory.current
             watch.sampledPeakResidentBytes = max(watch.sampledPeakResidentBytes ?? 0, memory.peak)
             return memory.current
+        }
+    }
+
+    /// Blocks until the process has exited, without reaping it: while it is a zombie its
+    /// pid, group and session ids cannot be reused, so signalling them stays safe. For a
+    /// forked kernel, the template's report of its status; nil when the template went away
+    /// first: then nobody holds the zombie, so no signal is sent by its pid any more, and
+    /// this waits until the process is gone.
+    private func waitForExitWithoutReaping() -> TerminationStatus?? {
+        switch parent {
+        case .host:
+            Spawn.waitForExitWithoutReaping(pid)
+            return .none
+        case .template(let template, let identity):
+            if let status = template.waitForExit(of: pid) { return .some(status) }
+            watch.withLock { $0.isReaped = true }
+            while let identity, let record = ProcessTable.record(of: identity.pid),
+                record.startTime == identity.startTime, !record.isGone
+            {
+                usleep(20_000)
+            }
+            return .some(nil)
+        }
+    }
+
+    /// Reaps the process (the host's child), or lets the template reap it (a forked one).
+    private func reap(heldStatus: TerminationStatus??) -> ReapedProcess {
+        switch parent {
+        case .host:
+            return Spawn.reapWithUsage(pid)
+        case .template(let template, _):
+            template.release(pid)
+            // The OS's accounting went to the template; the sampled peak stands in.
+            // A status nobody could learn (the template died first) reads as -1, as a failed
+            // reap of a spawned process does.
+            return ReapedProcess(status: (heldStatus ?? nil) ?? .exited(-1), maximumResidentBytes: nil)
         }
     }
 

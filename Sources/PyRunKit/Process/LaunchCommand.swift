@@ -19,12 +19,21 @@ public struct LaunchCommand: Sendable, Hashable {
     /// (~10 ms a start for 70 KB of source), even where PYTHONDONTWRITEBYTECODE is set: the
     /// cache lives in pyrun's private directory, and the setting is restored for user code.
     static func local(python: String, runner: RunnerInstallation) -> LaunchCommand {
+        loading(runner, python: python, entry: "main")
+    }
+
+    /// Starts a kernel template (see `KernelTemplate`) from the same module.
+    static func template(python: String, runner: RunnerInstallation) -> LaunchCommand {
+        loading(runner, python: python, entry: "serve_template")
+    }
+
+    private static func loading(_ runner: RunnerInstallation, python: String, entry: String) -> LaunchCommand {
         let escapedDirectory = runner.directory
             .replacingOccurrences(of: "\\", with: "\\\\")
             .replacingOccurrences(of: "'", with: "\\'")
         let loader =
             "import sys;sys.path.insert(0,'\(escapedDirectory)');w=sys.dont_write_bytecode;"
-            + "sys.dont_write_bytecode=False;import \(runner.moduleName) as r;sys.dont_write_bytecode=w;r.main()"
+            + "sys.dont_write_bytecode=False;import \(runner.moduleName) as r;sys.dont_write_bytecode=w;r.\(entry)()"
         return LaunchCommand(executable: python, arguments: ["-u", "-c", loader])
     }
 }

@@ -49,17 +49,26 @@ enum Spawn {
     ///
     /// The spawn happens on `SpawnThread.shared`, a thread that lives as long as the host:
     /// a parent-death signal the child asks for fires when the thread that spawned it ends.
-    static func start(_ command: LaunchCommand, environment: [String: String]) throws(SpawnError) -> SpawnedChild {
+    ///
+    /// With `standardInput`, the child's stdin is that descriptor (a template's control
+    /// socket) instead of a fresh pipe, and `SpawnedChild.stdin` is -1.
+    static func start(
+        _ command: LaunchCommand, environment: [String: String], standardInput: Int32? = nil
+    ) throws(SpawnError) -> SpawnedChild {
         _ = ignoreBrokenPipes
         return try SpawnThread.shared.run { () throws(SpawnError) -> SpawnedChild in
             // pipe2 is not visible from Swift's Glibc, so close-on-exec is set after pipe();
             // holding this lock across pipe and spawn keeps a concurrent spawn (the interpreter
             // probe, another thread of the host using this function) from inheriting the ends.
-            try spawnLock.withLock { _ throws(SpawnError) in try startLocked(command, environment: environment) }
+            try spawnLock.withLock { _ throws(SpawnError) in
+                try startLocked(command, environment: environment, standardInput: standardInput)
+            }
         }
     }
 
-    private static let spawnLock = Mutex(())
+    /// Held while descriptors are made without close-on-exec set atomically (pipe, then
+    /// fcntl), and across every spawn: no child inherits another's ends in between.
+    static let spawnLock = Mutex(())
 
     #if canImport(Glibc)
     typealias AddCloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
@@ -80,15 +89,15 @@ enum Spawn {
     private static let newSessionsSupported = Atomic<Bool>(true)
     #endif
 
-    private static func startLocked(_ command: LaunchCommand, environment: [String: String]) throws(SpawnError)
-        -> SpawnedChild
-    {
+    private static func startLocked(
+        _ command: LaunchCommand, environment: [String: String], standardInput: Int32?
+    ) throws(SpawnError) -> SpawnedChild {
         var stdinPipe: [Int32] = [-1, -1]
         var stdoutPipe: [Int32] = [-1, -1]
         var stderrPipe: [Int32] = [-1, -1]
         // Close-on-exec on every end, so one kernel's pipes never leak into another kernel;
         // dup2 in the child clears it on 0, 1 and 2.
-        guard makePipe(&stdinPipe), makePipe(&stdoutPipe), makePipe(&stderrPipe) else {
+        guard standardInput != nil || makePipe(&stdinPipe), makePipe(&stdoutPipe), makePipe(&stderrPipe) else {
             let error = errno
             for fd in stdinPipe + stdoutPipe + stderrPipe where fd >= 0 { close(fd) }
             throw SpawnError(executable: command.executable, errorNumber: error)
@@ -107,7 +116,7 @@ enum Spawn {
             posix_spawn_file_actions_destroy(&actions)
             posix_spawnattr_destroy(&attributes)
         }
-        posix_spawn_file_actions_adddup2(&actions, stdinPipe[0], 0)
+        posix_spawn_file_actions_adddup2(&actions, standardInput ?? stdinPipe[0], 0)
         posix_spawn_file_actions_adddup2(&actions, stdoutPipe[1], 1)
         posix_spawn_file_actions_adddup2(&actions, stderrPipe[1], 2)
         #if canImport(Glibc)
@@ -160,11 +169,11 @@ enum Spawn {
         #else
         result = spawn(flags: Int32(POSIX_SPAWN_SETPGROUP))
         #endif
-        close(stdinPipe[0])
+        if stdinPipe[0] >= 0 { close(stdinPipe[0]) }
         close(stdoutPipe[1])
         close(stderrPipe[1])
         guard result == 0 else {
-            close(stdinPipe[1])
+            if stdinPipe[1] >= 0 { close(stdinPipe[1]) }
             close(stdoutPipe[0])
             close(stderrPipe[0])
             throw SpawnError(executable: command.executable, errorNumber: result)
@@ -172,7 +181,8 @@ enum Spawn {
         return SpawnedChild(pid: pid, stdin: stdinPipe[1], stdout: stdoutPipe[0], stderr: stderrPipe[0])
     }
 
-    private static func makePipe(_ fds: inout [Int32]) -> Bool {
+    /// A pipe with close-on-exec on both ends; call it holding `spawnLock`.
+    static func makePipe(_ fds: inout [Int32]) -> Bool {
         guard pipe(&fds) == 0 else { return false }
         _ = fcntl(fds[0], F_SETFD, FD_CLOEXEC)
         _ = fcntl(fds[1], F_SETFD, FD_CLOEXEC)

@@ -314,7 +314,7 @@ public actor SharedSession {
         case .evicted: recordStop(.eviction)
         case .culled: recordStop(.idleCull)
         case .shutDown: if !closed { recordStop(.shutdown) }
-        case .started, .restarted: break  // recorded when the session next uses the kernel
+        case .started, .restarted, .templateUnavailable: break  // recorded when the session next uses the kernel
         }
     }
 

@@ -1,0 +1,78 @@
+import Foundation
+import Logging
+
+/// The host's kernel templates, one per `KernelTemplate.Key`, started on first use and kept
+/// for the life of the host (a template dies with it).
+actor KernelTemplates {
+    /// The process-wide registry.
+    static let shared = KernelTemplates()
+
+    private enum Entry {
+        case starting(Task<Result<KernelTemplate, TemplateFailure>, Never>)
+        case failed(TemplateFailure)
+    }
+
+    private var entries: [KernelTemplate.Key: Entry] = [:]
+
+    /// How long a template may take to be prepared (interpreter, preloads, prelude).
+    static let startTimeout: Double = 60
+
+    /// The template for `key`, started if there is none. A template that has died is
+    /// forgotten and reported as the failure: this start goes the ordinary way, the next one
+    /// starts a fresh template. A template that could not start is not tried again.
+    func template(
+        for key: KernelTemplate.Key, runner: RunnerInstallation, logger: Logger
+    ) async throws(TemplateFailure) -> KernelTemplate {
+        if let entry = entries[key] {
+            switch entry {
+            case .failed(let failure):
+                throw failure
+            case .starting(let task):
+                let template = try await task.value.get()
+                guard template.isGone else { return template }
+                if case .starting(let current) = entries[key], current == task { entries[key] = nil }
+                throw TemplateFailure(description: "the kernel template (pid \(template.pid)) died")
+            }
+        }
+        let command = LaunchCommand.template(python: key.executable, runner: runner)
+        let task = Task { await Self.start(key: key, command: command, logger: logger) }
+        entries[key] = .starting(task)
+        do throws(TemplateFailure) {
+            return try await task.value.get()
+        } catch {
+            entries[key] = .failed(error)
+            throw error
+        }
+    }
+
+    /// Ends every template (their kernels die with them); later kernels start new ones.
+    func terminateAll() async {
+        let running = entries.values
+        entries = [:]
+        for case .starting(let task) in running {
+            (try? await task.value.get())?.terminate()
+        }
+    }
+
+    /// Starts a template on a thread of its own: preparing it blocks for as long as the
+    /// interpreter start and the prelude take.
+    private static func start(
+        key: KernelTemplate.Key, command: LaunchCommand, logger: Logger
+    ) async -> Result<KernelTemplate, TemplateFailure> {
+        await withCheckedContinuation {
+            (continuation: CheckedContinuation<Result<KernelTemplate, TemplateFailure>, Never>) in
+            let thread = Thread {
+                do throws(TemplateFailure) {
+                    let template = try KernelTemplate(
+                        key: key, command: command, logger: logger, timeout: startTimeout)
+                    continuation.resume(returning: .success(template))
+                } catch {
+                    continuation.resume(returning: .failure(error))
+                }
+            }
+            thread.name = "pyrun.template.start"
+            thread.stackSize = 1 << 20
+            thread.start()
+        }
+    }
+}

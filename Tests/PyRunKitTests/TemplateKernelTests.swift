@@ -1,0 +1,161 @@
+import Foundation
+import Testing
+
+@testable import PyRunKit
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Kernels forked from a template (issue 15): ordinary kernels, with their statuses, family
+/// kill and parent death as safe as a spawned kernel's.
+@Suite(.enabled(if: ProcessTable.isAvailable)) struct TemplateKernelTests {
+    /// A configuration with a template of its own: the environment is part of a template's
+    /// key, so a test that kills its template touches no other test's.
+    static func privateTemplate(preload: [String] = []) -> KernelConfiguration {
+        var configuration = KernelConfiguration.forTests
+        configuration.environment = .inheritUpdating(["PYRUN_TEST_TEMPLATE": UUID().uuidString])
+        configuration.usesTemplate = true
+        configuration.preload = preload
+        return configuration
+    }
+
+    /// The parent of `pid`, from /proc.
+    static func parent(of pid: Int32) -> Int32? {
+        ProcessTable.record(of: pid).map(\.parent)
+    }
+
+    static func isAlive(_ pid: Int32) -> Bool {
+        guard let record = ProcessTable.record(of: pid) else { return false }
+        return !record.isGone
+    }
+
+    // MARK: - A forked kernel is an ordinary kernel
+
+    @Test func aForkedKernelLeadsItsOwnSessionAndSaysItsOwnPid() async throws {
+        let kernel = PythonKernel(configuration: Self.privateTemplate(preload: ["json"]))
+        let hello = try await kernel.start()
+        #expect(await kernel.templateUnavailable == nil)
+        let template = try #require(Self.parent(of: hello.pid))
+        #expect(template != getpid(), "the kernel was spawned, not forked")
+        #expect(Self.parent(of: template) == getpid())
+        #expect(getsid(hello.pid) == hello.pid)
+        #expect(getpgid(hello.pid) == hello.pid)
+        let result = try await kernel.run("import os, sys\n(os.getpid(), 'json' in sys.modules)")
+        #expect(result.resultText == "(\(hello.pid), True)")
+        await kernel.shutdown()
+        #expect(await eventually { !Self.isAlive(hello.pid) })
+    }
+
+    @Test func twoKernelsOfOneTemplateShareNeitherNamesNorRandomNumbers() async throws {
+        let configuration = Self.privateTemplate(preload: ["random"])
+        let first = PythonKernel(configuration: configuration)
+        let second = PythonKernel(configuration: configuration)
+        let firstPID = try await first.start().pid
+        let secondPID = try await second.start().pid
+        #expect(Self.parent(of: firstPID) == Self.parent(of: secondPID))
+        _ = try await first.run("x = 41")
+        #expect(try await first.run("x + 1").resultText == "42")
+        #expect(try await second.run("x").status == .error)
+        let draw = "import random\nrandom.getrandbits(64)"
+        #expect(try await first.run(draw).resultText != second.run(draw).resultText)
+        await first.shutdown()
+        await second.shutdown()
+    }
+
+    // MARK: - Statuses
+
+    @Test func theExitCodeOfAForkedKernelIsReported() async throws {
+        let kernel = PythonKernel(configuration: Self.privateTemplate())
+        try await kernel.start()
+        let result = try await kernel.run("import os\nos._exit(7)")
+        #expect(result.status == .kernelDied)
+        let death = try #require(await kernel.lastDeath)
+        #expect(death.status == .exited(7))
+    }
+
+    @Test func theSignalThatKilledAForkedKernelIsReported() async throws {
+        let kernel = PythonKernel(configuration: Self.privateTemplate())
+        let pid = try await kernel.start().pid
+        let running = await kernel.execute("import time\ntime.sleep(300)")
+        #expect(kill(pid, SIGKILL) == 0)
+        let result = try await running.result()
+        #expect(result.status == .kernelDied)
+        let death = try #require(await kernel.lastDeath)
+        #expect(death.status == .signaled(SIGKILL))
+        #expect(death.processID == pid)
+    }
+
+    // MARK: - The family kill
+
+    @Test func whatAForkedKernelStartedInItsSessionDiesWithIt() async throws {
+        // The host ends the kernel's family after the kernel exits, by its session id: safe
+        // only because the template holds the kernel's zombie until the host releases it.
+        let kernel = PythonKernel(configuration: Self.privateTemplate())
+        try await kernel.start()
+        let started = try await kernel.run("import subprocess\nsubprocess.Popen(['sleep', '300']).pid")
+        let sleeper = try #require(started.resultText.flatMap { Int32($0) })
+        #expect(Self.isAlive(sleeper))
+        _ = try await kernel.run("import os\nos._exit(3)")
+        #expect(await eventually(within: 30) { !Self.isAlive(sleeper) }, "the kernel's child outlived it")
+        if Self.isAlive(sleeper) { kill(sleeper, SIGKILL) }
+    }
+
+    // MARK: - The template's death
+
+    @Test func aKilledTemplateTakesItsKernelsAlongAndTheNextStartIsOrdinaryWithAnEvent() async throws {
+        let configuration = Self.privateTemplate()
+        let pool = KernelPool(configuration: PoolConfiguration(defaultConfiguration: configuration))
+        let events = pool.events
+        let first = try await kernelPID(pool, key: "first")
+        let template = try #require(Self.parent(of: first))
+        #expect(template != getpid())
+        #expect(kill(template, SIGKILL) == 0)
+        #expect(await eventually(within: 30) { !Self.isAlive(first) }, "a forked kernel outlived its template")
+
+        let second = try await kernelPID(pool, key: "second")
+        #expect(Self.parent(of: second) == getpid(), "the start after the template's death was not ordinary")
+        let event = await firstEvent(in: events) { event in
+            if case .templateUnavailable = event.kind { event.key == "second" } else { false }
+        }
+        let reason = try #require(event.map { "\($0)" })
+        #expect(reason.contains("died"))
+        // The one after that has a fresh template.
+        let third = try await kernelPID(pool, key: "third")
+        let fresh = try #require(Self.parent(of: third))
+        #expect(fresh != getpid() && fresh != template)
+        await pool.shutdownAll()
+    }
+
+    @Test func aResetForksAFreshKernelFromTheTemplate() async throws {
+        let pool = KernelPool(configuration: PoolConfiguration(defaultConfiguration: Self.privateTemplate()))
+        let before = try await kernelPID(pool, key: "k")
+        let template = try #require(Self.parent(of: before))
+        #expect(template != getpid())
+        try await pool.reset("k")
+        let after = try await kernelPID(pool, key: "k")
+        #expect(before != after)
+        #expect(Self.parent(of: after) == template)
+        await pool.shutdownAll()
+    }
+
+    @Test func aPreludeThatStartsAThreadGetsNoTemplate() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "pyrun-template-\(getpid())-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let prelude = directory.appendingPathComponent("threaded.py").path
+        try "import threading, time\nthreading.Thread(target=time.sleep, args=(300,), daemon=True).start()\n"
+            .write(toFile: prelude, atomically: true, encoding: .utf8)
+        var configuration = Self.privateTemplate()
+        configuration.prelude = [.file(URL(fileURLWithPath: prelude))]
+        let kernel = PythonKernel(configuration: configuration)
+        let hello = try await kernel.start()
+        #expect(Self.parent(of: hello.pid) == getpid())
+        let reason = try #require(await kernel.templateUnavailable)
+        #expect(reason.contains("single-threaded"))
+        await kernel.shutdown()
+    }
+}
