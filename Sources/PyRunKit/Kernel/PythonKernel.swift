@@ -930,7 +930,8 @@ public actor PythonKernel {
         }
         let key = KernelTemplate.Key(executable: executable, environment: shared, preload: configuration.preload)
         do {
-            let template = try await KernelTemplates.shared.template(for: key, runner: runner, logger: logger)
+            let template = try await KernelTemplates.shared.template(
+                for: key, runner: runner, timeout: configuration.startupTimeout, logger: logger)
             return try KernelProcess(forkingFrom: template, options: options, logger: logger)
         } catch {
             logger.warning("starting the kernel the ordinary way: \(error)")

@@ -14,14 +14,16 @@ actor KernelTemplates {
 
     private var entries: [KernelTemplate.Key: Entry] = [:]
 
-    /// How long a template may take to be prepared (interpreter, preloads, prelude).
-    static let startTimeout: Double = 60
+    /// How long a template may take to be prepared (interpreter, preloads, prelude) at most,
+    /// whatever the kernel's own start-up timeout.
+    static let startTimeoutLimit: Double = 60
 
     /// The template for `key`, started if there is none. A template that has died is
     /// forgotten and reported as the failure: this start goes the ordinary way, the next one
-    /// starts a fresh template. A template that could not start is not tried again.
+    /// starts a fresh template. A template that could not start (within `timeout`, or at all)
+    /// is not tried again.
     func template(
-        for key: KernelTemplate.Key, runner: RunnerInstallation, logger: Logger
+        for key: KernelTemplate.Key, runner: RunnerInstallation, timeout: Duration, logger: Logger
     ) async throws(TemplateFailure) -> KernelTemplate {
         if let entry = entries[key] {
             switch entry {
@@ -35,7 +37,8 @@ actor KernelTemplates {
             }
         }
         let command = LaunchCommand.template(python: key.executable, runner: runner)
-        let task = Task { await Self.start(key: key, command: command, logger: logger) }
+        let seconds = min(Self.startTimeoutLimit, Double(timeout.components.seconds) + 1)
+        let task = Task { await Self.start(key: key, command: command, timeout: seconds, logger: logger) }
         entries[key] = .starting(task)
         do throws(TemplateFailure) {
             return try await task.value.get()
@@ -57,14 +60,14 @@ actor KernelTemplates {
     /// Starts a template on a thread of its own: preparing it blocks for as long as the
     /// interpreter start and the prelude take.
     private static func start(
-        key: KernelTemplate.Key, command: LaunchCommand, logger: Logger
+        key: KernelTemplate.Key, command: LaunchCommand, timeout: Double, logger: Logger
     ) async -> Result<KernelTemplate, TemplateFailure> {
         await withCheckedContinuation {
             (continuation: CheckedContinuation<Result<KernelTemplate, TemplateFailure>, Never>) in
             let thread = Thread {
                 do throws(TemplateFailure) {
                     let template = try KernelTemplate(
-                        key: key, command: command, logger: logger, timeout: startTimeout)
+                        key: key, command: command, logger: logger, timeout: timeout)
                     continuation.resume(returning: .success(template))
                 } catch {
                     continuation.resume(returning: .failure(error))
