@@ -15,6 +15,8 @@ struct PythonTestFileRun {
         case done
         /// The kernel is gone with tests left: they go on in a fresh one.
         case kernelLost
+        /// A test ran and others are left, each due a kernel of its own (`freshKernelPerTest`).
+        case nextTest
     }
 
     /// What the unit has learnt so far, across its kernels.
@@ -43,7 +45,10 @@ struct PythonTestFileRun {
             kernels += 1
             let turn: Turn
             do {
-                let configuration = try makeConfiguration(in: scratch, number: kernels)
+                // One workspace for all the tests of a file when each gets a kernel: the same
+                // configuration, so every kernel forks from the same template.
+                let configuration = try makeConfiguration(
+                    in: scratch, number: options.freshKernelPerTest ? 1 : kernels, materialize: kernels == 1)
                 turn = try await withKernel(configuration: configuration, logger: options.logger) { kernel in
                     try await runTests(in: kernel, progress: progress)
                 }
@@ -67,16 +72,20 @@ struct PythonTestFileRun {
                 return progress.report
             case .kernelLost:
                 progress.report.kernelReplacements += 1
+            case .nextTest:
+                continue
             }
         }
     }
 
     /// The kernel for turn `number`: a workspace of its own (a fresh copy of the fixtures),
     /// and a `TMPDIR` of its own, both inside the unit's scratch directory.
-    private func makeConfiguration(in scratch: ScratchDirectory, number: Int) throws -> KernelConfiguration {
+    private func makeConfiguration(
+        in scratch: ScratchDirectory, number: Int, materialize: Bool
+    ) throws -> KernelConfiguration {
         let workspace = try scratch.subdirectory("workspace-\(number)")
         let temporary = try scratch.subdirectory("tmp-\(number)")
-        if let directory = unit.directory {
+        if materialize || !options.freshKernelPerTest, let directory = unit.directory {
             let fixtures = directory.appendingPathComponent("fixtures")
             var isDirectory: ObjCBool = false
             if FileManager.default.fileExists(atPath: fixtures.path, isDirectory: &isDirectory), isDirectory.boolValue {
@@ -87,6 +96,7 @@ struct PythonTestFileRun {
         configuration.workingDirectory = workspace.path
         configuration.prelude = options.prelude + [.testSupport]
         configuration.environment = configuration.environment.updating(["TMPDIR": temporary.path])
+        if options.freshKernelPerTest { configuration.usesTemplate = true }
         return configuration
     }
 
@@ -142,6 +152,7 @@ struct PythonTestFileRun {
                 await control.stop()
             }
             if result.death != nil { return progress.remaining?.isEmpty == false ? .kernelLost : .done }
+            if options.freshKernelPerTest, progress.remaining?.isEmpty == false { return .nextTest }
         }
         return .done
     }

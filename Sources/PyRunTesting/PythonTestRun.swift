@@ -38,13 +38,18 @@ public struct PythonTestRun: Sendable {
         public var configuration: KernelConfiguration
         /// Where the kernels log (a test that ignores its interrupt is killed, with a warning).
         public var logger: Logger
+        /// Give every test function a fresh kernel, not only every file: each is forked from
+        /// a template with the prelude loaded (`KernelConfiguration.usesTemplate`), so one
+        /// costs milliseconds. The tests of a file still share its workspace.
+        public var freshKernelPerTest: Bool
 
         /// Creates options.
         public init(
             paths: [String] = ["."], prelude: [PreludeSource] = [.default], doctestModules: [String] = [],
             keyword: String? = nil, stopAtFirstFailure: Bool = false,
             jobs: Int = ProcessInfo.processInfo.activeProcessorCount, timeout: Duration? = nil,
-            configuration: KernelConfiguration = KernelConfiguration(), logger: Logger = Logger(label: "pyrun.test")
+            configuration: KernelConfiguration = KernelConfiguration(), logger: Logger = Logger(label: "pyrun.test"),
+            freshKernelPerTest: Bool = false
         ) {
             self.paths = paths
             self.prelude = prelude
@@ -55,6 +60,7 @@ public struct PythonTestRun: Sendable {
             self.timeout = timeout
             self.configuration = configuration
             self.logger = logger
+            self.freshKernelPerTest = freshKernelPerTest
         }
     }
 

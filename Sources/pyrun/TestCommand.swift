@@ -64,6 +64,13 @@ struct TestCommand: AsyncParsableCommand {
             valueName: "path-or-name"))
     var python: String?
 
+    @Flag(
+        name: .customLong("fresh-kernel-per-test"),
+        help:
+            "Run every test function in a fresh kernel, not only every file (forked from a template with the prelude loaded, Linux)."
+    )
+    var freshKernelPerTest = false
+
     @Flag(name: .long, help: "Log what pyrun and the kernels do, to stderr.")
     var verbose = false
 
@@ -82,7 +89,7 @@ struct TestCommand: AsyncParsableCommand {
             paths: paths.isEmpty ? ["."] : paths, prelude: sources, doctestModules: doctestModules, keyword: keyword,
             stopAtFirstFailure: exitFirst, jobs: jobs, timeout: timeout?.duration,
             configuration: KernelConfiguration(interpreter: python.map { .path($0) } ?? .automatic),
-            logger: PyrunLogging.kernelLogger(verbose: verbose))
+            logger: PyrunLogging.kernelLogger(verbose: verbose), freshKernelPerTest: freshKernelPerTest)
         let testRun: PythonTestRun
         do {
             testRun = try PythonTestRun(options)

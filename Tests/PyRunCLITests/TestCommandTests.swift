@@ -81,6 +81,56 @@ import Darwin
         }
     }
 
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: "/proc/self/stat")))
+    func freshKernelPerTestGivesEveryTestFunctionAnInterpreterOfItsOwn() async throws {
+        try await withTemporaryDirectory { root throws in
+            // Each test leaves a name and a module attribute behind and records its pid; with a
+            // kernel per test, neither is seen by the next, and three pids are recorded.
+            let test = """
+                import os, json
+
+                def record():
+                    with open(os.path.join(os.environ['PIDS'], str(os.getpid())), 'w') as f:
+                        f.write(str(os.getppid()))
+
+                def test_a():
+                    global leftover
+                    assert 'leftover' not in globals()
+                    leftover = 1
+                    json.touched = True
+                    record()
+
+                def test_b():
+                    assert 'leftover' not in globals()
+                    assert not hasattr(json, 'touched')
+                    leftover = 2
+                    record()
+
+                def test_c():
+                    assert not hasattr(json, 'touched')
+                    record()
+
+                """
+            try write(["test_isolated.py": test], under: root)
+            let pids = "\(root)/pids"
+            try FileManager.default.createDirectory(atPath: pids, withIntermediateDirectories: true)
+            let isolated = try await runPyrun(
+                ["test", "--fresh-kernel-per-test", "test_isolated.py"], environment: ["PIDS": pids],
+                workingDirectory: root)
+            #expect(isolated.status == 0, "\(isolated.stdout)\(isolated.stderr)")
+            #expect(isolated.stdout.contains(" 3 passed, 0 failed in "))
+            let recorded = try FileManager.default.contentsOfDirectory(atPath: pids)
+            #expect(recorded.count == 3, "\(recorded)")
+            let parents = Set(try recorded.map { try String(contentsOfFile: "\(pids)/\($0)", encoding: .utf8) })
+            #expect(parents.count == 1, "every test's kernel forks from the one template: \(parents)")
+
+            // Without the option the file shares one kernel, and test_b fails.
+            let shared = try await runPyrun(
+                ["test", "test_isolated.py"], environment: ["PIDS": pids], workingDirectory: root)
+            #expect(shared.status == 1)
+        }
+    }
+
     @Test func exitStatusesAreThoseOfPytest() async throws {
         try await withTemporaryDirectory { root throws in
             try write(["test_one.py": "def test_a():\n    pass\n"], under: root)
