@@ -49,6 +49,10 @@ final class KernelTemplate: Sendable {
     }
 
     private let state = Mutex(State())
+    /// True once the control socket is closed. Sends hold this lock (never `state`'s, which
+    /// the reader needs to take what the template says while a send waits), so the reader
+    /// cannot close the descriptor, and its number be reused, under a send.
+    private let controlClosed = Mutex(false)
     private let ready = DispatchSemaphore(value: 0)
     private let readyMessage = Mutex<JSONValue?>(nil)
 
@@ -90,7 +94,7 @@ final class KernelTemplate: Sendable {
         reader.stackSize = 1 << 20
         reader.start()
         guard ready.wait(timeout: .now() + timeout) == .success, readyMessage.withLock({ $0 }) != nil else {
-            _ = kill(child.pid, SIGKILL)
+            terminate()
             let reason = state.withLock { $0.goneReason } ?? "it was not ready within \(Int(timeout)) s"
             throw TemplateFailure(description: "the template did not start: \(reason)")
         }
@@ -132,7 +136,7 @@ final class KernelTemplate: Sendable {
         }
         var request: [String: JSONValue] = ["type": .string("fork"), "id": .string(id)]
         for (name, value) in options { request[name] = .string(value) }
-        let error = control.send(Array(JSONValue.object(request).serialized().utf8), descriptors: childEnds)
+        let error = send(Array(JSONValue.object(request).serialized().utf8), descriptors: childEnds)
         for fd in childEnds { close(fd) }
         guard error == 0 else {
             _ = state.withLock { $0.forks.removeValue(forKey: id) }
@@ -172,13 +176,23 @@ final class KernelTemplate: Sendable {
         let known = state.withLock { $0.exits.removeValue(forKey: child) != nil }
         guard known else { return }
         let message: JSONValue = .object(["type": .string("release"), "pid": .number(Double(child))])
-        _ = control.send(Array(message.serialized().utf8))
+        _ = send(Array(message.serialized().utf8))
     }
 
     /// Ends the template (its kernels then die as kernels do when their host dies).
     func terminate() {
-        guard !isGone else { return }
-        _ = kill(pid, SIGKILL)
+        // Under the lock: the reader marks the template gone under it before reaping, so
+        // while it reads "not gone" the pid is still the template's.
+        state.withLock { state in
+            if !state.isGone { _ = kill(pid, SIGKILL) }
+        }
+    }
+
+    /// Sends one control message; EPIPE once the socket is closed.
+    private func send(_ message: [UInt8], descriptors: [Int32] = []) -> Int32 {
+        controlClosed.withLock { closed in
+            closed ? EPIPE : control.send(message, descriptors: descriptors)
+        }
     }
 
     // MARK: - Reading the template's messages
@@ -234,7 +248,10 @@ final class KernelTemplate: Sendable {
         ready.signal()
         for slot in forks { slot.fill(.failed("the template is gone")) }
         for slot in waiters { slot.fill(.gone) }
-        control.close()
+        controlClosed.withLock { closed in
+            control.close()
+            closed = true
+        }
         _ = Spawn.reap(pid)
     }
 
