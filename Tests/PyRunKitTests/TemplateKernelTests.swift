@@ -10,8 +10,9 @@ import Darwin
 #endif
 
 /// Kernels forked from a template (issue 15): ordinary kernels, with their statuses, family
-/// kill and parent death as safe as a spawned kernel's.
-@Suite(.enabled(if: ProcessTable.isAvailable)) struct TemplateKernelTests {
+/// kill and parent death as safe as a spawned kernel's. One at a time: the test of the limit on
+/// live templates ends idle ones, such as another test's between a reset and the next fork.
+@Suite(.enabled(if: ProcessTable.isAvailable), .serialized) struct TemplateKernelTests {
     /// A configuration with a template of its own: the environment is part of a template's
     /// key, so a test that kills its template touches no other test's.
     static func privateTemplate(preload: [String] = []) -> KernelConfiguration {
@@ -139,6 +140,23 @@ import Darwin
         #expect(before != after)
         #expect(Self.parent(of: after) == template)
         await pool.shutdownAll()
+    }
+
+    @Test func templatesPastTheLimitThatRunNoKernelAreEnded() async throws {
+        var templates: [Int32] = []
+        for _ in 0...KernelTemplates.liveTemplateLimit {
+            let kernel = PythonKernel(configuration: Self.privateTemplate())
+            let pid = try await kernel.start().pid
+            templates.append(try #require(Self.parent(of: pid)))
+            await kernel.shutdown()
+            #expect(await eventually { !Self.isAlive(pid) })
+        }
+        #expect(Set(templates).count == templates.count)
+        #expect(!templates.contains(getpid()))
+        // The oldest runs no kernel: it is ended to stay within the limit; the newest stays.
+        #expect(
+            await eventually(within: 30) { !Self.isAlive(templates[0]) }, "an idle template past the limit lives on")
+        #expect(Self.isAlive(templates[templates.count - 1]))
     }
 
     @Test func aPreludeThatStartsAThreadGetsNoTemplate() async throws {

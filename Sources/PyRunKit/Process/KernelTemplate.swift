@@ -43,6 +43,8 @@ final class KernelTemplate: Sendable {
         var forks: [String: ReplySlot] = [:]
         /// Children whose end the template has reported, and their status.
         var exits: [pid_t: TerminationStatus] = [:]
+        /// Children forked and not yet reported ended.
+        var running: Set<pid_t> = []
         var exitWaiters: [pid_t: ReplySlot] = [:]
         /// Why the template is gone, once it is.
         var goneReason: String?
@@ -105,6 +107,9 @@ final class KernelTemplate: Sendable {
 
     /// True once the template has exited (or its control channel broke).
     var isGone: Bool { state.withLock { $0.isGone } }
+
+    /// True while a kernel it forked runs (or a fork is under way).
+    var hasKernels: Bool { state.withLock { !$0.running.isEmpty || !$0.forks.isEmpty } }
 
     /// Forks a kernel with its own channels: the host makes the pipes and hands the child's
     /// ends over the control socket. `options` are the `PYRUN_*` variables each kernel sets
@@ -179,6 +184,17 @@ final class KernelTemplate: Sendable {
         _ = send(Array(message.serialized().utf8))
     }
 
+    /// Ends the template if no kernel of its runs and no fork is under way; true if it did
+    /// (or it was gone already).
+    func terminateIfIdle() -> Bool {
+        state.withLock { state in
+            guard !state.isGone else { return true }
+            guard state.running.isEmpty, state.forks.isEmpty else { return false }
+            _ = kill(pid, SIGKILL)
+            return true
+        }
+    }
+
     /// Ends the template (its kernels then die as kernels do when their host dies).
     func terminate() {
         // Under the lock: the reader marks the template gone under it before reaping, so
@@ -214,6 +230,7 @@ final class KernelTemplate: Sendable {
                     let slot = state.withLock({ $0.forks.removeValue(forKey: id) })
                 else { continue }
                 if type == "forked", let pid = object["pid"]?.intValue, pid > 0 {
+                    _ = state.withLock { $0.running.insert(pid_t(pid)) }
                     slot.fill(.forked(pid_t(pid)))
                 } else {
                     slot.fill(.failed(object["message"]?.stringValue ?? "the template could not fork"))
@@ -228,6 +245,7 @@ final class KernelTemplate: Sendable {
                     }
                 let waiter = state.withLock { state in
                     state.exits[pid] = status
+                    state.running.remove(pid)
                     return state.exitWaiters.removeValue(forKey: pid)
                 }
                 waiter?.fill(.exited(status))

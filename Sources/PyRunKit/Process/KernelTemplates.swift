@@ -13,6 +13,13 @@ actor KernelTemplates {
     }
 
     private var entries: [KernelTemplate.Key: Entry] = [:]
+    /// The started templates, least recently used first.
+    private var recency: [KernelTemplate] = []
+
+    /// How many templates may stay alive at once; past it, those that run no kernel are ended,
+    /// least recently used first (a run whose every file has its own working directory would
+    /// otherwise keep one template per file).
+    static let liveTemplateLimit = 8
 
     /// How long a template may take to be prepared (interpreter, preloads, prelude) at most,
     /// whatever the kernel's own start-up timeout.
@@ -31,7 +38,10 @@ actor KernelTemplates {
                 throw failure
             case .starting(let task):
                 let template = try await task.value.get()
-                guard template.isGone else { return template }
+                guard template.isGone else {
+                    noteUse(of: template)
+                    return template
+                }
                 if case .starting(let current) = entries[key], current == task { entries[key] = nil }
                 throw TemplateFailure(description: "the kernel template (pid \(template.pid)) died")
             }
@@ -41,10 +51,30 @@ actor KernelTemplates {
         let task = Task { await Self.start(key: key, command: command, timeout: seconds, logger: logger) }
         entries[key] = .starting(task)
         do throws(TemplateFailure) {
-            return try await task.value.get()
+            let template = try await task.value.get()
+            noteUse(of: template)
+            endIdleTemplates(over: Self.liveTemplateLimit)
+            return template
         } catch {
             entries[key] = .failed(error)
             throw error
+        }
+    }
+
+    private func noteUse(of template: KernelTemplate) {
+        recency.removeAll { $0 === template }
+        recency.append(template)
+    }
+
+    /// Ends the least recently used templates that run no kernel, until at most `limit` are
+    /// alive (fewer cannot be: a template whose kernels run stays).
+    private func endIdleTemplates(over limit: Int) {
+        recency.removeAll { $0.isGone }
+        var live = recency.count
+        for template in recency where live > limit && template.terminateIfIdle() {
+            live -= 1
+            recency.removeAll { $0 === template }
+            if case .starting = entries[template.key] { entries[template.key] = nil }
         }
     }
 
@@ -52,6 +82,7 @@ actor KernelTemplates {
     func terminateAll() async {
         let running = entries.values
         entries = [:]
+        recency = []
         for case .starting(let task) in running {
             (try? await task.value.get())?.terminate()
         }
