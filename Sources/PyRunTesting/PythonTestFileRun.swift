@@ -166,6 +166,15 @@ struct PythonTestFileRun: Sendable {
             try await pool.run(code, key: key, configuration: configuration, options: timeout)
         }
         let collected = try await run(collectCall)
+        // The prelude under test did not load: what its tests would say means nothing. As
+        // pytest does for a conftest.py that raises, the run stops as a usage error.
+        let preludeFailures = collected.notices.flatMap { notice -> [PreludeFailure] in
+            if case .preludeFailed(let failures) = notice.kind { failures } else { [] }
+        }
+        if !preludeFailures.isEmpty {
+            await control.stop(usageError: Self.preludeProblem(preludeFailures))
+            return .done
+        }
         guard let report = collected.result?["application/json"], collected.status == .ok else {
             if collected.status == .cancelled || Task.isCancelled {
                 await control.interrupted()
@@ -269,6 +278,14 @@ struct PythonTestFileRun: Sendable {
     static func call(_ function: String, _ arguments: [JSONValue]) -> String {
         let values = arguments.map { $0 == .null ? "None" : $0.serialized() }
         return "__import__('pyrun_testing').\(function)(\(values.joined(separator: ", ")))"
+    }
+
+    /// "the prelude /w/tools.py raised at line 5: ValueError: bad", and its traceback, for
+    /// each source that failed.
+    private static func preludeProblem(_ failures: [PreludeFailure]) -> String {
+        failures.map { failure in
+            ([failure.description] + failure.error.traceback.map { "    " + $0 }).joined(separator: "\n")
+        }.joined(separator: "\n")
     }
 
     private static func collectionError(from error: PythonError) -> PythonCollectionError {

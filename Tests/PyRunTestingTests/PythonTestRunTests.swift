@@ -285,6 +285,26 @@ import Testing
         }
     }
 
+    @Test func aPreludeThatRaisesStopsTheRunAsAUsageError() async throws {
+        try await withTemporaryDirectory { root throws in
+            try write(
+                [
+                    "tools.py": "def helper():\n    return 1\nhelper() / 0\n",
+                    "tests/test_tools.py": "def test_helper():\n    assert helper() == 1\n",
+                ], under: root)
+            let result = await
+                (try PythonTestRun(
+                    options("\(root)/tests", trace: "\(root)/trace") {
+                        $0.prelude = [.file(URL(fileURLWithPath: "\(root)/tools.py"))]
+                    })).run()
+            #expect(result.exitStatus == 4)
+            let problem = try #require(result.usageError)
+            #expect(problem.hasPrefix("the prelude \(root)/tools.py raised at line 3: ZeroDivisionError"))
+            #expect(problem.contains("helper() / 0"))  // the prelude's own frame
+            #expect(result.reports.flatMap(\.records).isEmpty)
+        }
+    }
+
     @Test func cancellingTheRunInterruptsItsTests() async throws {
         try await withTemporaryDirectory { root throws in
             try write(
