@@ -29,7 +29,8 @@ public struct PythonTestRun: Sendable {
         public var keyword: String?
         /// Stop after the first failure (`-x`).
         public var stopAtFirstFailure: Bool
-        /// How many kernels run at once.
+        /// How many units are tested at once. Each of these workers also starts its next
+        /// unit's kernel ahead, so up to twice as many kernels may be alive.
         public var jobs: Int
         /// How long one test may run before it is interrupted and reported as timed out.
         public var timeout: Duration?
