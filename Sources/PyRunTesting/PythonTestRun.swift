@@ -114,7 +114,7 @@ public struct PythonTestRun: Sendable {
     }
 
     /// A worker: one unit after another, each in kernels of its own. The next unit is taken
-    /// (and its kernel started) before the current one runs, and a finished unit is cleaned
+    /// (and its kernel started) while the current one runs, and a finished unit is cleaned
     /// up in the background; the worker returns when all of that is done.
     private static func work(
         units: [PythonTestUnit], options: Options, control: RunControl, pool: KernelPool,
@@ -135,8 +135,11 @@ public struct PythonTestRun: Sendable {
                     background.addTask { await current.cleanUp(after: nil) }
                     break
                 }
+                // The next unit is taken once this one runs, so that the other workers take
+                // the first units first.
+                async let running = current.run()
                 next = await takeNext()
-                let finished = await current.run()
+                let finished = await running
                 await control.record(finished.report, at: current.index)
                 progress(finished.report)
                 background.addTask { await current.cleanUp(after: finished) }
