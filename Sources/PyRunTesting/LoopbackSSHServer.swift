@@ -1,6 +1,5 @@
 import Foundation
-
-@testable import PyRunKit
+import PyRunKit
 
 #if canImport(Glibc)
 import Glibc
@@ -8,27 +7,33 @@ import Glibc
 import Darwin
 #endif
 
-/// A private OpenSSH server on the loopback interface for the remote-kernel tests: a throwaway
-/// host key, a throwaway user key authorized for the current user, a free port, all in a
-/// temporary directory. A machine without `sshd` or `ssh` fails the tests that need them
-/// (`scripts/install-remote-test-deps` installs them); nothing is skipped.
-final class SSHServer: Sendable {
-    struct Unavailable: Error, CustomStringConvertible {
-        let description: String
+/// A private OpenSSH server on the loopback interface, for testing remote kernels: a
+/// throwaway host key, a throwaway user key authorized for the current user, a free port, all
+/// in a temporary directory. `start()` fails when OpenSSH is not installed, so a test that
+/// needs it fails loudly instead of passing silently (`scripts/install-remote-test-deps`).
+public final class LoopbackSSHServer: Sendable {
+    /// Why the server could not start.
+    public struct Unavailable: Error, CustomStringConvertible {
+        public let description: String
     }
 
-    static let serverPath = "/usr/sbin/sshd"
+    /// Where the server program is expected.
+    public static let serverPath = "/usr/sbin/sshd"
 
-    let port: Int
-    let directory: String
-    let serverPID: pid_t
-    let user: String
+    /// The port it listens on (127.0.0.1).
+    public let port: Int
+    /// Its temporary directory: keys, configuration, log.
+    public let directory: String
+    /// The listening server's pid.
+    public let serverPID: pid_t
+    /// The user the key logs in as: the current one.
+    public let user: String
 
     /// Where ssh takes the user key from.
-    var keyPath: String { "\(directory)/user_key" }
+    public var keyPath: String { "\(directory)/user_key" }
 
     /// The client options that reach this server with its key and no questions asked.
-    var clientOptions: [String] {
+    public var clientOptions: [String] {
         [
             "-p", String(port), "-i", keyPath, "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
             "-o", "LogLevel=ERROR",
@@ -36,18 +41,17 @@ final class SSHServer: Sendable {
     }
 
     /// A launcher for kernels on this server.
-    func launcher(python: String = "python3") -> KernelLauncher {
+    public func launcher(python: String = "python3") -> KernelLauncher {
         .ssh(host: "\(user)@127.0.0.1", options: clientOptions, python: python)
     }
 
     /// Starts a server; fails with `Unavailable` when OpenSSH is not installed or will not start.
-    static func start() throws -> SSHServer {
+    public static func start() throws -> LoopbackSSHServer {
         guard access(serverPath, X_OK) == 0 else {
             throw Unavailable(description: "\(serverPath) is missing: install openssh-server (scripts/install-remote-test-deps)")
         }
-        guard let keygen = InterpreterResolver.findOnPath("ssh-keygen", searchPath: "/usr/bin:/bin:/usr/local/bin"),
-            InterpreterResolver.findOnPath("ssh", searchPath: ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin")
-                != nil
+        let searchPath = (ProcessInfo.processInfo.environment["PATH"] ?? "") + ":/usr/bin:/bin"
+        guard let keygen = findProgram("ssh-keygen", searchPath: searchPath), findProgram("ssh", searchPath: searchPath) != nil
         else {
             throw Unavailable(description: "ssh or ssh-keygen is missing: install openssh-client (scripts/install-remote-test-deps)")
         }
@@ -76,27 +80,25 @@ final class SSHServer: Sendable {
 
                 """
             try config.write(toFile: "\(directory)/sshd_config", atomically: true, encoding: .utf8)
-            let server = Process()
-            server.executableURL = URL(fileURLWithPath: serverPath)
-            server.arguments = ["-D", "-e", "-f", "\(directory)/sshd_config"]
-            guard FileManager.default.createFile(atPath: "\(directory)/sshd.log", contents: nil),
-                let log = FileHandle(forWritingAtPath: "\(directory)/sshd.log")
-            else { throw Unavailable(description: "cannot write \(directory)/sshd.log") }
-            server.standardError = log
-            server.standardOutput = log
-            server.standardInput = FileHandle.nullDevice
-            try server.run()
+            // Not Foundation's `Process`: sshd closes every inherited descriptor at start,
+            // the one Foundation watches among them, and Foundation then blocks its only
+            // reaping thread in waitpid for a server that runs on, so no child of the test
+            // process is reaped any more.
+            let serverPID = try spawnServer(config: "\(directory)/sshd_config", log: "\(directory)/sshd.log")
             let deadline = Date().addingTimeInterval(30)
-            while Date() < deadline, server.isRunning {
+            var status: Int32 = 0
+            while Date() < deadline, waitpid(serverPID, &status, WNOHANG) == 0 {
                 if let text = try? String(contentsOfFile: "\(directory)/sshd.log", encoding: .utf8),
                     text.contains("Server listening on 127.0.0.1 port \(port)")
                 {
-                    return SSHServer(port: port, directory: directory, serverPID: server.processIdentifier, user: user)
+                    return LoopbackSSHServer(port: port, directory: directory, serverPID: serverPID, user: user)
                 }
                 usleep(20_000)
             }
-            if server.isRunning { kill(server.processIdentifier, SIGKILL) }
-            server.waitUntilExit()
+            if waitpid(serverPID, &status, WNOHANG) == 0 {
+                kill(serverPID, SIGKILL)
+                _ = waitpid(serverPID, &status, 0)
+            }
             lastLog = (try? String(contentsOfFile: "\(directory)/sshd.log", encoding: .utf8)) ?? ""
         }
         throw Unavailable(description: "sshd did not start: \(lastLog)")
@@ -109,8 +111,9 @@ final class SSHServer: Sendable {
         self.user = user
     }
 
-    /// Stops the listening server (sessions it started end with their connections).
-    func stop() {
+    /// Stops the listening server (sessions it started end with their connections) and
+    /// removes its directory.
+    public func stop() {
         kill(serverPID, SIGTERM)
         var status: Int32 = 0
         _ = waitpid(serverPID, &status, 0)
@@ -118,7 +121,7 @@ final class SSHServer: Sendable {
     }
 
     /// A port nothing listens on right now.
-    static func freePort() throws -> Int {
+    public static func freePort() throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
         var address = sockaddr_in()
@@ -133,6 +136,27 @@ final class SSHServer: Sendable {
         }
         guard bound else { throw Unavailable(description: "no free port: errno \(errno)") }
         return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    /// Starts `sshd -D -e -f config`, its output appended to `log`.
+    private static func spawnServer(config: String, log: String) throws -> pid_t {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0o600)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        let arguments = [serverPath, "-D", "-e", "-f", config]
+        let argv = arguments.map { strdup($0) } + [nil]
+        defer { for pointer in argv { free(pointer) } }
+        var pid: pid_t = 0
+        let result = posix_spawn(&pid, serverPath, &actions, nil, argv, environ)
+        guard result == 0 else { throw Unavailable(description: "cannot start \(serverPath): errno \(result)") }
+        return pid
+    }
+
+    private static func findProgram(_ name: String, searchPath: String) -> String? {
+        searchPath.split(separator: ":").map { "\($0)/\(name)" }.first { access($0, X_OK) == 0 }
     }
 
     private static func makeTemporaryDirectory() throws -> String {

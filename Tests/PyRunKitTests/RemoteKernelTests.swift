@@ -11,7 +11,7 @@ import Darwin
 #endif
 
 /// Issue 16: the same kernel behind a launcher. The cheap ones run the launcher path through
-/// a local `sh`; the ssh ones through a real OpenSSH server on loopback (`SSHServer`), so the
+/// a local `sh`; the ssh ones through a real OpenSSH server on loopback (`LoopbackSSHServer`), so the
 /// "remote" processes are on this machine and their pids can be checked.
 @Suite(.serialized) struct RemoteKernelTests {
     /// A launcher that runs the far side's program through `sh` on this machine. `sh` stays in
@@ -41,6 +41,21 @@ import Darwin
         #expect(KernelLauncher.command(["/usr/bin/ssh", "-T", "h", "--"]).joinsArguments)
         #expect(!KernelLauncher.command(["podman", "exec", "-i", "c"]).joinsArguments)
         #expect(!KernelLauncher.local.isRemote)
+    }
+
+    @Test func theREADMEsLaunchersBuildTheirCommandLines() {
+        // snippet.remoteKernels
+        let overSSH = KernelConfiguration(launcher: .ssh(host: "build-1", options: ["-p", "2222"]))
+        let inAPod = KernelConfiguration(launcher: .kubectl(pod: "worker-0", namespace: "agents"))
+        let inAContainer = KernelConfiguration(launcher: .docker(container: "sandbox"))
+        let anyCommand = KernelConfiguration(launcher: .command(["podman", "exec", "-i", "box"], python: "python3.12"))
+        // snippet.end
+        #expect(overSSH.launcher.commandLine(loader: "L").prefix(8) == ["ssh", "-T", "-o", "BatchMode=yes", "-p", "2222", "build-1", "--"])
+        #expect(
+            inAPod.launcher.commandLine(loader: "L")
+                == ["kubectl", "--namespace", "agents", "exec", "-i", "worker-0", "--", "python3", "-u", "-c", "L"])
+        #expect(inAContainer.launcher.commandLine(loader: "L").prefix(4) == ["docker", "exec", "-i", "sandbox"])
+        #expect(anyCommand.launcher.commandLine(loader: "L") == ["podman", "exec", "-i", "box", "python3.12", "-u", "-c", "L"])
     }
 
     @Test func theQuotedLoaderReachesPythonIntactThroughAShell() throws {
@@ -142,7 +157,7 @@ import Darwin
     // MARK: - Over ssh
 
     @Test func overSSHAKernelRunsInterruptsAndLeavesNothingBehind() async throws {
-        let server = try SSHServer.start()
+        let server = try LoopbackSSHServer.start()
         defer { server.stop() }
         let kernel = PythonKernel(configuration: Self.configuration(server.launcher()))
         let hello = try await kernel.start()
@@ -182,7 +197,7 @@ import Darwin
     }
 
     @Test func overSSHAnInterruptIgnoringLoopIsKilledWithItsFamily() async throws {
-        let server = try SSHServer.start()
+        let server = try LoopbackSSHServer.start()
         defer { server.stop() }
         try await withKernel(configuration: Self.configuration(server.launcher(), grace: .seconds(2))) { kernel throws in
             let setup = try await kernel.run(
@@ -207,7 +222,7 @@ import Darwin
     }
 
     @Test func overSSHAShutdownOfABusyKernelEndsItInBand() async throws {
-        let server = try SSHServer.start()
+        let server = try LoopbackSSHServer.start()
         defer { server.stop() }
         let kernel = PythonKernel(configuration: Self.configuration(server.launcher()))
         let runnerPID = pid_t(try await kernel.start().pid)
@@ -225,7 +240,7 @@ import Darwin
     }
 
     @Test func overSSHAConnectionThatDiesMidExecutionIsADeathWithSSHsWords() async throws {
-        let server = try SSHServer.start()
+        let server = try LoopbackSSHServer.start()
         defer { server.stop() }
         try await withKernel(configuration: Self.configuration(server.launcher())) { kernel throws in
             let ids = try await kernel.run("import os\nprint(os.getpid(), os.getppid())").stdout
@@ -249,7 +264,7 @@ import Darwin
     }
 
     @Test func overSSHARefusedConnectionFailsTheStartWithSSHsMessage() async throws {
-        let port = try SSHServer.freePort()
+        let port = try LoopbackSSHServer.freePort()
         let launcher = KernelLauncher.ssh(
             host: "127.0.0.1", options: ["-p", String(port), "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"])
         let kernel = PythonKernel(configuration: Self.configuration(launcher))
@@ -259,7 +274,7 @@ import Darwin
     }
 
     @Test func overSSHAMissingFarSidePythonFailsTheStartInWords() async throws {
-        let server = try SSHServer.start()
+        let server = try LoopbackSSHServer.start()
         defer { server.stop() }
         let kernel = PythonKernel(configuration: Self.configuration(server.launcher(python: "pyrun-no-python3")))
         let error = await #expect(throws: KernelError.self) { try await kernel.start() }
