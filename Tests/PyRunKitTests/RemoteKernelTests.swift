@@ -200,12 +200,15 @@ import Darwin
         let server = try LoopbackSSHServer.start()
         defer { server.stop() }
         try await withKernel(configuration: Self.configuration(server.launcher(), grace: .seconds(2))) { kernel throws in
+            // A child that ignores the interrupt too, so only the kill can end it.
             let setup = try await kernel.run(
-                "import os, subprocess\nchild = subprocess.Popen(['sleep', '300'])\nprint(os.getpid(), child.pid)")
+                "import os, subprocess\nchild = subprocess.Popen(['sh', '-c', \"trap '' INT; exec sleep 300\"])\nprint(os.getpid(), child.pid)"
+            )
             let pids = setup.stdout.split(whereSeparator: \.isWhitespace).compactMap { pid_t($0) }
             try #require(pids.count == 2)
+            // Code that ignores SIGINT: its handler does nothing, however often it comes.
             let execution = await kernel.execute(
-                "import time\nprint('stubborn', flush=True)\nwhile True:\n    try:\n        time.sleep(0.05)\n    except KeyboardInterrupt:\n        pass"
+                "import signal, time\nsignal.signal(signal.SIGINT, lambda *_: None)\nprint('stubborn', flush=True)\nwhile True:\n    time.sleep(0.05)"
             )
             var iterator = execution.makeAsyncIterator()
             while let event = await iterator.next() {
