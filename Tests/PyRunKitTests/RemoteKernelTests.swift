@@ -146,6 +146,15 @@ import Darwin
         await kernel.shutdown()
     }
 
+    @Test func aRemoteKernelRefusesAPreludeInWords() async throws {
+        var configuration = Self.configuration(Self.shellLauncher())
+        configuration.prelude = [.default]
+        let kernel = PythonKernel(configuration: configuration)
+        let error = await #expect(throws: KernelError.self) { try await kernel.start() }
+        #expect(error?.code == .startupFailed)
+        #expect(error?.message.contains("cannot run a prelude yet") == true)
+    }
+
     @Test func aMissingLauncherIsASpawnFailure() async throws {
         let kernel = PythonKernel(
             configuration: Self.configuration(.command(["pyrun-no-such-launcher-\(getpid())", "--"])))
