@@ -1,3 +1,5 @@
+// swift-format-ignore-file
+// (Its snippet slices are copied verbatim into README.md and the DocC articles.)
 // An agent host: one isolated Python kernel per agent, driven through a pool. Every part of
 // the guide "Running Python from an agent host" (README and DocC) is a slice of this file,
 // and a test runs it and checks that it prints each `// →` line, in order.

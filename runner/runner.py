@@ -294,6 +294,7 @@ class _State:
         self.host_eof = False
         self.pid = os.getpid()  # the kernel process (a forked child has another)
         self.in_child = False  # set in a process forked from the kernel
+        self.has_watchdog = False  # _start_watchdog forked one
         self.format_interrupted = False  # SIGINT while the epilogue formats an error
         self.protected = {}  # names __main__ keeps through wipes (the prelude's) -> values
 
@@ -1314,30 +1315,37 @@ def _guard_process() -> None:
         _host_gone()
 
 
-# How long the watchdog lets a runner that lost its host end by itself.
-WATCHDOG_GRACE = 5.0
+# How long the watchdog lets a runner end by itself after its request channel
+# closed while the process that started it lives on (a host shutting it down
+# escalates well within this).
+WATCHDOG_GRACE = 30.0
 
 
 def _start_watchdog() -> None:
-    """Start the process that ends the kernel's session when the kernel cannot.
+    """Start the process that ends the kernel's processes when the runner cannot.
 
     The runner cleans up after itself when it sees the host go, except when it
-    cannot run: the parent-death SIGKILL (armed while user code runs, which
-    may hold the GIL) ends it at once, and a runner behind ssh whose code
-    holds the GIL never reads its end of file.  The watchdog, a process of the
-    kernel's session that runs no user code, covers both: when the runner dies
-    it kills what is left of the session; when the request channel closes it
-    gives the runner WATCHDOG_GRACE to leave, then kills the session, runner
-    included.  It is forked twice so that it is not the runner's child (user
-    code waiting for all of its children would wait for it forever); this
-    happens before the runner becomes a subreaper, so it is reparented away.
-    Only a session leader has one: killing a session it does not own would
-    reach the host's own processes.
+    cannot run: code that holds the GIL (a long regex match) keeps its handlers
+    and threads from running, and a runner killed outright cleans up nothing.
+    The watchdog, a process of the kernel's session that runs no user code,
+    covers both.  When the request channel hangs up and the process that
+    started the runner (the host, or sshd) is gone, it ends the runner and
+    every descendant at once; when that process lives on (a host closing the
+    channel to shut the runner down), it gives the runner WATCHDOG_GRACE first.
+    When the runner dies, it ends what is left of the session.  With a
+    watchdog, the parent-death signal stays SIGTERM even while code runs, so
+    that the runner's process tree is still whole when the watchdog looks.
+
+    It is forked twice so that it is not the runner's child (user code waiting
+    for all of its children would wait for it forever); this happens before
+    the runner becomes a subreaper, so it is reparented away.  Only a session
+    leader has one: ending a session it does not own would reach the host.
     """
     global _WATCHDOG_FORKING
     if os.getsid(0) != os.getpid():
         return
     runner = (os.getpid(), _start_time(os.getpid()))
+    parent = (os.getppid(), _start_time(os.getppid()))
     life_w = -1
     try:  # readable when the runner exits, whatever its code closes
         death_fd = os.pidfd_open(os.getpid())
@@ -1352,7 +1360,7 @@ def _start_watchdog() -> None:
             if middle == 0:
                 try:
                     if os.fork() == 0:
-                        _watchdog(CH.req, death_fd, runner)
+                        _watchdog(CH.req, death_fd, runner, parent)
                 finally:
                     _real_os_exit(0)
     finally:
@@ -1364,6 +1372,7 @@ def _start_watchdog() -> None:
         os.waitpid(middle, 0)
     except ChildProcessError:
         pass
+    STATE.has_watchdog = True
 
 
 def _start_time(pid: int):
@@ -1378,7 +1387,7 @@ def _start_time(pid: int):
     return None if fields[0] in (b"Z", b"X") else fields[19]
 
 
-def _watchdog(request_fd: int, death_fd: int, runner) -> None:
+def _watchdog(request_fd: int, death_fd: int, runner, parent) -> None:
     """The watchdog's life (see _start_watchdog); never returns.
 
     It uses nothing of the runner but os, select and signal: the threads that
@@ -1401,57 +1410,69 @@ def _watchdog(request_fd: int, death_fd: int, runner) -> None:
         # Requests stay the runner's to read: only hang-up and errors are asked for.
         poller.register(request_fd, getattr(select, "POLLRDHUP", 0))
         poller.register(death_fd, select.POLLIN)
-        deadline = None  # set when the host is gone
-        check_every = None  # ms; set when the death pipe closed with the runner alive
+        deadline = None  # set when the request channel closed
+        death_pipe_closed = False  # with the runner alive: its code closed the write end
         while True:
-            timeout = check_every
+            # Each second it also looks at the runner and its parent itself: a request
+            # channel whose write end leaked into another process never hangs up.
+            timeout = 1000
             if deadline is not None:
-                left = max(0, int((deadline - _monotonic()) * 1000))
-                timeout = left if timeout is None else min(timeout, left)
+                timeout = min(timeout, max(0, int((deadline - _monotonic()) * 1000)))
             ready = poller.poll(timeout)
-            if any(fd == death_fd for fd, _ in ready) or check_every is not None:
-                if _start_time(runner[0]) != runner[1]:
-                    break  # the runner died
-                if check_every is None:
-                    poller.unregister(death_fd)
-                    check_every = 1000
+            if _start_time(runner[0]) != runner[1]:
+                break  # the runner died
+            if _start_time(parent[0]) != parent[1]:
+                break  # its host is gone: nobody is left to wait for
+            if not death_pipe_closed and any(fd == death_fd for fd, _ in ready):
+                poller.unregister(death_fd)
+                death_pipe_closed = True
             if deadline is not None and _monotonic() >= deadline:
-                break  # the host is gone and the runner did not follow
+                break  # the runner did not leave in time
             if any(fd == request_fd for fd, _ in ready):
                 poller.unregister(request_fd)
                 deadline = _monotonic() + WATCHDOG_GRACE
-        _kill_session()
+        _kill_family(runner)
     finally:
         _real_os_exit(0)
 
 
-def _kill_session() -> None:
-    """SIGKILL every process of the watchdog's session and their descendants,
-    pass after pass, until none is left or five seconds have passed."""
+def _kill_family(runner) -> None:
+    """SIGKILL the runner, its descendants, the members of the session and
+    their descendants.  Each is stopped (SIGSTOP) as it is found, so that none
+    forks or dies (its children going to init) while the tree is walked; when a
+    pass finds nothing new, all are killed at once.  Five seconds at most."""
     me = os.getpid()
     session = os.getsid(0)
     deadline = _monotonic() + 5.0
+    found = set()
     while True:
         table = _proc_table() or {}
         by_parent = {}
         for pid, (ppid, _, _, _) in table.items():
             by_parent.setdefault(ppid, []).append(pid)
-        todo = [pid for pid, row in table.items() if row[3] == session and pid != me]
-        victims = set()
+        todo = [pid for pid, row in table.items() if row[3] == session]
+        if _start_time(runner[0]) == runner[1]:  # not a process that reused its pid
+            todo.append(runner[0])
+        family = set()
         while todo:
             pid = todo.pop()
-            if pid not in victims and pid != me:
-                victims.add(pid)
+            if pid not in family and pid != me and pid in table:
+                family.add(pid)
                 todo.extend(by_parent.get(pid, ()))
-        victims = [pid for pid in victims if table[pid][2] not in (b"Z", b"X")]
-        if not victims or _monotonic() > deadline:
-            return
-        for pid in victims:
+        fresh = [pid for pid in family - found if table[pid][2] not in (b"Z", b"X")]
+        if not fresh or _monotonic() > deadline:
+            break
+        for pid in fresh:
             try:
-                _kill(pid, signal.SIGKILL)
+                _kill(pid, signal.SIGSTOP)
             except OSError:
                 pass
-        time.sleep(0.005)  # let the kernel reap before the next pass
+        found.update(fresh)
+    for pid in found:
+        try:
+            _kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
 
 
 def _set_parent_death_signal(signum: int) -> None:
@@ -1461,6 +1482,8 @@ def _set_parent_death_signal(signum: int) -> None:
     along); SIGKILL while it runs, since code that holds the GIL (a long regex
     match) would keep a Python handler from ever running.
     """
+    if STATE.has_watchdog:
+        signum = signal.SIGTERM  # the watchdog ends code that keeps a handler from running
     if _Prctl.call is not None and not STATE.in_child:
         _Prctl.call(_Prctl.SET_PDEATHSIG, signum, 0, 0, 0)
 

@@ -5,10 +5,13 @@ import PyRunKit
 /// The options that decide how the kernel starts and how long code may run; shared by the
 /// one-shot and the interactive session.
 struct KernelOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("Interrupt the code after this many seconds (exit status 124).", valueName: "seconds"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Interrupt the code after this many seconds (exit status 124).", valueName: "seconds"))
     var timeout: Seconds?
 
-    @Option(name: .long, help: ArgumentHelp("Run the kernel in this directory (also first on sys.path).", valueName: "dir"))
+    @Option(
+        name: .long, help: ArgumentHelp("Run the kernel in this directory (also first on sys.path).", valueName: "dir"))
     var cwd: String?
 
     @Option(
@@ -32,7 +35,9 @@ struct KernelOptions: ParsableArguments {
             valueName: "default|none|path"))
     var prelude: [PreludeArgument] = []
 
-    @Option(name: .long, help: ArgumentHelp("Set an environment variable for the kernel (repeatable).", valueName: "key=value"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Set an environment variable for the kernel (repeatable).", valueName: "key=value"))
     var env: [EnvironmentAssignment] = []
 
     @Flag(name: .long, help: "Give the kernel only an allow-list of the environment (PATH, HOME, LANG, …) plus --env.")
@@ -41,15 +46,20 @@ struct KernelOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Limit the kernel's address space, e.g. 512M or 2G.", valueName: "size"))
     var memoryLimit: ByteCount?
 
-    @Option(name: .long, help: ArgumentHelp("Limit the kernel's CPU time (it is killed past it).", valueName: "seconds"))
+    @Option(
+        name: .long, help: ArgumentHelp("Limit the kernel's CPU time (it is killed past it).", valueName: "seconds"))
     var cpuLimit: Int?
 
-    @Option(name: .long, help: ArgumentHelp("Drop output past this many bytes (e.g. 10000 or 1M); a notice says so.", valueName: "bytes"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Drop output past this many bytes (e.g. 10000 or 1M); a notice says so.", valueName: "bytes")
+    )
     var maxOutput: ByteCount?
 
     @Option(
         name: .long,
-        help: ArgumentHelp("Write image/* displays to files here (default: a new temporary directory).", valueName: "dir"))
+        help: ArgumentHelp(
+            "Write image/* displays to files here (default: a new temporary directory).", valueName: "dir"))
     var displayDir: String?
 
     @Option(
@@ -139,6 +149,14 @@ struct ByteCount: ExpressibleByArgument, Equatable {
         self.bytes = bytes
     }
 
+    /// As a user would write it (`8M`), for `--help`.
+    var defaultValueDescription: String {
+        for (suffix, shift) in [("G", 30), ("M", 20), ("K", 10)] where bytes != 0 && bytes % (1 << shift) == 0 {
+            return "\(bytes >> shift)\(suffix)"
+        }
+        return "\(bytes)"
+    }
+
     init?(argument: String) {
         var text = argument.trimmingCharacters(in: .whitespaces).uppercased()
         for unitSuffix in ["IB", "B"] where text.hasSuffix(unitSuffix) && text.count > unitSuffix.count {
@@ -185,7 +203,9 @@ struct PreludeArgument: ExpressibleByArgument, Equatable {
     static func sources(_ arguments: [PreludeArgument], byDefault: [PreludeSource]) throws -> [PreludeSource] {
         guard !arguments.isEmpty else { return byDefault }
         if arguments.contains(where: { $0.text == "none" }) {
-            guard arguments.count == 1 else { throw ValidationError("--prelude none cannot be combined with other preludes") }
+            guard arguments.count == 1 else {
+                throw ValidationError("--prelude none cannot be combined with other preludes")
+            }
             return []
         }
         return try arguments.map { argument in

@@ -11,18 +11,23 @@ import Darwin
 /// `--host-fn NAME=COMMAND`: the code calls `host.NAME(...)`, a command answers.
 @Suite struct HostFunctionOptionTests {
     /// Adds the arguments `x` and `y` it reads as JSON on stdin.
-    private let adder = #"add=python3 -c 'import json, sys; a = json.load(sys.stdin); print(json.dumps({"sum": a["x"] + a["y"]}))'"#
+    private let adder =
+        #"add=python3 -c 'import json, sys; a = json.load(sys.stdin); print(json.dumps({"sum": a["x"] + a["y"]}))'"#
 
     @Test func theCommandGetsTheArgumentsAsJSONAndItsOutputIsTheValue() async throws {
-        let outcome = try await runPyrun(["--host-fn", adder, "-c", "r = host.add(x=2, y=3)\nprint(type(r).__name__, r['sum'])"])
+        let outcome = try await runPyrun([
+            "--host-fn", adder, "-c", "r = host.add(x=2, y=3)\nprint(type(r).__name__, r['sum'])",
+        ])
         #expect(outcome.status == 0)
         #expect(outcome.stdout == "dict 5\n")
     }
 
     @Test func aFailingCommandRaisesHostCallErrorWithItsStandardError() async throws {
-        let code = "try:\n    host.fail(path='x')\nexcept HostCallError as e:\n    print(e.type, '|', e.message)\nhost.fail()"
+        let code =
+            "try:\n    host.fail(path='x')\nexcept HostCallError as e:\n    print(e.type, '|', e.message)\nhost.fail()"
         let outcome = try await runPyrun(["--host-fn", "fail=echo no such file >&2; exit 3", "-c", code])
-        #expect(outcome.stdout == "CommandFailed | `echo no such file >&2; exit 3` exited with status 3: no such file\n")
+        #expect(
+            outcome.stdout == "CommandFailed | `echo no such file >&2; exit 3` exited with status 3: no such file\n")
         #expect(outcome.status == 1)
         #expect(outcome.stderr.contains("HostCallError: host.fail: CommandFailed"))
     }
@@ -30,12 +35,15 @@ import Darwin
     @Test func outputThatIsNotJSONIsAnError() async throws {
         let outcome = try await runPyrun(["--host-fn", "greet=echo hello", "-c", "host.greet()"])
         #expect(outcome.status == 1)
-        #expect(outcome.stderr.contains("HostCallError: host.greet: InvalidOutput: `echo hello` wrote output that is not JSON"))
+        #expect(
+            outcome.stderr.contains(
+                "HostCallError: host.greet: InvalidOutput: `echo hello` wrote output that is not JSON"))
     }
 
     @Test func theCommandKnowsWhichFunctionItServes() async throws {
         let outcome = try await runPyrun([
-            "--host-fn", #"a=printf '"%s"' "$PYRUN_HOST_FUNCTION""#, "--host-fn", #"b=printf '"%s"' "$PYRUN_HOST_FUNCTION""#,
+            "--host-fn", #"a=printf '"%s"' "$PYRUN_HOST_FUNCTION""#, "--host-fn",
+            #"b=printf '"%s"' "$PYRUN_HOST_FUNCTION""#,
             "-c", "host.a() + host.b()",
         ])
         #expect(outcome.stdout == "'ab'\n")
@@ -54,7 +62,8 @@ import Darwin
     }
 
     @Test func theReplTakesItToo() async throws {
-        let outcome = try await runPyrun(["repl", "--host-fn", adder], input: "host.add(x=1, y=1)['sum']\nhost.add(1)\n")
+        let outcome = try await runPyrun(
+            ["repl", "--host-fn", adder], input: "host.add(x=1, y=1)['sum']\nhost.add(1)\n")
         #expect(outcome.stdout.contains("Out[1]: 2"))
         #expect(outcome.stderr.contains("TypeError: host.add() takes 0 positional arguments but 1 was given"))
     }
@@ -71,7 +80,9 @@ import Darwin
         try await withTemporaryDirectory { directory in
             let pidFile = "\(directory)/pid"
             // `exec` keeps the shell's pid for the sleep, so the file names the sleeping process.
-            let process = try PyrunProcess(["--host-fn", "slow=echo $$ > \(pidFile); exec sleep 300", "-c", "host.slow()"])
+            let process = try PyrunProcess([
+                "--host-fn", "slow=echo $$ > \(pidFile); exec sleep 300", "-c", "host.slow()",
+            ])
             #expect(await poll(seconds: 20) { commandPID(pidFile) != nil })
             let pid = try #require(commandPID(pidFile))
             process.send(signal: SIGINT)

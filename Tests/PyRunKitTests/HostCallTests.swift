@@ -1,3 +1,5 @@
+// swift-format-ignore-file
+// (Its snippet slices are copied verbatim into README.md and the DocC articles.)
 import Foundation
 import PyRunTesting
 import Testing

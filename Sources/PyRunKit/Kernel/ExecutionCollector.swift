@@ -38,10 +38,12 @@ struct ExecutionCollector {
         collected.notices = notices
         collected.hostCalls = hostCalls
         if stdout.omittedBytes > 0 {
-            collected.notices.append(KernelNotice(.collectedOutputTruncated(stream: .stdout, omittedBytes: stdout.omittedBytes)))
+            collected.notices.append(
+                KernelNotice(.collectedOutputTruncated(stream: .stdout, omittedBytes: stdout.omittedBytes)))
         }
         if stderr.omittedBytes > 0 {
-            collected.notices.append(KernelNotice(.collectedOutputTruncated(stream: .stderr, omittedBytes: stderr.omittedBytes)))
+            collected.notices.append(
+                KernelNotice(.collectedOutputTruncated(stream: .stderr, omittedBytes: stderr.omittedBytes)))
         }
         return collected
     }

@@ -128,7 +128,9 @@ public struct InputPrompt: Sendable, Hashable, CustomStringConvertible {
     /// True for `getpass()`: do not echo the answer.
     public var password: Bool
 
-    public var description: String { password ? "password prompt \(prompt.debugDescription)" : "prompt \(prompt.debugDescription)" }
+    public var description: String {
+        password ? "password prompt \(prompt.debugDescription)" : "prompt \(prompt.debugDescription)"
+    }
 }
 
 /// Answers `input()` prompts; what it returns is what `input()` returns. Throwing (for

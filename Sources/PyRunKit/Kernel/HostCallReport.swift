@@ -71,7 +71,8 @@ public struct HostCallReport: Sendable, Hashable, CustomStringConvertible {
 
     /// "host.read returned in 12.3 ms (c3)".
     public var description: String {
-        let took = duration < .seconds(1) ? "\((duration.milliseconds * 10).rounded() / 10) ms" : duration.formattedSeconds
+        let took =
+            duration < .seconds(1) ? "\((duration.milliseconds * 10).rounded() / 10) ms" : duration.formattedSeconds
         return "host.\(function) \(outcome) in \(took) (\(callID))"
     }
 }

@@ -28,14 +28,16 @@ extension HostFunction {
         timeout: Duration = HostFunction.defaultTimeout
     ) -> HostFunction {
         HostFunction(
-            name: name, summary: summary ?? "Runs `\(command)`: the arguments as JSON on its stdin, its stdout as JSON.",
+            name: name,
+            summary: summary ?? "Runs `\(command)`: the arguments as JSON on its stdin, its stdout as JSON.",
             parameters: parameters, timeout: timeout
         ) { call in
             var environment = ProcessInfo.processInfo.environment
             environment["PYRUN_HOST_FUNCTION"] = name
             let input = Array(call.arguments.serialized().utf8) + [0x0A]
             let finished = try await CommandRun.run(
-                LaunchCommand(executable: "/bin/sh", arguments: ["-c", command]), input: input, environment: environment)
+                LaunchCommand(executable: "/bin/sh", arguments: ["-c", command]), input: input, environment: environment
+            )
             return try finished.answer(of: command)
         }
     }
@@ -58,7 +60,8 @@ struct CommandRun: Sendable {
     /// Runs `command` with `input` on its stdin until it exits; cancelling the calling task
     /// kills its process group.
     /// - Throws: `HostCallError` when it cannot start; `CancellationError` when cancelled.
-    static func run(_ command: LaunchCommand, input: [UInt8], environment: [String: String]) async throws -> CommandRun {
+    static func run(_ command: LaunchCommand, input: [UInt8], environment: [String: String]) async throws -> CommandRun
+    {
         let child: SpawnedChild
         do {
             child = try Spawn.start(command, environment: environment)
@@ -123,18 +126,21 @@ struct CommandRun: Sendable {
         stderrReader.finish(waitingAtMost: 0.5)
         let status = watch.reap()
         let out = stdout.withLock { $0 }
-        return CommandRun(status: status, stdout: out.bytes, stderr: stderr.withLock { $0 }, stdoutTruncated: out.truncated)
+        return CommandRun(
+            status: status, stdout: out.bytes, stderr: stderr.withLock { $0 }, stdoutTruncated: out.truncated)
     }
 
     /// The call's value: stdout as JSON after a clean exit, else the error Python gets.
     func answer(of command: String) throws(HostCallError) -> JSONValue {
         guard status == .exited(0) else {
             let said = String(decoding: stderr, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-            throw HostCallError(type: "CommandFailed", message: "`\(command)` \(status)\(said.isEmpty ? "" : ": \(said)")")
+            throw HostCallError(
+                type: "CommandFailed", message: "`\(command)` \(status)\(said.isEmpty ? "" : ": \(said)")")
         }
         guard !stdoutTruncated else {
             throw HostCallError(
-                type: "InvalidOutput", message: "`\(command)` wrote more than \(ByteFormat.text(Self.outputLimit)) to stdout")
+                type: "InvalidOutput",
+                message: "`\(command)` wrote more than \(ByteFormat.text(Self.outputLimit)) to stdout")
         }
         let text = String(decoding: stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         guard !text.isEmpty else { return .null }
@@ -142,7 +148,8 @@ struct CommandRun: Sendable {
             return try JSONValue.parse(Array(text.utf8))
         } catch {
             let start = text.count > 200 ? String(text.prefix(200)) + "…" : text
-            throw HostCallError(type: "InvalidOutput", message: "`\(command)` wrote output that is not JSON (\(error)): \(start)")
+            throw HostCallError(
+                type: "InvalidOutput", message: "`\(command)` wrote output that is not JSON (\(error)): \(start)")
         }
     }
 }

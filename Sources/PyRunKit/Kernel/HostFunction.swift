@@ -153,12 +153,14 @@ public struct HostCallError: Error, Sendable, Hashable, CustomStringConvertible 
     /// The runner asked for a function this host does not have.
     static func unknownFunction(_ name: String, known: [String]) -> HostCallError {
         let names = known.isEmpty ? "none" : known.sorted().joined(separator: ", ")
-        return HostCallError(type: "UnknownFunction", message: "the host has no function '\(name)' (its functions: \(names))")
+        return HostCallError(
+            type: "UnknownFunction", message: "the host has no function '\(name)' (its functions: \(names))")
     }
 
     /// A call for an execution that is not running.
     static func noExecution(_ executionID: String) -> HostCallError {
         HostCallError(
-            type: "NoExecution", message: "execution \(executionID) is not running; the host answers calls only during an execution")
+            type: "NoExecution",
+            message: "execution \(executionID) is not running; the host answers calls only during an execution")
     }
 }

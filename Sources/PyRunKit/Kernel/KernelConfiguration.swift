@@ -63,7 +63,9 @@ public struct KernelConfiguration: Sendable, Hashable, CustomStringConvertible {
         if limits != .none { parts.append("limits \(limits)") }
         parts.append("startup timeout \(startupTimeout.formattedSeconds)")
         parts.append("interrupt grace \(interruptGrace.formattedSeconds)")
-        if !hostFunctions.isEmpty { parts.append("host functions \(hostFunctions.map(\.name).joined(separator: ", "))") }
+        if !hostFunctions.isEmpty {
+            parts.append("host functions \(hostFunctions.map(\.name).joined(separator: ", "))")
+        }
         return parts.joined(separator: ", ")
     }
 
@@ -72,7 +74,8 @@ public struct KernelConfiguration: Sendable, Hashable, CustomStringConvertible {
         var changes: [String] = []
         if old.interpreter != new.interpreter { changes.append("interpreter \(old.interpreter) → \(new.interpreter)") }
         if old.workingDirectory != new.workingDirectory {
-            changes.append("working directory \(old.workingDirectory ?? "(host's)") → \(new.workingDirectory ?? "(host's)")")
+            changes.append(
+                "working directory \(old.workingDirectory ?? "(host's)") → \(new.workingDirectory ?? "(host's)")")
         }
         if old.environment != new.environment { changes.append("environment") }
         if old.prelude != new.prelude {

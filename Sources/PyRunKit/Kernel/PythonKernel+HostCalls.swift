@@ -37,18 +37,22 @@ extension PythonKernel {
             logger.warning("the runner reused the id of a call in flight", metadata: ["call.id": "\(callID)"])
             return false
         }
-        let congested = pending.deliver(.hostCallStarted(HostCallStart(callID: callID, function: name, arguments: arguments)))
+        let congested = pending.deliver(
+            .hostCallStarted(HostCallStart(callID: callID, function: name, arguments: arguments)))
         guard let function = hostFunctions[name] else {
             let error = HostCallError.unknownFunction(name, known: Array(hostFunctions.keys))
             try? runner.process.send(.callReply(callID: callID, answer: .failure(error)))
-            pending.deliver(.hostCallEnded(HostCallReport(callID: callID, function: name, duration: .zero, outcome: .failed(error))))
+            pending.deliver(
+                .hostCallEnded(HostCallReport(callID: callID, function: name, duration: .zero, outcome: .failed(error)))
+            )
             return congested
         }
         // The execution's timeout does not run while the code waits for the host.
         if pending.hostCalls.isEmpty { pauseTimeout(of: pending) }
         let active = ActiveHostCall(callID: callID, function: name)
         pending.hostCalls[callID] = active
-        let call = HostCall(function: name, arguments: arguments, callID: callID, executionID: pending.id, kernelKey: poolKey)
+        let call = HostCall(
+            function: name, arguments: arguments, callID: callID, executionID: pending.id, kernelKey: poolKey)
         let executionID = pending.id
         let handler = function.handler
         // Detached: the handler runs on the global executor at once, not after a hop through
@@ -74,7 +78,8 @@ extension PythonKernel {
     /// The handler of `callID` returned or threw: the answer goes to the runner, unless the
     /// call ended meanwhile.
     private func hostCallAnswered(_ callID: String, executionID: String, _ answer: Result<JSONValue, HostCallError>) {
-        guard let pending = running, pending.id == executionID, let active = pending.hostCalls.removeValue(forKey: callID)
+        guard let pending = running, pending.id == executionID,
+            let active = pending.hostCalls.removeValue(forKey: callID)
         else { return }
         active.timeoutTask?.cancel()
         try? liveRunner?.process.send(.callReply(callID: callID, answer: answer))
@@ -87,7 +92,8 @@ extension PythonKernel {
     /// `callID` ran past its function's timeout: its handler is cancelled and Python gets
     /// a `Timeout` error.
     private func hostCallTimedOut(_ callID: String, executionID: String, after timeout: Duration) {
-        guard let pending = running, pending.id == executionID, let active = pending.hostCalls.removeValue(forKey: callID)
+        guard let pending = running, pending.id == executionID,
+            let active = pending.hostCalls.removeValue(forKey: callID)
         else { return }
         active.handlerTask?.cancel()
         try? liveRunner?.process.send(
@@ -111,7 +117,8 @@ extension PythonKernel {
 
     private func finish(_ active: ActiveHostCall, _ outcome: HostCallOutcome, of pending: PendingExecution) {
         let report = HostCallReport(
-            callID: active.callID, function: active.function, duration: active.startedAt.duration(to: .now), outcome: outcome)
+            callID: active.callID, function: active.function, duration: active.startedAt.duration(to: .now),
+            outcome: outcome)
         pending.deliver(.hostCallEnded(report))
         if pending.hostCalls.isEmpty { armTimeout(of: pending) }
     }

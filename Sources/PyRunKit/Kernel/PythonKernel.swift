@@ -157,7 +157,9 @@ public actor PythonKernel {
             switch state {
             case .ready(let runner), .busy(let runner, _):
                 // A process is only ready once it said hello.
-                guard let hello = runner.hello else { throw KernelError(.startupFailed, "the runner has not said hello") }
+                guard let hello = runner.hello else {
+                    throw KernelError(.startupFailed, "the runner has not said hello")
+                }
                 return hello
             case .dying(let runner, _):
                 // Being stopped: the next process starts once this one is gone.
@@ -279,7 +281,9 @@ public actor PythonKernel {
 
     /// Starts (or resumes) the countdown of `pending`'s timeout with what is left of it.
     func armTimeout(of pending: PendingExecution) {
-        guard let remaining = pending.timeoutRemaining, pending.timeoutRunningSince == nil, !pending.ended else { return }
+        guard let remaining = pending.timeoutRemaining, pending.timeoutRunningSince == nil, !pending.ended else {
+            return
+        }
         pending.timeoutRunningSince = .now
         pending.timeoutGeneration += 1
         let generation = pending.timeoutGeneration
@@ -301,7 +305,8 @@ public actor PythonKernel {
     }
 
     private func timeoutFired(executionID id: String, generation: Int) {
-        guard let running, running.id == id, running.timeoutGeneration == generation, running.timeoutRunningSince != nil,
+        guard let running, running.id == id, running.timeoutGeneration == generation,
+            running.timeoutRunningSince != nil,
             case .busy = state
         else { return }
         running.timedOut = true
@@ -314,7 +319,8 @@ public actor PythonKernel {
         logger.warning("interrupt not honoured; killing the kernel", metadata: ["request.id": "\(id)"])
         let reason: KernelDeath.StopReason =
             running.timedOut
-            ? .timeout(after: running.options.timeout ?? .zero) : .interruptNotHonoured(grace: configuration.interruptGrace)
+            ? .timeout(after: running.options.timeout ?? .zero)
+            : .interruptNotHonoured(grace: configuration.interruptGrace)
         beginStopping(runner, because: reason)
         runner.process.signalGroup(SIGKILL)
     }
@@ -490,12 +496,15 @@ public actor PythonKernel {
             throw KernelError(.startupFailed, "the start was abandoned")
         }
         if let death = runner.exited.currentValue {
-            throw KernelError(.startupFailed, "the runner \(death.status) right after saying hello\(Self.detail(death.diagnostics))")
+            throw KernelError(
+                .startupFailed, "the runner \(death.status) right after saying hello\(Self.detail(death.diagnostics))")
         }
         runner.hello = hello
         runner.preludeNoticeDue = !hello.preludeFailures.isEmpty
         executionCount = 0
-        if let problem = hello.hostFunctionsError { logger.warning("the runner did not take every host function: \(problem)") }
+        if let problem = hello.hostFunctionsError {
+            logger.warning("the runner did not take every host function: \(problem)")
+        }
         if !runner.startupNoise.isEmpty {
             keepLateOutput(LateOutput(executionID: nil, stream: .stderr, text: runner.startupNoiseText))
         }
@@ -653,7 +662,8 @@ public actor PythonKernel {
         return KernelDeath(
             cause: KernelDeath.classify(evidence), status: exit.status, processID: runner.pid,
             executionID: running?.id,
-            memory: KernelMemory(lastResidentBytes: exit.lastResidentBytes, peakResidentBytes: peak, limitBytes: memoryLimit),
+            memory: KernelMemory(
+                lastResidentBytes: exit.lastResidentBytes, peakResidentBytes: peak, limitBytes: memoryLimit),
             diagnostics: exit.diagnostics)
     }
 
@@ -988,7 +998,8 @@ public actor PythonKernel {
         }
         return KernelError(
             .startupFailed,
-            "the runner \(death.status) before it was ready\(Self.detail(death.diagnostics))\(Self.noiseDetail(runner))")
+            "the runner \(death.status) before it was ready\(Self.detail(death.diagnostics))\(Self.noiseDetail(runner))"
+        )
     }
 
     private static func detail(_ diagnostics: String) -> String {

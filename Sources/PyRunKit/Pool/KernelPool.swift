@@ -92,7 +92,8 @@ public actor KernelPool {
         do {
             entry = try await claimStarted(key: key, configuration: configuration)
         } catch {
-            return Execution.ended(id: "unstarted", outcome: ExecutionOutcome(status: .failedToStart, startFailure: error))
+            return Execution.ended(
+                id: "unstarted", outcome: ExecutionOutcome(status: .failedToStart, startFailure: error))
         }
         let execution = await entry.kernel.execute(code, options: options, leadingNotices: entry.takeNotices())
         await stopIfDeparted(entry)
@@ -196,7 +197,9 @@ public actor KernelPool {
     }
 
     @discardableResult
-    func shutdownAll(because reason: KernelDeath.StopReason, closingKernels: Bool = false) async -> [String: ShutdownOutcome] {
+    func shutdownAll(because reason: KernelDeath.StopReason, closingKernels: Bool = false) async -> [String:
+        ShutdownOutcome]
+    {
         let stopping = entries
         entries.removeAll()
         for key in stopping.keys { departures[key] = KernelNotice(.shutDown, key: key) }
@@ -277,7 +280,8 @@ public actor KernelPool {
 
     /// The entry for `key`, started, counted as in use until `finished(_:)`.
     /// - Throws: `KernelError` when it could not be started, or the key went away meanwhile.
-    private func claimStarted(key: String, configuration: KernelConfiguration?) async throws(KernelError) -> KeyedKernel {
+    private func claimStarted(key: String, configuration: KernelConfiguration?) async throws(KernelError) -> KeyedKernel
+    {
         guard !closed else {
             throw KernelError(.shutDown, "the pool was closed (its withPool body ended); make a new one")
         }
@@ -422,7 +426,8 @@ public actor KernelPool {
         while entries.count > maximum {
             let candidates = entries.values.filter { $0.inFlight == 0 && !skipped.contains($0.key) }
             guard let victim = candidates.min(by: { $0.lastUsed < $1.lastUsed }) else {
-                logger.debug("every kernel is busy; over the cap until one is idle", metadata: ["pool.live": "\(entries.count)"])
+                logger.debug(
+                    "every kernel is busy; over the cap until one is idle", metadata: ["pool.live": "\(entries.count)"])
                 return
             }
             // A kernel used directly through `kernel(for:)` may be busy without the pool knowing.
@@ -449,7 +454,8 @@ public actor KernelPool {
                 guard entries[entry.key] === entry, entry.inFlight == 0, !busy else { continue }
                 let idleFor = entry.lastUsed.duration(to: now)
                 entries.removeValue(forKey: entry.key)
-                departures[entry.key] = KernelNotice(.culled(idleFor: idleFor, idleTimeout: idleTimeout), key: entry.key)
+                departures[entry.key] = KernelNotice(
+                    .culled(idleFor: idleFor, idleTimeout: idleTimeout), key: entry.key)
                 emit(entry.key, .culled(idleFor: idleFor))
                 await kernel.stop(because: .idleCull, grace: configuration.shutdownGrace)
             }

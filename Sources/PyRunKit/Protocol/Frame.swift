@@ -333,7 +333,9 @@ extension Frame {
             guard let signal = json[F.signal]?.intValue, let number = Int32(exactly: signal) else { return nil }
             self = .selfSignal(id: id, signal: number)
         case FrameType.call:
-            guard let id, let callID = json[F.callID]?.stringValue, let name = json[F.name]?.stringValue else { return nil }
+            guard let id, let callID = json[F.callID]?.stringValue, let name = json[F.name]?.stringValue else {
+                return nil
+            }
             self = .call(id: id, callID: callID, name: name, arguments: json[F.arguments] ?? .object([:]))
         case FrameType.callCancel:
             guard let id, let callID = json[F.callID]?.stringValue else { return nil }
@@ -364,7 +366,9 @@ extension Frame {
                 fields[F.preludeErrors] = .array(hello.preludeFailures.map(\.json))
                 fields[F.preludeError] = first.json
             }
-            if !hello.limitsIgnored.isEmpty { fields[F.limitsIgnored] = .array(hello.limitsIgnored.map { .string($0) }) }
+            if !hello.limitsIgnored.isEmpty {
+                fields[F.limitsIgnored] = .array(hello.limitsIgnored.map { .string($0) })
+            }
             if let problem = hello.hostFunctionsError { fields[F.hostFunctionsError] = .string(problem) }
             return object(FrameType.hello, nil, fields)
         case .started(let id, let count):
@@ -402,7 +406,8 @@ extension Frame {
             switch completeness {
             case .complete: return object(FrameType.isCompleteReply, id, [F.status: .string("complete")])
             case .incomplete(let indent):
-                return object(FrameType.isCompleteReply, id, [F.status: .string("incomplete"), F.indent: .string(indent)])
+                return object(
+                    FrameType.isCompleteReply, id, [F.status: .string("incomplete"), F.indent: .string(indent)])
             case .invalid: return object(FrameType.isCompleteReply, id, [F.status: .string("invalid")])
             }
         case .infoReply(let id, let info):
@@ -418,9 +423,11 @@ extension Frame {
             if id == nil { fields[F.id] = .null }
             return object(FrameType.errorReply, id, fields)
         case .selfSignal(let id, let signal):
-            return object(FrameType.selfSignal, id, [F.id: id.map(JSONValue.string) ?? .null, F.signal: .number(Double(signal))])
+            return object(
+                FrameType.selfSignal, id, [F.id: id.map(JSONValue.string) ?? .null, F.signal: .number(Double(signal))])
         case .call(let id, let callID, let name, let arguments):
-            return object(FrameType.call, id, [F.callID: .string(callID), F.name: .string(name), F.arguments: arguments])
+            return object(
+                FrameType.call, id, [F.callID: .string(callID), F.name: .string(name), F.arguments: arguments])
         case .callCancel(let id, let callID):
             return object(FrameType.callCancel, id, [F.callID: .string(callID)])
         case .unknown(let json):

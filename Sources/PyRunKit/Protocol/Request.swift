@@ -29,7 +29,9 @@ public enum Request: Sendable, Hashable {
         public var maxOutputBytes: Int?
 
         /// Flags as an `execute` request carries them; `storeHistory` defaults to `!silent`.
-        public init(silent: Bool = false, storeHistory: Bool? = nil, allowStdin: Bool = false, maxOutputBytes: Int? = nil) {
+        public init(
+            silent: Bool = false, storeHistory: Bool? = nil, allowStdin: Bool = false, maxOutputBytes: Int? = nil
+        ) {
             self.silent = silent
             self.storeHistory = storeHistory ?? !silent
             self.allowStdin = allowStdin

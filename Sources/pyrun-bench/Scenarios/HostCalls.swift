@@ -43,13 +43,18 @@ enum HostCallScenario {
             Figure(
                 section: 10, name: "host call round trip", unit: .seconds, pyrun: Summary(calls),
                 floorName: "warm `1+1` round trip", floor: Summary(warm), jupyter: nil, targetRatioToFloor: 1.5,
-                note: "`host.echo(n=i)` timed inside Python, its Swift handler returning the arguments; `run(\"1+1\")` timed by the host; in turns on one kernel"))
+                note:
+                    "`host.echo(n=i)` timed inside Python, its Swift handler returning the arguments; `run(\"1+1\")` timed by the host; in turns on one kernel"
+            ))
         let throughput = Summary(perCall).map { String(format: "%.0f", 1 / $0.median) } ?? "?"
         report.figures.append(
             Figure(
-                section: 10, name: "host calls from \(threads) threads, time per call", unit: .seconds, pyrun: Summary(perCall),
+                section: 10, name: "host calls from \(threads) threads, time per call", unit: .seconds,
+                pyrun: Summary(perCall),
                 floorName: nil, floor: nil, jupyter: nil, target: 0.001,
-                note: "\(throughput) calls/s: \(threads) threads × \(perThread) `host.echo` calls per run, wall time inside Python ÷ calls; target 1,000 calls/s"))
+                note:
+                    "\(throughput) calls/s: \(threads) threads × \(perThread) `host.echo` calls per run, wall time inside Python ÷ calls; target 1,000 calls/s"
+            ))
     }
 
     /// `count` host calls made one after another by one execution, each timed in Python.
@@ -66,7 +71,9 @@ enum HostCallScenario {
         let result = try await kernel.run(code)
         let values = result.stdout.split(whereSeparator: \.isWhitespace).compactMap { Double($0) }
         guard result.status == .ok, values.count == count else {
-            throw PeerError("host call samples: \(result.status), \(values.count) of \(count): \(result.error?.description ?? result.stderr)")
+            throw PeerError(
+                "host call samples: \(result.status), \(values.count) of \(count): \(result.error?.description ?? result.stderr)"
+            )
         }
         return values
     }
@@ -88,7 +95,9 @@ enum HostCallScenario {
         guard result.status == .ok, result.hostCalls.count == threads * callsEach,
             let seconds = Double(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
         else {
-            throw PeerError("threaded host calls: \(result.status), \(result.hostCalls.count) calls: \(result.error?.description ?? result.stderr)")
+            throw PeerError(
+                "threaded host calls: \(result.status), \(result.hostCalls.count) calls: \(result.error?.description ?? result.stderr)"
+            )
         }
         return seconds
     }
