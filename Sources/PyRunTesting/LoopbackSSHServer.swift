@@ -48,12 +48,15 @@ public final class LoopbackSSHServer: Sendable {
     /// Starts a server; fails with `Unavailable` when OpenSSH is not installed or will not start.
     public static func start() throws -> LoopbackSSHServer {
         guard access(serverPath, X_OK) == 0 else {
-            throw Unavailable(description: "\(serverPath) is missing: install openssh-server (scripts/install-remote-test-deps)")
+            throw Unavailable(
+                description: "\(serverPath) is missing: install openssh-server (scripts/install-remote-test-deps)")
         }
         let searchPath = (ProcessInfo.processInfo.environment["PATH"] ?? "") + ":/usr/bin:/bin"
-        guard let keygen = findProgram("ssh-keygen", searchPath: searchPath), findProgram("ssh", searchPath: searchPath) != nil
+        guard let keygen = findProgram("ssh-keygen", searchPath: searchPath),
+            findProgram("ssh", searchPath: searchPath) != nil
         else {
-            throw Unavailable(description: "ssh or ssh-keygen is missing: install openssh-client (scripts/install-remote-test-deps)")
+            throw Unavailable(
+                description: "ssh or ssh-keygen is missing: install openssh-client (scripts/install-remote-test-deps)")
         }
         let directory = try makeTemporaryDirectory()
         for key in ["host_key", "user_key"] {
@@ -61,7 +64,9 @@ public final class LoopbackSSHServer: Sendable {
         }
         try FileManager.default.copyItem(atPath: "\(directory)/user_key.pub", toPath: "\(directory)/authorized_keys")
         // Privilege separation needs this directory when the server runs as root.
-        if geteuid() == 0 { try? FileManager.default.createDirectory(atPath: "/run/sshd", withIntermediateDirectories: true) }
+        if geteuid() == 0 {
+            try? FileManager.default.createDirectory(atPath: "/run/sshd", withIntermediateDirectories: true)
+        }
         let user = String(cString: getpwuid(geteuid()).pointee.pw_name)
 
         var lastLog = ""

@@ -30,14 +30,20 @@ import Darwin
     @Test func conveniencesBuildTheLauncherCommandLines() {
         #expect(
             KernelLauncher.kubectl(pod: "p", namespace: "ns", container: "c", context: "k").commandLine(loader: "L")
-                == ["kubectl", "--context", "k", "--namespace", "ns", "exec", "-i", "p", "--container", "c", "--", "python3", "-u", "-c", "L"])
+                == [
+                    "kubectl", "--context", "k", "--namespace", "ns", "exec", "-i", "p", "--container", "c", "--",
+                    "python3", "-u", "-c", "L",
+                ])
         #expect(
             KernelLauncher.docker(container: "box", python: "/usr/bin/python3.12").commandLine(loader: "L")
                 == ["docker", "exec", "-i", "box", "/usr/bin/python3.12", "-u", "-c", "L"])
         // ssh hands its arguments to the far side's shell as one line: the loader is quoted.
         #expect(
             KernelLauncher.ssh(host: "build-1", options: ["-p", "2222"]).commandLine(loader: "print('a b')")
-                == ["ssh", "-T", "-o", "BatchMode=yes", "-p", "2222", "build-1", "--", #"python3 -u -c 'print('\''a b'\'')'"#])
+                == [
+                    "ssh", "-T", "-o", "BatchMode=yes", "-p", "2222", "build-1", "--",
+                    #"python3 -u -c 'print('\''a b'\'')'"#,
+                ])
         #expect(KernelLauncher.command(["/usr/bin/ssh", "-T", "h", "--"]).joinsArguments)
         #expect(!KernelLauncher.command(["podman", "exec", "-i", "c"]).joinsArguments)
         #expect(!KernelLauncher.local.isRemote)
@@ -50,12 +56,18 @@ import Darwin
         let inAContainer = KernelConfiguration(launcher: .docker(container: "sandbox"))
         let anyCommand = KernelConfiguration(launcher: .command(["podman", "exec", "-i", "box"], python: "python3.12"))
         // snippet.end
-        #expect(overSSH.launcher.commandLine(loader: "L").prefix(8) == ["ssh", "-T", "-o", "BatchMode=yes", "-p", "2222", "build-1", "--"])
+        #expect(
+            overSSH.launcher.commandLine(loader: "L").prefix(8) == [
+                "ssh", "-T", "-o", "BatchMode=yes", "-p", "2222", "build-1", "--",
+            ])
         #expect(
             inAPod.launcher.commandLine(loader: "L")
                 == ["kubectl", "--namespace", "agents", "exec", "-i", "worker-0", "--", "python3", "-u", "-c", "L"])
         #expect(inAContainer.launcher.commandLine(loader: "L").prefix(4) == ["docker", "exec", "-i", "sandbox"])
-        #expect(anyCommand.launcher.commandLine(loader: "L") == ["podman", "exec", "-i", "box", "python3.12", "-u", "-c", "L"])
+        #expect(
+            anyCommand.launcher.commandLine(loader: "L") == [
+                "podman", "exec", "-i", "box", "python3.12", "-u", "-c", "L",
+            ])
     }
 
     @Test func theQuotedLoaderReachesPythonIntactThroughAShell() throws {
@@ -97,7 +109,9 @@ import Darwin
         try await withKernel(configuration: configuration) { kernel throws in
             let hello = try await kernel.start()
             #expect(hello.workingDirectory == "/tmp")
-            #expect(try await kernel.run("import os\nos.environ['PYRUN_REMOTE_TEST']").resultText == "'set on the far side'")
+            #expect(
+                try await kernel.run("import os\nos.environ['PYRUN_REMOTE_TEST']").resultText == "'set on the far side'"
+            )
             // Not the host's pid: the runner's parent is the launcher's shell.
             #expect(try await kernel.run("'PYRUN_HOST_PID' in os.environ").resultText == "False")
             _ = try await kernel.run("x = 41")
@@ -175,7 +189,8 @@ import Darwin
         // It runs as sshd's child, not the host's.
         #expect(try await kernel.run("os.getppid()").resultText != String(getpid()))
         let child = try await kernel.run(
-            "import subprocess\nchild = subprocess.Popen(['sleep', '300'])\nchild.pid").resultText
+            "import subprocess\nchild = subprocess.Popen(['sleep', '300'])\nchild.pid"
+        ).resultText
         let childPID = try #require(child.flatMap { pid_t($0) })
 
         // Streaming crosses intact and in order.
@@ -208,7 +223,8 @@ import Darwin
     @Test func overSSHAnInterruptIgnoringLoopIsKilledWithItsFamily() async throws {
         let server = try LoopbackSSHServer.start()
         defer { server.stop() }
-        try await withKernel(configuration: Self.configuration(server.launcher(), grace: .seconds(2))) { kernel throws in
+        try await withKernel(configuration: Self.configuration(server.launcher(), grace: .seconds(2))) {
+            kernel throws in
             // A child that ignores the interrupt too, so only the kill can end it.
             let setup = try await kernel.run(
                 "import os, subprocess\nchild = subprocess.Popen(['sh', '-c', \"trap '' INT; exec sleep 300\"])\nprint(os.getpid(), child.pid)"
@@ -278,7 +294,8 @@ import Darwin
     @Test func overSSHARefusedConnectionFailsTheStartWithSSHsMessage() async throws {
         let port = try LoopbackSSHServer.freePort()
         let launcher = KernelLauncher.ssh(
-            host: "127.0.0.1", options: ["-p", String(port), "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"])
+            host: "127.0.0.1",
+            options: ["-p", String(port), "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"])
         let kernel = PythonKernel(configuration: Self.configuration(launcher))
         let error = await #expect(throws: KernelError.self) { try await kernel.start() }
         #expect(error?.code == .startupFailed)

@@ -5,7 +5,8 @@ import Foundation
 /// the runner's source with its start options.
 enum RunnerBootstrap {
     /// `LOADER` of runner/runner.py, byte for byte (a test holds them equal).
-    static let loader = #"import sys;sys.version_info<(3,9)and(sys.stderr.write('pyrun runner needs Python 3.9 or newer, this is %s\n'%sys.version.split()[0]),sys.exit(3));sys.path[:]=[p for p in sys.path if p];import os,json;d=b'';exec("while b'\\n' not in d:d+=os.read(0,1<<16) or os._exit(3)");l,_,r=d.partition(b'\n');s=json.loads(l);s=s if type(s) is dict else{'source':s};exec(compile(s.pop('source'),'<pyrun-runner>','exec'),{'__name__':'__main__','__pyrun_stdin__':r,'__pyrun_start__':s})"#
+    static let loader =
+        #"import sys;sys.version_info<(3,9)and(sys.stderr.write('pyrun runner needs Python 3.9 or newer, this is %s\n'%sys.version.split()[0]),sys.exit(3));sys.path[:]=[p for p in sys.path if p];import os,json;d=b'';exec("while b'\\n' not in d:d+=os.read(0,1<<16) or os._exit(3)");l,_,r=d.partition(b'\n');s=json.loads(l);s=s if type(s) is dict else{'source':s};exec(compile(s.pop('source'),'<pyrun-runner>','exec'),{'__name__':'__main__','__pyrun_stdin__':r,'__pyrun_start__':s})"#
 
     /// The first line sent to a bootstrapped runner: a JSON object with the runner's `source`
     /// and its `environment`, `keepOnly` (names of the far side's variables to keep; absent:
