@@ -3776,12 +3776,13 @@ def _module_origin(name):
         return None
 
 
-def _load_prelude(spec: str) -> list:
-    """Load PYRUN_PRELUDE's entries in order; returns the preludeErrors (one
-    per entry that failed; the others load regardless)."""
+def _load_prelude(spec) -> list:
+    """Load PYRUN_PRELUDE's entries (or the start line's list of them) in
+    order; returns the preludeErrors (one per entry that failed; the others
+    load regardless)."""
     errors = []
     try:
-        entries = _prelude_entries(spec)
+        entries = spec if isinstance(spec, list) else _prelude_entries(spec)
     except ValueError as e:
         entries = []
         errors.append({"file": None, "line": None, "ename": "ValueError",
@@ -3797,16 +3798,26 @@ def _load_prelude(spec: str) -> list:
     return errors
 
 
-def _start_bootstrapped(options) -> None:
+# The start options a host sets in the environment (docs/protocol.md §7).
+_HOST_OPTIONS = ("PYRUN_CWD", "PYRUN_PRELUDE", "PYRUN_LIMITS", "PYRUN_HOST_FUNCTIONS", "PYRUN_HOST_PID")
+
+
+def _start_bootstrapped(options):
     """A runner the loader started (docs/protocol.md, Bootstrap): its host may
     be on the far side of ssh, `kubectl exec` or `docker exec`, which carry
-    neither the host's environment nor its process arrangements.
+    neither the host's environment nor its process arrangements, nor any of
+    its files.
 
     The environment comes with the source line instead: `options` is that
     line's object without its "source", and its "environment" says which
     variables to keep ("keepOnly", a list of names; absent: all) and which
     to set ("set", name to value).  The PYRUN_* options are among them, so
-    they reach the runner however it was started.
+    they reach the runner however it was started; the far side's own are
+    dropped first, as a local host drops its own.  Its "prelude" (a list of
+    PYRUN_PRELUDE entries whose files the host read and sent as sources) is
+    returned, to be loaded in place of PYRUN_PRELUDE: kept out of the
+    environment, where the code's children would inherit sources of any
+    size and exec would refuse them (E2BIG); None when there is none.
 
     The runner also makes itself the leader of a session of its own where
     the launcher did not (docker and kubectl exec need not): its interrupt
@@ -3815,6 +3826,8 @@ def _start_bootstrapped(options) -> None:
     """
     env = options.get("environment") if isinstance(options, dict) else None
     if isinstance(env, dict):
+        for name in _HOST_OPTIONS:  # the host's alone, never the far side's own
+            os.environ.pop(name, None)
         keep = env.get("keepOnly")
         if isinstance(keep, list):
             kept = {name for name in keep if isinstance(name, str)}
@@ -3831,6 +3844,8 @@ def _start_bootstrapped(options) -> None:
             os.setsid()
         except OSError:  # a group leader already: its group is its own
             pass
+    prelude = options.get("prelude") if isinstance(options, dict) else None
+    return prelude if isinstance(prelude, list) and prelude else None
 
 
 def _make_user_namespace() -> dict:
@@ -3911,10 +3926,11 @@ def main() -> None:
     _arm_sigint()  # first: SIGINT may be inherited ignored
     signal.signal(signal.SIGTERM, _on_sigterm)
     prefix = b""
+    sent_prelude = None  # the start line's (see _start_bootstrapped)
     g = globals()
     if isinstance(g.get("__pyrun_stdin__"), bytes):
         prefix = g.pop("__pyrun_stdin__")
-        _start_bootstrapped(g.pop("__pyrun_start__", None))
+        sent_prelude = _start_bootstrapped(g.pop("__pyrun_start__", None))
     host = os.environ.pop("PYRUN_HOST_PID", "")  # not for the code's own children
     if host.isdigit():
         st.host_pid = int(host)
@@ -3992,7 +4008,7 @@ def main() -> None:
             _diag("pyrun: PYRUN_CWD: %s\n" % e)
             os._exit(2)
         sys.path.insert(0, os.getcwd())
-    prelude = env.get("PYRUN_PRELUDE")
+    prelude = sent_prelude or env.get("PYRUN_PRELUDE")
     if prelude:
         if memory_limit is None:
             _guard_process()

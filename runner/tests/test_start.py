@@ -182,6 +182,39 @@ class LaunchTests(unittest.TestCase):
         finally:
             k.close()
 
+    def test_bootstrap_line_carries_the_prelude_as_sources_kept_out_of_the_environment(self):
+        # The host read the files and sent their text: the far side reads no file of the
+        # host's, and the code's children do not inherit sources of any size.
+        big = "PADDING = %r\n" % ("x" * 200000)
+        start = {"environment": {"set": {}},
+                 "prelude": [{"name": "tools", "source": big + "def twice(x):\n    return 2 * x\n",
+                              "filename": "/host/only/tools.py"},
+                             {"name": "quiet", "source": "SECRET = 1\n", "export": False}]}
+        k = self._bootstrapped(start, env={"PYRUN_PRELUDE": "/far/side/own.py"})
+        try:
+            self.assertNotIn("preludeErrors", k.hello)
+            frames = k.run("import os, subprocess, sys\n"
+                           "print(twice(21), 'SECRET' in dir(), sys.modules['quiet'].SECRET)\n"
+                           "print('PYRUN_PRELUDE' in os.environ, subprocess.run(['true']).returncode)")
+            self.assertEqual(Kernel.text(frames), "42 False 1\nFalse 0\n")
+            frames = k.run("twice(None)")
+            self.assertIn("/host/only/tools.py", "".join(frames[-2]["traceback"]))
+        finally:
+            k.close()
+
+    def test_bootstrap_line_drops_the_far_sides_own_start_options(self):
+        with tempfile.TemporaryDirectory() as d:
+            start = {"environment": {"set": {"OTHER": "1"}}}
+            k = self._bootstrapped(start, env={"PYRUN_CWD": d, "PYRUN_LIMITS": '{"openFiles": 11}'})
+            try:
+                self.assertNotEqual(k.hello["cwd"], os.path.realpath(d))
+                frames = k.run("import os, resource\n"
+                               "[n for n in os.environ if n.startswith('PYRUN_')], "
+                               "resource.getrlimit(resource.RLIMIT_NOFILE)[0] != 11")
+                self.assertEqual(frames[-2]["bundle"]["text/plain"], "([], True)")
+            finally:
+                k.close()
+
     def test_bootstrapped_runner_leads_a_session_of_its_own(self):
         # Started without a session of its own (as `docker exec` may start it): the runner
         # makes one, so an interrupt reaches what the code started and nothing else.
