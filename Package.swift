@@ -68,6 +68,8 @@ let package = Package(
             name: "pyrun-bench",
             dependencies: [
                 "PyRunKit",
+                // LoopbackSSHServer, for the remote-kernel rows.
+                "PyRunTesting",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -21,12 +21,7 @@ struct KernelOptions: ParsableArguments {
             valueName: "path-or-name"))
     var python: String?
 
-    @Option(
-        name: .long,
-        help: ArgumentHelp(
-            "Run the kernel on the far side of this command, e.g. 'ssh -T host' or 'kubectl exec -i pod --' (words split at spaces); --python and --cwd then name the far side's (no --prelude yet).",
-            valueName: "command"))
-    var via: String?
+    @OptionGroup var remote: ViaOption
 
     @Option(
         name: .long,
@@ -72,23 +67,9 @@ struct KernelOptions: ParsableArguments {
     @Flag(name: .long, help: "Log what pyrun and the kernel do, to stderr.")
     var verbose = false
 
-    /// The launcher `--via` names, split at white space.
-    var launcher: KernelLauncher {
-        guard let via else { return .local }
-        let words = via.split(whereSeparator: \.isWhitespace).map(String.init)
-        return .command(words, python: python ?? "python3")
-    }
-
     mutating func validate() throws {
-        if let via {
-            guard !via.split(whereSeparator: \.isWhitespace).isEmpty else {
-                throw ValidationError("--via needs a command, e.g. 'ssh -T host'")
-            }
-            // Prelude files are the host's; sending them with the runner is not built yet.
-            guard try PreludeArgument.sources(prelude, byDefault: []).isEmpty else {
-                throw ValidationError("--prelude cannot be used with --via yet")
-            }
-        } else if let cwd {
+        // With --via the directory is the far side's: its start says when it is missing.
+        if !remote.isRemote, let cwd {
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: cwd, isDirectory: &isDirectory), isDirectory.boolValue else {
                 throw ValidationError("--cwd \(cwd): no such directory")
@@ -119,7 +100,7 @@ struct KernelOptions: ParsableArguments {
             prelude: (try? PreludeArgument.sources(prelude, byDefault: [])) ?? [],
             limits: ResourceLimits(memoryBytes: memoryLimit?.bytes, cpuSeconds: cpuLimit),
             hostFunctions: hostFunctions.map { HostFunction.command(name: $0.name, command: $0.command) },
-            launcher: launcher)
+            launcher: remote.launcher(python: python))
     }
 
     /// Options for each piece of code run, before any stdin handler is added.

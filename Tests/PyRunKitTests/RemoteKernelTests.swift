@@ -160,13 +160,40 @@ import Darwin
         await kernel.shutdown()
     }
 
-    @Test func aRemoteKernelRefusesAPreludeInWords() async throws {
+    @Test func aRemotePreludeIsSentAsSourcesReadOnTheHost() throws {
+        let directory = NSTemporaryDirectory() + "pyrun-sent-prelude-\(getpid())"
+        try FileManager.default.createDirectory(atPath: "\(directory)/more", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try "def twice(x):\n    return 2 * x\n".write(
+            toFile: "\(directory)/tools.py", atomically: true, encoding: .utf8)
+        try "A = 1\n".write(toFile: "\(directory)/more/a.py", atomically: true, encoding: .utf8)
+        try "B = 2\n".write(toFile: "\(directory)/more/b.py", atomically: true, encoding: .utf8)
+        let prelude: [PreludeSource] = [
+            .default, .file(URL(fileURLWithPath: "\(directory)/tools.py")),
+            .directory(URL(fileURLWithPath: "\(directory)/more")), .module("json"),
+        ]
+        let entries = try #require(try prelude.sentRunnerEntries())
+        #expect(
+            entries.map { $0["name"]?.stringValue ?? $0["module"]?.stringValue } == [
+                "pyrun_prelude", "tools", "a", "b", "json",
+            ])
+        // No entry names a file for the far side to open: the text travels.
+        #expect(entries.allSatisfy { $0["path"] == nil })
+        #expect(entries[0]["source"]?.stringValue == String(decoding: BundledModule.prelude.source, as: UTF8.self))
+        #expect(entries[1]["source"]?.stringValue == "def twice(x):\n    return 2 * x\n")
+        #expect(entries[1]["filename"]?.stringValue == "\(directory)/tools.py")
+        #expect(entries[3]["source"]?.stringValue == "B = 2\n")
+        #expect(entries[4] == .object(["module": .string("json")]))
+        #expect(try PreludeSource.testSupport.sentRunnerEntries().first?["export"] == .bool(false))
+    }
+
+    @Test func aPreludeFileTheHostCannotReadFailsTheStartInWords() async throws {
         var configuration = Self.configuration(Self.shellLauncher())
-        configuration.prelude = [.default]
+        configuration.prelude = [.file(URL(fileURLWithPath: "/nonexistent/pyrun-\(getpid())/tools.py"))]
         let kernel = PythonKernel(configuration: configuration)
         let error = await #expect(throws: KernelError.self) { try await kernel.start() }
-        #expect(error?.code == .startupFailed)
-        #expect(error?.message.contains("cannot run a prelude yet") == true)
+        #expect(error?.code == .invalidConfiguration)
+        #expect(error?.message.contains("cannot be read on this host") == true, "\(error?.message ?? "")")
     }
 
     @Test func aMissingLauncherIsASpawnFailure() async throws {
@@ -309,5 +336,106 @@ import Darwin
         let error = await #expect(throws: KernelError.self) { try await kernel.start() }
         #expect(error?.code == .startupFailed)
         #expect(error?.message.contains("pyrun-no-python3: command not found") == true, "\(error?.message ?? "")")
+    }
+
+    @Test func overSSHThePreludeTravelsOverThePipeAndLoadsOnTheFarSide() async throws {
+        let server = try LoopbackSSHServer.start()
+        defer { server.stop() }
+        let directory = NSTemporaryDirectory() + "pyrun-ssh-prelude-\(getpid())"
+        try FileManager.default.createDirectory(atPath: "\(directory)/helpers", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try "def twice(x):\n    return 2 * x\n".write(
+            toFile: "\(directory)/tools.py", atomically: true, encoding: .utf8)
+        try "def greet():\n    return 'hi from ' + __name__\n".write(
+            toFile: "\(directory)/helpers/greeting.py", atomically: true, encoding: .utf8)
+        var configuration = Self.configuration(server.launcher())
+        configuration.prelude = [
+            .default, .file(URL(fileURLWithPath: "\(directory)/tools.py")),
+            .directory(URL(fileURLWithPath: "\(directory)/helpers")), .module("textwrap"),
+        ]
+        try await withKernel(configuration: configuration) { kernel throws in
+            let hello = try await kernel.start()
+            #expect(hello.preludeFailures.isEmpty)
+            // The default prelude's helpers, the file's, the directory's, and the module's names.
+            let used = try await kernel.run("print(twice(21), greet(), callable(grep), dedent('  x'))")
+            #expect(used.stdout == "42 hi from greeting True x\n", "\(used.stderr)")
+            // Loaded from the text the host sent (no spec: no importer opened a file there).
+            let loaded = try await kernel.run(
+                "import sys\nprint([sys.modules[m].__spec__ is None for m in ('pyrun_prelude', 'tools', 'greeting')])")
+            #expect(loaded.stdout == "[True, True, True]\n")
+            // The runner's parent is sshd's session, not this host.
+            #expect(try await kernel.run("import os\nos.getppid()").resultText != String(getpid()))
+        }
+    }
+
+    @Test func overSSHAHostFunctionCallRoundTrips() async throws {
+        let server = try LoopbackSSHServer.start()
+        defer { server.stop() }
+        let hostPID = getpid()
+        let servingHost = HostFunction(name: "serving_host", summary: "Says which host serves the call.") { call in
+            .object(["pid": .string(String(hostPID)), "got": call["x"] ?? .null])
+        }
+        var configuration = Self.configuration(server.launcher())
+        configuration.hostFunctions = [servingHost]
+        try await withKernel(configuration: configuration) { kernel throws in
+            let result = try await kernel.run(
+                "import os\nanswer = host.serving_host(x=['one', 'two'])\nanswer, answer['pid'] != str(os.getpid())")
+            #expect(result.resultText == "({'got': ['one', 'two'], 'pid': '\(hostPID)'}, True)", "\(result.stderr)")
+        }
+    }
+
+    @Test func overSSHTheWatchdogEndsTheFarSideWhenTheLocalSSHIsKilled() async throws {
+        let server = try LoopbackSSHServer.start()
+        defer { server.stop() }
+        try await withKernel(configuration: Self.configuration(server.launcher())) { kernel throws in
+            _ = try await kernel.start()
+            let sshPID = try #require(await kernel.pid)
+            let execution = await kernel.execute(
+                "import os, subprocess, time\nchild = subprocess.Popen(['sleep', '300'])\nprint(os.getpid(), child.pid, flush=True)\ntime.sleep(300)"
+            )
+            let pids = try await Self.printedPIDs(execution)
+            try #require(pids.count == 2)
+            for pid in pids { #expect(processIsAlive(pid)) }
+            // The connection drops: no signal, no request reaches the far side.
+            #expect(kill(sshPID, SIGKILL) == 0)
+            #expect(try await execution.result().status == .kernelDied)
+            for pid in pids {
+                #expect(await waitUntilGone(pid, seconds: 60), "far-side pid \(pid) outlived the connection")
+                if processIsAlive(pid) { kill(pid, SIGKILL) }
+            }
+        }
+    }
+
+    @Test func overSSHTheWatchdogEndsAFarSideRunnerThatHoldsTheGIL() async throws {
+        // Code that never lets the runner's own threads run (a regular expression that
+        // backtracks for ever holds the GIL): only the watchdog, a process of its own, can
+        // see the connection go and end the runner and its child.
+        let server = try LoopbackSSHServer.start()
+        defer { server.stop() }
+        try await withKernel(configuration: Self.configuration(server.launcher())) { kernel throws in
+            _ = try await kernel.start()
+            let sshPID = try #require(await kernel.pid)
+            let execution = await kernel.execute(
+                "import os, re, subprocess\nchild = subprocess.Popen(['sleep', '300'])\nprint(os.getpid(), child.pid, flush=True)\nre.match(r'(a|aa)+$', 'a' * 200 + 'b')"
+            )
+            let pids = try await Self.printedPIDs(execution)
+            try #require(pids.count == 2)
+            #expect(kill(sshPID, SIGKILL) == 0)
+            #expect(try await execution.result().status == .kernelDied)
+            for pid in pids {
+                #expect(await waitUntilGone(pid, seconds: 60), "far-side pid \(pid) outlived the connection")
+                if processIsAlive(pid) { kill(pid, SIGKILL) }
+            }
+        }
+    }
+
+    /// The pids an execution prints on its first line of stdout.
+    static func printedPIDs(_ execution: Execution) async throws -> [pid_t] {
+        var printed = ""
+        var iterator = execution.makeAsyncIterator()
+        while !printed.contains("\n"), let event = await iterator.next() {
+            if case .stdout(let text) = event { printed += text }
+        }
+        return printed.split(whereSeparator: \.isWhitespace).compactMap { pid_t($0) }
     }
 }

@@ -100,8 +100,8 @@ public struct KernelConfiguration: Sendable, Hashable, CustomStringConvertible {
 
     /// A remote runner's environment, as its start line carries it: which of the far side's
     /// variables it keeps (nil: all) and which it sets, the `PYRUN_*` options among them.
-    /// The working directory is the far side's, so it is passed as given. Preludes are not
-    /// among them: a remote kernel refuses them (see `PythonKernel.launchRemote`).
+    /// The working directory is the far side's, so it is passed as given. The prelude is not
+    /// among them: it travels as sources in the start line (`[PreludeSource].sentRunnerEntries`).
     func remoteEnvironment() -> (keepOnly: Set<String>?, set: [String: String]) {
         var keepOnly: Set<String>?
         var variables: [String: String]
@@ -114,11 +114,17 @@ public struct KernelConfiguration: Sendable, Hashable, CustomStringConvertible {
             keepOnly = allowing.union(setting.keys)
             variables = setting
         }
-        for option in ["PYRUN_CWD", "PYRUN_PRELUDE", "PYRUN_LIMITS", KernelProcess.hostPIDVariable] {
+        for option in [
+            "PYRUN_CWD", "PYRUN_PRELUDE", "PYRUN_LIMITS", "PYRUN_HOST_FUNCTIONS", KernelProcess.hostPIDVariable,
+        ] {
             variables.removeValue(forKey: option)
         }
         if let workingDirectory { variables["PYRUN_CWD"] = workingDirectory }
         if let limits = limits.environmentValue { variables["PYRUN_LIMITS"] = limits }
+        // Host calls are frames on the same pipe, so they cross any launcher (docs/protocol.md §10).
+        if !hostFunctions.isEmpty {
+            variables["PYRUN_HOST_FUNCTIONS"] = JSONValue.array(hostFunctions.map(\.declaration)).serialized()
+        }
         return (keepOnly, variables)
     }
 

@@ -12,9 +12,10 @@ import Foundation
 ///
 /// For a remote kernel the kernel's `KernelEnvironment` is applied to the far side's own
 /// environment, not the host's: `.inherit` keeps the far side's variables, `.clean` keeps
-/// only the allowed ones there. The working directory names the far side's directory. A
-/// prelude is refused for now (its files are the host's). The interpreter choice is not used:
-/// the launcher names the far side's interpreter.
+/// only the allowed ones there. The working directory names the far side's directory. The
+/// prelude's files are read on the host and sent with the runner (a `.module` prelude is
+/// imported there), and host functions are served over the same pipe. The interpreter choice
+/// is not used: the launcher names the far side's interpreter.
 public struct KernelLauncher: Sendable, Hashable, CustomStringConvertible {
     /// The command that runs a program on the far side, before the program; empty for a
     /// local kernel.

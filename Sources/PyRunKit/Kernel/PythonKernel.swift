@@ -907,16 +907,6 @@ public actor PythonKernel {
     /// LOADER`, sent the runner's source and start options as its first line.
     private func launchRemote(_ attempt: StartAttempt) async throws(KernelError) -> KernelHello {
         let launcher = configuration.launcher
-        guard configuration.prelude.isEmpty else {
-            // Its files are the host's; sending them with the runner is not built yet.
-            throw KernelError(
-                .startupFailed, "a remote kernel (\(launcher)) cannot run a prelude yet; start it without one")
-        }
-        guard configuration.hostFunctions.isEmpty else {
-            // Not carried in the start line yet.
-            throw KernelError(
-                .startupFailed, "a remote kernel (\(launcher)) cannot take host functions yet; start it without them")
-        }
         let hostEnvironment = ProcessInfo.processInfo.environment
         let program = launcher.prefix[0]
         let searchPath = hostEnvironment["PATH"] ?? "/usr/bin:/bin"
@@ -931,7 +921,9 @@ public actor PythonKernel {
         let commandLine = launcher.commandLine(loader: RunnerBootstrap.loader)
         let command = LaunchCommand(executable: executable, arguments: Array(commandLine.dropFirst()))
         let (keepOnly, variables) = configuration.remoteEnvironment()
-        let line = RunnerBootstrap.startLine(source: RunnerInstallation.source, keepOnly: keepOnly, set: variables)
+        let line = RunnerBootstrap.startLine(
+            source: RunnerInstallation.source, keepOnly: keepOnly, set: variables,
+            prelude: try configuration.prelude.sentRunnerEntries())
         // The launcher itself runs with the host's environment (ssh needs HOME, its agent).
         let (hello, _) = try await spawnAndAwaitHello(
             attempt, command: command, environment: hostEnvironment, bootstrapLine: line,
