@@ -44,7 +44,7 @@ import Darwin
         pyrun.send(signal: SIGKILL)
         _ = await pyrun.finish()
         for pid in pids {
-            #expect(await waitUntilGone(pid, seconds: 20), "far-side pid \(pid) outlived its killed host")
+            #expect(await waitUntilGone(pid, seconds: 60), "far-side pid \(pid) outlived its killed host")
             if processIsAlive(pid) { kill(pid, SIGKILL) }
         }
     }

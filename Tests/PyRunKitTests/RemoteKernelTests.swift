@@ -243,8 +243,8 @@ import Darwin
         #expect(try await kernel.run("child.pid").resultText == String(childPID))
 
         #expect(await kernel.shutdown() == .graceful)
-        #expect(await waitUntilGone(runnerPID, seconds: 20))
-        #expect(await waitUntilGone(childPID, seconds: 20))
+        #expect(await waitUntilGone(runnerPID, seconds: 60))
+        #expect(await waitUntilGone(childPID, seconds: 60))
     }
 
     @Test func overSSHAnInterruptIgnoringLoopIsKilledWithItsFamily() async throws {
@@ -270,7 +270,7 @@ import Darwin
             let result = try await execution.result()
             #expect(result.status == .cancelled)
             #expect(result.death?.cause == .stoppedByPyrun(.interruptNotHonoured(grace: .seconds(2))))
-            for pid in pids { #expect(await waitUntilGone(pid, seconds: 20), "pid \(pid) outlived the kill") }
+            for pid in pids { #expect(await waitUntilGone(pid, seconds: 60), "pid \(pid) outlived the kill") }
             // And the next use starts afresh.
             #expect(try await kernel.run("1 + 1").resultText == "2")
         }
@@ -290,7 +290,7 @@ import Darwin
         }
         // `exit` waits for the execution, which never ends: the in-band kill does it.
         #expect(await kernel.shutdown(grace: .seconds(2)) == .terminated)
-        #expect(await waitUntilGone(runnerPID, seconds: 20))
+        #expect(await waitUntilGone(runnerPID, seconds: 60))
         #expect(try await execution.result().status == .cancelled)
     }
 
@@ -314,7 +314,7 @@ import Darwin
             let death = try #require(result.death)
             #expect(death.cause == .exited(code: 255))
             #expect(death.diagnostics.contains("closed"), "ssh's own words: \(death.diagnostics)")
-            #expect(await waitUntilGone(runnerPID, seconds: 20))
+            #expect(await waitUntilGone(runnerPID, seconds: 60))
         }
     }
 

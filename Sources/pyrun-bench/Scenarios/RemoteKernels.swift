@@ -60,9 +60,20 @@ enum RemoteKernelScenario {
         let overSSH = PythonKernel(configuration: remote)
         try await overSSH.start()
         let local = try await context.warmKernel()
-        for _ in 0..<20 { try expectTwo(await overSSH.run("1+1")) }
+        // The floor of a round trip over ssh: a JSON echo loop behind its own ssh session.
+        let echo = try DirectPeer(
+            executable: ssh,
+            arguments: login + [
+                "--", [context.python, "-u", "-c", FloorScript.echoLoop].map(shellQuoted).joined(separator: " "),
+            ])
+        defer { echo.close() }
+        for _ in 0..<20 {
+            try expectTwo(await overSSH.run("1+1"))
+            try echo.echo()
+        }
         var remoteTrips: [Double] = []
         var localTrips: [Double] = []
+        var echoTrips: [Double] = []
         for _ in 0..<max(1, plan.roundTrips / plan.roundTripBatch) {
             for _ in 0..<plan.roundTripBatch {
                 let stopwatch = Stopwatch()
@@ -74,6 +85,11 @@ enum RemoteKernelScenario {
                 try expectTwo(await local.run("1+1"))
                 localTrips.append(stopwatch.seconds)
             }
+            for _ in 0..<plan.roundTripBatch {
+                let stopwatch = Stopwatch()
+                try echo.echo()
+                echoTrips.append(stopwatch.seconds)
+            }
         }
         await overSSH.shutdown()
         await local.shutdown()
@@ -83,7 +99,17 @@ enum RemoteKernelScenario {
                 section: section, name: "warm `1+1` round trip over ssh (loopback)", unit: .seconds,
                 pyrun: Summary(remoteTrips), floorName: "a local kernel's", floor: localSummary, jupyter: nil,
                 target: localSummary.map { $0.median + 0.0002 },
-                note: "one ssh session; in turns with a local kernel; target: the local median + 0.2 ms"))
+                note:
+                    "one ssh session; in turns with a local kernel and a JSON echo over ssh (\(Summary(echoTrips).map { Table.format($0, .seconds) } ?? "?")); target: the local median + 0.2 ms"
+            ))
+        addProfile(&report, "warm 1+1 over ssh", "JSON echo over an ssh session", echoTrips)
+        addProfile(&report, "warm 1+1 over ssh", "a local kernel: `run(\"1+1\")`", localTrips)
+        addProfile(&report, "warm 1+1 over ssh", "a kernel over ssh: `run(\"1+1\")`", remoteTrips)
+    }
+
+    /// `word` as one word of the far side's shell line (ssh joins its arguments into one).
+    private static func shellQuoted(_ word: String) -> String {
+        "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
     }
 
     /// `name` on PATH.
