@@ -3,7 +3,7 @@ import PyRunKit
 import PyRunTesting
 import Testing
 
-/// Issue 16: `--via` in the commands that keep kernels (`repl`, `mcp`), end to end through a
+/// Issue 16: `--via` in the commands that keep kernels (`repl`, `serve`, `mcp`), end to end through a
 /// private OpenSSH server on loopback, with a prelude whose file only the host has read.
 @Suite struct ViaCommandsTests {
     private func via(_ server: LoopbackSSHServer) -> String {
@@ -32,5 +32,19 @@ import Testing
         let outcome = try await runPyrun(["repl", "--via", via(server)], input: "y = 2\n\(Self.parentName), y * 21\n")
         #expect(outcome.status == 0, "\(outcome.stderr)")
         #expect(outcome.stdout.contains("('sshd', 42)"), "\(outcome.stdout)")
+    }
+
+    @Test func serveSessionsRunOnTheFarSide() async throws {
+        let server = try LoopbackSSHServer.start()
+        defer { server.stop() }
+        try await withTemporaryDirectory { directory in
+            let serve = try await ServerFixture(in: directory, extraArguments: ["--via", via(server)])
+            let first = try await serve.pyrun(["exec", "--server", "test", "-c", "z = 6\n" + Self.parentName])
+            #expect(first.status == 0, "\(first.stderr)")
+            #expect(first.stdout == "'sshd'\n")
+            let second = try await serve.pyrun(["exec", "--server", "test", "-c", "z * 7"])
+            #expect(second.stdout == "42\n", "\(second.stderr)")
+            await serve.shutDownIfRunning()
+        }
     }
 }
