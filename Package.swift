@@ -25,9 +25,12 @@ let package = Package(
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
     targets: [
+        // fork and exec with a parent-death signal, for launchers (ssh, kubectl) that must
+        // not outlive a host killed outright: what posix_spawn cannot do.
+        .target(name: "CPyRunSpawn"),
         .target(
             name: "PyRunKit",
-            dependencies: [.product(name: "Logging", package: "swift-log")],
+            dependencies: ["CPyRunSpawn", .product(name: "Logging", package: "swift-log")],
             // The Python that ships inside the binary: one source each, embedded at build time.
             resources: [
                 .embedInCode("../../runner/runner.py"),
@@ -65,6 +68,8 @@ let package = Package(
             name: "pyrun-bench",
             dependencies: [
                 "PyRunKit",
+                // LoopbackSSHServer, for the remote-kernel rows.
+                "PyRunTesting",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

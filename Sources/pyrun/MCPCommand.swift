@@ -53,6 +53,8 @@ struct MCPCommand: AsyncParsableCommand {
         help: ArgumentHelp("Run the interpreters in this directory (also first on sys.path).", valueName: "dir"))
     var cwd: String?
 
+    @OptionGroup var remote: ViaOption
+
     @Option(
         name: .long,
         help: ArgumentHelp(
@@ -87,7 +89,7 @@ struct MCPCommand: AsyncParsableCommand {
         if let name = passEnv.first(where: { $0.isEmpty || $0.contains("=") }) {
             throw ValidationError("--pass-env takes a variable name, not \(String(reflecting: name))")
         }
-        if let cwd {
+        if !remote.isRemote, let cwd {
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: cwd, isDirectory: &isDirectory), isDirectory.boolValue else {
                 throw ValidationError("--cwd \(cwd): no such directory")
@@ -109,10 +111,11 @@ struct MCPCommand: AsyncParsableCommand {
         let configuration = MCPServerConfiguration(
             kernel: KernelConfiguration(
                 interpreter: python.map { .path($0) } ?? .automatic,
-                workingDirectory: cwd.map { URL(fileURLWithPath: $0).standardizedFileURL.path },
+                workingDirectory: remote.isRemote ? cwd : cwd.map { URL(fileURLWithPath: $0).standardizedFileURL.path },
                 prelude: try PreludeArgument.sources(prelude, byDefault: []),
                 limits: ResourceLimits(memoryBytes: memoryLimit?.bytes, cpuSeconds: cpuLimit),
-                hostFunctions: hostFunctions.map { HostFunction.command(name: $0.name, command: $0.command) }),
+                hostFunctions: hostFunctions.map { HostFunction.command(name: $0.name, command: $0.command) },
+                launcher: remote.launcher(python: python)),
             environmentPolicy: KernelEnvironmentPolicy(passing: passEnv),
             redactsSecrets: !noRedact,
             limits: limits)

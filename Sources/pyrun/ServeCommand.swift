@@ -40,6 +40,8 @@ struct ServeCommand: AsyncParsableCommand {
     )
     var cwd: String?
 
+    @OptionGroup var remote: ViaOption
+
     @Option(
         name: .long,
         help: ArgumentHelp(
@@ -62,7 +64,7 @@ struct ServeCommand: AsyncParsableCommand {
         } catch {
             throw ValidationError(error.message)
         }
-        if let cwd {
+        if !remote.isRemote, let cwd {
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: cwd, isDirectory: &isDirectory), isDirectory.boolValue else {
                 throw ValidationError("--cwd \(cwd): no such directory")
@@ -79,15 +81,18 @@ struct ServeCommand: AsyncParsableCommand {
         let errors = OutputSink.standardError
         let kernelConfiguration = KernelConfiguration(
             interpreter: python.map { .path($0) } ?? .automatic, workingDirectory: cwd,
-            prelude: try PreludeArgument.sources(prelude, byDefault: []))
-        // A wrong interpreter is said now, not at the first client's code.
-        do {
-            _ = try await InterpreterResolver.resolve(
-                kernelConfiguration.interpreter, workingDirectory: cwd,
-                environment: kernelConfiguration.resolvedEnvironment())
-        } catch {
-            errors.writeLine("pyrun serve: \(error)")
-            throw ExitCode(PyrunExit.usage)
+            prelude: try PreludeArgument.sources(prelude, byDefault: []), launcher: remote.launcher(python: python))
+        // A wrong interpreter is said now, not at the first client's code (a far side's, at
+        // its first start).
+        if !remote.isRemote {
+            do {
+                _ = try await InterpreterResolver.resolve(
+                    kernelConfiguration.interpreter, workingDirectory: cwd,
+                    environment: kernelConfiguration.resolvedEnvironment())
+            } catch {
+                errors.writeLine("pyrun serve: \(error)")
+                throw ExitCode(PyrunExit.usage)
+            }
         }
         let daemon: ServeDaemon
         do {

@@ -23,6 +23,8 @@ public struct KernelConfiguration: Sendable, Hashable, CustomStringConvertible {
     /// Functions of the host that the code calls as `host.NAME(…)`; their names must be
     /// unique and not empty.
     public var hostFunctions: [HostFunction]
+    /// Where the runner runs: `.local`, or behind `ssh`, `kubectl exec`, `docker exec`.
+    public var launcher: KernelLauncher
 
     /// A configuration; the defaults run `python3` (or the active virtual environment's) in
     /// the host's directory with the host's environment and no limits.
@@ -34,7 +36,8 @@ public struct KernelConfiguration: Sendable, Hashable, CustomStringConvertible {
         limits: ResourceLimits = .none,
         startupTimeout: Duration = .seconds(30),
         interruptGrace: Duration = .seconds(2),
-        hostFunctions: [HostFunction] = []
+        hostFunctions: [HostFunction] = [],
+        launcher: KernelLauncher = .local
     ) {
         self.interpreter = interpreter
         self.workingDirectory = workingDirectory
@@ -44,6 +47,7 @@ public struct KernelConfiguration: Sendable, Hashable, CustomStringConvertible {
         self.startupTimeout = startupTimeout
         self.interruptGrace = interruptGrace
         self.hostFunctions = hostFunctions
+        self.launcher = launcher
     }
 
     /// The environment variables the kernel will see, resolved against the host's own.
@@ -52,7 +56,7 @@ public struct KernelConfiguration: Sendable, Hashable, CustomStringConvertible {
     }
 
     public var description: String {
-        var parts = ["interpreter \(interpreter)"]
+        var parts = launcher.isRemote ? ["launcher \(launcher)"] : ["interpreter \(interpreter)"]
         if let workingDirectory { parts.append("working directory \(workingDirectory)") }
         parts.append("environment \(environment)")
         if !prelude.isEmpty { parts.append("prelude \(prelude.map(\.description).joined(separator: " + "))") }
@@ -80,6 +84,7 @@ public struct KernelConfiguration: Sendable, Hashable, CustomStringConvertible {
             }
             changes.append("prelude \(shown(old.prelude)) → \(shown(new.prelude))")
         }
+        if old.launcher != new.launcher { changes.append("launcher \(old.launcher) → \(new.launcher)") }
         if old.limits != new.limits { changes.append("limits \(old.limits) → \(new.limits)") }
         if old.startupTimeout != new.startupTimeout || old.interruptGrace != new.interruptGrace {
             changes.append("timeouts")
@@ -91,6 +96,36 @@ public struct KernelConfiguration: Sendable, Hashable, CustomStringConvertible {
             changes.append("host functions \(names(old.hostFunctions)) → \(names(new.hostFunctions))")
         }
         return changes
+    }
+
+    /// A remote runner's environment, as its start line carries it: which of the far side's
+    /// variables it keeps (nil: all) and which it sets, the `PYRUN_*` options among them.
+    /// The working directory is the far side's, so it is passed as given. The prelude is not
+    /// among them: it travels as sources in the start line (`[PreludeSource].sentRunnerEntries`).
+    func remoteEnvironment() -> (keepOnly: Set<String>?, set: [String: String]) {
+        var keepOnly: Set<String>?
+        var variables: [String: String]
+        switch environment {
+        case .inherit:
+            variables = [:]
+        case .inheritUpdating(let updates):
+            variables = updates
+        case .clean(let allowing, let setting):
+            keepOnly = allowing.union(setting.keys)
+            variables = setting
+        }
+        for option in [
+            "PYRUN_CWD", "PYRUN_PRELUDE", "PYRUN_LIMITS", "PYRUN_HOST_FUNCTIONS", KernelProcess.hostPIDVariable,
+        ] {
+            variables.removeValue(forKey: option)
+        }
+        if let workingDirectory { variables["PYRUN_CWD"] = workingDirectory }
+        if let limits = limits.environmentValue { variables["PYRUN_LIMITS"] = limits }
+        // Host calls are frames on the same pipe, so they cross any launcher (docs/protocol.md §10).
+        if !hostFunctions.isEmpty {
+            variables["PYRUN_HOST_FUNCTIONS"] = JSONValue.array(hostFunctions.map(\.declaration)).serialized()
+        }
+        return (keepOnly, variables)
     }
 
     /// The runner's environment: the chosen variables plus the `PYRUN_*` options.

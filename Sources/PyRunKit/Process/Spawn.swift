@@ -52,14 +52,15 @@ enum Spawn {
     static func start(_ command: LaunchCommand, environment: [String: String]) throws(SpawnError) -> SpawnedChild {
         _ = ignoreBrokenPipes
         return try SpawnThread.shared.run { () throws(SpawnError) -> SpawnedChild in
-            // pipe2 is not visible from Swift's Glibc, so close-on-exec is set after pipe();
-            // holding this lock across pipe and spawn keeps a concurrent spawn (the interpreter
-            // probe, another thread of the host using this function) from inheriting the ends.
+            // Where pipes cannot be made close-on-exec atomically (no pipe2), this lock
+            // across pipe and spawn keeps the other spawns of this function (the interpreter
+            // probe, another kernel) from inheriting the ends; a Foundation `Process` started
+            // elsewhere in the host is only kept out by `pipe2`.
             try spawnLock.withLock { _ throws(SpawnError) in try startLocked(command, environment: environment) }
         }
     }
 
-    private static let spawnLock = Mutex(())
+    static let spawnLock = Mutex(())
 
     #if canImport(Glibc)
     typealias AddCloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
@@ -172,7 +173,27 @@ enum Spawn {
         return SpawnedChild(pid: pid, stdin: stdinPipe[1], stdout: stdoutPipe[0], stderr: stderrPipe[0])
     }
 
-    private static func makePipe(_ fds: inout [Int32]) -> Bool {
+    #if canImport(Glibc)
+    typealias Pipe2 = @convention(c) (UnsafeMutablePointer<Int32>, Int32) -> Int32
+
+    /// `pipe2` (glibc 2.9+, so every Linux pyrun runs on), which Swift's Glibc module does not
+    /// export; looked up at run time like `addCloseFrom`.
+    private static let pipe2: Pipe2? = {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "pipe2") else { return nil }
+        return unsafeBitCast(symbol, to: Pipe2.self)
+    }()
+    #endif
+
+    /// A pipe whose two ends are close-on-exec from the moment they exist. With `pipe()` and
+    /// then `fcntl` there is a window in which a process the host starts elsewhere (a
+    /// Foundation `Process`, a library's `fork`) inherits the ends, and a kernel whose stdin
+    /// a stranger holds open never sees end of file.
+    static func makePipe(_ fds: inout [Int32]) -> Bool {
+        #if canImport(Glibc)
+        if let pipe2 {
+            return fds.withUnsafeMutableBufferPointer { pipe2($0.baseAddress!, O_CLOEXEC) } == 0
+        }
+        #endif
         guard pipe(&fds) == 0 else { return false }
         _ = fcntl(fds[0], F_SETFD, FD_CLOEXEC)
         _ = fcntl(fds[1], F_SETFD, FD_CLOEXEC)

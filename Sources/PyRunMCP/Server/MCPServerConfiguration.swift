@@ -48,10 +48,19 @@ public struct MCPServerConfiguration: Sendable {
     }
 
     /// The configuration every session's interpreter gets: `kernel` with exactly the
-    /// allowed variables of the server's environment.
+    /// allowed variables of the server's environment. Behind a launcher (`ssh`) the far side
+    /// keeps its own variables of the allowed names (its `PATH`, `HOME`; not the prefixed
+    /// ones, `LC_*`, `PYTHON*`, which a start line cannot name), and only the names passed
+    /// one by one (`--pass-env`) carry the server's values there.
     var sessionKernel: KernelConfiguration {
         var configuration = kernel
-        configuration.environment = .clean(allowing: [], setting: environmentPolicy.filter(serverEnvironment))
+        if kernel.launcher.isRemote {
+            let passed = environmentPolicy.names.subtracting(KernelEnvironmentPolicy.defaultNames)
+            configuration.environment = .clean(
+                allowing: environmentPolicy.names, setting: serverEnvironment.filter { passed.contains($0.key) })
+        } else {
+            configuration.environment = .clean(allowing: [], setting: environmentPolicy.filter(serverEnvironment))
+        }
         return configuration
     }
 
