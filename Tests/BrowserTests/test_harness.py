@@ -26,10 +26,20 @@ SCREENSHOTS = os.path.join(ROOT, ".build", "console-screenshots")
 SESSIONS = {
     "sessions": [
         {"name": "demo", "status": "busy", "pid": 4242, "memoryBytes": 41943040, "clients": 2, "executionCount": 7},
+        {"name": "flaky", "status": "idle", "pid": 4300, "memoryBytes": 1048576, "clients": 0, "executionCount": 0},
         {"name": "<img src=x onerror=alert(1)>", "status": "idle", "pid": None, "memoryBytes": None, "clients": 0},
     ]
 }
-API = {"/api/sessions": SESSIONS, "/api/sessions/demo": SESSIONS["sessions"][0]}
+# "flaky" is listed but has no journal socket; "gone" is neither listed nor has one.
+API = {"/api/sessions": SESSIONS, "/api/sessions/demo": SESSIONS["sessions"][0],
+       "/api/sessions/flaky": SESSIONS["sessions"][1]}
+
+
+def demo_journal() -> list:
+    """The render fixture as a journal: its entries with a sequence number, each once."""
+    with open(os.path.join(FIXTURES, "render-entries.json")) as file:
+        entries = [entry for entry in json.load(file) if "seq" in entry]
+    return [entry for index, entry in enumerate(entries) if index == 0 or entry["seq"] > entries[index - 1]["seq"]]
 
 
 def screenshot(session, name: str) -> str:
@@ -67,7 +77,8 @@ class ConsolePageTests(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls._site = static_site(extra_files=[os.path.join(FIXTURES, name) for name in os.listdir(FIXTURES)], api=API)
+        cls._site = static_site(extra_files=[os.path.join(FIXTURES, name) for name in os.listdir(FIXTURES)], api=API,
+                                journals={"demo": demo_journal()})
         cls.site = cls._site.__enter__()
         cls._browser = headless_chromium()
         try:
@@ -82,8 +93,10 @@ class ConsolePageTests(unittest.TestCase):
         cls._site.__exit__(None, None, None)
 
     def setUp(self):
-        self.browser.browser_log()  # start each test with an empty console log
+        self.site.journals["demo"] = demo_journal()
         self.first_tab = self.browser.current_window
+        self.browser.get("about:blank")  # so opening the page again loads it anew, never just moves to its #hash
+        self.browser.browser_log()  # start each test with an empty console log
 
     def tearDown(self):
         for handle in self.browser.window_handles:
@@ -127,17 +140,69 @@ class ConsolePageTests(unittest.TestCase):
             self.assertEqual(file.read(8), b"\x89PNG\r\n\x1a\n")
         self.assertNoPolicyViolations()
 
-    def test_opening_a_session_asks_for_its_journal_from_the_start_and_says_when_the_socket_fails(self):
-        self.browser.get(self.site.url + "/")
-        self.browser.wait_for('#session-rows tr[data-session="demo"] a').click()
-        self.browser.wait_for_text("#session-title", "demo")
-        self.assertTrue(self.browser.current_url.endswith("#/sessions/demo"))
-        upgrade = wait_until(
-            lambda: [r for r in self.site.requests("GET", "/api/sessions/demo/observe") if r[2].get("Upgrade") == "websocket"],
-            10, "a WebSocket upgrade for the journal")
-        self.assertEqual(upgrade[0][1], "/api/sessions/demo/observe?from=0")
+    def test_a_refused_journal_socket_is_explained_and_retried(self):
+        self.browser.get(self.site.url + "/#/sessions/gone")
+        self.browser.wait_for_text("#session-state", "no such session")
+        self.assertEqual(self.site.observed_from("gone"), [0])
+        self.browser.find('#session-rows tr[data-session="flaky"] a').click()
+        self.browser.wait_for_text("#session-title", "flaky")
         self.browser.wait_for_text("#session-state", "reconnecting")
+        wait_until(lambda: len(self.site.observed_from("flaky")) >= 3, 20, "the page to try the socket again")
+        self.assertEqual(set(self.site.observed_from("flaky")), {0})
         screenshot(self.browser, "session-unreachable")
+        self.assertNoPolicyViolations()
+
+    def test_two_tabs_replay_the_journal_follow_it_live_and_resume_after_a_drop_without_repeats(self):
+        browser, site = self.browser, self.site
+        journal = site.journals["demo"]
+        end = journal[-1]["seq"] + 1
+        opened = len(site.observed_from("demo"))
+        browser.get(site.url + "/#/sessions/demo")
+        browser.wait_for_text("#session-state", "live")
+        self.assertIn("250 earlier entries", browser.find("#transcript > .gap").text)
+        self.assertEqual(len(browser.find_all("#transcript > .cell")), 5)
+        second_tab = browser.new_window("tab")
+        browser.get(site.url + "/#/sessions/demo")
+        browser.wait_for_text("#session-state", "live")
+        self.assertEqual(site.observed_from("demo")[opened:], [0, 0])
+        wait_until(lambda: site.open_sockets("demo") == 2, 10, "both tabs' sockets")
+
+        run = [
+            {"seq": end, "type": "input", "id": "e-live", "client": "attach:bob", "code": "print('hello from bob')"},
+            {"seq": end + 1, "type": "started", "id": "e-live", "executionCount": 5},
+            {"seq": end + 2, "type": "stdout", "id": "e-live", "data": "hello from bob\n"},
+            {"seq": end + 3, "type": "finished", "id": "e-live", "status": "ok", "executionCount": 5, "durationMs": 2},
+        ]
+        for entry in run:
+            site.append("demo", entry)
+        for tab in (second_tab, self.first_tab):
+            browser.switch_to(tab)
+            cell = browser.wait_for('[data-execution="e-live"][data-status="ok"]')
+            self.assertEqual(cell.find(".who").text, "ran by attach:bob")
+            self.assertEqual(cell.find(".output-stdout").text, "hello from bob")
+
+        site.close_sockets("demo")
+        wait_until(lambda: site.observed_from("demo")[opened + 2:] == [end + 4, end + 4], 20,
+                   "both tabs to resume after the last entry they showed")
+        wait_until(lambda: site.open_sockets("demo") == 2, 10, "both tabs' sockets again")
+        site.append("demo", {"seq": end + 4, "type": "stdout", "id": "e-live", "data": "after the drop\n"})
+        site.send("demo", {"type": "behind", "resumeFrom": end + 5})
+        site.close_sockets("demo", code=4408)
+        wait_until(lambda: site.observed_from("demo")[opened + 4:] == [end + 5, end + 5], 20,
+                   "both tabs to resume where the server said")
+        for tab in (self.first_tab, second_tab):
+            browser.switch_to(tab)
+            browser.wait_for_text("#session-state", "live")
+            cell = browser.find('[data-execution="e-live"]')
+            self.assertEqual([p.text for p in cell.find_all(".output-stdout")], ["hello from bob\nafter the drop"])
+            screenshot(browser, "live-%s" % ("first" if tab == self.first_tab else "second"))
+
+        browser.refresh()
+        browser.wait_for_text("#session-state", "live")
+        self.assertEqual(site.observed_from("demo")[-1], 0, "a reload replays from the start")
+        cell = browser.find('[data-execution="e-live"]')
+        self.assertEqual([p.text for p in cell.find_all(".output-stdout")], ["hello from bob\nafter the drop"])
+        self.assertEqual(len(browser.find_all("#transcript > .cell")), 6)
         self.assertNoPolicyViolations()
 
     # MARK: commands from two tabs
