@@ -149,7 +149,8 @@ function openSession(name) {
   const open = {
     name,
     socket: null,
-    transcript: new Transcript(page.transcript, (id) => state.mine.has(id)),
+    // Its own executions: the ids its POSTs got back, and (after a reload) its label in the journal.
+    transcript: new Transcript(page.transcript, (id, client) => state.mine.has(id) || client === `console:${state.tab}`),
     attempts: 0,
     timer: null,
     live: false,

@@ -19,7 +19,7 @@ const shownTextLimit = 2 * 1024 * 1024;
 export class Transcript {
   /**
    * @param {HTMLOListElement} list where the entries go
-   * @param {(executionId: string) => boolean} isMine whether this tab ran an execution
+   * @param {(executionId: string, client: string) => boolean} isMine whether this tab ran an execution
    */
   constructor(list, isMine) {
     this.list = list;
@@ -93,7 +93,7 @@ export class Transcript {
     const cell = this.cellFor(entry.id, true);
     cell.code.textContent = entry.code ?? '';
     cell.who.textContent = entry.client ? `ran by ${entry.client}` : 'ran by an unnamed client';
-    if (this.isMine(entry.id)) cell.node.classList.add('mine');
+    if (this.isMine(String(entry.id), entry.client ?? '')) cell.node.classList.add('mine');
     cell.when.textContent = timeOf(entry.time);
     cell.node.dataset.input = 'true';
   }

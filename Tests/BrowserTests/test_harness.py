@@ -205,12 +205,21 @@ class ConsolePageTests(unittest.TestCase):
             self.assertEqual([p.text for p in cell.find_all(".output-stdout")], ["hello from bob\nafter the drop"])
             screenshot(browser, "live-%s" % ("first" if tab == self.first_tab else "second"))
 
+        self.assertEqual(browser.current_window, second_tab)
         browser.refresh()
         browser.wait_for_text("#session-state", "live")
         self.assertEqual(site.observed_from("demo")[-1], 0, "a reload replays from the start")
         cell = browser.find('[data-execution="e-live"]')
         self.assertEqual([p.text for p in cell.find_all(".output-stdout")], ["hello from bob\nafter the drop"])
         self.assertEqual(len(browser.find_all("#transcript > .cell")), 6)
+
+        label = browser.execute("return sessionStorage.getItem('pyrun-console-tab');")
+        site.append("demo", {"seq": end + 5, "type": "input", "id": "e-own", "client": "console:" + label, "code": "1"})
+        own = browser.wait_for('[data-execution="e-own"]')
+        self.assertIn("mine", own.attribute("class").split(), "a tab knows its own label after a reload")
+        browser.switch_to(self.first_tab)
+        other = browser.wait_for('[data-execution="e-own"]')
+        self.assertNotIn("mine", other.attribute("class").split())
         self.assertCleanConsole()
 
     # MARK: commands from two tabs
