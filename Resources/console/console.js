@@ -1,12 +1,12 @@
-// The console page: the session list, one session's transcript (replayed, then live over a
-// WebSocket), and the code box, interrupt and reset buttons. The messages it reads and sends
-// are described in docs/console-protocol.md.
+// The console page: the session list, one session's transcript (its journal replayed, then
+// live), the code box, interrupt and reset. It speaks the serve protocol over one WebSocket;
+// docs/console-protocol.md says which messages it sends and reads.
 
+import { Connection } from './connection.js';
 import { Transcript } from './transcript.js';
 import { element, formatBytes } from './render.js';
 
 const listRefreshMs = 2000;
-const reconnectDelaysMs = [250, 500, 1000, 2000, 4000, 8000];
 const resetConfirmMs = 4000;
 
 const page = {
@@ -24,14 +24,6 @@ const page = {
   interruptButton: document.getElementById('interrupt-button'),
   resetButton: document.getElementById('reset-button'),
 };
-
-/** Errors from the console's HTTP API, with the status and the server's message. */
-class ApiError extends Error {
-  constructor(status, message) {
-    super(message);
-    this.status = status;
-  }
-}
 
 // The server put the token from `?token=…` into an HttpOnly cookie when it served this page; the
 // address bar (history, bookmarks, a screen share) should not keep it.
@@ -55,66 +47,122 @@ function tabLabel() {
   return label;
 }
 
-async function api(path, { method = 'GET', body } = {}) {
-  const response = await fetch(path, {
-    method,
-    credentials: 'same-origin',
-    cache: 'no-store',
-    headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  let reply = null;
-  try {
-    reply = await response.json();
-  } catch {
-    reply = null;
-  }
-  if (!response.ok) {
-    const message = reply?.message ?? `${response.status} ${response.statusText}`.trim();
-    throw new ApiError(response.status, message);
-  }
-  return reply;
-}
-
-function sessionPath(name, suffix = '') {
-  return `/api/sessions/${encodeURIComponent(name)}${suffix}`;
-}
-
 const state = {
   tab: tabLabel(),
-  unauthorized: false,
+  connection: null,
+  server: null, // the `welcome`
   sessions: [],
-  open: null, // { name, socket, transcript, attempts, timer, live, closedOnPurpose }
+  listTimer: null,
+  // The session shown: { name, transcript, tag, journal, requestedFrom, fresh, live, note }
+  open: null,
+  // Requests waiting for their answer, by tag: { kind: 'run' | 'interrupt' | 'reset', code? }
+  pending: new Map(),
   mine: new Set(),
   resetArmedUntil: 0,
 };
 
-function showUnauthorized() {
-  state.unauthorized = true;
-  page.connection.textContent = 'Not authorized: open the link that `pyrun serve` printed (it carries ?token=…).';
-  page.connection.dataset.state = 'unauthorized';
+function setHeader(text, kind) {
+  page.connection.textContent = text;
+  page.connection.dataset.state = kind;
+}
+
+// MARK: the connection
+
+function start() {
+  const scheme = window.location.protocol === 'https:' ? 'wss:' : 'ws:';
+  state.connection = new Connection(`${scheme}//${window.location.host}/api/socket`, {
+    onOpen: connected,
+    onMessage: receive,
+    onClose: disconnected,
+  });
+  state.connection.connect();
+}
+
+function connected() {
+  setHeader('connected', 'ok');
+  refreshSessions();
+  if (state.open) observe(state.open);
+}
+
+async function disconnected(why, retryMs, everOpened) {
+  window.clearTimeout(state.listTimer);
+  if (state.open) {
+    state.open.tag = null;
+    state.open.live = false;
+    setNote(state.open, 'disconnected');
+  }
+  if (!everOpened && (await refusedForToken())) {
+    state.connection.stop();
+    setHeader('Not authorized: open the link that `pyrun serve` printed (it carries ?token=…).', 'unauthorized');
+    return;
+  }
+  setHeader(`disconnected (${why}); reconnecting in ${(retryMs / 1000).toFixed(1)} s`, 'unreachable');
+}
+
+// A refused WebSocket upgrade reaches the page as code 1006 with no status: ask over HTTP whether
+// the token is the reason.
+async function refusedForToken() {
+  try {
+    const response = await fetch('/api/status', { credentials: 'same-origin', cache: 'no-store' });
+    return response.status === 401 || response.status === 403;
+  } catch {
+    return false;
+  }
+}
+
+function receive(message) {
+  const open = state.open;
+  if (open && message.tag !== undefined && message.tag === open.tag) return observation(open, message);
+  const pending = message.tag === undefined ? undefined : state.pending.get(message.tag);
+  switch (message.type) {
+    case 'welcome':
+      state.server = message;
+      setHeader(`connected to ${message.name} (pid ${message.pid})`, 'ok');
+      return;
+    case 'sessions':
+      state.sessions = Array.isArray(message.sessions) ? message.sessions : [];
+      renderSessions();
+      showSessionState();
+      return;
+    case 'accepted':
+      if (pending?.kind === 'run') {
+        state.mine.add(message.id);
+        state.open?.transcript.markMine(message.id);
+        if (page.codeBox.value === pending.code) page.codeBox.value = '';
+      }
+      return;
+    case 'event':
+      // The run's own `finished` (it was sent with stream: false); the journal shows everything.
+      if (message.event?.type === 'finished') state.pending.delete(message.tag);
+      return;
+    case 'ok':
+      if (pending) {
+        state.pending.delete(message.tag);
+        page.codeMessage.textContent = pending.kind === 'reset' ? 'reset: a fresh interpreter' : 'interrupt sent';
+      }
+      return;
+    case 'error':
+      if (pending) state.pending.delete(message.tag);
+      page.codeMessage.textContent = `${pending?.kind ?? 'request'} failed: ${message.message ?? message.code}`;
+      return;
+    default:
+      // Answers to an observation this page has left (cancelled), and types it does not know.
+      return;
+  }
 }
 
 // MARK: the session list
 
-async function refreshSessions() {
-  if (state.unauthorized) return;
-  try {
-    const reply = await api('/api/sessions');
-    state.sessions = Array.isArray(reply?.sessions) ? reply.sessions : [];
-    page.sessionsMessage.hidden = true;
-    if (page.connection.dataset.state !== 'ok') {
-      page.connection.textContent = 'server reachable';
-      page.connection.dataset.state = 'ok';
-    }
-  } catch (error) {
-    if (error instanceof ApiError && error.status === 401) return showUnauthorized();
-    page.connection.textContent = `cannot reach the server: ${error.message}`;
-    page.connection.dataset.state = 'unreachable';
-  }
-  renderSessions();
-  showSessionState();
-  window.setTimeout(refreshSessions, listRefreshMs);
+function refreshSessions() {
+  window.clearTimeout(state.listTimer);
+  state.connection.request('sessions');
+  state.listTimer = window.setTimeout(refreshSessions, listRefreshMs);
+}
+
+function statusOf(session) {
+  if (session.pid === undefined || session.pid === null) return 'no kernel';
+  if (!session.busy) return 'idle';
+  return session.queued > 0 ? `busy, ${session.queued} waiting` : 'busy';
 }
 
 function renderSessions() {
@@ -126,9 +174,10 @@ function renderSessions() {
     link.href = `#/sessions/${encodeURIComponent(session.name)}`;
     const name = element('td', 'name');
     name.append(link);
+    const status = statusOf(session);
     row.append(
       name,
-      element('td', `status status-${session.status}`, session.status ?? ''),
+      element('td', `status status-${status.split(/[ ,]/)[0]}`, status),
       element('td', 'pid', session.pid ?? '—'),
       element('td', 'memory', formatBytes(session.memoryBytes) || '—'),
       element('td', 'clients', session.clients ?? 0),
@@ -136,9 +185,9 @@ function renderSessions() {
     return row;
   });
   page.sessionRows.replaceChildren(...rows);
-  if (rows.length === 0 && !state.unauthorized) {
-    page.sessionsMessage.textContent = 'No sessions yet: run code with `pyrun exec --session NAME` or `pyrun attach NAME`.';
-    page.sessionsMessage.hidden = false;
+  page.sessionsMessage.hidden = rows.length > 0;
+  if (rows.length === 0) {
+    page.sessionsMessage.textContent = 'No sessions yet: run code with `pyrun exec --session NAME`, or open #/sessions/NAME to start one.';
   }
 }
 
@@ -148,14 +197,13 @@ function openSession(name) {
   closeSession();
   const open = {
     name,
-    socket: null,
-    // Its own executions: the ids its POSTs got back, and (after a reload) its label in the journal.
     transcript: new Transcript(page.transcript, (id, client) => state.mine.has(id) || client === `console:${state.tab}`),
-    attempts: 0,
-    timer: null,
+    tag: null,
+    journal: null,
+    requestedFrom: null,
+    fresh: true,
     live: false,
-    closedOnPurpose: false,
-    connection: 'connecting',
+    note: 'connecting',
   };
   state.open = open;
   page.sessionTitle.textContent = name;
@@ -163,96 +211,90 @@ function openSession(name) {
   page.noSession.hidden = true;
   page.codeMessage.textContent = '';
   renderSessions();
-  connect(open);
+  observe(open);
 }
 
 function closeSession() {
   const open = state.open;
   if (!open) return;
-  open.closedOnPurpose = true;
-  window.clearTimeout(open.timer);
-  open.socket?.close(1000, 'the page closed the session view');
+  if (open.tag) state.connection.request('unobserve', { observeTag: open.tag });
   state.open = null;
   page.transcript.replaceChildren();
   page.sessionView.hidden = true;
   page.noSession.hidden = false;
 }
 
-function connect(open) {
-  const from = open.transcript.lastSeq + 1;
-  const scheme = window.location.protocol === 'https:' ? 'wss:' : 'ws:';
-  const url = `${scheme}//${window.location.host}${sessionPath(open.name, '/observe')}?from=${from}`;
-  const socket = new WebSocket(url);
-  open.socket = socket;
+// Asks for the journal: from the first entry on first sight (so a gap marker says how much the
+// journal no longer keeps), else from the entry after the last shown, with the journal's id so a
+// restarted server replays its new journal from the start.
+function observe(open) {
+  const fields = { session: open.name, from: 1 };
+  open.requestedFrom = null;
+  if (open.transcript.lastSeq >= 1) {
+    fields.from = open.transcript.lastSeq + 1;
+    if (open.journal) fields.journal = open.journal;
+    open.requestedFrom = fields.from;
+  }
+  open.fresh = true;
   open.live = false;
-  open.opened = false;
-  setConnection(open, from === 0 ? 'replaying the journal…' : `resuming from entry ${from}…`);
-  socket.addEventListener('open', () => {
-    open.opened = true;
-    open.attempts = 0;
-  });
-  socket.addEventListener('message', (event) => receive(open, event.data));
-  socket.addEventListener('close', (event) => closed(open, socket, event));
+  open.tag = state.connection.request('observe', fields);
+  setNote(open, open.tag === null ? 'connecting' : open.requestedFrom ? `resuming from entry ${open.requestedFrom}` : 'replaying the journal');
 }
 
-function receive(open, data) {
-  if (state.open !== open) return;
-  let message;
-  try {
-    message = JSON.parse(data);
-  } catch {
-    return setConnection(open, 'the server sent something that is not JSON; ignored');
-  }
-  const messages = Array.isArray(message) ? message : [message];
+function observation(open, message) {
   const stick = nearBottom();
-  for (const entry of messages) {
-    if (entry && typeof entry === 'object') handle(open, entry);
+  switch (message.type) {
+    case 'gap':
+      firstItem(open, message.requestedFrom);
+      open.transcript.apply(message);
+      break;
+    case 'entry':
+      if (message.entry && typeof message.entry === 'object') {
+        firstItem(open, message.entry.seq);
+        open.transcript.apply(message.entry);
+      }
+      break;
+    case 'live':
+      firstItem(open, message.nextSeq);
+      open.journal = message.journal ?? open.journal;
+      open.live = true;
+      setNote(open, 'live');
+      break;
+    case 'observe_end':
+      open.tag = null;
+      open.live = false;
+      if (message.reason === 'fellBehind') {
+        // This tab fell behind the kernel's output; the server dropped its backlog. Resume.
+        open.transcript.note(`this tab fell behind; resuming from entry ${message.resumeFrom}`);
+        open.transcript.lastSeq = Math.min(open.transcript.lastSeq, Number(message.resumeFrom) - 1);
+        observe(open);
+      } else {
+        setNote(open, message.reason === 'closed' ? 'the session was closed (the server is stopping)' : 'not watching');
+      }
+      break;
+    case 'error':
+      open.tag = null;
+      setNote(open, `cannot watch this session: ${message.message ?? message.code}`);
+      break;
+    default:
+      break;
   }
   if (stick) page.transcript.scrollTop = page.transcript.scrollHeight;
 }
 
-function handle(open, entry) {
-  switch (entry.type) {
-    case 'hello':
-      open.hello = entry;
-      return;
-    case 'live':
-      open.live = true;
-      return setConnection(open, 'live');
-    case 'behind':
-      // The server dropped this observer because it fell behind; it closes the socket next and
-      // the page resumes from the first entry it has not shown.
-      return setConnection(open, 'fell behind the kernel; resuming…');
-    default:
-      open.transcript.apply(entry);
-      if (!open.live && open.opened && entry.type !== 'gap') setConnection(open, 'replaying the journal…');
+// The first thing an observation sends tells whether the server still has the journal this tab
+// resumed from: numbers below the one asked for mean a new journal (the server restarted).
+function firstItem(open, seq) {
+  if (!open.fresh) return;
+  open.fresh = false;
+  if (open.requestedFrom !== null && typeof seq === 'number' && seq < open.requestedFrom) {
+    open.transcript.clear();
+    open.transcript.note('the server restarted: this is its new journal, from the start');
   }
 }
 
-async function closed(open, socket, event) {
-  if (open.socket !== socket || open.closedOnPurpose || state.open !== open) return;
-  if (event.code === 4401) return showUnauthorized();
-  if (event.code === 4404) return setConnection(open, 'no such session');
-  if (!open.opened) {
-    // A refused upgrade reaches the page as code 1006 with no status: ask over HTTP why.
-    try {
-      await api(sessionPath(open.name));
-    } catch (error) {
-      if (error instanceof ApiError && error.status === 401) return showUnauthorized();
-      if (error instanceof ApiError && error.status === 404) return setConnection(open, 'no such session');
-    }
-  }
-  const delay = reconnectDelaysMs[Math.min(open.attempts, reconnectDelaysMs.length - 1)];
-  open.attempts += 1;
-  const why = event.reason || (event.code === 1006 ? 'the connection failed or dropped' : `close code ${event.code}`);
-  setConnection(open, `disconnected (${why}); reconnecting in ${(delay / 1000).toFixed(1)} s`);
-  open.timer = window.setTimeout(() => {
-    if (state.open === open) connect(open);
-  }, delay);
-}
-
-function setConnection(open, text) {
-  open.connection = text;
+function setNote(open, text) {
+  open.note = text;
   showSessionState();
 }
 
@@ -260,15 +302,15 @@ function showSessionState() {
   const open = state.open;
   if (!open) return;
   const session = state.sessions.find((s) => s.name === open.name);
-  const parts = [open.connection];
+  const parts = [open.note];
   if (session) {
-    parts.push(String(session.status ?? ''));
+    parts.push(statusOf(session));
     if (session.pid) parts.push(`pid ${session.pid}`);
     if (typeof session.memoryBytes === 'number') parts.push(formatBytes(session.memoryBytes));
     parts.push(`${session.clients ?? 0} client${session.clients === 1 ? '' : 's'}`);
   }
   page.sessionState.textContent = parts.filter(Boolean).join(' · ');
-  page.sessionState.dataset.connection = open.live ? 'live' : 'not-live';
+  page.sessionState.dataset.live = open.live ? 'true' : 'false';
 }
 
 function nearBottom() {
@@ -278,38 +320,22 @@ function nearBottom() {
 
 // MARK: commands
 
-async function run() {
+function send(kind, fields, extra = {}) {
+  const tag = state.connection.request(kind === 'run' ? 'execute' : kind, fields, kind);
+  if (tag === null) {
+    page.codeMessage.textContent = `not sent: the server is not connected`;
+    return;
+  }
+  state.pending.set(tag, { kind, ...extra });
+}
+
+function run() {
   const open = state.open;
   const code = page.codeBox.value;
   if (!open || code.trim() === '') return;
   page.codeMessage.textContent = '';
-  try {
-    const reply = await api(sessionPath(open.name, '/execute'), {
-      method: 'POST',
-      body: { code, client: state.tab },
-    });
-    if (typeof reply?.id === 'string') {
-      state.mine.add(reply.id);
-      open.transcript.markMine(reply.id);
-    }
-    if (page.codeBox.value === code) page.codeBox.value = '';
-  } catch (error) {
-    if (error instanceof ApiError && error.status === 401) showUnauthorized();
-    page.codeMessage.textContent = `not run: ${error.message}`;
-  }
-}
-
-async function command(name, done) {
-  const open = state.open;
-  if (!open) return;
-  page.codeMessage.textContent = '';
-  try {
-    await api(sessionPath(open.name, `/${name}`), { method: 'POST', body: { client: state.tab } });
-    page.codeMessage.textContent = done;
-  } catch (error) {
-    if (error instanceof ApiError && error.status === 401) showUnauthorized();
-    page.codeMessage.textContent = `${name} failed: ${error.message}`;
-  }
+  // stream: false: this tab reads the output from the journal, like every other client.
+  send('run', { session: open.name, code, client: state.tab, stream: false }, { code });
 }
 
 function resetClicked() {
@@ -322,7 +348,7 @@ function resetClicked() {
     return;
   }
   disarmReset();
-  command('reset', 'reset asked for');
+  if (state.open) send('reset', { session: state.open.name, client: state.tab });
 }
 
 function disarmReset() {
@@ -350,10 +376,12 @@ page.codeForm.addEventListener('submit', (event) => {
   event.preventDefault();
   run();
 });
-page.interruptButton.addEventListener('click', () => command('interrupt', 'interrupt sent'));
+page.interruptButton.addEventListener('click', () => {
+  if (state.open) send('interrupt', { session: state.open.name, client: state.tab });
+});
 page.resetButton.addEventListener('click', resetClicked);
 window.addEventListener('hashchange', route);
 
 dropTokenFromAddress();
+start();
 route();
-refreshSessions();

@@ -74,11 +74,22 @@ export class Transcript {
         this.notice(entry);
         break;
       case 'finished':
-      case 'done':
         this.finished(entry);
         break;
-      case 'lifecycle':
-        this.lifecycle(entry);
+      case 'kernel_started':
+        this.lifecycle(entry, 'started', kernelStartedText(entry));
+        break;
+      case 'kernel_died':
+        this.lifecycle(entry, 'died', `kernel died: ${deathText(entry.death)}`);
+        break;
+      case 'kernel_stopped':
+        this.lifecycle(entry, 'stopped', `kernel stopped: ${entry.description ?? entry.reason ?? 'by pyrun'}`);
+        break;
+      case 'interrupt':
+        this.lifecycle(entry, 'interrupt', `${entry.client || 'a client'} interrupted the running code`);
+        break;
+      case 'reset':
+        this.lifecycle(entry, 'reset', `session reset${entry.client ? ` by ${entry.client}` : ''}: earlier state is gone`);
         break;
       case 'gap':
         this.line('gap', gapText(entry));
@@ -152,10 +163,16 @@ export class Transcript {
     cell.footer.textContent = parts.join(' · ');
   }
 
-  lifecycle(entry) {
-    const line = this.line(`lifecycle lifecycle-${entry.event ?? 'unknown'}`, lifecycleText(entry));
-    line.dataset.event = entry.event ?? '';
+  /** A line between cells about the session itself: its kernel, an interrupt, a reset. */
+  lifecycle(entry, event, text) {
+    const line = this.line(`lifecycle lifecycle-${event}`, text);
+    line.dataset.event = event;
     line.prepend(element('time', 'when', timeOf(entry.time)));
+  }
+
+  /** A line from the page itself (not from the journal). */
+  note(text) {
+    this.line('notice', text);
   }
 
   unknown(entry) {
@@ -205,9 +222,10 @@ function wrap(className, child, tag = 'div') {
   return box;
 }
 
-function timeOf(iso) {
-  if (typeof iso !== 'string') return '';
-  const date = new Date(iso);
+// Entries carry their time as seconds since 1970.
+function timeOf(seconds) {
+  if (typeof seconds !== 'number') return '';
+  const date = new Date(seconds * 1000);
   return Number.isNaN(date.getTime()) ? '' : date.toLocaleTimeString();
 }
 
@@ -223,19 +241,10 @@ function statusText(status) {
   }
 }
 
-function lifecycleText(entry) {
-  switch (entry.event) {
-    case 'started':
-      return `kernel started (pid ${entry.pid ?? '?'}${entry.python ? `, Python ${entry.python}` : ''})`;
-    case 'died':
-      return `kernel died: ${deathText(entry.death)}`;
-    case 'restarted':
-      return `kernel restarted${entry.pid ? ` (pid ${entry.pid})` : ''}${entry.reason ? `: ${entry.reason}` : ''}`;
-    case 'reset':
-      return `session reset${entry.client ? ` by ${entry.client}` : ''}: earlier state is gone`;
-    default:
-      return `lifecycle: ${entry.event ?? 'unknown'} ${JSON.stringify(entry)}`;
-  }
+function kernelStartedText(entry) {
+  const python = entry.python ? `, Python ${entry.python}` : '';
+  if (entry.previousPid) return `kernel restarted: pid ${entry.pid ?? '?'} replaces ${entry.previousPid}${python}`;
+  return `kernel started (pid ${entry.pid ?? '?'}${python})`;
 }
 
 function gapText(entry) {
