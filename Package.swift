@@ -21,6 +21,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/modelcontextprotocol/swift-sdk.git", from: "0.12.1"),
+        // The browser console's HTTP and WebSocket server. Traits off: no swift-configuration.
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: []),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.8.1"),
         // `swift package generate-documentation`: only resolved for a build, never compiled.
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
@@ -49,6 +52,25 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        .target(
+            name: "PyRunConsole",
+            dependencies: [
+                "PyRunKit",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            // The page, embedded so the binary serves it from anywhere, with no build step.
+            resources: [
+                .embedInCode("../../Resources/console/index.html"),
+                .embedInCode("../../Resources/console/console.css"),
+                .embedInCode("../../Resources/console/console.js"),
+                .embedInCode("../../Resources/console/connection.js"),
+                .embedInCode("../../Resources/console/transcript.js"),
+                .embedInCode("../../Resources/console/render.js"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .executableTarget(
             name: "pyrun",
             dependencies: [
@@ -56,6 +78,7 @@ let package = Package(
                 "PyRunTesting",
                 "LineEditing",
                 "PyRunMCP",
+                "PyRunConsole",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -78,6 +101,11 @@ let package = Package(
         .testTarget(
             name: "PyRunCLITests",
             dependencies: ["PyRunKit", "PyRunTesting"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "PyRunConsoleTests",
+            dependencies: ["PyRunConsole", "PyRunKit"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import PyRunConsole
 import PyRunKit
 
 #if canImport(Glibc)
@@ -21,6 +22,8 @@ struct ServeCommand: AsyncParsableCommand {
               pyrun attach                 watch and type into "main" live, history first
               pyrun ls                     servers and their sessions
               pyrun stop                   shut it down
+
+            With --http 127.0.0.1:PORT it also serves a browser console of the same sessions: it prints a link with a token (open it; the page keeps the token in a cookie), and refuses requests without it or from other origins.
 
             Sessions are made on first use of their name; each runs in its own kernel, which starts on first use and again after a crash. Each session keeps a journal of the last entries (inputs with who sent them, output, the kernel's starts and deaths) that attach replays.
             """)
@@ -53,6 +56,13 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Bytes each session's journal keeps, e.g. 8M.", valueName: "size"))
     var journalBytes: ByteCount = ByteCount(bytes: JournalLimits().maximumBytes)
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Also serve the browser console at this address: PORT, HOST:PORT or [IPV6]:PORT (0: any free port). Loopback unless asked.",
+            valueName: "address"))
+    var http: String?
+
     @Flag(name: .long, help: "Log what the server and its kernels do, to stderr.")
     var verbose = false
 
@@ -70,6 +80,13 @@ struct ServeCommand: AsyncParsableCommand {
         }
         _ = try PreludeArgument.sources(prelude, byDefault: [])
         if let python, python.isEmpty { throw ValidationError("--python needs a path or a name") }
+        if let http {
+            do {
+                _ = try ConsoleAddress(parsing: http)
+            } catch {
+                throw ValidationError("--http \(error)")
+            }
+        }
         guard journalEntries > 0 else { throw ValidationError("--journal-entries must be at least 1") }
         guard journalBytes.bytes > 0 else { throw ValidationError("--journal-bytes must be at least 1") }
     }
@@ -111,8 +128,42 @@ struct ServeCommand: AsyncParsableCommand {
         errors.writeLine(
             "pyrun serve: run code with `pyrun exec\(serverOption) -c CODE`, watch with `pyrun attach\(attachTarget)`, stop with `pyrun stop \(name)`"
         )
+        // validate() has parsed it once already.
+        let console = http.flatMap { try? ConsoleAddress(parsing: $0) }.map { startConsole(at: $0, of: daemon) }
         await daemon.waitUntilFinished()
+        var consoleFailed = false
+        if let console {
+            console.cancel()
+            consoleFailed = await console.value
+        }
         errors.writeLine("pyrun serve: '\(name)' stopped")
+        if consoleFailed { throw ExitCode(PyrunExit.pythonException) }
+    }
+
+    /// Serves the browser console of the daemon's sessions until the daemon stops; a console
+    /// that cannot listen stops the daemon, so the failure is not missed.
+    /// - Returns: the console's task, whose value says whether it failed.
+    private func startConsole(at address: ConsoleAddress, of daemon: ServeDaemon) -> Task<Bool, Never> {
+        let errors = OutputSink.standardError
+        if !address.isLoopback {
+            errors.writeLine(
+                "pyrun serve: warning: the console on \(address) can be reached from other machines; anyone who gets its link runs code as you"
+            )
+        }
+        var logger = Logger(label: "pyrun.console")
+        logger.logLevel = verbose ? .debug : .warning
+        let console = ConsoleServer(host: daemon.host, address: address, logger: logger)
+        return Task {
+            do {
+                try await console.run { url in errors.writeLine("pyrun serve: console at \(url)") }
+                return false
+            } catch {
+                guard !Task.isCancelled else { return false }
+                errors.writeLine("pyrun serve: the console cannot listen on \(address): \(error)")
+                await daemon.stop()
+                return true
+            }
+        }
     }
 
     private var serverOption: String { name == ServeNames.defaultServer ? "" : " --server \(name)" }
