@@ -336,5 +336,34 @@ class ConsoleServerTests(unittest.TestCase):
         self.browser.wait_for_text("#connection", "connected to %s" % SERVER, timeout=60)
 
 
+class ConsoleAddressTests(unittest.TestCase):
+    """What ``--http`` takes, and the warning when it is not loopback; no browser needed."""
+
+    def test_an_address_that_is_not_one_is_a_usage_error(self):
+        ran = subprocess.run([pyrun_binary(), "serve", "--name", SERVER + "-bad", "--http", "example.com:80"],
+                             capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+        self.assertNotEqual(ran.returncode, 0)
+        self.assertIn("the host must be an IP address or localhost", ran.stderr)
+
+    def test_every_interface_is_served_only_when_asked_and_with_a_warning(self):
+        with tempfile.TemporaryDirectory(prefix="pyrun-console-e2e-") as run_directory:
+            process = subprocess.Popen(
+                [pyrun_binary(), "serve", "--name", SERVER + "-wide", "--http", "0.0.0.0:0"],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                env=dict(os.environ, XDG_RUNTIME_DIR=run_directory), start_new_session=True)
+            try:
+                lines = []
+                for raw in process.stderr:
+                    lines.append(raw.decode("utf-8", "replace"))
+                    if "console at" in lines[-1]:
+                        break
+                text = "".join(lines)
+                self.assertIn("warning: the console on 0.0.0.0:0 can be reached from other machines", text)
+                self.assertRegex(text, r"console at http://0\.0\.0\.0:\d+/\?token=")
+            finally:
+                process.send_signal(signal.SIGTERM)
+                self.assertEqual(process.wait(60), 0)
+
+
 if __name__ == "__main__":
     unittest.main()
