@@ -363,6 +363,7 @@ class ConsoleAddressTests(unittest.TestCase):
             finally:
                 process.send_signal(signal.SIGTERM)
                 self.assertEqual(process.wait(60), 0)
+                process.stderr.close()
 
 
 if __name__ == "__main__":
