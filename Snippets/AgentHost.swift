@@ -1,3 +1,5 @@
+// swift-format-ignore-file
+// (Its snippet slices are copied verbatim into README.md and the DocC articles.)
 // An agent host: one isolated Python kernel per agent, driven through a pool. Every part of
 // the guide "Running Python from an agent host" (README and DocC) is a slice of this file,
 // and a test runs it and checks that it prints each `// →` line, in order.
@@ -33,6 +35,8 @@ func serve(_ pool: KernelPool) async throws {
         case .result(let bundle, _): print("result:", bundle.plainText ?? "")  // → result: 82
         case .error(let error): print("error:", error)  // a Python exception, with its traceback
         case .inputRequest(let prompt, _): print("input asked:", prompt)  // answered by stdinHandler
+        case .hostCallStarted(let call): print("host call:", call)  // host.NAME(...) in Python
+        case .hostCallEnded(let report): print("host call ended:", report)  // its duration and outcome
         case .unknown: break  // a frame of a newer runner
         case .finished(let outcome): print("finished:", outcome.status)  // → finished: ok
         }

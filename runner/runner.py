@@ -18,7 +18,8 @@ CPython 3.9+.  Its sections, top to bottom:
                              SIGINT, watches the host
   signals                    SIGINT, SIGTERM, and the ones code sends itself
   the kernel's processes     parent-death signal, subreaper, descendants
-  display, stdin, magics     what user code calls
+  display, stdin, host calls,
+  magics                     what user code calls
   execution                  one execution, `started` to `done`
   errors and tracebacks      user frames only; very deep ones cut
   completion                 `complete` and `is_complete`
@@ -87,7 +88,7 @@ is imported here; asyncio, ast, traceback, subprocess, rlcompleter, codeop,
 ctypes and friends are imported on first use (ctypes right after ``hello``).
 """
 
-__all__ = ["LOADER", "PROTOCOL", "UsageError", "display", "main", "transform_magics"]
+__all__ = ["LOADER", "PROTOCOL", "HostCallError", "UsageError", "display", "main", "transform_magics"]
 
 
 # ---------------------------------------------------------------- the runner's own imports: from the standard library only
@@ -291,6 +292,7 @@ class _State:
         self.host_eof = False
         self.pid = os.getpid()  # the kernel process (a forked child has another)
         self.in_child = False  # set in a process forked from the kernel
+        self.has_watchdog = False  # _start_watchdog forked one
         self.format_interrupted = False  # SIGINT while the epilogue formats an error
         self.protected = {}  # names __main__ keeps through wipes (the prelude's) -> values
 
@@ -1153,6 +1155,8 @@ def _on_sigint(signum, frame) -> None:
     phase = st.phase
     if phase == USER:
         st.acked_serial = st.serial
+        if _HostCalls.pending:  # calls waiting on other threads end too
+            _thread.start_new_thread(_interrupt_host_calls, (st.serial,))
         if st.critical:
             st.deferred = True
             return
@@ -1309,30 +1313,37 @@ def _guard_process() -> None:
         _host_gone()
 
 
-# How long the watchdog lets a runner that lost its host end by itself.
-WATCHDOG_GRACE = 5.0
+# How long the watchdog lets a runner end by itself after its request channel
+# closed while the process that started it lives on (a host shutting it down
+# escalates well within this).
+WATCHDOG_GRACE = 30.0
 
 
 def _start_watchdog() -> None:
-    """Start the process that ends the kernel's session when the kernel cannot.
+    """Start the process that ends the kernel's processes when the runner cannot.
 
     The runner cleans up after itself when it sees the host go, except when it
-    cannot run: the parent-death SIGKILL (armed while user code runs, which
-    may hold the GIL) ends it at once, and a runner behind ssh whose code
-    holds the GIL never reads its end of file.  The watchdog, a process of the
-    kernel's session that runs no user code, covers both: when the runner dies
-    it kills what is left of the session; when the request channel closes it
-    gives the runner WATCHDOG_GRACE to leave, then kills the session, runner
-    included.  It is forked twice so that it is not the runner's child (user
-    code waiting for all of its children would wait for it forever); this
-    happens before the runner becomes a subreaper, so it is reparented away.
-    Only a session leader has one: killing a session it does not own would
-    reach the host's own processes.
+    cannot run: code that holds the GIL (a long regex match) keeps its handlers
+    and threads from running, and a runner killed outright cleans up nothing.
+    The watchdog, a process of the kernel's session that runs no user code,
+    covers both.  When the request channel hangs up and the process that
+    started the runner (the host, or sshd) is gone, it ends the runner and
+    every descendant at once; when that process lives on (a host closing the
+    channel to shut the runner down), it gives the runner WATCHDOG_GRACE first.
+    When the runner dies, it ends what is left of the session.  With a
+    watchdog, the parent-death signal stays SIGTERM even while code runs, so
+    that the runner's process tree is still whole when the watchdog looks.
+
+    It is forked twice so that it is not the runner's child (user code waiting
+    for all of its children would wait for it forever); this happens before
+    the runner becomes a subreaper, so it is reparented away.  Only a session
+    leader has one: ending a session it does not own would reach the host.
     """
     global _WATCHDOG_FORKING
     if os.getsid(0) != os.getpid():
         return
     runner = (os.getpid(), _start_time(os.getpid()))
+    parent = (os.getppid(), _start_time(os.getppid()))
     life_w = -1
     try:  # readable when the runner exits, whatever its code closes
         death_fd = os.pidfd_open(os.getpid())
@@ -1347,7 +1358,7 @@ def _start_watchdog() -> None:
             if middle == 0:
                 try:
                     if os.fork() == 0:
-                        _watchdog(CH.req, death_fd, runner)
+                        _watchdog(CH.req, death_fd, runner, parent)
                 finally:
                     _real_os_exit(0)
     finally:
@@ -1359,6 +1370,7 @@ def _start_watchdog() -> None:
         os.waitpid(middle, 0)
     except ChildProcessError:
         pass
+    STATE.has_watchdog = True
 
 
 def _start_time(pid: int):
@@ -1373,7 +1385,7 @@ def _start_time(pid: int):
     return None if fields[0] in (b"Z", b"X") else fields[19]
 
 
-def _watchdog(request_fd: int, death_fd: int, runner) -> None:
+def _watchdog(request_fd: int, death_fd: int, runner, parent) -> None:
     """The watchdog's life (see _start_watchdog); never returns.
 
     It uses nothing of the runner but os, select and signal: the threads that
@@ -1396,57 +1408,69 @@ def _watchdog(request_fd: int, death_fd: int, runner) -> None:
         # Requests stay the runner's to read: only hang-up and errors are asked for.
         poller.register(request_fd, getattr(select, "POLLRDHUP", 0))
         poller.register(death_fd, select.POLLIN)
-        deadline = None  # set when the host is gone
-        check_every = None  # ms; set when the death pipe closed with the runner alive
+        deadline = None  # set when the request channel closed
+        death_pipe_closed = False  # with the runner alive: its code closed the write end
         while True:
-            timeout = check_every
+            # Each second it also looks at the runner and its parent itself: a request
+            # channel whose write end leaked into another process never hangs up.
+            timeout = 1000
             if deadline is not None:
-                left = max(0, int((deadline - _monotonic()) * 1000))
-                timeout = left if timeout is None else min(timeout, left)
+                timeout = min(timeout, max(0, int((deadline - _monotonic()) * 1000)))
             ready = poller.poll(timeout)
-            if any(fd == death_fd for fd, _ in ready) or check_every is not None:
-                if _start_time(runner[0]) != runner[1]:
-                    break  # the runner died
-                if check_every is None:
-                    poller.unregister(death_fd)
-                    check_every = 1000
+            if _start_time(runner[0]) != runner[1]:
+                break  # the runner died
+            if _start_time(parent[0]) != parent[1]:
+                break  # its host is gone: nobody is left to wait for
+            if not death_pipe_closed and any(fd == death_fd for fd, _ in ready):
+                poller.unregister(death_fd)
+                death_pipe_closed = True
             if deadline is not None and _monotonic() >= deadline:
-                break  # the host is gone and the runner did not follow
+                break  # the runner did not leave in time
             if any(fd == request_fd for fd, _ in ready):
                 poller.unregister(request_fd)
                 deadline = _monotonic() + WATCHDOG_GRACE
-        _kill_session()
+        _kill_family(runner)
     finally:
         _real_os_exit(0)
 
 
-def _kill_session() -> None:
-    """SIGKILL every process of the watchdog's session and their descendants,
-    pass after pass, until none is left or five seconds have passed."""
+def _kill_family(runner) -> None:
+    """SIGKILL the runner, its descendants, the members of the session and
+    their descendants.  Each is stopped (SIGSTOP) as it is found, so that none
+    forks or dies (its children going to init) while the tree is walked; when a
+    pass finds nothing new, all are killed at once.  Five seconds at most."""
     me = os.getpid()
     session = os.getsid(0)
     deadline = _monotonic() + 5.0
+    found = set()
     while True:
         table = _proc_table() or {}
         by_parent = {}
         for pid, (ppid, _, _, _) in table.items():
             by_parent.setdefault(ppid, []).append(pid)
-        todo = [pid for pid, row in table.items() if row[3] == session and pid != me]
-        victims = set()
+        todo = [pid for pid, row in table.items() if row[3] == session]
+        if _start_time(runner[0]) == runner[1]:  # not a process that reused its pid
+            todo.append(runner[0])
+        family = set()
         while todo:
             pid = todo.pop()
-            if pid not in victims and pid != me:
-                victims.add(pid)
+            if pid not in family and pid != me and pid in table:
+                family.add(pid)
                 todo.extend(by_parent.get(pid, ()))
-        victims = [pid for pid in victims if table[pid][2] not in (b"Z", b"X")]
-        if not victims or _monotonic() > deadline:
-            return
-        for pid in victims:
+        fresh = [pid for pid in family - found if table[pid][2] not in (b"Z", b"X")]
+        if not fresh or _monotonic() > deadline:
+            break
+        for pid in fresh:
             try:
-                _kill(pid, signal.SIGKILL)
+                _kill(pid, signal.SIGSTOP)
             except OSError:
                 pass
-        time.sleep(0.005)  # let the kernel reap before the next pass
+        found.update(fresh)
+    for pid in found:
+        try:
+            _kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
 
 
 def _set_parent_death_signal(signum: int) -> None:
@@ -1456,6 +1480,8 @@ def _set_parent_death_signal(signum: int) -> None:
     along); SIGKILL while it runs, since code that holds the GIL (a long regex
     match) would keep a Python handler from ever running.
     """
+    if STATE.has_watchdog:
+        signum = signal.SIGTERM  # the watchdog ends code that keeps a handler from running
     if _Prctl.call is not None and not STATE.in_child:
         _Prctl.call(_Prctl.SET_PDEATHSIG, signum, 0, 0, 0)
 
@@ -1739,6 +1765,527 @@ def _input(prompt="") -> str:
 def _getpass(prompt="Password: ", stream=None) -> str:
     """getpass.getpass: like input() but the host hides what is typed."""
     return _ask(str(prompt), True)
+
+
+# ---------------------------------------------------------------- host calls
+
+
+class HostCallError(Exception):
+    """A host function failed: `type` and `message` are what the host said,
+    `function` the name that was called."""
+
+    def __init__(self, function: str, type: str, message: str) -> None:
+        Exception.__init__(self, "host.%s: %s: %s" % (function, type, message))
+        self.function = function
+        self.type = type
+        self.message = message
+
+    def __reduce__(self):
+        return (HostCallError, (self.function, self.type, self.message))
+
+
+HostCallError.__module__ = "builtins"  # where user code finds it; tracebacks say `HostCallError`
+
+
+class _HostCall:
+    """One call waiting for its `call_reply`; `answered` is released once
+    `answer` is set: ("value", v), ("error", type, message), or a reason the
+    runner ended it (_CALL_INTERRUPTED, _CALL_ORPHANED)."""
+
+    __slots__ = ("id", "exec_id", "serial", "function", "answered", "answer")
+
+    def __init__(self, ident: str, function: str) -> None:
+        self.id = ident
+        self.exec_id = STATE.exec_id
+        self.serial = STATE.serial
+        self.function = function
+        self.answered = _thread.allocate_lock()
+        self.answered.acquire()
+        self.answer = None
+
+
+class _HostCalls:
+    """Calls in flight and the host's declared functions.
+
+    `sending` is held while a `call` or `call_cancel` frame is written (it
+    comes before any output lock), so the host reads a call's cancellation
+    after the call and before the execution's `done`.  `lock` guards
+    `pending` for moments only: the reader thread, which delivers replies,
+    never waits for a write."""
+
+    sending = threading.Lock()
+    lock = threading.Lock()
+    pending = {}  # callId -> _HostCall
+    counter = 0
+    host_gone = False  # the request channel ended: no reply can come
+    functions = {}  # name -> (parameters schema, required names, open to other names)
+    callables = {}  # name -> the Python function user code calls
+
+
+_CALL_INTERRUPTED = ("interrupted",)
+_CALL_ORPHANED = ("orphaned",)
+_CALL_HOST_GONE = ("host gone",)
+_HOST_GONE_MESSAGE = "the host closed the request channel, so no answer can come"
+
+
+def _call_host(function: str, args: dict):
+    """Send a `call` frame and block this thread until its answer.
+
+    Only while an execution's code runs (from any of its threads); an
+    interrupt ends the wait with KeyboardInterrupt, and the end of the
+    execution with HostCallError: in both cases the host is told with
+    `call_cancel`, and a reply that still comes is dropped.
+    """
+    st = STATE
+    if st.in_child:
+        raise HostCallError(function, "NoChannel", "a process forked from the kernel cannot call the host")
+    call = None
+    try:
+        main = _begin_critical()  # a SIGINT waits until the frame is out
+        try:
+            with _HostCalls.sending:
+                with _HostCalls.lock:
+                    if st.phase != USER:
+                        raise HostCallError(
+                            function, "NoExecution",
+                            "no execution is running: the host answers calls only while the code of an "
+                            "execution runs (this call came after its execution ended)")
+                    if _HostCalls.host_gone:
+                        raise HostCallError(function, "HostGone", _HOST_GONE_MESSAGE)
+                    _HostCalls.counter += 1
+                    call = _HostCall("c%d" % _HostCalls.counter, function)
+                    _HostCalls.pending[call.id] = call
+                _sync_fds()  # what the code printed before the call comes first
+                OUT.flush(({"type": "call", "id": call.exec_id, "callId": call.id, "name": function,
+                            "args": args},))
+        finally:
+            _end_critical(main)
+        call.answered.acquire()
+    except BaseException:
+        if call is not None:
+            _end_host_calls(_CALL_INTERRUPTED, [call.id])
+        raise
+    answer = call.answer
+    if answer is _CALL_INTERRUPTED:
+        raise KeyboardInterrupt
+    if answer is _CALL_ORPHANED:
+        raise HostCallError(function, "ExecutionEnded",
+                            "the execution that made this call ended before the host answered")
+    if answer is _CALL_HOST_GONE:
+        raise HostCallError(function, "HostGone", _HOST_GONE_MESSAGE)
+    if answer[0] == "value":
+        return answer[1]
+    raise HostCallError(function, answer[1], answer[2])
+
+
+def _end_host_calls(reason, ids=None, serial=None) -> None:
+    """End waiting calls without the host's answer (all of them, those in
+    `ids`, or those of execution `serial`) and send `call_cancel` for each."""
+    main = _begin_critical()  # a second SIGINT must not leave a call popped but waiting
+    try:
+        with _HostCalls.sending:
+            with _HostCalls.lock:
+                pending = _HostCalls.pending
+                if ids is None:
+                    ids = [c.id for c in pending.values() if serial is None or c.serial == serial]
+                ended = [pending.pop(i) for i in ids if i in pending]
+            if not ended:
+                return
+            try:
+                OUT.flush(tuple({"type": "call_cancel", "id": c.exec_id, "callId": c.id} for c in ended))
+            finally:
+                for c in ended:
+                    c.answer = reason
+                    c.answered.release()
+    finally:
+        _end_critical(main)
+
+
+def _interrupt_host_calls(serial: int) -> None:
+    """An interrupt ends every call of the execution waiting at that moment
+    (on a thread of its own: the SIGINT handler must not wait for a lock)."""
+    try:
+        _end_host_calls(_CALL_INTERRUPTED, serial=serial)
+    except Exception as e:
+        _diag("pyrun: ending host calls after an interrupt failed: %r\n" % (e,))
+
+
+def _request_call_reply(req: dict, ident) -> None:
+    """The host's answer to a call; one for a call no longer waiting is dropped."""
+    call_id = req.get("callId")
+    with _HostCalls.lock:
+        call = _HostCalls.pending.pop(call_id, None) if isinstance(call_id, str) else None
+    if call is None:
+        return
+    error = req.get("error")
+    if error is not None:
+        error = error if isinstance(error, dict) else {"message": error}
+        kind = error.get("type")
+        message = error.get("message")
+        call.answer = ("error", str(kind) if kind else "HostError", "" if message is None else str(message))
+    else:
+        call.answer = ("value", req.get("value"))
+    call.answered.release()
+
+
+# -- the `host` namespace: one Python function per declared host function
+
+
+_JSON_TYPES = {
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "a boolean",
+    "array": "a list",
+    "object": "a dict",
+    "null": "None",
+}
+
+
+def _json_type_of(value) -> str:
+    if value is None:
+        return "None"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a dict"
+    return "a %s" % type(value).__name__
+
+
+def _is_json_type(value, name) -> bool:
+    if name == "string":
+        return isinstance(value, str)
+    if name == "integer":
+        return (isinstance(value, int) and not isinstance(value, bool)) or (
+            isinstance(value, float) and value.is_integer())
+    if name == "number":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if name == "boolean":
+        return isinstance(value, bool)
+    if name == "array":
+        return isinstance(value, list)
+    if name == "object":
+        return isinstance(value, dict)
+    if name == "null":
+        return value is None
+    return True  # a type this validator does not know: the host decides
+
+
+def _json_equal(a, b) -> bool:
+    if isinstance(a, bool) or isinstance(b, bool):  # JSON's true is not 1
+        return isinstance(a, bool) and isinstance(b, bool) and a == b
+    return a == b
+
+
+def _to_json(value, where: str, depth: int = 0):
+    """value as JSON can carry it (tuples become lists); TypeError names what cannot."""
+    if depth > 64:
+        raise TypeError("%s is nested too deeply (or refers to itself)" % where)
+    if value is None or isinstance(value, (str, bool, int)):
+        return value
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise TypeError("%s is %r, which JSON cannot carry" % (where, value))
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_to_json(v, "%s[%d]" % (where, i), depth + 1) for i, v in enumerate(value)]
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            if not isinstance(k, str):
+                raise TypeError("%s has the key %r; JSON objects have string keys" % (where, k))
+            out[k] = _to_json(v, "%s[%r]" % (where, k), depth + 1)
+        return out
+    raise TypeError("%s is %s; only JSON values (dict, list, tuple, str, int, float, bool, None) "
+                    "can be sent to the host" % (where, _json_type_of(value)))
+
+
+def _schema_problem(value, schema, where: str):
+    """What is wrong with value under a JSON Schema, or None.
+
+    A small validator: type, enum, const, properties, required,
+    additionalProperties, items, the length, size and range keywords,
+    pattern, anyOf, oneOf (as anyOf) and allOf.  Other keywords ($ref,
+    formats) are left to the host."""
+    if schema is False:
+        return "%s is not accepted" % where
+    if not isinstance(schema, dict):
+        return None
+    kinds = schema.get("type")
+    if kinds is not None:
+        kinds = kinds if isinstance(kinds, list) else [kinds]
+        if not any(_is_json_type(value, k) for k in kinds):
+            wanted = " or ".join(_JSON_TYPES.get(k, str(k)) for k in kinds)
+            return "%s must be %s, not %s" % (where, wanted, _json_type_of(value))
+    if "enum" in schema and isinstance(schema["enum"], list):
+        if not any(_json_equal(value, e) for e in schema["enum"]):
+            return "%s must be one of %s, not %r" % (where, ", ".join(repr(e) for e in schema["enum"]), value)
+    if "const" in schema and not _json_equal(value, schema["const"]):
+        return "%s must be %r, not %r" % (where, schema["const"], value)
+    if isinstance(value, str):
+        problem = _size_problem(len(value), schema, "minLength", "maxLength", where, "characters")
+        if problem:
+            return problem
+        pattern = schema.get("pattern")
+        if isinstance(pattern, str):
+            try:
+                found = _std("re").search(pattern, value)
+            except Exception:
+                found = True  # a pattern Python cannot read: the host decides
+            if not found:
+                return "%s must match the pattern %r" % (where, pattern)
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        for key, fails, words in (("minimum", lambda v, m: v < m, "at least"),
+                                  ("maximum", lambda v, m: v > m, "at most"),
+                                  ("exclusiveMinimum", lambda v, m: v <= m, "more than"),
+                                  ("exclusiveMaximum", lambda v, m: v >= m, "less than")):
+            bound = schema.get(key)
+            if isinstance(bound, (int, float)) and not isinstance(bound, bool) and fails(value, bound):
+                return "%s must be %s %s, not %r" % (where, words, bound, value)
+    elif isinstance(value, list):
+        problem = _size_problem(len(value), schema, "minItems", "maxItems", where, "items")
+        if problem:
+            return problem
+        items = schema.get("items")
+        if isinstance(items, (dict, bool)):
+            for i, v in enumerate(value):
+                problem = _schema_problem(v, items, "%s[%d]" % (where, i))
+                if problem:
+                    return problem
+    elif isinstance(value, dict):
+        problem = _object_problem(value, schema, where)
+        if problem:
+            return problem
+    for key in ("anyOf", "oneOf"):
+        options = schema.get(key)
+        if isinstance(options, list) and options:
+            problems = [_schema_problem(value, s, where) for s in options]
+            if all(problems):
+                return problems[0] if len(problems) == 1 else "%s matches none of the allowed forms (%s)" % (
+                    where, "; ".join(problems))
+    for sub in schema.get("allOf") or ():
+        problem = _schema_problem(value, sub, where)
+        if problem:
+            return problem
+    return None
+
+
+def _size_problem(size, schema, low_key, high_key, where, unit):
+    low, high = schema.get(low_key), schema.get(high_key)
+    if isinstance(low, int) and size < low:
+        return "%s must have at least %d %s, not %d" % (where, low, unit, size)
+    if isinstance(high, int) and size > high:
+        return "%s must have at most %d %s, not %d" % (where, high, unit, size)
+    return None
+
+
+def _object_problem(value: dict, schema: dict, where: str):
+    properties = schema.get("properties")
+    properties = properties if isinstance(properties, dict) else {}
+    for name in schema.get("required") or ():
+        if isinstance(name, str) and name not in value:
+            return "%s needs the key %r" % (where, name)
+    extra = schema.get("additionalProperties", True)
+    for name, v in value.items():
+        if name in properties:
+            problem = _schema_problem(v, properties[name], "%s[%r]" % (where, name))
+        elif extra is False:
+            problem = "%s has the key %r, which is not one of %s" % (where, name, ", ".join(properties) or "none")
+        else:
+            problem = _schema_problem(v, extra, "%s[%r]" % (where, name))
+        if problem:
+            return problem
+    return None
+
+
+def _check_host_arguments(function: str, given: dict, more):
+    """The arguments of a call as the JSON object the host gets; TypeError
+    (before any round trip) when they do not fit the declared schema."""
+    schema, required, open_ended = _HostCalls.functions[function]
+    properties = schema.get("properties") if isinstance(schema.get("properties"), dict) else {}
+    args = {}
+    for name, value in given.items():
+        if value is not None or name in required:  # None leaves an optional argument out
+            args[name] = value
+    for name, value in (more or {}).items():
+        if name not in properties and not open_ended:
+            raise TypeError("host.%s() got an unexpected argument %r (its arguments: %s)"
+                            % (function, name, ", ".join(properties) or "none"))
+        if value is not None or name in required:
+            args[name] = value
+    missing = [name for name in required if name not in args]
+    if missing:
+        raise TypeError("host.%s() is missing the argument%s %s" % (
+            function, "s" if len(missing) > 1 else "", ", ".join(repr(m) for m in missing)))
+    args = {name: _to_json(value, "host.%s() argument %r" % (function, name)) for name, value in args.items()}
+    for name, value in args.items():
+        sub = properties.get(name, schema.get("additionalProperties", True))
+        problem = _schema_problem(value, sub, "argument %r" % name)
+        if problem:
+            raise TypeError("host.%s(): %s" % (function, problem))
+    return args
+
+
+def _host_function_call(function: str, given: dict, more):
+    """What every generated host function does: check, then call."""
+    return _call_host(function, _check_host_arguments(function, given, more))
+
+
+def _type_words(schema) -> str:
+    """A short description of a schema's type, for help()."""
+    if not isinstance(schema, dict):
+        return "any"
+    if isinstance(schema.get("enum"), list):
+        return "one of " + ", ".join(repr(e) for e in schema["enum"])
+    kinds = schema.get("type")
+    kinds = kinds if isinstance(kinds, list) else [kinds] if kinds else []
+    words = []
+    for kind in kinds:
+        if kind == "array" and isinstance(schema.get("items"), dict):
+            words.append("list of %s" % _type_words(schema["items"]))
+        else:
+            words.append({"array": "list", "object": "dict", "boolean": "bool", "integer": "int",
+                          "string": "str", "number": "number", "null": "None"}.get(kind, str(kind)))
+    return " or ".join(words) or "any"
+
+
+def _make_host_function(name: str, description: str, schema: dict):
+    """A Python function for one host function, with a real signature (so
+    help() and wrong names work as for any function): required arguments
+    positional or by keyword, in the order of `required`; optional ones by
+    keyword, None meaning left out; names that are not identifiers, or any
+    names when the schema allows others, through **kwargs."""
+    iskeyword = _std("keyword").iskeyword
+
+    def plain(n) -> bool:
+        return n.isidentifier() and not iskeyword(n) and not n.startswith("__pyrun")
+
+    properties = schema.get("properties") if isinstance(schema.get("properties"), dict) else {}
+    required = [r for r in dict.fromkeys(schema.get("required") or ()) if isinstance(r, str)]
+    extra = schema.get("additionalProperties")  # absent: only the listed names
+    open_ended = (not properties and extra is not False) or extra is True or isinstance(extra, dict)
+    positional = [r for r in required if plain(r)]
+    optional = [p for p in properties if p not in required and plain(p)]
+    params = list(positional)
+    if optional:
+        params += ["*"] + ["%s=None" % p for p in optional]
+    more = "None"
+    if open_ended or any(not plain(n) for n in list(properties) + required):
+        more = "kwargs" if "kwargs" not in params and "kwargs=None" not in params else "__pyrun_more__"
+        params.append("**" + more)
+    pyname = name if plain(name) else "host_function"
+    source = "def %s(%s):\n    return __pyrun_call__(%r, {%s}, %s)\n" % (
+        pyname, ", ".join(params), name, ", ".join("%r: %s" % (p, p) for p in positional + optional), more)
+    namespace = {"__pyrun_call__": _host_function_call, "__builtins__": builtins}
+    exec(compile(source, _RUNNER_FILE or "<pyrun>", "exec", dont_inherit=True), namespace)
+    fn = namespace[pyname]
+    fn.__code__ = fn.__code__.replace(co_name="host." + name)  # what 3.9's TypeErrors name
+    fn.__name__ = name
+    fn.__qualname__ = "host." + name
+    fn.__module__ = "host"
+    lines = [description or "(no description)", ""]
+    if properties or required:
+        lines.append("Arguments:")
+    else:
+        lines.append("Arguments: any, by keyword." if open_ended else "No arguments.")
+    for arg in list(dict.fromkeys(required + list(properties))):
+        sub = properties.get(arg)
+        text = "  %s: %s%s" % (arg, _type_words(sub), " (required)" if arg in required else "")
+        if isinstance(sub, dict) and isinstance(sub.get("description"), str):
+            text += " \u2014 " + sub["description"]
+        lines.append(text)
+    if open_ended and properties:
+        lines.append("  (other names are accepted too)")
+    lines += ["", "Waits for the host's answer and returns it as Python values; raises HostCallError",
+              "when the host reports an error, TypeError (before any call) when the arguments do",
+              "not fit, KeyboardInterrupt when the execution is interrupted meanwhile."]
+    fn.__doc__ = "\n".join(lines)
+    return fn, (schema, required, open_ended)
+
+
+def _host_call_by_name(name, /, *args, **kwargs):
+    """host.call(name, ...): call the host function `name` (for names that are
+    not Python identifiers, or chosen at run time)."""
+    fn = _HostCalls.callables.get(name)
+    if fn is None:
+        raise AttributeError(_no_such_host_function(name))
+    return fn(*args, **kwargs)
+
+
+def _no_such_host_function(name) -> str:
+    known = ", ".join(sorted(_HostCalls.callables)) or "none"
+    return "the host has no function %r (its functions: %s)" % (name, known)
+
+
+def _host_namespace(declaration):
+    """The `host` module of user code, built from PYRUN_HOST_FUNCTIONS (a JSON
+    list of {name, description, parameters}); returns (module, problem or None).
+    A declaration that cannot be read leaves the namespace empty or partial,
+    and `hello` says why."""
+    problems = []
+    specs = []
+    if declaration:
+        try:
+            specs = _loads(declaration)
+        except ValueError as e:
+            specs, problems = [], ["PYRUN_HOST_FUNCTIONS is not JSON: %s" % e]
+        if not isinstance(specs, list):
+            specs, problems = [], ["PYRUN_HOST_FUNCTIONS must be a JSON list of functions"]
+    for spec in specs:
+        name = spec.get("name") if isinstance(spec, dict) else None
+        if not isinstance(name, str) or not name:
+            problems.append("a host function without a name was left out")
+            continue
+        if name in _HostCalls.functions:
+            problems.append("host function %r is declared twice; the first is kept" % name)
+            continue
+        schema = spec.get("parameters")
+        if schema is None:
+            schema = {"type": "object"}
+        if not isinstance(schema, dict):
+            problems.append("host function %r: parameters must be a JSON Schema object" % name)
+            continue
+        description = spec.get("description")
+        fn, rules = _make_host_function(name, description if isinstance(description, str) else "", schema)
+        _HostCalls.functions[name] = rules
+        _HostCalls.callables[name] = fn
+    module = _HostModule("host")
+    names = sorted(_HostCalls.callables)
+    summary = ["  %s \u2014 %s" % (n, ((_HostCalls.callables[n].__doc__ or "").split("\n") or [""])[0])
+               for n in names]
+    module.__doc__ = "\n".join(
+        ["The functions of the host that runs this kernel: each call goes to the host",
+         "and waits for its answer, e.g. host.%s(...), or host.call(name, ...) by name." % (names[0] if names else "read"),
+         "Errors the host reports raise HostCallError (.type, .message); arguments that do",
+         "not fit the function's schema raise TypeError before anything is sent.", ""]
+        + (["Functions:"] + summary if names else ["The host declared no functions."]))
+    for n in names:
+        if n.isidentifier() and n != "call":
+            setattr(module, n, _HostCalls.callables[n])
+    _host_call_by_name.__name__ = "call"
+    _host_call_by_name.__qualname__ = "host.call"
+    _host_call_by_name.__module__ = "host"
+    module.call = _host_call_by_name
+    module.__all__ = [n for n in names if n.isidentifier() and n != "call"] + ["call"]
+    return module, "; ".join(problems) or None
+
+
+class _HostModule(type(sys)):
+    """The type of `host`: a module whose missing attributes say which
+    functions the host has."""
+
+    def __getattr__(self, name):
+        if name.startswith("__") and name.endswith("__"):
+            raise AttributeError(name)
+        raise AttributeError(_no_such_host_function(name))
 
 
 # ---------------------------------------------------------------- magics
@@ -2274,6 +2821,7 @@ def _execute(req: dict) -> None:
             _leave_forked_child(exc)
     with _phase_lock:
         st.phase = EPILOGUE
+    _end_host_calls(_CALL_ORPHANED)  # from threads the code left running: before `done`
     _arm_sigint()  # an idle kernel ignores SIGINT, whatever the code installed
     _finish_output()
     frames = []
@@ -2793,6 +3341,7 @@ _REQUESTS = {
     "exit": _request_exit,
     "interrupt": _request_interrupt,
     "input_reply": _request_input_reply,
+    "call_reply": _request_call_reply,
     "info": _request_info,
     "complete": _request_complete,
     "is_complete": _request_is_complete,
@@ -2856,6 +3405,12 @@ def _reader_loop(prefix: bytes) -> None:
     with st.input_cond:  # an input() waiting for a reply must not wait forever
         st.host_eof = True
         st.input_cond.notify_all()
+    with _HostCalls.lock:  # nor may a host call, now or later
+        _HostCalls.host_gone = True
+    try:
+        _end_host_calls(_CALL_HOST_GONE)
+    except Exception as e:
+        _diag("pyrun: ending host calls at the end of input failed: %r\n" % (e,))
     _QUEUE.put(_EOF)
 
 
@@ -2885,6 +3440,9 @@ def _after_fork_in_child() -> None:
     OUT.segments = []
     OUT.size = 0
     OUT.head = None
+    _HostCalls.sending = threading.Lock()
+    _HostCalls.lock = threading.Lock()
+    _HostCalls.pending = {}
     STATE.main_ident = threading.get_ident()
     try:
         signal.set_wakeup_fd(-1)
@@ -3335,6 +3893,8 @@ def main() -> None:
     builtins.display = display
     builtins.__pyrun__ = _MagicNamespace
     st.ns = _make_user_namespace()
+    builtins.host, host_problem = _host_namespace(os.environ.pop("PYRUN_HOST_FUNCTIONS", ""))
+    builtins.HostCallError = HostCallError
 
     hello = {
         "type": "hello",
@@ -3343,6 +3903,8 @@ def main() -> None:
         "python": "%d.%d.%d" % sys.version_info[:3],
         "executable": sys.executable,
     }
+    if host_problem:
+        hello["hostFunctionsError"] = host_problem
     _start_thread(_io_loop)
     env = os.environ
     limits = env.get("PYRUN_LIMITS")

@@ -99,8 +99,10 @@ struct LineRenderer {
         {
             return ""  // already on the screen
         }
-        if let drawn, let appended = Self.appendedText(
-            from: drawn, to: buffer, prompt: prompt, continuationPrompt: continuationPrompt, width: width) {
+        if let drawn,
+            let appended = Self.appendedText(
+                from: drawn, to: buffer, prompt: prompt, continuationPrompt: continuationPrompt, width: width)
+        {
             return appended
         }
         var output = ""

@@ -40,7 +40,8 @@ public struct HarnessKernel: Sendable {
     public func value(_ code: String) async throws -> String {
         let result = try await expectSuccess(code)
         guard let text = result.resultText else {
-            throw HarnessFailure("expected \(Self.quoted(code)) to end with an expression that has a value", result: result)
+            throw HarnessFailure(
+                "expected \(Self.quoted(code)) to end with an expression that has a value", result: result)
         }
         return text
     }

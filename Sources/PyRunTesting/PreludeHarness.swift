@@ -77,7 +77,8 @@ public struct PreludeHarness: Sendable {
             if requiresCompletePrelude, !hello.preludeFailures.isEmpty {
                 throw HarnessFailure("the prelude did not load completely", preludeFailures: hello.preludeFailures)
             }
-            return try await body(HarnessKernel(kernel: kernel, workspace: workspaceURL, hello: hello, timeout: timeout))
+            return try await body(
+                HarnessKernel(kernel: kernel, workspace: workspaceURL, hello: hello, timeout: timeout))
         }
     }
 }

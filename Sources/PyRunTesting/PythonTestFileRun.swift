@@ -121,7 +121,8 @@ struct PythonTestFileRun {
             progress.report.deselected = report["deselected"]?.intValue ?? 0
         }
         let described = Dictionary(
-            tests.compactMap { test in test["id"]?.stringValue.map { ($0, test) } }, uniquingKeysWith: { first, _ in first })
+            tests.compactMap { test in test["id"]?.stringValue.map { ($0, test) } },
+            uniquingKeysWith: { first, _ in first })
         while let id = progress.remaining?.first {
             if await control.shouldStop { return .done }
             let result = try await kernel.run(Self.call("run", [.string(id)]), options: timeout)

@@ -79,7 +79,9 @@ extension PythonTestRunResult {
                 "  <testsuite name=\"\(Self.escaped(report.unit.description))\" tests=\"\(tests)\" failures=\"\(unitCounts.failed + unitCounts.timedOut)\" errors=\"\(unitCounts.errors)\" skipped=\"\(unitCounts.skipped)\" time=\"\(Self.seconds(report.records.reduce(Duration.zero) { $0 + $1.duration }))\">"
             )
             if let error = report.collectionError {
-                lines.append("    <testcase classname=\"\(Self.escaped(report.unit.description))\" name=\"collection\" time=\"0\">")
+                lines.append(
+                    "    <testcase classname=\"\(Self.escaped(report.unit.description))\" name=\"collection\" time=\"0\">"
+                )
                 lines.append(
                     "      <error message=\"\(Self.escaped("\(error.exceptionName): \(error.message)"))\">\(Self.escaped(error.traceback.joined(separator: "\n")))</error>"
                 )
@@ -94,12 +96,17 @@ extension PythonTestRunResult {
                 let body = Self.escaped(record.traceback.joined(separator: "\n"))
                 switch record.outcome {
                 case .passed: break
-                case .failed, .timedOut, .interrupted: lines.append("      <failure message=\"\(message)\">\(body)</failure>")
+                case .failed, .timedOut, .interrupted:
+                    lines.append("      <failure message=\"\(message)\">\(body)</failure>")
                 case .error: lines.append("      <error message=\"\(message)\">\(body)</error>")
                 case .skipped: lines.append("      <skipped message=\"\(message)\"/>")
                 }
-                if !record.stdout.isEmpty { lines.append("      <system-out>\(Self.escaped(record.stdout))</system-out>") }
-                if !record.stderr.isEmpty { lines.append("      <system-err>\(Self.escaped(record.stderr))</system-err>") }
+                if !record.stdout.isEmpty {
+                    lines.append("      <system-out>\(Self.escaped(record.stdout))</system-out>")
+                }
+                if !record.stderr.isEmpty {
+                    lines.append("      <system-err>\(Self.escaped(record.stderr))</system-err>")
+                }
                 lines.append("    </testcase>")
             }
             lines.append("  </testsuite>")

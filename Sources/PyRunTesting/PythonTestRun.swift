@@ -76,7 +76,9 @@ public struct PythonTestRun: Sendable {
     /// report as it finishes (from any task). Cancelling the calling task interrupts the
     /// tests that run and starts no others; the result then says `interrupted`. Every kernel
     /// and every temporary directory is gone when it returns.
-    public func run(progress: @escaping @Sendable (PythonTestFileReport) -> Void = { _ in }) async -> PythonTestRunResult {
+    public func run(progress: @escaping @Sendable (PythonTestFileReport) -> Void = { _ in }) async
+        -> PythonTestRunResult
+    {
         let clock = ContinuousClock()
         let started = clock.now
         let control = RunControl(unitCount: units.count)
@@ -87,7 +89,8 @@ public struct PythonTestRun: Sendable {
                 group.addTask {
                     // A worker: one unit after another, each in kernels of its own.
                     while let index = await control.nextUnit() {
-                        let report = await PythonTestFileRun(unit: units[index], options: options, control: control).run()
+                        let report = await PythonTestFileRun(unit: units[index], options: options, control: control)
+                            .run()
                         await control.record(report, at: index)
                         progress(report)
                     }

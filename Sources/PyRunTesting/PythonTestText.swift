@@ -50,7 +50,9 @@ public enum PythonTestText {
                 lines.append(banner("ERROR collecting \(report.unit)", "_"))
                 lines += error.traceback.isEmpty ? ["\(error.exceptionName): \(error.message)"] : error.traceback
             }
-            for (unit, record) in testErrors { lines += detail(record, heading: "ERROR at \(shownID(record, in: unit))") }
+            for (unit, record) in testErrors {
+                lines += detail(record, heading: "ERROR at \(shownID(record, in: unit))")
+            }
         }
         if result.interrupted { lines += ["", banner("interrupted: the run was stopped", "!")] }
         lines += ["", banner(closingLine(result), "=")]

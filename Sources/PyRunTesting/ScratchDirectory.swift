@@ -13,7 +13,8 @@ struct ScratchDirectory: Sendable {
 
     /// Creates `<temporary directory>/<prefix>XXXXXX` with mode 0700.
     init(prefix: String) throws {
-        var template = Array(FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)XXXXXX").path.utf8CString)
+        var template = Array(
+            FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)XXXXXX").path.utf8CString)
         guard let made = mkdtemp(&template) else {
             throw HarnessFailure("cannot create a temporary directory: \(String(cString: strerror(errno)))")
         }

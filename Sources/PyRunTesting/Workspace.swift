@@ -48,7 +48,8 @@ public struct Workspace: Sendable, Hashable, ExpressibleByDictionaryLiteral {
             do {
                 entries = try fileManager.contentsOfDirectory(atPath: fixtures.path)
             } catch {
-                throw HarnessFailure("cannot read the fixture directory \(fixtures.path): \(error.localizedDescription)")
+                throw HarnessFailure(
+                    "cannot read the fixture directory \(fixtures.path): \(error.localizedDescription)")
             }
             for name in entries.sorted() {
                 let target = directory.appendingPathComponent(name)
@@ -56,14 +57,17 @@ public struct Workspace: Sendable, Hashable, ExpressibleByDictionaryLiteral {
                 do {
                     try fileManager.copyItem(at: fixtures.appendingPathComponent(name), to: target)
                 } catch {
-                    throw HarnessFailure("cannot copy the fixture \(name) from \(fixtures.path): \(error.localizedDescription)")
+                    throw HarnessFailure(
+                        "cannot copy the fixture \(name) from \(fixtures.path): \(error.localizedDescription)")
                 }
             }
         }
         for (path, text) in files.sorted(by: { $0.key < $1.key }) {
             let components = path.split(separator: "/", omittingEmptySubsequences: true)
             guard !path.hasPrefix("/"), !components.isEmpty, !components.contains("..") else {
-                throw HarnessFailure("workspace file \(path.debugDescription): a path inside the workspace is needed (relative, without ..)")
+                throw HarnessFailure(
+                    "workspace file \(path.debugDescription): a path inside the workspace is needed (relative, without ..)"
+                )
             }
             let target = directory.appendingPathComponent(components.joined(separator: "/"))
             try fileManager.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)

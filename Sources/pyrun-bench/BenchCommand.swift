@@ -27,31 +27,43 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Also write the results as JSON to this file.", valueName: "file"))
     var json: String?
 
-    @Option(help: ArgumentHelp(
-        "A python with jupyter_client and ipykernel (scripts/bench-setup-jupyter makes .venv-jupyter).",
-        valueName: "python"))
+    @Option(
+        help: ArgumentHelp(
+            "A python with jupyter_client and ipykernel (scripts/bench-setup-jupyter makes .venv-jupyter).",
+            valueName: "python"))
     var jupyter: String?
 
-    @Option(help: ArgumentHelp(
-        "The interpreter for pyrun and the floors (default: python3 on PATH, resolved past any shim).",
-        valueName: "python"))
+    @Option(
+        help: ArgumentHelp(
+            "The interpreter for pyrun and the floors (default: python3 on PATH, resolved past any shim).",
+            valueName: "python"))
     var python: String?
 
-    @Option(help: ArgumentHelp(
-        "The pyrun CLI binary (default: `pyrun` next to this executable, if built).", valueName: "path"))
+    @Option(
+        help: ArgumentHelp(
+            "The pyrun CLI binary (default: `pyrun` next to this executable, if built).", valueName: "path"))
     var pyrun: String?
 
-    @Option(help: ArgumentHelp(
-        "Write the table and the command into this Markdown file (e.g. BENCHMARKS.md).", valueName: "file"))
+    @Option(
+        help: ArgumentHelp(
+            "Write the table and the command into this Markdown file (e.g. BENCHMARKS.md).", valueName: "file"))
     var markdown: String?
 
-    @Option(help: ArgumentHelp(
-        "Instead of the table, a soak of this many minutes: mixed executions, interrupts, timeouts and crashes over 20 keys (issue 9 asks for 10).",
-        valueName: "minutes"))
+    @Option(
+        help: ArgumentHelp(
+            "Instead of the table, a soak of this many minutes: mixed executions, interrupts, timeouts and crashes over 20 keys (issue 9 asks for 10).",
+            valueName: "minutes"))
     var soak: Double?
 
-    @Flag(help: ArgumentHelp(
-        "Keep PYTHONDONTWRITEBYTECODE for the kernels (by default it is removed, so the runner's bytecode is cached as on most machines)."))
+    @Option(
+        help: ArgumentHelp(
+            "Run only the scenarios whose name contains this text (e.g. \"host calls\").", valueName: "text"))
+    var only: String?
+
+    @Flag(
+        help: ArgumentHelp(
+            "Keep PYTHONDONTWRITEBYTECODE for the kernels (by default it is removed, so the runner's bytecode is cached as on most machines)."
+        ))
     var keepDontWriteBytecode = false
 
     func run() async throws {
@@ -66,7 +78,8 @@ struct BenchCommand: AsyncParsableCommand {
         let plan = quick ? RunPlan.quick : RunPlan.full
         let interpreter = try resolveInterpreter()
         if let soak {
-            let status = await Soak.run(minutes: soak, configuration: KernelConfiguration(interpreter: .path(interpreter.executable)))
+            let status = await Soak.run(
+                minutes: soak, configuration: KernelConfiguration(interpreter: .path(interpreter.executable)))
             if status != 0 { throw ExitCode(status) }
             return
         }
@@ -109,8 +122,9 @@ struct BenchCommand: AsyncParsableCommand {
             ("MCP tools/call", MCPToolCallScenario.run),
             ("prelude start", PreludeStartScenario.run),
             ("pyrun test", PythonTestsScenario.run),
+            ("host calls", HostCallScenario.run),
         ]
-        for (name, scenario) in scenarios {
+        for (name, scenario) in scenarios where only.map({ name.localizedCaseInsensitiveContains($0) }) ?? true {
             let stopwatch = Stopwatch()
             FileHandle.standardError.write(Data("pyrun-bench: \(name)…".utf8))
             do {
@@ -141,7 +155,8 @@ struct BenchCommand: AsyncParsableCommand {
         let given = python ?? "python3"
         let path = given.contains("/") ? Self.absolute(given) : try Self.findOnPath(given)
         let peer = try PipedProcess(
-            executable: path, arguments: ["-c", "import sys, platform; print(sys.executable); print(platform.python_version())"])
+            executable: path,
+            arguments: ["-c", "import sys, platform; print(sys.executable); print(platform.python_version())"])
         let executable = String(decoding: try peer.readLine(), as: UTF8.self)
         let version = String(decoding: try peer.readLine(), as: UTF8.self)
         peer.waitForExit()
@@ -198,8 +213,9 @@ struct BenchCommand: AsyncParsableCommand {
         let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().path
         func git(_ arguments: [String]) -> String? {
-            guard let peer = try? PipedProcess(
-                executable: "/usr/bin/git", arguments: ["-C", repository] + arguments, silenceErrors: true)
+            guard
+                let peer = try? PipedProcess(
+                    executable: "/usr/bin/git", arguments: ["-C", repository] + arguments, silenceErrors: true)
             else { return nil }
             var lines: [String] = []
             while let line = try? peer.readLine() { lines.append(String(decoding: line, as: UTF8.self)) }
@@ -209,7 +225,8 @@ struct BenchCommand: AsyncParsableCommand {
         guard let commit = git(["rev-parse", "--short", "HEAD"]), !commit.isEmpty else { return "unknown (no git)" }
         let changed = git(["status", "--porcelain", "--", "Sources/PyRunKit", "runner/runner.py"]) ?? ""
         let count = changed.split(separator: "\n").count
-        return count == 0 ? "commit \(commit)" : "commit \(commit) + uncommitted changes in \(count) library/runner files"
+        return count == 0
+            ? "commit \(commit)" : "commit \(commit) + uncommitted changes in \(count) library/runner files"
     }
 
     private static func loadAverage() -> String {

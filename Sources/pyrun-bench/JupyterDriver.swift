@@ -24,7 +24,8 @@ final class JupyterDriver {
         }
         process = try PipedProcess(executable: python, arguments: ["-u", script])
         let hello = try request(["op": "hello"])
-        versions = "ipykernel \(hello["ipykernel"] ?? "?"), jupyter_client \(hello["jupyter_client"] ?? "?"), Python \(hello["python"] ?? "?") (\(python))"
+        versions =
+            "ipykernel \(hello["ipykernel"] ?? "?"), jupyter_client \(hello["jupyter_client"] ?? "?"), Python \(hello["python"] ?? "?") (\(python))"
     }
 
     /// Sends one request and returns its answer.

@@ -158,7 +158,8 @@ final class PipedProcess {
 
         let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }
-        let environment = ProcessInfo.processInfo.environment
+        let environment =
+            ProcessInfo.processInfo.environment
             .filter { !unsetVariables.contains($0.key) }
             .map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { for pointer in environment { free(pointer) } }
@@ -180,7 +181,9 @@ final class PipedProcess {
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
         let elapsed = stopwatch.seconds
-        guard status == 0 else { throw PeerError("\(executable) \(arguments.joined(separator: " ")) exited with wait status \(status)") }
+        guard status == 0 else {
+            throw PeerError("\(executable) \(arguments.joined(separator: " ")) exited with wait status \(status)")
+        }
         return elapsed
     }
 }

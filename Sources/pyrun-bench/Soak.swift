@@ -90,7 +90,8 @@ enum Soak {
         let executions = tally.executions.load(ordering: .relaxed)
         let kinds = tally.byKind.withLock { $0 }.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
         let wrong = tally.wrong.withLock { $0 }
-        print("""
+        print(
+            """
             # pyrun-bench soak
             \(String(format: "%.1f", seconds)) s over \(keyCount) keys: \(executions) executions, \
             \(String(format: "%.1f", Double(executions) / seconds)) per second (\(kinds.joined(separator: ", ")))
@@ -142,8 +143,14 @@ enum Soak {
             case .child:
                 let result = try? await pool.run(
                     "import os, subprocess\nprint(os.getpid(), subprocess.Popen(['sleep', '600']).pid)", key: key)
-                let pids = (result?.stdout ?? "").split(separator: " ").compactMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
-                if pids.count == 2 { pids.forEach(tally.remember) } else { tally.wrong("\(key) child: \(describe(result))") }
+                let pids = (result?.stdout ?? "").split(separator: " ").compactMap {
+                    Int32($0.trimmingCharacters(in: .whitespacesAndNewlines))
+                }
+                if pids.count == 2 {
+                    pids.forEach(tally.remember)
+                } else {
+                    tally.wrong("\(key) child: \(describe(result))")
+                }
             }
         }
     }
@@ -216,7 +223,9 @@ struct ProcInfo {
     }
 
     static func all() -> [ProcInfo] {
-        ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { Int32($0).flatMap(ProcInfo.init(pid:)) }
+        ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap {
+            Int32($0).flatMap(ProcInfo.init(pid:))
+        }
     }
 
     /// Now, in the unit of `startTime`.

@@ -14,7 +14,9 @@ enum Table {
         lines.append("- code: \(machine.code)")
         lines.append("- command: `\(machine.command)`")
         lines.append("")
-        lines.append("Medians, with (min–max) and the number of runs; lower is better everywhere. ×floor and ×Jupyter are pyrun's median divided by theirs.")
+        lines.append(
+            "Medians, with (min–max) and the number of runs; lower is better everywhere. ×floor and ×Jupyter are pyrun's median divided by theirs."
+        )
         lines.append("")
         lines.append("| # | figure | pyrun | floor | ×floor | Jupyter | ×Jupyter | target | note |")
         lines.append("|---|---|---|---|---|---|---|---|---|")
@@ -54,7 +56,8 @@ enum Table {
     }
 
     static func format(_ summary: Summary, _ unit: FigureUnit) -> String {
-        let spread = summary.runs > 1 ? " (\(value(summary.min, unit))–\(value(summary.max, unit)), n=\(summary.runs))" : ""
+        let spread =
+            summary.runs > 1 ? " (\(value(summary.min, unit))–\(value(summary.max, unit)), n=\(summary.runs))" : ""
         return value(summary.median, unit) + spread
     }
 

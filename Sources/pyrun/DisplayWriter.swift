@@ -54,7 +54,8 @@ final class DisplayWriter {
         if let chosenDirectory {
             created = chosenDirectory
         } else {
-            created = FileManager.default.temporaryDirectory
+            created =
+                FileManager.default.temporaryDirectory
                 .appendingPathComponent("pyrun-display-\(UUID().uuidString.prefix(8).lowercased())").path
         }
         try FileManager.default.createDirectory(atPath: created, withIntermediateDirectories: true)

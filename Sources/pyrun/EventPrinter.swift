@@ -28,7 +28,7 @@ final class EventPrinter {
     /// Shows one event.
     func show(_ event: ExecutionEvent) {
         switch event {
-        case .started, .unknown, .notice, .finished:
+        case .started, .unknown, .notice, .finished, .hostCallStarted, .hostCallEnded:
             break
         case .stdout(let text):
             output.write(text)

@@ -40,7 +40,8 @@ struct ExecCommand: AsyncParsableCommand {
 
     @Flag(
         name: .long,
-        help: "Write every event as one JSON line to stdout, ending with an `outcome` line (no `hello`: the kernel already runs)."
+        help:
+            "Write every event as one JSON line to stdout, ending with an `outcome` line (no `hello`: the kernel already runs)."
     )
     var json = false
 
@@ -127,16 +128,24 @@ private struct ExecShow {
     let displayDir: String?
 
     func run() async -> Int32 {
+        let termination = PendingTermination()
+        let status = await run(termination: termination)
+        return termination.exitStatus ?? status
+    }
+
+    private func run(termination: PendingTermination) async -> Int32 {
         let client = self.client
         let execution = self.execution
         let presses = InterruptPresses()
         let gaveUp = PendingInterrupt()
         // Ctrl-C interrupts the code in the session; a second one within 2 s stops waiting.
+        // SIGTERM and SIGHUP cancel the code and end the client with 128 + the signal.
         let interrupts = ProcessSignals.handle([SIGINT, SIGTERM, SIGHUP]) { signalNumber in
             if signalNumber == SIGINT, presses.press() == .interrupt {
                 Task { try? await client.cancel(session: execution.session, executionID: execution.id) }
                 return
             }
+            if signalNumber != SIGINT { termination.record(signalNumber) }
             gaveUp.record()
             Task {
                 try? await client.cancel(session: execution.session, executionID: execution.id)
@@ -166,7 +175,8 @@ private struct ExecShow {
             }
         } catch {
             if gaveUp.wasRecorded {
-                json?.writeOutcome(status: "detached", exitCode: PyrunExit.interrupted, outcome: nil)
+                json?.writeOutcome(
+                    status: "detached", exitCode: termination.exitStatus ?? PyrunExit.interrupted, outcome: nil)
                 return PyrunExit.interrupted
             }
             let message = (error as? ServeError)?.message ?? "\(error)"

@@ -2,7 +2,8 @@ import PyRunKit
 
 /// Writes a run as NDJSON for scripts and agents: one object per line, the protocol's frames
 /// as the library encodes them (`hello`, `started`, `stdout`, `stderr`, `display`, `result`,
-/// `error`, `input_request`, `done`), and then exactly one `outcome` line, always last.
+/// `error`, `input_request`, `call`, `done`; a host call's end as `host_call_ended`), and
+/// then exactly one `outcome` line, always last.
 struct JSONEventWriter {
     let output: OutputSink
 
@@ -11,8 +12,13 @@ struct JSONEventWriter {
         write(Frame.hello(hello).json)
     }
 
-    /// One event that came from a frame; the host's own events go into the outcome.
+    /// One event that came from a frame, or a host call's end; the host's other events go
+    /// into the outcome.
     func writeEvent(_ event: ExecutionEvent, executionID: String) {
+        if case .hostCallEnded = event {
+            write(event.json(executionID: executionID))
+            return
+        }
         guard let frame = event.frame(executionID: executionID) else { return }
         write(frame.json)
     }

@@ -92,6 +92,9 @@ final class JournalPrinter {
             return [.errors(traceback.joined(separator: "\n") + "\n")]
         case .inputRequest(let prompt, _):
             return [.output(prompt)]
+        case .hostCallStarted, .hostCallEnded:
+            // Calls into the host are the session's plumbing, not its output.
+            return []
         case .notice(let notice):
             // Deaths, resets and shutdowns have lifecycle entries of their own.
             switch notice.kind {

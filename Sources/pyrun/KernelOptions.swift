@@ -5,10 +5,13 @@ import PyRunKit
 /// The options that decide how the kernel starts and how long code may run; shared by the
 /// one-shot and the interactive session.
 struct KernelOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("Interrupt the code after this many seconds (exit status 124).", valueName: "seconds"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Interrupt the code after this many seconds (exit status 124).", valueName: "seconds"))
     var timeout: Seconds?
 
-    @Option(name: .long, help: ArgumentHelp("Run the kernel in this directory (also first on sys.path).", valueName: "dir"))
+    @Option(
+        name: .long, help: ArgumentHelp("Run the kernel in this directory (also first on sys.path).", valueName: "dir"))
     var cwd: String?
 
     @Option(
@@ -25,7 +28,9 @@ struct KernelOptions: ParsableArguments {
             valueName: "default|none|path"))
     var prelude: [PreludeArgument] = []
 
-    @Option(name: .long, help: ArgumentHelp("Set an environment variable for the kernel (repeatable).", valueName: "key=value"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Set an environment variable for the kernel (repeatable).", valueName: "key=value"))
     var env: [EnvironmentAssignment] = []
 
     @Flag(name: .long, help: "Give the kernel only an allow-list of the environment (PATH, HOME, LANG, …) plus --env.")
@@ -34,16 +39,28 @@ struct KernelOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Limit the kernel's address space, e.g. 512M or 2G.", valueName: "size"))
     var memoryLimit: ByteCount?
 
-    @Option(name: .long, help: ArgumentHelp("Limit the kernel's CPU time (it is killed past it).", valueName: "seconds"))
+    @Option(
+        name: .long, help: ArgumentHelp("Limit the kernel's CPU time (it is killed past it).", valueName: "seconds"))
     var cpuLimit: Int?
 
-    @Option(name: .long, help: ArgumentHelp("Drop output past this many bytes (e.g. 10000 or 1M); a notice says so.", valueName: "bytes"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Drop output past this many bytes (e.g. 10000 or 1M); a notice says so.", valueName: "bytes")
+    )
     var maxOutput: ByteCount?
 
     @Option(
         name: .long,
-        help: ArgumentHelp("Write image/* displays to files here (default: a new temporary directory).", valueName: "dir"))
+        help: ArgumentHelp(
+            "Write image/* displays to files here (default: a new temporary directory).", valueName: "dir"))
     var displayDir: String?
+
+    @Option(
+        name: .customLong("host-fn"),
+        help: ArgumentHelp(
+            "Give the code host.NAME(**args), served by running COMMAND (sh -c) with the arguments as JSON on its stdin; its stdout, as JSON, is the value, and a non-zero exit raises HostCallError with its stderr (repeatable).",
+            valueName: "name=command"))
+    var hostFunctions: [HostFunctionAssignment] = []
 
     @Flag(name: .long, help: "Log what pyrun and the kernel do, to stderr.")
     var verbose = false
@@ -62,6 +79,10 @@ struct KernelOptions: ParsableArguments {
         if let python, python.isEmpty {
             throw ValidationError("--python needs a path or a name")
         }
+        var names: Set<String> = []
+        for function in hostFunctions where !names.insert(function.name).inserted {
+            throw ValidationError("--host-fn \(function.name) is given twice")
+        }
     }
 
     /// The kernel configuration these options describe.
@@ -74,7 +95,8 @@ struct KernelOptions: ParsableArguments {
             workingDirectory: cwd,
             environment: environment,
             prelude: (try? PreludeArgument.sources(prelude, byDefault: [])) ?? [],
-            limits: ResourceLimits(memoryBytes: memoryLimit?.bytes, cpuSeconds: cpuLimit))
+            limits: ResourceLimits(memoryBytes: memoryLimit?.bytes, cpuSeconds: cpuLimit),
+            hostFunctions: hostFunctions.map { HostFunction.command(name: $0.name, command: $0.command) })
     }
 
     /// Options for each piece of code run, before any stdin handler is added.
@@ -102,6 +124,14 @@ struct ByteCount: ExpressibleByArgument, Equatable {
 
     init(bytes: Int) {
         self.bytes = bytes
+    }
+
+    /// As a user would write it (`8M`), for `--help`.
+    var defaultValueDescription: String {
+        for (suffix, shift) in [("G", 30), ("M", 20), ("K", 10)] where bytes != 0 && bytes % (1 << shift) == 0 {
+            return "\(bytes >> shift)\(suffix)"
+        }
+        return "\(bytes)"
     }
 
     init?(argument: String) {
@@ -150,7 +180,9 @@ struct PreludeArgument: ExpressibleByArgument, Equatable {
     static func sources(_ arguments: [PreludeArgument], byDefault: [PreludeSource]) throws -> [PreludeSource] {
         guard !arguments.isEmpty else { return byDefault }
         if arguments.contains(where: { $0.text == "none" }) {
-            guard arguments.count == 1 else { throw ValidationError("--prelude none cannot be combined with other preludes") }
+            guard arguments.count == 1 else {
+                throw ValidationError("--prelude none cannot be combined with other preludes")
+            }
             return []
         }
         return try arguments.map { argument in
@@ -162,5 +194,18 @@ struct PreludeArgument: ExpressibleByArgument, Equatable {
             let url = URL(fileURLWithPath: argument.text)
             return isDirectory.boolValue ? .directory(url) : .file(url)
         }
+    }
+}
+
+/// One `--host-fn NAME=COMMAND`.
+struct HostFunctionAssignment: ExpressibleByArgument, Equatable {
+    var name: String
+    var command: String
+
+    init?(argument: String) {
+        guard let equals = argument.firstIndex(of: "=") else { return nil }
+        name = String(argument[..<equals]).trimmingCharacters(in: .whitespaces)
+        command = String(argument[argument.index(after: equals)...])
+        guard !name.isEmpty, !command.trimmingCharacters(in: .whitespaces).isEmpty else { return nil }
     }
 }

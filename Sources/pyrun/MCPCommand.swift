@@ -20,7 +20,8 @@ struct MCPCommand: AsyncParsableCommand {
 
     @Option(
         name: .long,
-        help: ArgumentHelp("Characters of output one reply shows at most (the rest is paged with python_output).", valueName: "chars"))
+        help: ArgumentHelp(
+            "Characters of output one reply shows at most (the rest is paged with python_output).", valueName: "chars"))
     var maxOutput: Int = OutputBudget.defaultLimit
 
     @Option(name: .long, help: ArgumentHelp("The largest timeout_s a call may ask for.", valueName: "seconds"))
@@ -28,19 +29,26 @@ struct MCPCommand: AsyncParsableCommand {
 
     @Option(
         name: .long,
-        help: ArgumentHelp("Also give the interpreters this variable of the server's environment (repeatable).", valueName: "name"))
+        help: ArgumentHelp(
+            "Also give the interpreters this variable of the server's environment (repeatable).", valueName: "name"))
     var passEnv: [String] = []
 
-    @Flag(name: .long, help: "Do not replace values of secret-looking variables (*KEY*, *TOKEN*, *SECRET*, *PASSWORD*) in output.")
+    @Flag(
+        name: .long,
+        help: "Do not replace values of secret-looking variables (*KEY*, *TOKEN*, *SECRET*, *PASSWORD*) in output.")
     var noRedact = false
 
     @Option(name: .long, help: ArgumentHelp("Limit each interpreter's address space, e.g. 2G.", valueName: "size"))
     var memoryLimit: ByteCount?
 
-    @Option(name: .long, help: ArgumentHelp("Limit each interpreter's CPU time (it is killed past it).", valueName: "seconds"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Limit each interpreter's CPU time (it is killed past it).", valueName: "seconds"))
     var cpuLimit: Int?
 
-    @Option(name: .long, help: ArgumentHelp("Run the interpreters in this directory (also first on sys.path).", valueName: "dir"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Run the interpreters in this directory (also first on sys.path).", valueName: "dir"))
     var cwd: String?
 
     @Option(
@@ -57,12 +65,21 @@ struct MCPCommand: AsyncParsableCommand {
             valueName: "default|none|path"))
     var prelude: [PreludeArgument] = []
 
+    @Option(
+        name: .customLong("host-fn"),
+        help: ArgumentHelp(
+            "Give the code host.NAME(**args), served by running COMMAND (sh -c) with the arguments as JSON on its stdin; its stdout, as JSON, is the value, and a non-zero exit raises HostCallError with its stderr (repeatable).",
+            valueName: "name=command"))
+    var hostFunctions: [HostFunctionAssignment] = []
+
     @Flag(name: .long, help: "Log what the server and its interpreters do, to stderr.")
     var verbose = false
 
     mutating func validate() throws {
         guard maxOutput >= 1_000 else { throw ValidationError("--max-output must be at least 1000 characters") }
-        guard maxTimeout.isFinite, maxTimeout > 0 else { throw ValidationError("--max-timeout must be a positive number of seconds") }
+        guard maxTimeout.isFinite, maxTimeout > 0 else {
+            throw ValidationError("--max-timeout must be a positive number of seconds")
+        }
         if let cpuLimit, cpuLimit <= 0 { throw ValidationError("--cpu-limit must be a positive number of seconds") }
         if let python, python.isEmpty { throw ValidationError("--python needs a path or a name") }
         if let name = passEnv.first(where: { $0.isEmpty || $0.contains("=") }) {
@@ -75,6 +92,10 @@ struct MCPCommand: AsyncParsableCommand {
             }
         }
         _ = try PreludeArgument.sources(prelude, byDefault: [])
+        var names: Set<String> = []
+        for function in hostFunctions where !names.insert(function.name).inserted {
+            throw ValidationError("--host-fn \(function.name) is given twice")
+        }
     }
 
     func run() async throws {
@@ -88,12 +109,14 @@ struct MCPCommand: AsyncParsableCommand {
                 interpreter: python.map { .path($0) } ?? .automatic,
                 workingDirectory: cwd.map { URL(fileURLWithPath: $0).standardizedFileURL.path },
                 prelude: try PreludeArgument.sources(prelude, byDefault: []),
-                limits: ResourceLimits(memoryBytes: memoryLimit?.bytes, cpuSeconds: cpuLimit)),
+                limits: ResourceLimits(memoryBytes: memoryLimit?.bytes, cpuSeconds: cpuLimit),
+                hostFunctions: hostFunctions.map { HostFunction.command(name: $0.name, command: $0.command) }),
             environmentPolicy: KernelEnvironmentPolicy(passing: passEnv),
             redactsSecrets: !noRedact,
             limits: limits)
         let ending = try await MCPServer.serve(
-            configuration, transport: try LineTransport.standardIO(), logger: PyrunLogging.kernelLogger(verbose: verbose))
+            configuration, transport: try LineTransport.standardIO(),
+            logger: PyrunLogging.kernelLogger(verbose: verbose))
         if case .signal(let signalNumber) = ending { ProcessSignals.terminateAsIfUncaught(by: signalNumber) }
     }
 }

@@ -56,12 +56,13 @@ enum OneShotRun {
         }
         let program = Program(code: code, scriptPath: scriptPath, request: request, json: json)
         // The body does not throw: every failure is an exit status.
-        return (try? await withKernel(
-            configuration: request.options.configuration,
-            logger: PyrunLogging.kernelLogger(verbose: request.options.verbose)
-        ) { kernel in
-            await program.run(in: kernel)
-        }) ?? PyrunExit.pythonException
+        return
+            (try? await withKernel(
+                configuration: request.options.configuration,
+                logger: PyrunLogging.kernelLogger(verbose: request.options.verbose)
+            ) { kernel in
+                await program.run(in: kernel)
+            }) ?? PyrunExit.pythonException
     }
 }
 
@@ -150,9 +151,12 @@ private struct Program {
             }
             let status = PyrunExit.status(for: prepared)
             await kernel.shutdown(grace: .seconds(1))
-            let why = prepared.error?.description ?? prepared.startFailure?.message ?? prepared.death?.description ?? "\(prepared)"
+            let why =
+                prepared.error?.description ?? prepared.startFailure?.message ?? prepared.death?.description
+                ?? "\(prepared)"
             return fail(
-                "could not prepare the kernel: \(why)", status: status == PyrunExit.ok ? PyrunExit.pythonException : status,
+                "could not prepare the kernel: \(why)",
+                status: status == PyrunExit.ok ? PyrunExit.pythonException : status,
                 kind: "startFailed")
         }
 

@@ -65,7 +65,6 @@ struct PyrunCommand: AsyncParsableCommand {
     }
 }
 
-
 /// Ends the process; the command's static `exit(withError:)` shadows the C function there.
 private func terminateProcess(status: Int32) -> Never {
     exit(status)

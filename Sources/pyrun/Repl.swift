@@ -48,7 +48,8 @@ actor ReplSession {
     init(options: KernelOptions) {
         self.options = options
         self.configuration = options.configuration
-        self.kernel = PythonKernel(configuration: configuration, logger: PyrunLogging.kernelLogger(verbose: options.verbose))
+        self.kernel = PythonKernel(
+            configuration: configuration, logger: PyrunLogging.kernelLogger(verbose: options.verbose))
         self.interactive = StandardInput.shared.isTerminal
         self.printer = EventPrinter(
             output: .standardOutput, errors: .standardError, displays: DisplayWriter(directory: options.displayDir),
@@ -380,7 +381,8 @@ actor ReplSession {
     private func showInfo() async {
         do {
             let info = try await kernel.info()
-            output.writeLine("""
+            output.writeLine(
+                """
                 pid         \(info.pid)
                 python      \(info.pythonVersion)
                 executable  \(info.executable)

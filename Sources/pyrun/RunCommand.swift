@@ -13,7 +13,8 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Do not print the value of a final expression.")
     var noResult = false
 
-    @Flag(name: .long, help: "Write every event as one JSON line to stdout, ending with an `outcome` line; nothing else.")
+    @Flag(
+        name: .long, help: "Write every event as one JSON line to stdout, ending with an `outcome` line; nothing else.")
     var json = false
 
     @Flag(name: .long, help: "Answer input() from pyrun's standard input (otherwise input() raises EOFError).")

@@ -18,6 +18,9 @@ struct SessionTarget: ExpressibleByArgument, Equatable {
         self.session = session
     }
 
+    /// `[SERVER:]SESSION`, as it is written, for `--help`.
+    var defaultValueDescription: String { server.map { "\($0):\(session)" } ?? session }
+
     init?(argument: String) {
         if let colon = argument.firstIndex(of: ":") {
             let server = String(argument[..<colon])

@@ -32,19 +32,26 @@ struct TestCommand: AsyncParsableCommand {
             valueName: "default|none|path"))
     var prelude: [PreludeArgument] = []
 
-    @Option(name: .customShort("k"), help: ArgumentHelp("Only tests whose names match: words with and, or, not.", valueName: "expression"))
+    @Option(
+        name: .customShort("k"),
+        help: ArgumentHelp("Only tests whose names match: words with and, or, not.", valueName: "expression"))
     var keyword: String?
 
     @Flag(name: .customShort("x"), help: "Stop after the first failure.")
     var exitFirst = false
 
-    @Option(name: .customShort("j"), help: ArgumentHelp("Kernels at once (default: the number of cores).", valueName: "n"))
+    @Option(
+        name: .customShort("j"), help: ArgumentHelp("Kernels at once (default: the number of cores).", valueName: "n"))
     var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
 
-    @Option(name: .long, help: ArgumentHelp("Interrupt a test after this many seconds and report it.", valueName: "seconds"))
+    @Option(
+        name: .long, help: ArgumentHelp("Interrupt a test after this many seconds and report it.", valueName: "seconds")
+    )
     var timeout: Seconds?
 
-    @Option(name: .customLong("junit-xml"), help: ArgumentHelp("Also write the results as JUnit XML to this file.", valueName: "file"))
+    @Option(
+        name: .customLong("junit-xml"),
+        help: ArgumentHelp("Also write the results as JUnit XML to this file.", valueName: "file"))
     var junitXML: String?
 
     @Flag(name: .long, help: "Write one JSON line per test, then a summary line; nothing else on stdout.")
@@ -52,7 +59,9 @@ struct TestCommand: AsyncParsableCommand {
 
     @Option(
         name: .long,
-        help: ArgumentHelp("The interpreter: a path, or a name looked up on PATH (default: $VIRTUAL_ENV, ./.venv, python3).", valueName: "path-or-name"))
+        help: ArgumentHelp(
+            "The interpreter: a path, or a name looked up on PATH (default: $VIRTUAL_ENV, ./.venv, python3).",
+            valueName: "path-or-name"))
     var python: String?
 
     @Flag(name: .long, help: "Log what pyrun and the kernels do, to stderr.")

@@ -22,19 +22,21 @@ import Testing
     }
 
     @Test func controlBytesAreNamedByTheirLetter() {
-        #expect(keys([0x01, 0x05, 0x0B, 0x15, 0x17, 0x03, 0x04, 0x12, 0x00, 0x1F]) == [
-            .control("a"), .control("e"), .control("k"), .control("u"), .control("w"), .control("c"),
-            .control("d"), .control("r"), .control("@"), .control("_"),
-        ])
+        #expect(
+            keys([0x01, 0x05, 0x0B, 0x15, 0x17, 0x03, 0x04, 0x12, 0x00, 0x1F]) == [
+                .control("a"), .control("e"), .control("k"), .control("u"), .control("w"), .control("c"),
+                .control("d"), .control("r"), .control("@"), .control("_"),
+            ])
         #expect(keys([0x09, 0x0A, 0x0D, 0x7F, 0x08]) == [.tab, .enter, .enter, .backspace, .backspace])
     }
 
     @Test func arrowsHomeEndAndDeleteInBothEncodings() {
         #expect(keys(bytes("\u{1B}[A\u{1B}[B\u{1B}[C\u{1B}[D")) == [.up, .down, .right, .left])
         #expect(keys(bytes("\u{1B}OA\u{1B}OD\u{1B}OH\u{1B}OF")) == [.up, .left, .home, .end])
-        #expect(keys(bytes("\u{1B}[H\u{1B}[F\u{1B}[1~\u{1B}[4~\u{1B}[7~\u{1B}[8~\u{1B}[3~")) == [
-            .home, .end, .home, .end, .home, .end, .delete,
-        ])
+        #expect(
+            keys(bytes("\u{1B}[H\u{1B}[F\u{1B}[1~\u{1B}[4~\u{1B}[7~\u{1B}[8~\u{1B}[3~")) == [
+                .home, .end, .home, .end, .home, .end, .delete,
+            ])
     }
 
     @Test func modifiedArrowsAndAltKeysMoveByWords() {

@@ -30,7 +30,8 @@ import Testing
         var position = printed.startIndex
         for line in promised {
             guard let found = printed[position...].firstIndex(of: line) else {
-                Issue.record("AgentHost did not print \"\(line)\" (after line \(position)); it printed:\n\(outcome.stdout)")
+                Issue.record(
+                    "AgentHost did not print \"\(line)\" (after line \(position)); it printed:\n\(outcome.stdout)")
                 return
             }
             position = printed.index(after: found)

@@ -92,11 +92,13 @@ final class MCPTestClient: Sendable {
     func call(
         _ tool: String, _ arguments: [String: JSONValue], progressToken: String? = nil, seconds: Double = 60
     ) async throws -> ToolCallReply {
-        ToolCallReply(result: try await result(of: startCall(tool, arguments, progressToken: progressToken), seconds: seconds))
+        ToolCallReply(
+            result: try await result(of: startCall(tool, arguments, progressToken: progressToken), seconds: seconds))
     }
 
     /// Runs `code` with the `python` tool; `extra` adds arguments (session, timeout_s, …).
-    func python(_ code: String, _ extra: [String: JSONValue] = [:], seconds: Double = 60) async throws -> ToolCallReply {
+    func python(_ code: String, _ extra: [String: JSONValue] = [:], seconds: Double = 60) async throws -> ToolCallReply
+    {
         try await call("python", extra.merging(["code": .string(code)]) { _, new in new }, seconds: seconds)
     }
 
@@ -171,7 +173,8 @@ final class MCPTestClient: Sendable {
         while let parent = frontier.popLast() {
             let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(parent)/task")) ?? []
             for task in tasks {
-                let children = (try? String(contentsOfFile: "/proc/\(parent)/task/\(task)/children", encoding: .utf8)) ?? ""
+                let children =
+                    (try? String(contentsOfFile: "/proc/\(parent)/task/\(task)/children", encoding: .utf8)) ?? ""
                 for child in children.split(separator: " ").compactMap({ Int32($0) }) where !found.contains(child) {
                     found.append(child)
                     frontier.append(child)

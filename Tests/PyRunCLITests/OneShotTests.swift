@@ -57,11 +57,11 @@ import Darwin
         try await withTemporaryDirectory { directory in
             try "VALUE = 'from helper'\n".write(toFile: "\(directory)/helper.py", atomically: true, encoding: .utf8)
             try """
-                import sys, os
-                import helper
-                print(sys.argv[1:], os.path.basename(__file__), __name__, helper.VALUE)
-                "a final expression is not printed for a program"
-                """.write(toFile: "\(directory)/script.py", atomically: true, encoding: .utf8)
+            import sys, os
+            import helper
+            print(sys.argv[1:], os.path.basename(__file__), __name__, helper.VALUE)
+            "a final expression is not printed for a program"
+            """.write(toFile: "\(directory)/script.py", atomically: true, encoding: .utf8)
             let outcome = try await runPyrun(["\(directory)/script.py", "x", "--flag", "-c"])
             #expect(outcome.status == 0)
             #expect(outcome.stdout == "['x', '--flag', '-c'] script.py __main__ from helper\n")
@@ -124,7 +124,9 @@ import Darwin
     }
 
     @Test func timeoutInterruptsAndExits124() async throws {
-        let outcome = try await runPyrun(["--timeout", "2", "-c", "import time\nprint('start', flush=True)\ntime.sleep(60)"])
+        let outcome = try await runPyrun([
+            "--timeout", "2", "-c", "import time\nprint('start', flush=True)\ntime.sleep(60)",
+        ])
         #expect(outcome.status == 124)
         #expect(outcome.stdout == "start\n")
         #expect(outcome.stderr.contains("KeyboardInterrupt"))
@@ -179,7 +181,8 @@ import Darwin
     }
 
     @Test func nothingOutlivesAnInterruptedRun() async throws {
-        let code = "import subprocess, time\np = subprocess.Popen(['sleep', '300'])\nprint(p.pid, flush=True)\ntime.sleep(60)"
+        let code =
+            "import subprocess, time\np = subprocess.Popen(['sleep', '300'])\nprint(p.pid, flush=True)\ntime.sleep(60)"
         let pyrun = try PyrunProcess(["-c", code])
         #expect(await pyrun.waitForStdout(containing: "\n"))
         let pid = try #require(Int32(pyrun.stdout.trimmingCharacters(in: .whitespacesAndNewlines)))
@@ -187,6 +190,23 @@ import Darwin
         let outcome = await pyrun.finish()
         #expect(outcome.status == 130)
         #expect(await waitUntilGone(pid), "sleep \(pid) survived pyrun")
+    }
+
+    @Test func standardModuleNamesInTheWorkingDirectoryDoNotBreakTheInterpreterProbe() async throws {
+        try await withTemporaryDirectory { directory in
+            // A script interpreter is probed for the binary behind it; the probe imports json.
+            let wrapper = "\(directory)/python-wrapper"
+            try "#!/bin/sh\nexec python3 \"$@\"\n".write(toFile: wrapper, atomically: true, encoding: .utf8)
+            chmod(wrapper, 0o755)
+            for name in ["json", "re", "types"] {
+                try "raise SystemExit('shadow \(name) imported')\n".write(
+                    toFile: "\(directory)/\(name).py", atomically: true, encoding: .utf8)
+            }
+            let pyrun = try PyrunProcess(["--python", wrapper, "-c", "print('probed')"], workingDirectory: directory)
+            let outcome = await pyrun.finish()
+            #expect(outcome.status == 0, "\(pyrun.stderr)")
+            #expect(pyrun.stdout == "probed\n")
+        }
     }
 
     @Test func sigtermEndsPyrunAndItsKernel() async throws {

@@ -35,7 +35,9 @@ import Testing
             #expect(helped.status == 0)
             #expect(helped.stdout == "1\tone\n")
             #expect(helped.stderr == "read notes.txt: lines 1-1 of 1\n")  // the helper's status, not output
-            let json = try await runPyrun(["--cwd", directory, "--prelude", "default", "--json", "-c", "read('notes.txt')"])
+            let json = try await runPyrun([
+                "--cwd", directory, "--prelude", "default", "--json", "-c", "read('notes.txt')",
+            ])
             #expect(json.stdout.contains(#""application/vnd.pyrun.status+json":{"lines":1,"offset":1,"op":"read""#))
         }
     }
@@ -58,10 +60,15 @@ import Testing
         try await withTemporaryDirectory { directory in
             let broken = "\(directory)/broken.py"
             try "HALF = 1\nraise KeyError('missing setting')\n".write(toFile: broken, atomically: true, encoding: .utf8)
-            let outcome = try await runPyrun(["--prelude", broken, "--prelude", "default", "-c", "HALF, callable(read)"])
+            let outcome = try await runPyrun([
+                "--prelude", broken, "--prelude", "default", "-c", "HALF, callable(read)",
+            ])
             #expect(outcome.status == 0)
             #expect(outcome.stdout == "(1, True)\n")
-            #expect(outcome.stderr.contains("pyrun: the prelude \(broken) raised at line 2: KeyError: 'missing setting'; running the code anyway"))
+            #expect(
+                outcome.stderr.contains(
+                    "pyrun: the prelude \(broken) raised at line 2: KeyError: 'missing setting'; running the code anyway"
+                ))
             // Said once, at the start: the first result's notice is not printed again.
             #expect(outcome.stderr.components(separatedBy: "raised at line 2").count == 2, "\(outcome.stderr)")
         }
@@ -78,7 +85,8 @@ import Testing
     }
 
     @Test func theReplTakesPreludesToo() async throws {
-        let outcome = try await runPyrun(["repl", "--prelude", "default"], input: "callable(sh)\n%reset -f\ncallable(sh)\n")
+        let outcome = try await runPyrun(
+            ["repl", "--prelude", "default"], input: "callable(sh)\n%reset -f\ncallable(sh)\n")
         #expect(outcome.stdout == "Out[1]: True\nOut[3]: True\n", "\(outcome.stderr)")
     }
 
@@ -93,7 +101,8 @@ import Testing
     }
 
     @Test func memoryAndCPULimitsReachTheKernel() async throws {
-        let code = "import resource; print(resource.getrlimit(resource.RLIMIT_AS)[0], resource.getrlimit(resource.RLIMIT_CPU)[0])"
+        let code =
+            "import resource; print(resource.getrlimit(resource.RLIMIT_AS)[0], resource.getrlimit(resource.RLIMIT_CPU)[0])"
         let outcome = try await runPyrun(["--memory-limit", "512M", "--cpu-limit", "30", "-c", code])
         #expect(outcome.stdout == "\(512 * 1024 * 1024) 30\n")
     }
@@ -149,7 +158,8 @@ import Testing
     }
 
     @Test func htmlFallsBackToPlainText() async throws {
-        let code = "class Page:\n    def _repr_html_(self): return '<b>bold</b>'\n    def __repr__(self): return 'Page()'\ndisplay(Page())"
+        let code =
+            "class Page:\n    def _repr_html_(self): return '<b>bold</b>'\n    def __repr__(self): return 'Page()'\ndisplay(Page())"
         let outcome = try await runPyrun(["-c", code])
         #expect(outcome.stdout == "Page()\n")
     }
@@ -166,7 +176,8 @@ import Testing
     /// Parses every stdout line as a JSON object.
     private func frames(_ stdout: String) throws -> [[String: Any]] {
         try stdout.split(separator: "\n").map { line in
-            try #require(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "not an object: \(line)")
+            try #require(
+                JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "not an object: \(line)")
         }
     }
 

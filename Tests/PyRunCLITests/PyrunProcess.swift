@@ -176,7 +176,8 @@ let alternativeInterpreter: String? = {
         let parts = name.split(separator: ".").compactMap { Int($0) }
         return parts.count >= 2 && parts[0] == 3 && parts[1] >= 9
     }
-    let candidates = ["/usr/bin/python3", "/usr/local/bin/python3"]
+    let candidates =
+        ["/usr/bin/python3", "/usr/local/bin/python3"]
         + supported.sorted().map { "\(pyenvVersions)/\($0)/bin/python3" }
     let defaultReal = URL(fileURLWithPath: defaultInterpreter).resolvingSymlinksInPath().path
     return candidates.first { candidate in

@@ -18,7 +18,9 @@ import Testing
     static func transcript() throws -> [Step] {
         var steps: [Step] = []
         var inConsole = false
-        for line in try String(contentsOf: readme, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false) {
+        for line in try String(contentsOf: readme, encoding: .utf8).split(
+            separator: "\n", omittingEmptySubsequences: false)
+        {
             if line == "```console" {
                 inConsole = true
             } else if inConsole, line == "```" {

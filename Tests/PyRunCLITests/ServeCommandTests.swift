@@ -73,7 +73,9 @@ import Darwin
             #expect(await bob.waitForStdoutOrStderr(containing: "attached to 'main'"))
 
             alice.write("shared = 'from alice'; print(shared)\n")
-            #expect(await bob.waitForStdout(containing: "[alice] In [2]: shared = 'from alice'; print(shared)", seconds: 60))
+            #expect(
+                await bob.waitForStdout(containing: "[alice] In [2]: shared = 'from alice'; print(shared)", seconds: 60)
+            )
             #expect(await bob.waitForStdout(containing: "from alice\n", seconds: 60))
             bob.write("print(shared.upper())\n")
             #expect(await alice.waitForStdout(containing: "[bob] In [3]: print(shared.upper())"))

@@ -48,7 +48,8 @@ struct TerminalSession {
     var environment: [String: String] = [:]
 
     init(arguments: [String] = [], environment: [String: String] = [:]) {
-        stateFolder = FileManager.default.temporaryDirectory
+        stateFolder =
+            FileManager.default.temporaryDirectory
             .appendingPathComponent("pyrun-terminal-\(UUID().uuidString)").path
         self.arguments = arguments
         self.environment = environment
@@ -65,8 +66,10 @@ struct TerminalSession {
             String(decoding: try JSONSerialization.data(withJSONObject: value), as: UTF8.self)
         }
         let driver = try PyrunProcess(
-            ["python3", "-c", Self.driver, pyrunExecutable, try json(arguments), try json(steps.map(\.json)),
-             try json(environment)],
+            [
+                "python3", "-c", Self.driver, pyrunExecutable, try json(arguments), try json(steps.map(\.json)),
+                try json(environment),
+            ],
             executable: "/usr/bin/env")
         let finished = await driver.finish(seconds: 120)
         let report = (try? JSONSerialization.jsonObject(with: Data(finished.stdout.utf8))) as? [String: Any] ?? [:]
@@ -85,62 +88,62 @@ struct TerminalSession {
     /// The driver: argv is pyrun's path, its arguments, the steps and the environment (JSON);
     /// prints a JSON report, or exits non-zero with the screen so far when a text never came.
     private static let driver = #"""
-import fcntl, json, os, pty, select, struct, subprocess, sys, termios, time
-program, arguments, steps, environment = sys.argv[1], *map(json.loads, sys.argv[2:5])
-pid, fd = pty.fork()
-if pid == 0:
-    fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
-    os.execve(program, [program] + arguments, {**os.environ, **environment})
-out, seen = b"", 0
+        import fcntl, json, os, pty, select, struct, subprocess, sys, termios, time
+        program, arguments, steps, environment = sys.argv[1], *map(json.loads, sys.argv[2:5])
+        pid, fd = pty.fork()
+        if pid == 0:
+            fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+            os.execve(program, [program] + arguments, {**os.environ, **environment})
+        out, seen = b"", 0
 
-def fail(message):
-    sys.stderr.write("%s; screen so far: %r\n" % (message, out[-1500:]))
-    os.kill(pid, 9)
-    sys.exit(1)
+        def fail(message):
+            sys.stderr.write("%s; screen so far: %r\n" % (message, out[-1500:]))
+            os.kill(pid, 9)
+            sys.exit(1)
 
-def read_some(deadline):
-    """Adds what pyrun wrote by `deadline`; False once the terminal is closed."""
-    global out
-    ready, _, _ = select.select([fd], [], [], max(0, deadline - time.monotonic()))
-    if not ready:
-        return True
-    try:
-        data = os.read(fd, 4096)
-    except OSError:
-        data = b""
-    out += data
-    return bool(data)
+        def read_some(deadline):
+            """Adds what pyrun wrote by `deadline`; False once the terminal is closed."""
+            global out
+            ready, _, _ = select.select([fd], [], [], max(0, deadline - time.monotonic()))
+            if not ready:
+                return True
+            try:
+                data = os.read(fd, 4096)
+            except OSError:
+                data = b""
+            out += data
+            return bool(data)
 
-def expect(text, timeout=60.0):
-    global seen
-    token, deadline = text.encode(), time.monotonic() + timeout
-    while out.find(token, seen) < 0:
-        if time.monotonic() > deadline:
-            fail("timed out waiting for %r" % text)
-        if not read_some(deadline):
-            fail("pyrun closed the terminal while %r was awaited" % text)
-    seen = out.find(token, seen) + len(token)
+        def expect(text, timeout=60.0):
+            global seen
+            token, deadline = text.encode(), time.monotonic() + timeout
+            while out.find(token, seen) < 0:
+                if time.monotonic() > deadline:
+                    fail("timed out waiting for %r" % text)
+                if not read_some(deadline):
+                    fail("pyrun closed the terminal while %r was awaited" % text)
+            seen = out.find(token, seen) + len(token)
 
-for kind, value in steps:
-    if kind == "type":
-        os.write(fd, value.encode())
-    elif kind == "expect":
-        expect(value)
-    elif kind == "resize":
-        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 24, value, 0, 0))
-    elif kind == "signal":
-        os.kill(pid, value)
-    elif kind == "command":
-        subprocess.run(value, env={**os.environ, **environment}, stdin=subprocess.DEVNULL,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
-deadline = time.monotonic() + 60
-while read_some(deadline):
-    if time.monotonic() > deadline:
-        fail("pyrun did not end")
-_, status = os.waitpid(pid, 0)
-flags = termios.tcgetattr(fd)[3]
-restored = bool(flags & termios.ICANON) and bool(flags & termios.ECHO)
-print(json.dumps({"status": os.WEXITSTATUS(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status),
-                  "screen": out.decode("utf-8", "replace"), "restored": restored}))
-"""#
+        for kind, value in steps:
+            if kind == "type":
+                os.write(fd, value.encode())
+            elif kind == "expect":
+                expect(value)
+            elif kind == "resize":
+                fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 24, value, 0, 0))
+            elif kind == "signal":
+                os.kill(pid, value)
+            elif kind == "command":
+                subprocess.run(value, env={**os.environ, **environment}, stdin=subprocess.DEVNULL,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
+        deadline = time.monotonic() + 60
+        while read_some(deadline):
+            if time.monotonic() > deadline:
+                fail("pyrun did not end")
+        _, status = os.waitpid(pid, 0)
+        flags = termios.tcgetattr(fd)[3]
+        restored = bool(flags & termios.ICANON) and bool(flags & termios.ECHO)
+        print(json.dumps({"status": os.WEXITSTATUS(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status),
+                          "screen": out.decode("utf-8", "replace"), "restored": restored}))
+        """#
 }

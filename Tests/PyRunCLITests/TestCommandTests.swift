@@ -15,14 +15,17 @@ import Darwin
     private func write(_ files: [String: String], under root: String) throws {
         for (path, text) in files {
             let url = URL(fileURLWithPath: "\(root)/\(path)")
-            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(
+                at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
             try text.write(to: url, atomically: true, encoding: .utf8)
         }
     }
 
     static let mixedTree = [
-        "tests/test_good.py": "def test_one():\n    assert read('data.txt') == '1\\tfixture\\n'\n\ndef test_two():\n    skip('later')\n",
-        "tests/test_bad.py": "def test_compare():\n    words = ['a', 'b']\n    print('looking')\n    assert words == ['a', 'c']\n",
+        "tests/test_good.py":
+            "def test_one():\n    assert read('data.txt') == '1\\tfixture\\n'\n\ndef test_two():\n    skip('later')\n",
+        "tests/test_bad.py":
+            "def test_compare():\n    words = ['a', 'b']\n    print('looking')\n    assert words == ['a', 'c']\n",
         "tests/test_broken.py": "def test_x(:\n    pass\n",
         "tests/fixtures/data.txt": "fixture\n",
     ]
@@ -50,13 +53,18 @@ import Darwin
 
     @Test func allPassingExitsZeroAndJSONAndJUnitSayTheSame() async throws {
         try await withTemporaryDirectory { root throws in
-            try write(["test_ok.py": "def test_a():\n    pass\n\nclass TestB:\n    def test_b(self):\n        print('out')\n"], under: root)
+            try write(
+                [
+                    "test_ok.py":
+                        "def test_a():\n    pass\n\nclass TestB:\n    def test_b(self):\n        print('out')\n"
+                ], under: root)
             let plain = try await runPyrun(["test"], workingDirectory: root)
             #expect(plain.status == 0)
             #expect(plain.stdout.hasPrefix("test_ok.py ..\n"))
             #expect(plain.stdout.contains(" 2 passed, 0 failed in "))
 
-            let json = try await runPyrun(["test", "--json", "--junit-xml", "\(root)/report.xml"], workingDirectory: root)
+            let json = try await runPyrun(
+                ["test", "--json", "--junit-xml", "\(root)/report.xml"], workingDirectory: root)
             #expect(json.status == 0)
             let objects = try json.stdout.split(separator: "\n").map { line in
                 try #require(try JSONValue.parse(Array(line.utf8)).objectValue)
@@ -94,7 +102,10 @@ import Darwin
         try await withTemporaryDirectory { root throws in
             let marker = "\(root)/started"
             try write(
-                ["test_slow.py": "import time\n\ndef test_slow():\n    open(\(JSONValue.string(marker)), 'w').close()\n    time.sleep(60)\n"],
+                [
+                    "test_slow.py":
+                        "import time\n\ndef test_slow():\n    open(\(JSONValue.string(marker)), 'w').close()\n    time.sleep(60)\n"
+                ],
                 under: root)
             let pyrun = try PyrunProcess(["test", "--json"], workingDirectory: root)
             let started = await poll(seconds: 90) { FileManager.default.fileExists(atPath: marker) }

@@ -44,7 +44,9 @@ import Darwin
             #expect(ok.last.map(Self.status) == .ok)
             let error = await events(of: await kernel.execute("1/0"))
             #expect(error.last.map(Self.status) == .error)
-            let timedOut = await events(of: await kernel.execute("import time\ntime.sleep(60)", options: ExecutionOptions(timeout: .seconds(1))))
+            let timedOut = await events(
+                of: await kernel.execute("import time\ntime.sleep(60)", options: ExecutionOptions(timeout: .seconds(1)))
+            )
             #expect(timedOut.last.map(Self.status) == .timedOut)
             #expect(timedOut.contains(.notice(KernelNotice(.timedOut(after: .seconds(1))))))
             // Queued behind a death, an execution ends too.
@@ -56,7 +58,8 @@ import Darwin
             #expect(!queuedEvents.contains(.stdout("never\n")))
         }
         // A kernel that cannot start ends its stream with failedToStart.
-        try await withKernel(configuration: KernelConfiguration(interpreter: .path("/no/such/python3"))) { kernel throws in
+        try await withKernel(configuration: KernelConfiguration(interpreter: .path("/no/such/python3"))) {
+            kernel throws in
             let all = await events(of: await kernel.execute("1"))
             #expect(all.count == 1)
             guard case .finished(let outcome)? = all.last else { return }
@@ -116,7 +119,10 @@ import Darwin
             #expect(result.stdout.utf8.count + result.stdoutOmittedBytes == total)
             #expect(result.stdout.hasPrefix("000000\n000001\n"))
             #expect(result.stdout.hasSuffix("009998\n009999\n"))
-            #expect(result.notices.map(\.kind) == [.collectedOutputTruncated(stream: .stdout, omittedBytes: result.stdoutOmittedBytes)])
+            #expect(
+                result.notices.map(\.kind) == [
+                    .collectedOutputTruncated(stream: .stdout, omittedBytes: result.stdoutOmittedBytes)
+                ])
             // Consuming a stream with result() is bounded the same way.
             let streamed = try await kernel.execute(code, options: options).result()
             #expect(streamed.stdout == result.stdout)
@@ -174,7 +180,8 @@ import Darwin
             let pid = try await kernel.start().pid
             // Numbered 10-byte lines, 50 MB: any loss, duplicate or reordering shows.
             let execution = await kernel.execute(
-                "import sys\nfor block in range(500):\n    sys.stdout.write(''.join('%09d\\n' % i for i in range(block * 10000, (block + 1) * 10000)))")
+                "import sys\nfor block in range(500):\n    sys.stdout.write(''.join('%09d\\n' % i for i in range(block * 10000, (block + 1) * 10000)))"
+            )
             var received: [UInt8] = []
             var killed = false
             var last: ExecutionEvent?

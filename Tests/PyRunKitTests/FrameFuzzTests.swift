@@ -246,8 +246,10 @@ struct SeededRandom: RandomNumberGenerator, CustomStringConvertible {
     /// Text mixing ASCII, control characters (NUL among them), quotes, backslashes, newlines,
     /// accents, CJK and characters beyond the BMP.
     mutating func text(length: Int) -> String {
-        let alphabet: [Unicode.Scalar] = ["a", "Z", "0", " ", "\"", "\\", "\n", "\r", "\t", "\u{0}", "\u{1}", "\u{1F}",
-                                          "\u{7F}", "é", "ß", "中", "\u{2028}", "\u{FEFF}", "😀", "\u{10FFFF}", "\u{301}"]
+        let alphabet: [Unicode.Scalar] = [
+            "a", "Z", "0", " ", "\"", "\\", "\n", "\r", "\t", "\u{0}", "\u{1}", "\u{1F}",
+            "\u{7F}", "é", "ß", "中", "\u{2028}", "\u{FEFF}", "😀", "\u{10FFFF}", "\u{301}",
+        ]
         var scalars = String.UnicodeScalarView()
         for _ in 0..<length { scalars.append(alphabet[int(in: 0...(alphabet.count - 1))]) }
         return String(scalars)
@@ -273,7 +275,9 @@ struct SeededRandom: RandomNumberGenerator, CustomStringConvertible {
             case 0x5C: out += "\\\\"
             case 0x0A: out += "\\n"
             case 0x20..<0x7F: out.unicodeScalars.append(Unicode.Scalar(UInt8(unit)))
-            default: out += "\\u" + String(repeating: "0", count: 4 - String(unit, radix: 16).count) + String(unit, radix: 16)
+            default:
+                out +=
+                    "\\u" + String(repeating: "0", count: 4 - String(unit, radix: 16).count) + String(unit, radix: 16)
             }
         }
         return out + "\""

@@ -2,13 +2,13 @@ import Foundation
 import PyRunTesting
 import Testing
 
+@testable import PyRunKit
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-
-@testable import PyRunKit
 
 /// The host against a scripted runner over a real pipe: what a buggy or newer runner may
 /// send must never take the host down.
@@ -95,7 +95,10 @@ import Darwin
         try await withTemporaryDirectory { directory throws in
             let fake = "\(directory)/python3"
             // A sitecustomize-like partial line, then the runner's newline and hello.
-            try writeScript(fake, Self.scriptedRunner(startup: #"os.write(1, b"note: "); os.write(1, b"\n" + (json.dumps(HELLO) + "\n").encode())"#))
+            try writeScript(
+                fake,
+                Self.scriptedRunner(
+                    startup: #"os.write(1, b"note: "); os.write(1, b"\n" + (json.dumps(HELLO) + "\n").encode())"#))
             try await withKernel(configuration: KernelConfiguration(interpreter: .path(fake))) { kernel throws in
                 let hello = try await kernel.start()
                 #expect(hello.pythonVersion == "3.11.0")
@@ -108,7 +111,8 @@ import Darwin
     @Test func startupNoiseIsQuotedWhenNoHelloComes() async throws {
         try await withTemporaryDirectory { directory throws in
             let fake = "\(directory)/python3"
-            try writeScript(fake, Self.scriptedRunner(startup: #"print("sitecustomize says hi", flush=True); sys.exit(1)"#))
+            try writeScript(
+                fake, Self.scriptedRunner(startup: #"print("sitecustomize says hi", flush=True); sys.exit(1)"#))
             // The exit is what is tested: the start-up timeout must not come first on a slow machine.
             let configuration = KernelConfiguration(interpreter: .path(fake), startupTimeout: .seconds(300))
             try await withKernel(configuration: configuration) { kernel throws in
@@ -129,7 +133,10 @@ import Darwin
             let fake = "\(directory)/python3"
             try writeScript(
                 fake,
-                Self.scriptedRunner(startup: #"sys.stderr.write("pyrun runner: the memory limit is too low for the runner (at least 96 MiB)\n"); sys.exit(77)"#))
+                Self.scriptedRunner(
+                    startup:
+                        #"sys.stderr.write("pyrun runner: the memory limit is too low for the runner (at least 96 MiB)\n"); sys.exit(77)"#
+                ))
             let configuration = KernelConfiguration(
                 interpreter: .path(fake), limits: ResourceLimits(memoryBytes: 64 << 20), startupTimeout: .seconds(300))
             try await withKernel(configuration: configuration) { kernel throws in

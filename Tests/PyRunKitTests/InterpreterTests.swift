@@ -97,7 +97,8 @@ import Darwin
             #expect(local == venvPython)
             #expect(localSource == .localVenv)
             let (fromEnv, envSource) = try InterpreterResolver.locate(
-                .automatic, workingDirectory: "/", environment: ["VIRTUAL_ENV": "\(directory)/.venv", "PATH": "/usr/bin"])
+                .automatic, workingDirectory: "/",
+                environment: ["VIRTUAL_ENV": "\(directory)/.venv", "PATH": "/usr/bin"])
             #expect(fromEnv == venvPython)
             #expect(envSource == .virtualEnv)
         }
@@ -140,7 +141,9 @@ import Darwin
         #expect(info.st_uid == getuid())
         let written = try #require(FileManager.default.contents(atPath: installation.path))
         #expect([UInt8](written) == RunnerInstallation.source)
-        #expect(installation.moduleName == "runner_" + String(RunnerInstallation.contentHash(RunnerInstallation.source), radix: 16))
+        #expect(
+            installation.moduleName == "runner_"
+                + String(RunnerInstallation.contentHash(RunnerInstallation.source), radix: 16))
     }
 
     @Test func runnerBytecodeIsCachedEvenWhenTheUserDisablesBytecode() async throws {
@@ -174,13 +177,16 @@ import Darwin
             let fake = "\(directory)/python3"
             try writeScript(
                 fake,
-                "#!/bin/sh\nsleep 300 &\necho $! > '\(directory)/holder'\necho '{\"executable\": \"\(fake)\", \"version\": [3, 11, 0]}'\n")
+                "#!/bin/sh\nsleep 300 &\necho $! > '\(directory)/holder'\necho '{\"executable\": \"\(fake)\", \"version\": [3, 11, 0]}'\n"
+            )
             let clock = ContinuousClock()
             let started = clock.now
-            let interpreter = try await InterpreterResolver.resolve(.path(fake), workingDirectory: nil, environment: [:])
+            let interpreter = try await InterpreterResolver.resolve(
+                .path(fake), workingDirectory: nil, environment: [:])
             let elapsed = started.duration(to: clock.now)
-            if let holder = Int32((try? String(contentsOfFile: "\(directory)/holder", encoding: .utf8))?
-                .trimmingCharacters(in: .whitespacesAndNewlines) ?? "")
+            if let holder = Int32(
+                (try? String(contentsOfFile: "\(directory)/holder", encoding: .utf8))?
+                    .trimmingCharacters(in: .whitespacesAndNewlines) ?? "")
             {
                 kill(holder, SIGKILL)
             }

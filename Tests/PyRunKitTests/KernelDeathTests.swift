@@ -31,7 +31,9 @@ import Darwin
         #expect(cause(.signaled(SIGKILL), hostSignal: SIGKILL, stopReason: grace) == .stoppedByPyrun(grace))
         // Also when the process had announced a kill of its own, or memory was short.
         #expect(
-            cause(.signaled(SIGKILL), hostSignal: SIGKILL, stopReason: .shutdown, selfSignal: SIGKILL, outOfMemoryKills: 1)
+            cause(
+                .signaled(SIGKILL), hostSignal: SIGKILL, stopReason: .shutdown, selfSignal: SIGKILL, outOfMemoryKills: 1
+            )
                 == .stoppedByPyrun(.shutdown))
         // A process asked to stop that exits by itself was stopped by pyrun.
         #expect(cause(.exited(0), stopReason: .eviction) == .stoppedByPyrun(.eviction))
@@ -51,9 +53,12 @@ import Darwin
         #expect(cause(.signaled(SIGKILL), outOfMemoryKills: 0) == .killedFromOutside(signal: SIGKILL))
         #expect(cause(.signaled(SIGKILL), outOfMemoryKills: 2) == .outOfMemory(.cgroupOutOfMemoryKills(2)))
         let limit = 256 << 20
-        #expect(cause(.signaled(SIGKILL), memoryLimit: limit, peak: 250 << 20) == .outOfMemory(.memoryLimitReached(limitBytes: limit)))
         #expect(
-            cause(.signaled(SIGABRT), memoryLimit: limit, peak: 30 << 20, diagnostics: "Fatal Python error: MemoryError")
+            cause(.signaled(SIGKILL), memoryLimit: limit, peak: 250 << 20)
+                == .outOfMemory(.memoryLimitReached(limitBytes: limit)))
+        #expect(
+            cause(
+                .signaled(SIGABRT), memoryLimit: limit, peak: 30 << 20, diagnostics: "Fatal Python error: MemoryError")
                 == .outOfMemory(.memoryLimitReached(limitBytes: limit)))
         // A limit far from reached is no evidence.
         #expect(cause(.signaled(SIGKILL), memoryLimit: limit, peak: 30 << 20) == .killedFromOutside(signal: SIGKILL))
@@ -84,14 +89,17 @@ import Darwin
             .stoppedByPyrun(.interrupted), .stoppedByPyrun(.shutdown), .stoppedByPyrun(.eviction),
             .stoppedByPyrun(.idleCull), .stoppedByPyrun(.reset), .stoppedByPyrun(.configurationChanged),
             .stoppedByPyrun(.frameChannelLost), .stoppedByPyrun(.hostExit), .exited(code: 3), .crashed(signal: SIGSEGV),
-            .killedItself(signal: SIGKILL), .limitReached(.cpuTime, signal: SIGXCPU), .killedFromOutside(signal: SIGKILL),
+            .killedItself(signal: SIGKILL), .limitReached(.cpuTime, signal: SIGXCPU),
+            .killedFromOutside(signal: SIGKILL),
         ]
         for cause in causes {
             let death = KernelDeath(cause: cause, status: .signaled(SIGKILL), processID: 1)
             #expect(!death.description.lowercased().contains("out of memory"), "\(cause)")
             #expect(!death.description.contains("Optional("), "\(cause)")
         }
-        for evidence: KernelDeath.OutOfMemoryEvidence in [.cgroupOutOfMemoryKills(1), .memoryLimitReached(limitBytes: 1 << 30)] {
+        for evidence: KernelDeath.OutOfMemoryEvidence in [
+            .cgroupOutOfMemoryKills(1), .memoryLimitReached(limitBytes: 1 << 30),
+        ] {
             let death = KernelDeath(cause: .outOfMemory(evidence), status: .signaled(SIGKILL), processID: 1)
             #expect(death.description.contains("out of memory"))
         }
@@ -100,7 +108,9 @@ import Darwin
     @Test func theDeathMessageReadsAsASentence() {
         let death = KernelDeath(
             cause: .killedFromOutside(signal: SIGKILL), status: .signaled(SIGKILL), processID: 7, executionID: "e3")
-        #expect(death.description.hasPrefix("the kernel was killed from outside pyrun with signal 9 (SIGKILL) while running execution e3"))
+        #expect(
+            death.description.hasPrefix(
+                "the kernel was killed from outside pyrun with signal 9 (SIGKILL) while running execution e3"))
         #expect(TerminationStatus.signaled(SIGKILL).description == "was killed by signal 9 (SIGKILL)")
         #expect(!"\(TerminationStatus.signaled(SIGKILL))".contains("OOM"))
     }
@@ -110,7 +120,8 @@ import Darwin
     @Test func anIgnoredInterruptIsPyrunsKillNotAnOutsideOne() async throws {
         try await withKernel(configuration: KernelConfiguration(interruptGrace: .milliseconds(500))) { kernel throws in
             let execution = await kernel.execute(
-                "import time\nwhile True:\n    try:\n        print('ready', flush=True)\n        time.sleep(100)\n    except KeyboardInterrupt:\n        pass")
+                "import time\nwhile True:\n    try:\n        print('ready', flush=True)\n        time.sleep(100)\n    except KeyboardInterrupt:\n        pass"
+            )
             var iterator = execution.makeAsyncIterator()
             while let event = await iterator.next() {
                 if case .stdout = event { break }
@@ -150,7 +161,8 @@ import Darwin
     }
 
     @Test func theCPULimitIsALimitReached() async throws {
-        try await withKernel(configuration: KernelConfiguration(limits: ResourceLimits(cpuSeconds: 1))) { kernel throws in
+        try await withKernel(configuration: KernelConfiguration(limits: ResourceLimits(cpuSeconds: 1))) {
+            kernel throws in
             let result = try await kernel.run("while True: pass")
             #expect(result.status == .kernelDied)
             #expect(result.death?.cause == .limitReached(.cpuTime, signal: SIGXCPU))

@@ -107,7 +107,9 @@ import Testing
                 submitted.append(await kernel.execute("order.append(\(index))"))
             }
             for execution in submitted { _ = try await execution.result() }
-            #expect(try await kernel.run("order").resultText == "[" + (0..<20).map(String.init).joined(separator: ", ") + "]")
+            #expect(
+                try await kernel.run("order").resultText == "[" + (0..<20).map(String.init).joined(separator: ", ")
+                    + "]")
         }
     }
 
@@ -186,7 +188,8 @@ import Testing
             let values: [(String, String)] = [
                 ("hello", "\(hello)"), ("result", "\(result)"), ("outcome", "\(result.outcome)"),
                 ("report", "\(try #require(result.report))"), ("info", "\(info)"), ("completion", "\(completion)"),
-                ("display", "\(try #require(result.displays.first))"), ("options", "\(ExecutionOptions(timeout: .seconds(5)))"),
+                ("display", "\(try #require(result.displays.first))"),
+                ("options", "\(ExecutionOptions(timeout: .seconds(5)))"),
                 ("configuration", "\(KernelConfiguration.forTests)"), ("pool", "\(PoolConfiguration())"),
                 ("interpreter", "\(try #require(await kernel.interpreter))"),
             ]

@@ -46,7 +46,8 @@ import Testing
     @Test func timeoutInterruptsAndReportsTimedOut() async throws {
         try await withKernel(configuration: .forTests) { kernel throws in
             let result = try await kernel.run(
-                "print('before', flush=True)\nimport time\ntime.sleep(100)", options: ExecutionOptions(timeout: .seconds(1)))
+                "print('before', flush=True)\nimport time\ntime.sleep(100)",
+                options: ExecutionOptions(timeout: .seconds(1)))
             #expect(result.status == .timedOut)
             #expect(result.timedOut)
             #expect(result.stdout == "before\n")  // output before the timeout is kept

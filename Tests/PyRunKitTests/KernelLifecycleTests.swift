@@ -25,7 +25,8 @@ import Darwin
         // and SIGTERM is ignored: only SIGKILL ends it.
         _ = try await kernel.run("import signal\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)")
         let pid = try #require(await kernel.pid)
-        let execution = await kernel.execute("import time\nwhile True:\n    try:\n        time.sleep(100)\n    except BaseException:\n        pass")
+        let execution = await kernel.execute(
+            "import time\nwhile True:\n    try:\n        time.sleep(100)\n    except BaseException:\n        pass")
         var iterator = execution.makeAsyncIterator()
         _ = await iterator.next()
         #expect(await kernel.shutdown(grace: .milliseconds(300)) == .killed)
@@ -77,7 +78,8 @@ import Darwin
     @Test func deathIsNoticedWhileAForkedChildHoldsTheFramePipe() async throws {
         try await withKernel(configuration: .forTests) { kernel throws in
             let result = try await kernel.run(
-                "import os, time\npid = os.fork()\nif pid == 0:\n    time.sleep(300)\n    os._exit(0)\nprint(pid, flush=True)\nos._exit(3)")
+                "import os, time\npid = os.fork()\nif pid == 0:\n    time.sleep(300)\n    os._exit(0)\nprint(pid, flush=True)\nos._exit(3)"
+            )
             #expect(result.status == .kernelDied)
             #expect(result.death?.status == .exited(3))
         }
@@ -149,10 +151,12 @@ import Darwin
                 prelude: [.file(URL(fileURLWithPath: prelude))])
             try await withKernel(configuration: configuration) { kernel throws in
                 let result = try await kernel.run(
-                    "import os\nprint(os.getcwd())\nprint(os.environ.get('PYRUN_TEST_VALUE'))\nprint('HOSTNAME_SECRET' in os.environ)\nhelper()")
+                    "import os\nprint(os.getcwd())\nprint(os.environ.get('PYRUN_TEST_VALUE'))\nprint('HOSTNAME_SECRET' in os.environ)\nhelper()"
+                )
                 let lines = result.stdout.split(separator: "\n").map(String.init)
-                #expect(lines.first.map { URL(fileURLWithPath: $0).resolvingSymlinksInPath().path }
-                    == URL(fileURLWithPath: directory).resolvingSymlinksInPath().path)
+                #expect(
+                    lines.first.map { URL(fileURLWithPath: $0).resolvingSymlinksInPath().path }
+                        == URL(fileURLWithPath: directory).resolvingSymlinksInPath().path)
                 #expect(lines.dropFirst().first == "42")
                 #expect(result.resultText == "'from prelude'")
             }
@@ -175,7 +179,8 @@ import Darwin
     }
 
     @Test func memoryLimitGivesMemoryErrorNotADeadKernel() async throws {
-        try await withKernel(configuration: KernelConfiguration(limits: ResourceLimits(memoryBytes: 1 << 30))) { kernel throws in
+        try await withKernel(configuration: KernelConfiguration(limits: ResourceLimits(memoryBytes: 1 << 30))) {
+            kernel throws in
             let result = try await kernel.run("x = bytearray(4 * 1024 ** 3)")
             #expect(result.status == .error)
             #expect(result.error?.name == "MemoryError")

@@ -20,17 +20,22 @@ import Testing
             return "\(attributes[.deviceIdentifier] ?? 0):\(attributes[.systemFileNumber] ?? 0)"
         }
         #expect(Set(files).count == interpreters.count)
-        print("pool: interpreters found:\n" + interpreters.map {
-            "  \(InterpreterDiscovery.displayName(of: $0)) \($0.version) \($0.source) \($0.path) -> \($0.executable)"
-        }.joined(separator: "\n"))
+        print(
+            "pool: interpreters found:\n"
+                + interpreters.map {
+                    "  \(InterpreterDiscovery.displayName(of: $0)) \($0.version) \($0.source) \($0.path) -> \($0.executable)"
+                }.joined(separator: "\n"))
     }
 
     @Test func aVirtualEnvironmentIsFound() async throws {
         try await withTemporaryDirectory { directory in
             let venv = "\(directory)/.venv"
             try FileManager.default.createDirectory(atPath: "\(venv)/bin", withIntermediateDirectories: true)
-            let python3 = try #require(InterpreterResolver.findOnPath("python3", searchPath: ProcessInfo.processInfo.environment["PATH"] ?? ""))
-            let real = try await InterpreterResolver.resolve(.path(python3), workingDirectory: nil, environment: ProcessInfo.processInfo.environment)
+            let python3 = try #require(
+                InterpreterResolver.findOnPath("python3", searchPath: ProcessInfo.processInfo.environment["PATH"] ?? "")
+            )
+            let real = try await InterpreterResolver.resolve(
+                .path(python3), workingDirectory: nil, environment: ProcessInfo.processInfo.environment)
             // A venv's python is a symlink to a real interpreter; a script stands in for one here.
             try writeScript("\(venv)/bin/python", "#!/bin/sh\nexec \(real.executable) \"$@\"\n")
             let found = await InterpreterDiscovery.availableInterpreters(workingDirectory: directory)

@@ -192,7 +192,8 @@ import Darwin
         try await withTemporaryDirectory { directory in
             try await withPool { pool in
                 let before = Date()
-                _ = try await pool.run("a = 1", key: "alpha", configuration: KernelConfiguration(workingDirectory: directory))
+                _ = try await pool.run(
+                    "a = 1", key: "alpha", configuration: KernelConfiguration(workingDirectory: directory))
                 let alphaPID = try await kernelPID(pool, key: "alpha")
                 _ = try await pool.run("b = 1", key: "beta")
 

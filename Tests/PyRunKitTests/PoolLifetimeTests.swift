@@ -172,19 +172,19 @@ import Darwin
         }
         #expect(pids.count == 6)
         // One key is busy when everything is shut down.
-        let busy = Task { try await pool.run("import time\ntime.sleep(60)", key: "busy") }
-        // Busy is true from the request on; the pid once its kernel has started.
-        #expect(await eventually {
-            let listing = await pool.list().first { $0.key == "busy" }
-            return listing?.busy == true && listing?.pid != nil
-        })
+        // Streamed, so the test knows the code is running (not only requested) before the shutdown.
+        let busy = await pool.execute("import time\nprint('running', flush=True)\ntime.sleep(60)", key: "busy")
+        var events = busy.makeAsyncIterator()
+        while let event = await events.next() {
+            if case .stdout = event { break }
+        }
         pids.append(try #require(await pool.list().first { $0.key == "busy" }?.pid))
         #expect(await eventually(within: spareStartBound) { await pool.readySpareCount == 1 })
 
         let outcomes = await pool.shutdownAll()
         #expect(Set(outcomes.keys) == ["a", "b", "c", "busy"])
         for pid in pids { #expect(!processIsAlive(pid), "process \(pid) survived shutdownAll") }
-        #expect(try await busy.value.status == .cancelled)
+        #expect(await busy.outcome().status == .cancelled)
         #expect(await pool.list().isEmpty)
         #expect(await pool.readySpareCount == 0)
     }
@@ -196,7 +196,8 @@ import Darwin
         let answers = try await withThrowingTaskGroup(of: (Int, String?, Int32?).self) { group in
             for index in 0..<20 {
                 group.addTask {
-                    let result = try await pool.run("import os\nprint(os.getpid())\n\(index) * \(index)", key: "agent-\(index)")
+                    let result = try await pool.run(
+                        "import os\nprint(os.getpid())\n\(index) * \(index)", key: "agent-\(index)")
                     return (index, result.resultText, lastInteger(in: result.stdout))
                 }
             }
@@ -237,7 +238,8 @@ import Darwin
             #expect(await eventually(within: spareStartBound) { await pool.readySpareCount == 1 })
             // A key with another configuration does not get the default-configured spare.
             try await withTemporaryDirectory { directory in
-                _ = try await pool.run("1", key: "elsewhere", configuration: KernelConfiguration(workingDirectory: directory))
+                _ = try await pool.run(
+                    "1", key: "elsewhere", configuration: KernelConfiguration(workingDirectory: directory))
                 #expect(await pool.readySpareCount == 1)
             }
         }

@@ -79,7 +79,8 @@ import Darwin
     }
 
     @Test func aKillAfterAnIgnoredInterruptIsAPoolEvent() async throws {
-        let configuration = PoolConfiguration(defaultConfiguration: KernelConfiguration(interruptGrace: .milliseconds(500)))
+        let configuration = PoolConfiguration(
+            defaultConfiguration: KernelConfiguration(interruptGrace: .milliseconds(500)))
         try await withPool(configuration: configuration) { pool throws in
             let events = pool.events
             let execution = await pool.execute(

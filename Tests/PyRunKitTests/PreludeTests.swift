@@ -29,7 +29,10 @@ import Testing
             #expect(FileManager.default.contents(atPath: expected) == Data(source))
             // Its helpers are in __main__, and nothing but its __all__ is.
             let names = try await kernel.run("sorted(n for n in globals() if not n.startswith('_'))").resultText
-            #expect(names == "['append', 'diff', 'env', 'find', 'grep', 'ls', 'pyrun_prelude', 'read', 'replace', 'sh', 'tree', 'write']")
+            #expect(
+                names
+                    == "['append', 'diff', 'env', 'find', 'grep', 'ls', 'pyrun_prelude', 'read', 'replace', 'sh', 'tree', 'write']"
+            )
         }
     }
 
@@ -84,7 +87,9 @@ import Testing
                 #expect(first.resultText == "('a', 'b', 'c')")
                 #expect(first.notices.map(\.kind) == [.preludeFailed(hello.preludeFailures)])
                 #expect(first.notices.first?.stateLost == false)
-                #expect(first.notices.first?.description.contains("b_broken.py raised at line 4: ValueError: b is broken") == true)
+                #expect(
+                    first.notices.first?.description.contains("b_broken.py raised at line 4: ValueError: b is broken")
+                        == true)
                 #expect(try await kernel.run("1").notices.isEmpty)
 
                 // A fresh process of the same kernel says it again, once.
@@ -98,7 +103,9 @@ import Testing
     @Test func aMissingPreludeIsAFailureOfItsPathNotOfTheKernel() async throws {
         let missing = "/nonexistent/pyrun-prelude"
         let configuration = KernelConfiguration(
-            prelude: [.directory(URL(fileURLWithPath: missing)), .file(URL(fileURLWithPath: "\(missing)/x.py")), .default])
+            prelude: [
+                .directory(URL(fileURLWithPath: missing)), .file(URL(fileURLWithPath: "\(missing)/x.py")), .default,
+            ])
         try await withKernel(configuration: configuration) { kernel throws in
             let failures = try await kernel.start().preludeFailures
             #expect(failures.map(\.file) == [missing, "\(missing)/x.py"])
@@ -137,7 +144,8 @@ import Testing
         try await withPool { pool in
             _ = try await pool.run("x = 1", key: "agent", configuration: KernelConfiguration())
             let result = try await pool.run(
-                "'x' in globals(), callable(read)", key: "agent", configuration: KernelConfiguration(prelude: [.default]))
+                "'x' in globals(), callable(read)", key: "agent",
+                configuration: KernelConfiguration(prelude: [.default]))
             #expect(result.resultText == "(False, True)")
             let notice = try #require(result.notices.first)
             #expect(notice.description.contains("prelude (none) → default"), "\(notice)")

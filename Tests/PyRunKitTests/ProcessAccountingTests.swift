@@ -19,11 +19,19 @@ import Darwin
     @Test func thePeakIsTheKernelsOwnOnlyAboveTheHostsPeakAtSpawn() {
         let mebibyte = 1 << 20
         // ru_maxrss at or below the host's peak may be the host's: only a sample is known.
-        #expect(KernelProcess.peakResidentBytes(reported: 80 * mebibyte, hostPeakAtSpawn: 90 * mebibyte, sampled: 12 * mebibyte) == 12 * mebibyte)
-        #expect(KernelProcess.peakResidentBytes(reported: 80 * mebibyte, hostPeakAtSpawn: 90 * mebibyte, sampled: nil) == nil)
-        #expect(KernelProcess.peakResidentBytes(reported: 400 * mebibyte, hostPeakAtSpawn: 90 * mebibyte, sampled: 12 * mebibyte) == 400 * mebibyte)
+        #expect(
+            KernelProcess.peakResidentBytes(
+                reported: 80 * mebibyte, hostPeakAtSpawn: 90 * mebibyte, sampled: 12 * mebibyte) == 12 * mebibyte)
+        #expect(
+            KernelProcess.peakResidentBytes(reported: 80 * mebibyte, hostPeakAtSpawn: 90 * mebibyte, sampled: nil)
+                == nil)
+        #expect(
+            KernelProcess.peakResidentBytes(
+                reported: 400 * mebibyte, hostPeakAtSpawn: 90 * mebibyte, sampled: 12 * mebibyte) == 400 * mebibyte)
         // Without a host figure (macOS) the OS's count stands.
-        #expect(KernelProcess.peakResidentBytes(reported: 30 * mebibyte, hostPeakAtSpawn: nil, sampled: nil) == 30 * mebibyte)
+        #expect(
+            KernelProcess.peakResidentBytes(reported: 30 * mebibyte, hostPeakAtSpawn: nil, sampled: nil) == 30
+                * mebibyte)
     }
 
     // MARK: - A live process

@@ -41,27 +41,8 @@ import Darwin
         // The stand-in makes itself a child subreaper, as runner.py does: the daemon, orphaned
         // at birth, becomes its child instead of init's.
         let (process, log) = try startStandIn(
-            """
-            import ctypes, os, time
-            ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
-            r, w = os.pipe()
-            middle = os.fork()
-            if middle == 0:
-                os.setsid()
-                if os.fork() == 0:
-                    os.write(w, b"%d" % os.getpid())
-                    null = os.open(os.devnull, os.O_RDWR)
-                    for fd in (0, 1, 2):
-                        os.dup2(null, fd)
-                    os.closerange(3, 256)
-                    time.sleep(61)
-                    os._exit(0)
-                os._exit(0)
-            os.waitpid(middle, 0)
-            os.close(w)
-            print(os.read(r, 64).decode())
-            time.sleep(120)
-            """)
+            "import ctypes\nctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER\n"
+                + RealRunner.doubleForkDaemon + "\ntime.sleep(120)\n")
         let daemon = try #require(await log.printedIntegers().first)
         #expect(processIsAlive(daemon))
         process.signal(SIGKILL)
@@ -112,7 +93,9 @@ import Darwin
         #expect(reportedAfter < .milliseconds(1900), "the exit waited for the frame pipe: \(reportedAfter)")
     }
 
-    @Test(.enabled(if: linuxProc)) func aChildOutsideTheSessionSeenAtAnInterruptDiesWhenTheKernelIsKilledFromOutside() async throws {
+    @Test(.enabled(if: linuxProc)) func aChildOutsideTheSessionSeenAtAnInterruptDiesWhenTheKernelIsKilledFromOutside()
+        async throws
+    {
         // The host interrupts the stand-in once; later something else kills it outright. The
         // child, in a session of its own and orphaned by then, is found from what the host
         // saw at the interrupt.
@@ -130,7 +113,8 @@ import Darwin
         kill(process.pid, SIGKILL)
         let exit = try #require(await log.exited())
         #expect(exit.status == .signaled(SIGKILL))
-        #expect(exit.hostSignal == nil, "SIGINT is not a signal meant to end the kernel, and the kill was not the host's")
+        #expect(
+            exit.hostSignal == nil, "SIGINT is not a signal meant to end the kernel, and the kill was not the host's")
         #expect(await waitUntilGone(child))
     }
 
@@ -222,11 +206,14 @@ import Darwin
     @Test func aProcessThatExitsNeverSaysItsFrameChannelClosed() async throws {
         // End of file at an exit races the exit itself; it must never be taken for a channel
         // closed by a live process, however the process ends.
-        let endings = ["pass", "import sys; sys.exit(4)", "import os; os._exit(1)", "raise SystemExit('bye')",
-                       "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"]
+        let endings = [
+            "pass", "import sys; sys.exit(4)", "import os; os._exit(1)", "raise SystemExit('bye')",
+            "import os, signal; os.kill(os.getpid(), signal.SIGKILL)",
+        ]
         for round in 0..<40 {
             let ending = endings[round % endings.count]
-            let (_, log) = try startStandIn("print('{\"type\":\"started\",\"id\":\"e\",\"executionCount\":1}')\n\(ending)")
+            let (_, log) = try startStandIn(
+                "print('{\"type\":\"started\",\"id\":\"e\",\"executionCount\":1}')\n\(ending)")
             let exit = try #require(await log.exited())
             #expect(!log.sawFrameChannelClosed, "\(ending) was reported as a closed frame channel")
             #expect(log.all.count == 2, "\(log.all)")

@@ -42,7 +42,8 @@ import Darwin
     }
 
     @Test func residentMemoryIsReadFromTheStatusLines() throws {
-        let status = "Name:\tpython3\nVmPeak:\t  30000 kB\nVmHWM:\t   12000 kB\nVmRSS:\t    9000 kB\nRssAnon:\t 100 kB\n"
+        let status =
+            "Name:\tpython3\nVmPeak:\t  30000 kB\nVmHWM:\t   12000 kB\nVmRSS:\t    9000 kB\nRssAnon:\t 100 kB\n"
         let memory = try #require(ResidentMemory(status: Array(status.utf8)))
         #expect(memory.current == 9000 * 1024)
         #expect(memory.peak == 12000 * 1024)
@@ -85,7 +86,8 @@ import Darwin
             cgroups: "0::/kubepods/pod2\n", mountInfo: mounts, isReadable: { _ in true })
         #expect(elsewhere == nil)
         let escaped = OutOfMemoryCounter.locate(
-            cgroups: "0::/a\n", mountInfo: "1 0 0:1 / /mnt/cg\\040root rw - cgroup2 none rw\n", isReadable: { _ in true })
+            cgroups: "0::/a\n", mountInfo: "1 0 0:1 / /mnt/cg\\040root rw - cgroup2 none rw\n",
+            isReadable: { _ in true })
         #expect(escaped?.path == "/mnt/cg root/a/memory.events")
     }
 
@@ -99,7 +101,9 @@ import Darwin
 
     // MARK: - Family membership
 
-    private func record(_ pid: pid_t, parent: pid_t, group: pid_t, session: pid_t, start: UInt64 = 100, gone: Bool = false)
+    private func record(
+        _ pid: pid_t, parent: pid_t, group: pid_t, session: pid_t, start: UInt64 = 100, gone: Bool = false
+    )
         -> ProcessRecord
     {
         let state = gone ? "Z" : "S"

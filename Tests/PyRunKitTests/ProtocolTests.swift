@@ -36,7 +36,9 @@ import Testing
 
     @Test func decodesKnownFrames() throws {
         let done = try Frame.decode(
-            line: Array(#"{"type":"done","id":"e1","status":"error","executionCount":4,"cancelled":true,"durationMs":1.5,"cpuMs":1,"peakRssBytes":10,"droppedBytes":7}"#.utf8))
+            line: Array(
+                #"{"type":"done","id":"e1","status":"error","executionCount":4,"cancelled":true,"durationMs":1.5,"cpuMs":1,"peakRssBytes":10,"droppedBytes":7}"#
+                    .utf8))
         guard case .done(let id, let report) = done else {
             Issue.record("not a done frame: \(done)")
             return
@@ -63,7 +65,8 @@ import Testing
     }
 
     @Test func helloCarriesEachPreludeFailureWithItsFileAndLine() throws {
-        let line = #"{"type":"hello","protocol":1,"pid":7,"python":"3.12.1","executable":"/p","cwd":"/w","preludeErrors":[{"file":"/t/a.py","line":5,"ename":"ValueError","evalue":"bad","traceback":["tb"]},{"file":null,"line":null,"ename":"ValueError","evalue":"PYRUN_PRELUDE: not a list","traceback":[]}],"preludeError":{"file":"/t/a.py","line":5,"ename":"ValueError","evalue":"bad","traceback":["tb"]}}"#
+        let line =
+            #"{"type":"hello","protocol":1,"pid":7,"python":"3.12.1","executable":"/p","cwd":"/w","preludeErrors":[{"file":"/t/a.py","line":5,"ename":"ValueError","evalue":"bad","traceback":["tb"]},{"file":null,"line":null,"ename":"ValueError","evalue":"PYRUN_PRELUDE: not a list","traceback":[]}],"preludeError":{"file":"/t/a.py","line":5,"ename":"ValueError","evalue":"bad","traceback":["tb"]}}"#
         guard case .hello(let hello) = try Frame.decode(line: Array(line.utf8)) else {
             Issue.record("not a hello")
             return
@@ -74,12 +77,16 @@ import Testing
         #expect(hello.preludeFailures.first?.description == "the prelude /t/a.py raised at line 5: ValueError: bad")
 
         // A runner from before prelude lists sends preludeError alone.
-        let old = #"{"type":"hello","protocol":1,"pid":7,"python":"3.12.1","executable":"/p","cwd":"/w","preludeError":{"ename":"KeyError","evalue":"'x'","traceback":[]}}"#
+        let old =
+            #"{"type":"hello","protocol":1,"pid":7,"python":"3.12.1","executable":"/p","cwd":"/w","preludeError":{"ename":"KeyError","evalue":"'x'","traceback":[]}}"#
         guard case .hello(let oldHello) = try Frame.decode(line: Array(old.utf8)) else {
             Issue.record("not a hello")
             return
         }
-        #expect(oldHello.preludeFailures == [PreludeFailure(file: nil, line: nil, error: PythonError(name: "KeyError", value: "'x'", traceback: []))])
+        #expect(
+            oldHello.preludeFailures == [
+                PreludeFailure(file: nil, line: nil, error: PythonError(name: "KeyError", value: "'x'", traceback: []))
+            ])
     }
 
     @Test func aStatusDisplayDecodesIntoAHelperStatus() {
@@ -111,7 +118,8 @@ import Testing
                         PreludeFailure(file: "/p/tools.py", line: 5, error: error),
                         PreludeFailure(file: nil, line: nil, error: error),
                     ],
-                    limitsIgnored: ["cpuSeconds"])),
+                    limitsIgnored: ["cpuSeconds"],
+                    hostFunctionsError: "host function 'a' is declared twice; the first is kept")),
             .started(id: "e1", executionCount: 3),
             .output(id: "e1", stream: .stdout, text: "out\n"),
             .output(id: "e1", stream: .stderr, text: "err\u{0}é😀"),
@@ -130,11 +138,15 @@ import Testing
             .isCompleteReply(id: "q3", .invalid),
             .infoReply(
                 id: "q4",
-                RunnerInfo(pid: 42, pythonVersion: "3.12.1", executable: "/p", workingDirectory: "/w", executionCount: 9, busy: true)),
+                RunnerInfo(
+                    pid: 42, pythonVersion: "3.12.1", executable: "/p", workingDirectory: "/w", executionCount: 9,
+                    busy: true)),
             .errorReply(id: nil, message: "execute needs a string id"),
             .errorReply(id: "q5", message: "unknown request type x"),
             .selfSignal(id: "e1", signal: 9),
             .selfSignal(id: nil, signal: 6),
+            .call(id: "e1", callID: "c1", name: "read", arguments: .object(["path": .string("a.py")])),
+            .callCancel(id: "e1", callID: "c1"),
             .unknown(.object(["type": .string("progress"), "id": .string("e1"), "percent": .number(50)])),
         ]
         for frame in frames {
@@ -159,7 +171,8 @@ import Testing
     }
 
     @Test func executeRequestCarriesOnlyNonDefaultFlags() throws {
-        let line = Request.execute(id: "e1", code: "1+1", options: .init(silent: true, maxOutputBytes: 10)).encodedLine()
+        let line = Request.execute(id: "e1", code: "1+1", options: .init(silent: true, maxOutputBytes: 10))
+            .encodedLine()
         #expect(line.last == 0x0A)
         let json = try JSONValue.parse(Array(line.dropLast()))
         #expect(json["type"]?.stringValue == "execute")
@@ -167,6 +180,27 @@ import Testing
         #expect(json["storeHistory"] == nil)  // defaults to !silent on the runner side
         #expect(json["maxOutputBytes"]?.intValue == 10)
         #expect(json["allowStdin"] == nil)
+    }
+
+    @Test func callFramesAndRepliesUseTheWireNames() throws {
+        #expect(
+            try Frame.decode(
+                line: Array(#"{"type":"call","id":"e2","callId":"c7","name":"read","args":{"path":"a.py"}}"#.utf8))
+                == .call(id: "e2", callID: "c7", name: "read", arguments: .object(["path": .string("a.py")])))
+        #expect(
+            try Frame.decode(line: Array(#"{"type":"call_cancel","id":"e2","callId":"c7"}"#.utf8))
+                == .callCancel(id: "e2", callID: "c7"))
+        let value = Request.callReply(callID: "c7", answer: .success(.array([.number(1)]))).json
+        #expect(
+            value == .object(["type": .string("call_reply"), "callId": .string("c7"), "value": .array([.number(1)])]))
+        let failure = Request.callReply(callID: "c7", answer: .failure(HostCallError(type: "Timeout", message: "slow")))
+            .json
+        #expect(
+            failure
+                == .object([
+                    "type": .string("call_reply"), "callId": .string("c7"),
+                    "error": .object(["type": .string("Timeout"), "message": .string("slow")]),
+                ]))
     }
 
     // MARK: Lines

@@ -42,9 +42,10 @@ import Darwin
     @Test func aMessageAtTheLimitPassesAndOneByteMoreIsSkippedWithItsSize() {
         let atLimit = String(repeating: "x", count: 16)
         let over = String(repeating: "y", count: 17)
-        #expect(split([atLimit + "\n" + over + "\n" + "ok\n"], maximum: 16) == [
-            message(atLimit), .oversized(byteCount: 17), message("ok"),
-        ])
+        #expect(
+            split([atLimit + "\n" + over + "\n" + "ok\n"], maximum: 16) == [
+                message(atLimit), .oversized(byteCount: 17), message("ok"),
+            ])
     }
 
     @Test func anOversizedMessageIsNeverHeldInMemory() {
@@ -70,7 +71,9 @@ import Darwin
 
 @Suite struct LineTransportTests {
     /// A connected transport reading `input` and writing `output`.
-    private func connected(_ input: PipePair, _ output: PipePair, maximum: Int = LineTransport.defaultMaximumMessageBytes)
+    private func connected(
+        _ input: PipePair, _ output: PipePair, maximum: Int = LineTransport.defaultMaximumMessageBytes
+    )
         async throws -> LineTransport
     {
         let transport = LineTransport(input: input.readEnd, output: output.writeEnd, maximumMessageBytes: maximum)
@@ -150,7 +153,9 @@ import Darwin
         // Sizes straddle the pipe's atomic-write size and its whole buffer.
         let sizes = [10, 4095, 4096, 4097, 70_000, 200_000]
         let messages = (0..<24).map { index in
-            "{\"n\":\(index),\"pad\":\"" + String(repeating: Character(UnicodeScalar(97 + index % 26)!), count: sizes[index % sizes.count]) + "\"}"
+            "{\"n\":\(index),\"pad\":\""
+                + String(repeating: Character(UnicodeScalar(97 + index % 26)!), count: sizes[index % sizes.count])
+                + "\"}"
         }
         let reader = Task { await output.readLines(messages.count) }
         try await withThrowingTaskGroup(of: Void.self) { group in

@@ -10,7 +10,8 @@ import Testing
 
     @Test func aRunOfThreeOrMoreBecomesTheLineAndANote() {
         let lines = squash("start\nwarn\nwarn\nwarn\nwarn\nend\n")
-        #expect(lines.map(\.text) == ["start", "warn", "[pyrun: the line above repeats 3 more times, lines 3–5]", "end"])
+        #expect(
+            lines.map(\.text) == ["start", "warn", "[pyrun: the line above repeats 3 more times, lines 3–5]", "end"])
         #expect(lines.map(\.firstLine) == [1, 2, 3, 6])
         #expect(lines[2].lastLine == 5 && lines[2].lineCount == 3)
         #expect(lines[2].originalLength == 15)
@@ -33,7 +34,8 @@ import Testing
     @Test func aRunAmongAnotherStreamsLinesNamesItsSpan() {
         let lines = [3, 5, 9, 10].map { NumberedLine(number: $0, text: "tick") }
         let squashed = RepeatedLines.squash(lines)
-        #expect(squashed.map(\.text) == ["tick", "[pyrun: the line above repeats 3 more times, between lines 5 and 10]"])
+        #expect(
+            squashed.map(\.text) == ["tick", "[pyrun: the line above repeats 3 more times, between lines 5 and 10]"])
     }
 
     @Test func splittingKeepsWhetherTheLastLineEnded() {
@@ -71,7 +73,9 @@ import Testing
         let fitted = OutputBudget(limit: 1000).fit(text)
         #expect(fitted.elision == nil)
         #expect(fitted.squashedLines == 499)
-        #expect(fitted.text == "begin\nWarning: deprecated\n[pyrun: the line above repeats 499 more times, lines 3–501]\nend\n")
+        #expect(
+            fitted.text
+                == "begin\nWarning: deprecated\n[pyrun: the line above repeats 499 more times, lines 3–501]\nend\n")
     }
 
     // MARK: - Over the budget
@@ -211,7 +215,8 @@ import Testing
     @Test func rulersAndWordsAreNotPayloads() {
         let ruler = OutputLine(NumberedLine(number: 1, text: Substring(String(repeating: "=", count: 80))))
         let word = OutputLine(NumberedLine(number: 1, text: Substring(String(repeating: "abc", count: 30))))
-        let payload = OutputLine(NumberedLine(number: 1, text: "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo0NTY3ODkwYWJjZGVmZ2hp"))
+        let payload = OutputLine(
+            NumberedLine(number: 1, text: "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo0NTY3ODkwYWJjZGVmZ2hp"))
         #expect(!OutputBudget.isPayloadLine(ruler))
         #expect(!OutputBudget.isPayloadLine(word))
         #expect(OutputBudget.isPayloadLine(payload))
@@ -242,14 +247,16 @@ import Testing
             }
             let text = lines.joined(separator: "\n") + (random(0..<2) == 0 ? "\n" : "")
             let limit = random(400..<5000)
-            let fitted = OutputBudget(limit: limit, headShare: Double(random(0..<100)) / 100).fit(text, fullOutput: reference)
+            let fitted = OutputBudget(limit: limit, headShare: Double(random(0..<100)) / 100).fit(
+                text, fullOutput: reference)
             #expect(fitted.text.unicodeScalars.count <= limit)
             if fitted.isWhole { #expect(fitted.text == text) }
             if let elision = fitted.elision {
                 #expect(elision.characters > 0)
                 #expect(elision.firstLine <= elision.lastLine)
-                #expect(fitted.text.components(separatedBy: "[pyrun: ").count - 1
-                    == 1 + fitted.text.components(separatedBy: "[pyrun: the line above").count - 1)
+                #expect(
+                    fitted.text.components(separatedBy: "[pyrun: ").count - 1
+                        == 1 + fitted.text.components(separatedBy: "[pyrun: the line above").count - 1)
             }
         }
     }

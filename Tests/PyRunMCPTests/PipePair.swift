@@ -39,7 +39,9 @@ final class PipePair: @unchecked Sendable {
         let array = Array(bytes)
         var offset = 0
         while offset < array.count {
-            let written = array.withUnsafeBytes { systemWrite(writeEnd, $0.baseAddress! + offset, array.count - offset) }
+            let written = array.withUnsafeBytes {
+                systemWrite(writeEnd, $0.baseAddress! + offset, array.count - offset)
+            }
             precondition(written > 0 || errno == EINTR, "write failed: \(errno)")
             if written > 0 { offset += written }
         }
@@ -75,4 +77,6 @@ final class PipePair: @unchecked Sendable {
 
 // The class's own `write`/`read` shadow the system calls inside it.
 private func systemWrite(_ fd: Int32, _ buffer: UnsafeRawPointer, _ count: Int) -> Int { write(fd, buffer, count) }
-private func systemRead(_ fd: Int32, _ buffer: UnsafeMutableRawPointer?, _ count: Int) -> Int { read(fd, buffer, count) }
+private func systemRead(_ fd: Int32, _ buffer: UnsafeMutableRawPointer?, _ count: Int) -> Int {
+    read(fd, buffer, count)
+}

@@ -61,7 +61,8 @@ import Darwin
 
     @Test func anInterruptStopsTheCodeAndKeepsTheInterpreter() async throws {
         try await withPool { pool in
-            let run = PoolRun(await pool.execute("import time\nprint('go', flush=True)\ntime.sleep(60)", key: "s"), session: "s")
+            let run = PoolRun(
+                await pool.execute("import time\nprint('go', flush=True)\ntime.sleep(60)", key: "s"), session: "s")
             var events: [RunEvent] = []
             for await event in run.events() {
                 events.append(event)
@@ -73,12 +74,14 @@ import Darwin
             }
             #expect(outcome.status == .interrupted)
             #expect(!outcome.interpreterEnded)
-            #expect(events.contains { if case .error(let error) = $0 { error.name == "KeyboardInterrupt" } else { false } })
+            #expect(
+                events.contains { if case .error(let error) = $0 { error.name == "KeyboardInterrupt" } else { false } })
         }
     }
 
     @Test func aKernelThatCannotStartIsAnErrorWithTheReason() async throws {
-        let configuration = PoolConfiguration(defaultConfiguration: KernelConfiguration(interpreter: .path("/nowhere/python3")))
+        let configuration = PoolConfiguration(
+            defaultConfiguration: KernelConfiguration(interpreter: .path("/nowhere/python3")))
         try await withPool(configuration: configuration) { pool in
             let events = await events(of: PoolRun(await pool.execute("1", key: "s"), session: "s"))
             guard case .finished(let outcome)? = events.last else {
@@ -104,14 +107,16 @@ import Darwin
         #expect(killed.kind == "killed_after_interrupt")
         #expect(killed.stateLost)
         #expect(killed.message.hasPrefix("the previous interpreter of session \"work\" ended: "))
-        #expect(killed.message.hasSuffix("this call runs in a fresh interpreter: earlier variables and imports are gone"))
+        #expect(
+            killed.message.hasSuffix("this call runs in a fresh interpreter: earlier variables and imports are gone"))
 
         let duringThisCall = ExecutionReport.Notice(
             KernelNotice(.died(death(.stoppedByPyrun(.timeout(after: .seconds(5)))))), session: "work")
         #expect(duringThisCall.kind == "killed_after_timeout")
         #expect(duringThisCall.message.contains("the next call starts a fresh one"))
 
-        let crashed = ExecutionReport.Notice(KernelNotice(.died(death(.crashed(signal: SIGSEGV))), key: "work"), session: "work")
+        let crashed = ExecutionReport.Notice(
+            KernelNotice(.died(death(.crashed(signal: SIGSEGV))), key: "work"), session: "work")
         #expect(crashed.kind == "died")
     }
 

@@ -53,7 +53,8 @@ private func withRegistry<T>(
     limit: Int = 2000, secrets: [String] = [], _ adjust: (inout RunRegistry.Configuration) -> Void = { _ in },
     _ body: (RunRegistry, String) async throws -> T
 ) async throws -> T {
-    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pyrun-mcp-test-\(UUID().uuidString)").path
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pyrun-mcp-test-\(UUID().uuidString)")
+        .path
     defer { try? FileManager.default.removeItem(atPath: directory) }
     var configuration = RunRegistry.Configuration(
         directory: directory, budget: OutputBudget(limit: limit), redactor: SecretRedactor(secrets: secrets))
@@ -61,7 +62,9 @@ private func withRegistry<T>(
     return try await body(try RunRegistry(configuration: configuration), directory)
 }
 
-private func start(_ registry: RunRegistry, _ execution: some RunningExecution, session: String = "main") async throws -> String {
+private func start(_ registry: RunRegistry, _ execution: some RunningExecution, session: String = "main") async throws
+    -> String
+{
     guard case .started(let id) = try await registry.start(session: session, generation: 1, execution: execution) else {
         Issue.record("the session was busy")
         return ""
@@ -116,7 +119,9 @@ private let done = RunEvent.finished(RunOutcome(status: .ok, cpuSeconds: 0.01, p
         try await withRegistry { registry, _ in
             let first = ScriptedExecution()
             let id = try await start(registry, first)
-            #expect(try await registry.start(session: "main", generation: 1, execution: ScriptedExecution()) == .busy(runID: id))
+            #expect(
+                try await registry.start(session: "main", generation: 1, execution: ScriptedExecution())
+                    == .busy(runID: id))
             #expect(await registry.runningRun(in: "main") == id)
             let other = try await start(registry, ScriptedExecution(), session: "other")
             #expect(other != id)
@@ -188,7 +193,9 @@ private let done = RunEvent.finished(RunOutcome(status: .ok, cpuSeconds: 0.01, p
             let starting = try await registry.wait(for: "r1", atMost: .milliseconds(50))
             #expect(starting.report.status == .running)
             #expect(starting.report.notices.map(\.kind) == ["starting"])
-            #expect(try await registry.start(session: "main", generation: 1, execution: ScriptedExecution()) == .busy(runID: "r1"))
+            #expect(
+                try await registry.start(session: "main", generation: 1, execution: ScriptedExecution())
+                    == .busy(runID: "r1"))
             releaseSignal.yield()
             execution.send(done)
             let finished = try await registry.wait(for: "r1", atMost: .seconds(30)).report
@@ -248,16 +255,36 @@ private let done = RunEvent.finished(RunOutcome(status: .ok, cpuSeconds: 0.01, p
             let id = try await start(registry, execution)
             execution.send(
                 .stdout("before\n"),
-                .error(PythonError(name: "ZeroDivisionError", value: "division by zero", traceback: [
-                    "Traceback (most recent call last):", "  File \"<cell 1>\", line 2, in <module>",
-                    "ZeroDivisionError: division by zero",
-                ])),
+                .error(
+                    PythonError(
+                        name: "ZeroDivisionError", value: "division by zero",
+                        traceback: [
+                            "Traceback (most recent call last):", "  File \"<cell 1>\", line 2, in <module>",
+                            "ZeroDivisionError: division by zero",
+                        ])),
                 .finished(RunOutcome(status: .error)))
             let report = try await registry.wait(for: id, atMost: .seconds(30)).report
             #expect(report.status == .error && report.status.isError)
             #expect(report.error?.type == "ZeroDivisionError")
             #expect(report.error?.traceback.last == "ZeroDivisionError: division by zero")
             #expect(report.summaryLine.hasPrefix("error: ZeroDivisionError: division by zero"))
+        }
+    }
+
+    @Test func aHugeExceptionMessageIsCutInTheReportAndItsSummary() async throws {
+        try await withRegistry { registry, _ in
+            let execution = ScriptedExecution()
+            let id = try await start(registry, execution)
+            let message = String(repeating: "z", count: 500_000)
+            execution.send(
+                .error(PythonError(name: "ValueError", value: message, traceback: ["ValueError: \(message)"])),
+                .finished(RunOutcome(status: .error)))
+            let report = try await registry.wait(for: id, atMost: .seconds(30)).report
+            let shown = try #require(report.error?.message)
+            #expect(shown.hasPrefix(String(repeating: "z", count: RunRecord.messageLimit)))
+            #expect(shown.hasSuffix("(499000 more characters; see python_output)"))
+            #expect(report.summaryLine.count < 2 * RunRecord.messageLimit)
+            #expect(report.error?.traceback.joined().count ?? 0 < 100_000)
         }
     }
 
@@ -309,7 +336,9 @@ private let done = RunEvent.finished(RunOutcome(status: .ok, cpuSeconds: 0.01, p
             for block in 0..<100 {
                 execution.send(.stdout((1...1000).map { "line \(block * 1000 + $0)\n" }.joined()))
             }
-            execution.send(.stderr("Traceback (most recent call last):\nValueError: the end\n"), .finished(RunOutcome(status: .error)))
+            execution.send(
+                .stderr("Traceback (most recent call last):\nValueError: the end\n"),
+                .finished(RunOutcome(status: .error)))
             let report = try await registry.wait(for: id, atMost: .seconds(60)).report
             #expect(report.stdout.unicodeScalars.count + report.stderr.unicodeScalars.count <= 3000)
             #expect(report.stdout.hasPrefix("line 1\n"))
@@ -336,10 +365,14 @@ private let done = RunEvent.finished(RunOutcome(status: .ok, cpuSeconds: 0.01, p
         try await withRegistry { registry, _ in
             let execution = ScriptedExecution()
             let id = try await start(registry, execution)
-            execution.send(.stdout((1...5000).map { $0 % 1000 == 0 ? "checkpoint \($0)\n" : "row \($0)\n" }.joined()), done)
+            execution.send(
+                .stdout((1...5000).map { $0 % 1000 == 0 ? "checkpoint \($0)\n" : "row \($0)\n" }.joined()), done)
             _ = try await registry.wait(for: id, atMost: .seconds(30))
             let page = try await registry.page(of: id, offset: 1, limit: 2, grep: "^checkpoint [0-9]+$")
-            #expect(page.lines == [.init(number: 2000, text: "checkpoint 2000"), .init(number: 3000, text: "checkpoint 3000")])
+            #expect(
+                page.lines == [
+                    .init(number: 2000, text: "checkpoint 2000"), .init(number: 3000, text: "checkpoint 3000"),
+                ])
             #expect(page.matchingLines == 5)
             #expect(page.nextOffset == 3)
             await #expect(throws: RunRegistryError.self) { try await registry.page(of: id, grep: "([unclosed") }
@@ -367,8 +400,9 @@ private let done = RunEvent.finished(RunOutcome(status: .ok, cpuSeconds: 0.01, p
         try await withRegistry(secrets: [secret]) { registry, _ in
             let execution = ScriptedExecution()
             let id = try await start(registry, execution)
-            execution.send(.stdout("key: sk-live-01234"), .stdout("56789abcdef\n"), .stderr("again \(secret)\n"),
-                           .result(MIMEBundle(["text/plain": .string("'\(secret)'")])), done)
+            execution.send(
+                .stdout("key: sk-live-01234"), .stdout("56789abcdef\n"), .stderr("again \(secret)\n"),
+                .result(MIMEBundle(["text/plain": .string("'\(secret)'")])), done)
             let report = try await registry.wait(for: id, atMost: .seconds(30)).report
             #expect(report.stdout == "key: [redacted]\n")
             #expect(report.stderr == "again [redacted]\n")
@@ -379,7 +413,10 @@ private let done = RunEvent.finished(RunOutcome(status: .ok, cpuSeconds: 0.01, p
     }
 
     @Test func imagesGoInlineWithinTheLimitsAndToFilesBeyondThem() async throws {
-        try await withRegistry({ $0.maximumInlineImages = 2; $0.maximumInlineImageBytes = 1000 }) { registry, directory in
+        try await withRegistry({
+            $0.maximumInlineImages = 2
+            $0.maximumInlineImageBytes = 1000
+        }) { registry, directory in
             let execution = ScriptedExecution()
             let id = try await start(registry, execution)
             let small = Data(repeating: 1, count: 500).base64EncodedString()
@@ -398,7 +435,9 @@ private let done = RunEvent.finished(RunOutcome(status: .ok, cpuSeconds: 0.01, p
             #expect(FileManager.default.contents(atPath: images[1].path!)?.count == 5000)
             #expect(snapshot.report.truncation?.imagesNotInline == 2)
             #expect(snapshot.report.stdout.contains("[pyrun: image 1 (image/png, 500 bytes)]"))
-            #expect(snapshot.report.stdout.contains("[pyrun: image 2 (image/png, 5,000 bytes), saved to \(directory)/\(id)-image-2.png]"))
+            #expect(
+                snapshot.report.stdout.contains(
+                    "[pyrun: image 2 (image/png, 5,000 bytes), saved to \(directory)/\(id)-image-2.png]"))
         }
     }
 
@@ -421,9 +460,13 @@ private let done = RunEvent.finished(RunOutcome(status: .ok, cpuSeconds: 0.01, p
     @Test func theGenerationIsTheOneTheLaunchFound() async throws {
         try await withRegistry { registry, _ in
             let execution = ScriptedExecution()
-            guard case .started(let id) = try await registry.start(session: "main", launch: {
-                RunRegistry.Launch(execution: execution, generation: 7)
-            }) else {
+            guard
+                case .started(let id) = try await registry.start(
+                    session: "main",
+                    launch: {
+                        RunRegistry.Launch(execution: execution, generation: 7)
+                    })
+            else {
                 Issue.record("the session was busy")
                 return
             }
@@ -495,7 +538,9 @@ private let done = RunEvent.finished(RunOutcome(status: .ok, cpuSeconds: 0.01, p
             let report = try await registry.wait(for: id, atMost: .seconds(30)).report
             #expect(report.status == .error)
             #expect(report.notices.map(\.kind) == ["failed_to_start"])
-            #expect(report.summaryLine.hasPrefix("error: the Python interpreter could not be started: no interpreter at /nowhere/python"))
+            #expect(
+                report.summaryLine.hasPrefix(
+                    "error: the Python interpreter could not be started: no interpreter at /nowhere/python"))
         }
     }
 

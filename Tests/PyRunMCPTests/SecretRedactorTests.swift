@@ -24,9 +24,10 @@ import Testing
 
     @Test func onlyValuesOfSecretLookingVariablesOfTheMinimumLengthAreSecrets() {
         let redactor = SecretRedactor(environment: environment)
-        #expect(Set(redactor.secrets) == [
-            "sk-test-1234567890abcdef", "ghp_abcdefghijklmnop", "hunter2hunter2", "wJalrXUtnFEMI/K7MDENG",
-        ])
+        #expect(
+            Set(redactor.secrets) == [
+                "sk-test-1234567890abcdef", "ghp_abcdefghijklmnop", "hunter2hunter2", "wJalrXUtnFEMI/K7MDENG",
+            ])
         #expect(SecretRedactor.minimumSecretLength == 8)
         #expect(SecretRedactor(secrets: ["1234567"]).secrets.isEmpty)
         #expect(SecretRedactor(secrets: ["12345678"]).secrets == ["12345678"])
@@ -86,10 +87,11 @@ import Testing
 
     @Test func theDefaultAllowListPassesWhatPythonNeedsAndNothingElse() {
         let passed = KernelEnvironmentPolicy().filter(host)
-        #expect(Set(passed.keys) == [
-            "PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TERM", "TMPDIR", "USER", "VIRTUAL_ENV", "PYTHONPATH",
-            "PYTHONUNBUFFERED",
-        ])
+        #expect(
+            Set(passed.keys) == [
+                "PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TERM", "TMPDIR", "USER", "VIRTUAL_ENV", "PYTHONPATH",
+                "PYTHONUNBUFFERED",
+            ])
         #expect(passed["PYTHONPATH"] == "/lib")
     }
 

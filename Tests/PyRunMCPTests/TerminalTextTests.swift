@@ -64,8 +64,10 @@ import Testing
 
     @Test func tqdmAsItReallyWritesIsOneLine() {
         // tqdm: a leading \r per redraw, padded to the old width, a final \n from close().
-        let frames = ["  0%|          | 0/3 [00:00<?, ?it/s]", " 33%|███▎      | 1/3 [00:00<00:00, 9.9it/s]",
-                      "100%|██████████| 3/3 [00:00<00:00, 9.9it/s]"]
+        let frames = [
+            "  0%|          | 0/3 [00:00<?, ?it/s]", " 33%|███▎      | 1/3 [00:00<00:00, 9.9it/s]",
+            "100%|██████████| 3/3 [00:00<00:00, 9.9it/s]",
+        ]
         let written = frames.map { "\r" + $0 }.joined() + "\n"
         #expect(render(written) == frames[2] + "\n")
     }

@@ -39,12 +39,17 @@ import Testing
 
     @Test func badArgumentsSayWhatIsWrong() throws {
         #expect(
-            message { _ = try arguments(["cod": .string("1")]) }?.hasPrefix("python has no argument cod; it takes code, ")
+            message { _ = try arguments(["cod": .string("1")]) }?.hasPrefix(
+                "python has no argument cod; it takes code, ")
                 == true)
         #expect(message { _ = try arguments([:]).requiredString("code") } == "python needs the argument code")
-        #expect(message { _ = try arguments(["code": .number(1)]).requiredString("code") } == "code must be a string; got 1")
         #expect(
-            message { _ = try arguments(["timeout_s": .number(0)]).number("timeout_s", in: 0...10, excludingLowerBound: true) }
+            message { _ = try arguments(["code": .number(1)]).requiredString("code") } == "code must be a string; got 1"
+        )
+        #expect(
+            message {
+                _ = try arguments(["timeout_s": .number(0)]).number("timeout_s", in: 0...10, excludingLowerBound: true)
+            }
                 == "timeout_s must be more than 0 and at most 10; got 0")
         #expect(
             message { _ = try arguments(["timeout_s": .number(11.5)]).number("timeout_s", in: 0...10) }
@@ -57,7 +62,8 @@ import Testing
                 .hasPrefix("session must be 1 to 64 letters") == true)
         #expect(message { _ = try arguments(["session": .string("")]).session() } != nil)
         #expect(
-            message { _ = try arguments(["reset": .string("yes")]).bool("reset") } == "reset must be true or false; got \"yes\"")
+            message { _ = try arguments(["reset": .string("yes")]).bool("reset") }
+                == "reset must be true or false; got \"yes\"")
     }
 
     // MARK: - Replies
@@ -66,7 +72,8 @@ import Testing
         var report = ExecutionReport(
             status: .error, session: "main", runID: "r4", generation: 2, executionCount: 5, durationSeconds: 0.012,
             stdout: "loading\n", stderr: "warning: slow\n",
-            error: .init(type: "KeyError", message: "'x'", traceback: ["Traceback (most recent call last):", "KeyError: 'x'"]),
+            error: .init(
+                type: "KeyError", message: "'x'", traceback: ["Traceback (most recent call last):", "KeyError: 'x'"]),
             notices: [.init(kind: "reset", stateLost: true, message: "session \"main\" was reset")])
         #expect(
             ToolReply.text(of: report) == """
@@ -87,9 +94,13 @@ import Testing
     }
 
     @Test func theResultIsTheResponsesResultMember() {
-        let result = ToolResult(content: [ToolResult.text("hi")], structuredContent: .object(["a": .number(1)]), isError: true)
-        #expect(result.json.serialized() == #"{"content":[{"text":"hi","type":"text"}],"isError":true,"structuredContent":{"a":1}}"#)
-        #expect(ToolReply.failure("no").json.serialized() == #"{"content":[{"text":"no","type":"text"}],"isError":true}"#)
+        let result = ToolResult(
+            content: [ToolResult.text("hi")], structuredContent: .object(["a": .number(1)]), isError: true)
+        #expect(
+            result.json.serialized()
+                == #"{"content":[{"text":"hi","type":"text"}],"isError":true,"structuredContent":{"a":1}}"#)
+        #expect(
+            ToolReply.failure("no").json.serialized() == #"{"content":[{"text":"no","type":"text"}],"isError":true}"#)
     }
 
     @Test func reportsEncodeStraightToJSONAsTheirCodingKeysSay() throws {
@@ -105,12 +116,14 @@ import Testing
 
     @Test func repliesAreErrorsForEveryStatusButOkAndRunning() throws {
         for status in ExecutionReport.Status.allCases {
-            let report = ExecutionReport(status: status, session: "main", runID: "r1", generation: 1, durationSeconds: 1)
+            let report = ExecutionReport(
+                status: status, session: "main", runID: "r1", generation: 1, durationSeconds: 1)
             let reply = try ToolReply.execution(RunSnapshot(report: report, inlineImages: []))
             #expect(reply.isError == (status != .ok && status != .running), "\(status)")
             #expect(reply.structuredContent?["status"]?.stringValue == status.rawValue)
         }
-        let running = ExecutionReport(status: .running, session: "main", runID: "r9", generation: 1, durationSeconds: 30)
+        let running = ExecutionReport(
+            status: .running, session: "main", runID: "r9", generation: 1, durationSeconds: 30)
         #expect(ToolReply.text(of: running).hasSuffix("\n(no new output)"))
     }
 
@@ -128,10 +141,13 @@ import Testing
 
     @Test func aPageSaysWhereItIsAndHowToGoOn() throws {
         let page = OutputPage(
-            runID: "r3", running: false, offset: 10, lines: [.init(number: 11, text: "a"), .init(number: 12, text: "b")],
+            runID: "r3", running: false, offset: 10,
+            lines: [.init(number: 11, text: "a"), .init(number: 12, text: "b")],
             totalLines: 1500, nextOffset: 12, path: "/tmp/r3.txt")
         let text = try ToolReply.output(page).text
         #expect(
-            text == "run r3: 1,500 lines; showing 11–12; next page: python_output(run_id: \"r3\", offset: 12)\n11: a\n12: b")
+            text
+                == "run r3: 1,500 lines; showing 11–12; next page: python_output(run_id: \"r3\", offset: 12)\n11: a\n12: b"
+        )
     }
 }

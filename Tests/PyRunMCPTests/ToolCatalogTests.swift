@@ -39,8 +39,10 @@ import Testing
 
     @Test func theInstructionsExplainSessionsRunningCallsAndTruncation() {
         let text = ServerInstructions.text()
-        for phrase in ["\"main\"", "busy", "python_wait(run_id)", "python_interrupt", "state_lost", "python_output",
-                       "[redacted]", "timeout_s", "wait_s"] {
+        for phrase in [
+            "\"main\"", "busy", "python_wait(run_id)", "python_interrupt", "state_lost", "python_output",
+            "[redacted]", "timeout_s", "wait_s",
+        ] {
             #expect(text.contains(phrase), "\(phrase)")
         }
     }
@@ -67,21 +69,27 @@ import Testing
             status: .error, session: "analysis", runID: "r42", generation: 3, executionCount: 7, durationSeconds: 1.25,
             cpuSeconds: 1.1, peakRSSBytes: 52_428_800, stdout: "out\n", stderr: "err\n", result: "None",
             error: .init(type: "ValueError", message: "bad", traceback: ["Traceback…", "ValueError: bad"]),
-            images: [.init(mimeType: "image/png", bytes: 2048, inline: true),
-                     .init(mimeType: "image/jpeg", bytes: 9_000_000, inline: false, path: "/tmp/r/img-1.jpg")],
+            images: [
+                .init(mimeType: "image/png", bytes: 2048, inline: true),
+                .init(mimeType: "image/jpeg", bytes: 9_000_000, inline: false, path: "/tmp/r/img-1.jpg"),
+            ],
             truncation: .init(
                 stdout: .init(elidedCharacters: 100, firstLine: 10, lastLine: 20, squashedLines: 3),
                 fullOutputPath: "/tmp/r/r42.txt", imagesNotInline: 1),
             notices: [.init(kind: "restarted", stateLost: true, message: "the kernel was restarted")])
         #expect(try violations(full, ExecutionReport.outputSchema) == [])
-        let interrupt = InterruptReport(session: "main", outcome: .restarted, stateKept: false, runID: "r1", message: "m")
+        let interrupt = InterruptReport(
+            session: "main", outcome: .restarted, stateKept: false, runID: "r1", message: "m")
         #expect(try violations(interrupt, InterruptReport.outputSchema) == [])
         let sessions = SessionsReport(
             action: .list,
-            sessions: [.init(session: "main", status: .busy, pid: 42, interpreter: "/usr/bin/python3", pythonVersion: "3.11.7",
-                             cwd: "/tmp", generation: 1, executionCount: 3, memoryBytes: 1 << 25, idleSeconds: 0,
-                             runningRunID: "r1"),
-                       .init(session: "b", status: .idle, generation: 2, executionCount: 0, idleSeconds: 12.5)])
+            sessions: [
+                .init(
+                    session: "main", status: .busy, pid: 42, interpreter: "/usr/bin/python3", pythonVersion: "3.11.7",
+                    cwd: "/tmp", generation: 1, executionCount: 3, memoryBytes: 1 << 25, idleSeconds: 0,
+                    runningRunID: "r1"),
+                .init(session: "b", status: .idle, generation: 2, executionCount: 0, idleSeconds: 12.5),
+            ])
         #expect(try violations(sessions, SessionsReport.outputSchema) == [])
         let page = OutputPage(
             runID: "r1", running: false, offset: 0, lines: [.init(number: 1, text: "x")], totalLines: 1,
@@ -134,7 +142,8 @@ import Testing
     @Test func theSDKSendsOutputSchemasAndAnnotationsInToolsList() async throws {
         let input = PipePair()
         let output = PipePair()
-        let server = Server(name: "pyrun", version: "0", instructions: ServerInstructions.text(), capabilities: .init(tools: .init()))
+        let server = Server(
+            name: "pyrun", version: "0", instructions: ServerInstructions.text(), capabilities: .init(tools: .init()))
         let tools = self.tools
         await server.withMethodHandler(ListTools.self) { _ in ListTools.Result(tools: tools) }
         try await server.start(transport: LineTransport(input: input.readEnd, output: output.writeEnd))
@@ -183,18 +192,39 @@ import Testing
             """
         let encoder = JSONEncoder()
         let samples: [(String, Data)] = [
-            ("python", try encoder.encode(ExecutionReport(status: .ok, session: "main", runID: "r1", generation: 1,
-                                                           executionCount: 1, durationSeconds: 0.1, result: "2"))),
-            ("python_wait", try encoder.encode(ExecutionReport(status: .running, session: "s", runID: "r2", generation: 2,
-                                                                durationSeconds: 30))),
-            ("python_interrupt", try encoder.encode(InterruptReport(session: "main", outcome: .interrupted, stateKept: true,
-                                                                    message: "stopped"))),
+            (
+                "python",
+                try encoder.encode(
+                    ExecutionReport(
+                        status: .ok, session: "main", runID: "r1", generation: 1,
+                        executionCount: 1, durationSeconds: 0.1, result: "2"))
+            ),
+            (
+                "python_wait",
+                try encoder.encode(
+                    ExecutionReport(
+                        status: .running, session: "s", runID: "r2", generation: 2,
+                        durationSeconds: 30))
+            ),
+            (
+                "python_interrupt",
+                try encoder.encode(
+                    InterruptReport(
+                        session: "main", outcome: .interrupted, stateKept: true,
+                        message: "stopped"))
+            ),
             ("python_sessions", try encoder.encode(SessionsReport(action: .list, sessions: []))),
-            ("python_output", try encoder.encode(OutputPage(runID: "r1", running: false, offset: 0, lines: [], totalLines: 0,
-                                                            path: "/tmp/r1.txt"))),
+            (
+                "python_output",
+                try encoder.encode(
+                    OutputPage(
+                        runID: "r1", running: false, offset: 0, lines: [], totalLines: 0,
+                        path: "/tmp/r1.txt"))
+            ),
         ]
         let tools = try encoder.encode(ToolCatalog.tools())
-        let payload = "{\"tools\":\(String(decoding: tools, as: UTF8.self)),\"samples\":["
+        let payload =
+            "{\"tools\":\(String(decoding: tools, as: UTF8.self)),\"samples\":["
             + samples.map { "[\"\($0.0)\",\(String(decoding: $0.1, as: UTF8.self))]" }.joined(separator: ",") + "]}"
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")

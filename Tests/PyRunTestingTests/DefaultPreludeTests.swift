@@ -29,26 +29,37 @@ import Testing
                 sh('true')
                 env('HOME')
                 """)
-            #expect(result.statuses.map(\.op) == [
-                "read", "write", "append", "replace", "diff", "ls", "tree", "find", "grep", "sh", "env",
-            ])
+            #expect(
+                result.statuses.map(\.op) == [
+                    "read", "write", "append", "replace", "diff", "ls", "tree", "find", "grep", "sh", "env",
+                ])
             let byOp = Dictionary(result.statuses.map { ($0.op, $0) }) { first, _ in first }
             #expect(byOp["read"]?["lines"]?.intValue == 2)
             #expect(byOp["write"]?["created"]?.boolValue == true)
             #expect(byOp["grep"]?["matches"]?.intValue == 2)  // .git is skipped
             #expect(byOp["sh"]?["code"]?.intValue == 0)
             #expect(byOp["env"]?["name"]?.stringValue == "HOME")
-            #expect(byOp["env"]?.fields.values.contains(.string(ProcessInfo.processInfo.environment["HOME"] ?? "-")) == false)
+            #expect(
+                byOp["env"]?.fields.values.contains(.string(ProcessInfo.processInfo.environment["HOME"] ?? "-"))
+                    == false)
             #expect(try kernel.file("out/new.txt") == "one\nthree\n")
         }
     }
 
     @Test func helpersGiveDataThatPrintsCompactly() async throws {
         try await PreludeHarness(workspace: Self.workspace).test { kernel in
-            #expect(try await kernel.value("read('notes.txt', limit=1)") == "1\talpha\n[... 2 more lines: read('notes.txt', offset=2) continues]")
-            #expect(try await kernel.value("grep('TODO', 'src')") == "src/app.py:2:     # TODO: greet\nsrc/util.py:1: TODO = 1")
-            #expect(try await kernel.value("[(m.path, m.line) for m in grep('TODO', 'src')]") == "[('src/app.py', 2), ('src/util.py', 1)]")
-            #expect(try await kernel.value("r = sh('echo out; echo err >&2; exit 3')\nr.code, r.stdout, r.stderr") == "(3, 'out\\n', 'err\\n')")
+            #expect(
+                try await kernel.value("read('notes.txt', limit=1)")
+                    == "1\talpha\n[... 2 more lines: read('notes.txt', offset=2) continues]")
+            #expect(
+                try await kernel.value("grep('TODO', 'src')")
+                    == "src/app.py:2:     # TODO: greet\nsrc/util.py:1: TODO = 1")
+            #expect(
+                try await kernel.value("[(m.path, m.line) for m in grep('TODO', 'src')]")
+                    == "[('src/app.py', 2), ('src/util.py', 1)]")
+            #expect(
+                try await kernel.value("r = sh('echo out; echo err >&2; exit 3')\nr.code, r.stdout, r.stderr")
+                    == "(3, 'out\\n', 'err\\n')")
             #expect(try await kernel.value("help(read)\n'shown'") == "'shown'")
             let help = try await kernel.run("help(read)")
             #expect(help.stdout.contains("Return the text of a file with line numbers"))
@@ -92,7 +103,8 @@ import Testing
             #expect(outcome?.status == .cancelled)
             #expect(outcome?.error?.name == "KeyboardInterrupt")
             #expect(outcome?.error?.traceback.joined().contains("pyrun_prelude.py") == false)
-            let sleeper = try #require(Int32(try kernel.file("sleeper.pid").trimmingCharacters(in: .whitespacesAndNewlines)))
+            let sleeper = try #require(
+                Int32(try kernel.file("sleeper.pid").trimmingCharacters(in: .whitespacesAndNewlines)))
             #expect(await waitUntilGone(sleeper), "sh left its background child running")
         }
     }

@@ -1,3 +1,5 @@
+// swift-format-ignore-file
+// (Its snippet slices are copied verbatim into README.md and the DocC articles.)
 // The examples of the README's "Preludes" section: each slice below is shown there verbatim
 // (DocumentationSnippetTests checks that), and runs here as a real test.
 import Foundation

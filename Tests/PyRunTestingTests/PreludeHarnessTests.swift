@@ -21,7 +21,8 @@ import Testing
                 let temporary = try await kernel.value("import tempfile\ntempfile.gettempdir()")
                 #expect(temporary.hasPrefix("'\(kernel.workspace.deletingLastPathComponent().path)/"))
                 // A process the code leaves running, as careless code would.
-                let child = try #require(Int32(try await kernel.value("import subprocess\nsubprocess.Popen(['sleep', '60']).pid")))
+                let child = try #require(
+                    Int32(try await kernel.value("import subprocess\nsubprocess.Popen(['sleep', '60']).pid")))
                 let runner = try #require(await kernel.kernel.pid)
                 return (kernel.workspace.deletingLastPathComponent(), [runner, child])
             }
@@ -56,7 +57,8 @@ import Testing
             #expect(failure?.preludeFailures.map(\.file) == [broken.path])
             #expect(failure?.description.contains("ImportError: no such backend") == true)
 
-            try await PreludeHarness(prelude: [.default, .file(broken)], requiresCompletePrelude: false).test { kernel throws in
+            try await PreludeHarness(prelude: [.default, .file(broken)], requiresCompletePrelude: false).test {
+                kernel throws in
                 #expect(kernel.preludeFailures.map(\.line) == [4])
                 #expect(try await kernel.value("kept(), callable(read)") == "(1, True)")
             }
@@ -75,7 +77,9 @@ import Testing
 
             let error = try await kernel.expectError("FileNotFoundError", from: "read('absent.txt')")
             #expect(error.value.contains("absent.txt"))
-            await #expect(throws: HarnessFailure.self) { try await kernel.expectError("ValueError", from: "read('absent.txt')") }
+            await #expect(throws: HarnessFailure.self) {
+                try await kernel.expectError("ValueError", from: "read('absent.txt')")
+            }
             await #expect(throws: HarnessFailure.self) { try await kernel.expectError("ValueError", from: "1 + 1") }
             await #expect(throws: HarnessFailure.self) { try await kernel.value("x = 1") }
             #expect(throws: HarnessFailure.self) { try kernel.file("absent.txt") }

@@ -20,7 +20,8 @@ import Testing
     private func write(_ files: [String: String], under root: String) throws {
         for (path, text) in files {
             let url = URL(fileURLWithPath: "\(root)/\(path)")
-            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(
+                at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
             try text.write(to: url, atomically: true, encoding: .utf8)
         }
     }
@@ -30,7 +31,8 @@ import Testing
     {
         var options = PythonTestRun.Options(
             paths: [root], jobs: 2, timeout: .seconds(2),
-            configuration: KernelConfiguration(environment: .inheritUpdating(["PYRUN_TEST_TRACE": trace]), interruptGrace: .seconds(2)))
+            configuration: KernelConfiguration(
+                environment: .inheritUpdating(["PYRUN_TEST_TRACE": trace]), interruptGrace: .seconds(2)))
         change(&options)
         return options
     }
@@ -85,14 +87,17 @@ import Testing
                 ], under: root)
             let trace = "\(root)/trace"
             let run = try PythonTestRun(options(root, trace: trace))
-            #expect(run.units.map(\.description).map { $0.replacingOccurrences(of: root + "/", with: "") }
-                == ["tests/test_broken.py", "tests/test_math.py", "tests/sub/test_nested.py"])
+            #expect(
+                run.units.map(\.description).map { $0.replacingOccurrences(of: root + "/", with: "") }
+                    == ["tests/test_broken.py", "tests/test_math.py", "tests/sub/test_nested.py"])
             let result = await run.run()
 
             let math = try report(result, "test_math.py")
-            #expect(outcomes(math) == [
-                "test_adds": .passed, "test_compares_lists": .failed, "test_skips": .skipped, "test_in_class": .passed,
-            ])
+            #expect(
+                outcomes(math) == [
+                    "test_adds": .passed, "test_compares_lists": .failed, "test_skips": .skipped,
+                    "test_in_class": .passed,
+                ])
             let failed = try #require(math.records.first { $0.name == "test_compares_lists" })
             #expect(failed.assertion?.evaluated == "[1, 2, 3] == [1, 2, 4]")
             #expect(failed.assertion?.values.first == PythonAssertion.Part(source: "got", value: "[1, 2, 3]"))
@@ -102,7 +107,9 @@ import Testing
 
             let broken = try report(result, "test_broken.py")
             #expect(broken.collectionError?.exceptionName == "SyntaxError")
-            #expect(broken.collectionError?.line == 1 + Self.tracer.split(separator: "\n", omittingEmptySubsequences: false).count - 1)
+            #expect(
+                broken.collectionError?.line == 1
+                    + Self.tracer.split(separator: "\n", omittingEmptySubsequences: false).count - 1)
             #expect(broken.records.isEmpty)
             // The empty workspace of a file without fixtures beside it.
             #expect(outcomes(try report(result, "test_nested.py")) == ["test_nested": .passed])
@@ -139,7 +146,10 @@ import Testing
             let trace = "\(root)/trace"
             let result = await (try PythonTestRun(options(root, trace: trace) { $0.timeout = .seconds(1) })).run()
             let hangs = try report(result, "test_hangs.py")
-            #expect(outcomes(hangs) == ["test_sleeps": .timedOut, "test_ignores_the_interrupt": .timedOut, "test_runs_after": .passed])
+            #expect(
+                outcomes(hangs) == [
+                    "test_sleeps": .timedOut, "test_ignores_the_interrupt": .timedOut, "test_runs_after": .passed,
+                ])
             let sleeps = try #require(hangs.records.first)
             #expect(sleeps.message == "timed out after 1 s and was interrupted")
             #expect(sleeps.traceback.contains { $0.contains("time.sleep(60)") })  // where it hung
@@ -158,11 +168,13 @@ import Testing
         try await withTemporaryDirectory { root throws in
             try write(
                 [
-                    "test_a.py": "def test_alpha_ok():\n    pass\n\ndef test_alpha_bad():\n    assert False\n\ndef test_beta():\n    pass\n",
+                    "test_a.py":
+                        "def test_alpha_ok():\n    pass\n\ndef test_alpha_bad():\n    assert False\n\ndef test_beta():\n    pass\n",
                     "test_b.py": "def test_gamma():\n    pass\n",
                 ], under: root)
             let trace = "\(root)/trace"
-            let selected = await (try PythonTestRun(options(root, trace: trace) { $0.keyword = "alpha and not bad" })).run()
+            let selected = await (try PythonTestRun(options(root, trace: trace) { $0.keyword = "alpha and not bad" }))
+                .run()
             #expect(selected.reports.flatMap(\.records).map(\.name) == ["test_alpha_ok"])
             #expect(selected.counts.deselected == 3)
             #expect(selected.exitStatus == 0)
@@ -174,10 +186,12 @@ import Testing
             #expect(bad.exitStatus == 4)
             #expect(bad.usageError?.contains("expected") == true)
 
-            let first = await (try PythonTestRun(options(root, trace: trace) {
-                $0.stopAtFirstFailure = true
-                $0.jobs = 1
-            })).run()
+            let first = await
+                (try PythonTestRun(
+                    options(root, trace: trace) {
+                        $0.stopAtFirstFailure = true
+                        $0.jobs = 1
+                    })).run()
             #expect(first.reports.flatMap(\.records).map(\.name) == ["test_alpha_ok", "test_alpha_bad"])
             #expect(first.exitStatus == 1)
 
@@ -193,16 +207,16 @@ import Testing
             try write(
                 [
                     "tools.py": """
-                        def double(x):
-                            '''Twice x.
+                    def double(x):
+                        '''Twice x.
 
-                            >>> double(2)
-                            4
-                            >>> double('ab')
-                            'abab!'
-                            '''
-                            return x * 2
-                        """
+                        >>> double(2)
+                        4
+                        >>> double('ab')
+                        'abab!'
+                        '''
+                        return x * 2
+                    """
                 ], under: root)
             let tools = URL(fileURLWithPath: "\(root)/tools.py")
             let options = PythonTestRun.Options(
@@ -218,7 +232,10 @@ import Testing
     @Test func cancellingTheRunInterruptsItsTests() async throws {
         try await withTemporaryDirectory { root throws in
             try write(
-                ["test_slow.py": Self.tracer + "import time\n\ndef test_slow():\n    _trace()\n    time.sleep(60)\n\ndef test_never():\n    pass\n"],
+                [
+                    "test_slow.py": Self.tracer
+                        + "import time\n\ndef test_slow():\n    _trace()\n    time.sleep(60)\n\ndef test_never():\n    pass\n"
+                ],
                 under: root)
             let trace = "\(root)/trace"
             let run = try PythonTestRun(options(root, trace: trace) { $0.timeout = nil })

@@ -63,6 +63,7 @@ class Kernel:
         full_env.pop("PYRUN_CWD", None)
         full_env.pop("PYRUN_PRELUDE", None)
         full_env.pop("PYRUN_LIMITS", None)
+        full_env.pop("PYRUN_HOST_FUNCTIONS", None)
         if env:
             full_env.update(env)
         preexec = None

@@ -345,6 +345,13 @@ class UserFileNamesTests(unittest.TestCase):
             k.close()
 
 
+def _close_quietly(fd: int) -> None:
+    try:
+        os.close(fd)
+    except OSError:
+        pass
+
+
 def _alive(pid: int) -> bool:
     """pid exists and is not a zombie."""
     try:
@@ -478,7 +485,7 @@ class DescendantTests(unittest.TestCase):
 
 LAUNCHER = r"""
 import os, subprocess, sys, time
-env = dict(os.environ, PYRUN_HOST_PID=str(os.getpid()))
+env = dict(os.environ, PYRUN_HOST_PID=str(os.getpid())) if %(host_pid)r else dict(os.environ)
 p = subprocess.Popen([%(python)r, '-u', %(runner)r], stdin=%(stdin)d, stdout=%(stdout)d, env=env,
                      start_new_session=True)
 print(p.pid, flush=True)
@@ -489,15 +496,15 @@ time.sleep(100)
 class HostDeathTests(unittest.TestCase):
     """Item 4: a kernel never outlives its host, even while code holds the GIL."""
 
-    def launch(self):
+    def launch(self, host_pid=True):
         """A runner whose parent is a launcher process this test can SIGKILL."""
         in_r, in_w = os.pipe()
         out_r, out_w = os.pipe()
-        code = LAUNCHER % {"python": PYTHON, "runner": RUNNER, "stdin": in_r, "stdout": out_w}
+        code = LAUNCHER % {"python": PYTHON, "runner": RUNNER, "stdin": in_r, "stdout": out_w, "host_pid": host_pid}
         launcher = subprocess.Popen([PYTHON, "-c", code], stdout=subprocess.PIPE, pass_fds=(in_r, out_w))
         os.close(in_r)
         os.close(out_w)
-        self.addCleanup(os.close, in_w)
+        self.addCleanup(lambda: _close_quietly(in_w))
         out = os.fdopen(out_r, "rb")
         self.addCleanup(out.close)
 
@@ -540,19 +547,39 @@ class HostDeathTests(unittest.TestCase):
         launcher.wait()
         self.assertEqual(_wait_all_gone([runner_pid] + list(pids.values())), [])
 
-    def test_host_killed_while_code_holds_the_gil_takes_the_children_too(self):
-        launcher, runner_pid, in_w, out = self.launch()
-        code = ("import re, subprocess\nchild = subprocess.Popen(['sleep', '300'])\n"
-                "print('child', child.pid, flush=True)\nre.match('(a*)*b', 'a' * 40)")
-        os.write(in_w, json.dumps({"id": "g", "code": code}).encode() + b"\n")
-        child = None
-        while child is None:
+    CHILDREN_THEN = ("import subprocess, time\nchildren = [subprocess.Popen(['sleep', '300']),\n"
+                     "            subprocess.Popen(['sleep', '300'], start_new_session=True)]\n"
+                     "print('children', *[c.pid for c in children], flush=True)\n")
+
+    def run_children_then(self, in_w, out, tail):
+        os.write(in_w, json.dumps({"id": "g", "code": self.CHILDREN_THEN + tail}).encode() + b"\n")
+        while True:
             frame = json.loads(out.readline())
-            if frame["type"] == "stdout" and frame["data"].startswith("child "):
-                child = int(frame["data"].split()[1])
+            if frame["type"] == "stdout" and frame["data"].startswith("children "):
+                return [int(pid) for pid in frame["data"].split()[1:]]
+
+    def test_host_killed_while_code_holds_the_gil_takes_every_child_too(self):
+        launcher, runner_pid, in_w, out = self.launch()
+        children = self.run_children_then(in_w, out, "import re\nre.match('(a*)*b', 'a' * 40)")
         launcher.send_signal(signal.SIGKILL)
         launcher.wait()
-        self.assertEqual(_wait_all_gone([runner_pid, child], timeout=30), [])
+        self.assertEqual(_wait_all_gone([runner_pid] + children, timeout=30), [])
+
+    def test_host_killed_while_code_sleeps_takes_every_child_too(self):
+        launcher, runner_pid, in_w, out = self.launch()
+        children = self.run_children_then(in_w, out, "time.sleep(300)")
+        launcher.send_signal(signal.SIGKILL)
+        launcher.wait()
+        self.assertEqual(_wait_all_gone([runner_pid] + children, timeout=30), [])
+
+    def test_a_runner_without_host_pid_whose_host_left_ends_with_every_child(self):
+        # As behind ssh: no parent-death signal; the parent dies and the channel closes.
+        launcher, runner_pid, in_w, out = self.launch(host_pid=False)
+        children = self.run_children_then(in_w, out, "import re\nre.match('(a*)*b', 'a' * 40)")
+        launcher.send_signal(signal.SIGKILL)
+        launcher.wait()
+        os.close(in_w)
+        self.assertEqual(_wait_all_gone([runner_pid] + children, timeout=30), [])
 
     def test_a_host_pid_that_is_not_the_parent_makes_the_runner_leave(self):
         k = Kernel(env={"PYRUN_HOST_PID": "1"})  # the runner's parent is this test, not pid 1
@@ -600,13 +627,13 @@ class WatchdogTests(unittest.TestCase):
         frame = k.wait_for(lambda f: f["type"] == "stdout" and f["id"] == ident)[-1]
         return int(frame["data"].split()[1])
 
-    def test_end_of_input_while_code_holds_the_gil_ends_the_session_after_the_grace(self):
+    def test_end_of_input_from_a_live_parent_leaves_the_runner_its_grace_then_ends_it(self):
         k = Kernel()
         try:
             child = self.start_child_then_hold_the_gil(k)
             k.proc.stdin.close()
-            # WATCHDOG_GRACE (5 s) for the runner to leave by itself, then the kill.
-            self.assertEqual(_wait_all_gone([k.proc.pid, child], timeout=60), [])
+            # WATCHDOG_GRACE (30 s) for the runner to leave by itself, then the kill.
+            self.assertEqual(_wait_all_gone([k.proc.pid, child], timeout=90), [])
             self.assertEqual(k.wait_exit(), -signal.SIGKILL)
             self.assertEqual(_wait_all_gone(_session_members(k.proc.pid), timeout=30), [])
         finally:

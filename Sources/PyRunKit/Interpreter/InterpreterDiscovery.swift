@@ -31,11 +31,14 @@ public enum InterpreterDiscovery {
                 group.addTask {
                     let interpreter = try? await InterpreterResolver.resolve(
                         .path(candidate.path), workingDirectory: workingDirectory, environment: environment)
-                    return (index, interpreter.map { found in
-                        var found = found
-                        found.source = candidate.source
-                        return found
-                    })
+                    return (
+                        index,
+                        interpreter.map { found in
+                            var found = found
+                            found.source = candidate.source
+                            return found
+                        }
+                    )
                 }
             }
             var results = [PythonInterpreter?](repeating: nil, count: candidates.count)
@@ -89,7 +92,9 @@ public enum InterpreterDiscovery {
         guard !available.isEmpty else {
             return "no interpreter named '\(name)', and no Python 3.9+ interpreter was found on this machine"
         }
-        let lines = available.map { "  \(displayName(of: $0))  Python \($0.version)  (\($0.source.rawValue)) \($0.path)" }
+        let lines = available.map {
+            "  \(displayName(of: $0))  Python \($0.version)  (\($0.source.rawValue)) \($0.path)"
+        }
         return "no interpreter named '\(name)'; available:\n" + lines.joined(separator: "\n")
     }
 
@@ -125,7 +130,8 @@ public enum InterpreterDiscovery {
                 add(path, path.contains("/.pyenv/shims/") ? .pyenv : .path)
             }
         }
-        let pyenvRoot = environment["PYENV_ROOT"].flatMap { $0.isEmpty ? nil : $0 }
+        let pyenvRoot =
+            environment["PYENV_ROOT"].flatMap { $0.isEmpty ? nil : $0 }
             ?? environment["HOME"].map { "\($0)/.pyenv" }
         if let pyenvRoot {
             let versionsDirectory = "\(pyenvRoot)/versions"

@@ -119,7 +119,8 @@ public enum InterpreterResolver {
         _ choice: InterpreterChoice, workingDirectory: String?, environment: [String: String]
     ) async throws -> PythonInterpreter {
         let (path, source) = try locate(choice, workingDirectory: workingDirectory, environment: environment)
-        return try await probeOnce(path: path, source: source, workingDirectory: workingDirectory, environment: environment)
+        return try await probeOnce(
+            path: path, source: source, workingDirectory: workingDirectory, environment: environment)
     }
 
     /// Probes `path` unless this process already did, and checks the version.
@@ -169,7 +170,9 @@ public enum InterpreterResolver {
             if given.contains("/") {
                 let absolute = absolutePath(given, relativeTo: workingDirectory)
                 guard isExecutableFile(absolute) else {
-                    throw KernelError(.interpreterNotFound, "no Python interpreter at \(absolute): the file does not exist or is not executable")
+                    throw KernelError(
+                        .interpreterNotFound,
+                        "no Python interpreter at \(absolute): the file does not exist or is not executable")
                 }
                 return (absolute, .explicit)
             }
@@ -193,7 +196,8 @@ public enum InterpreterResolver {
                 return (found, found.contains("/.pyenv/shims/") ? .pyenv : .path)
             }
             tried.append("python3 on PATH (\(searchPath))")
-            throw KernelError(.interpreterNotFound, "no Python interpreter found; tried \(tried.joined(separator: ", "))")
+            throw KernelError(
+                .interpreterNotFound, "no Python interpreter found; tried \(tried.joined(separator: ", "))")
         }
     }
 
@@ -217,14 +221,15 @@ public enum InterpreterResolver {
     }
 
     /// The probe prints `sys.executable` and the version as JSON; nothing else of the
-    /// interpreter is trusted.
+    /// interpreter is trusted. It runs isolated (`-I`: no user site, no environment, and no
+    /// working directory on `sys.path`, where a `json.py` would shadow the standard one).
     static let probeCode =
         "import sys,json;print(json.dumps({'executable':sys.executable,'version':list(sys.version_info[:3])}))"
 
     private static func probe(
         path: String, source: InterpreterSource, environment: [String: String]
     ) async throws(KernelError) -> PythonInterpreter {
-        let command = LaunchCommand(executable: path, arguments: ["-E", "-S", "-c", probeCode])
+        let command = LaunchCommand(executable: path, arguments: ["-I", "-S", "-c", probeCode])
         typealias ProbeOutput = (status: TerminationStatus, stdout: [UInt8], stderr: [UInt8])
         let outcome: Result<ProbeOutput, SpawnError> = await withCheckedContinuation { continuation in
             let thread = Thread {

@@ -7,6 +7,7 @@ struct ExecutionCollector {
     private var displays: [DisplayOutput] = []
     private var result: MIMEBundle?
     private var notices: [KernelNotice] = []
+    private var hostCalls: [HostCallReport] = []
 
     init(limit: Int) {
         stdout = BoundedText(limit: limit)
@@ -20,7 +21,8 @@ struct ExecutionCollector {
         case .stderr(let text): stderr.append(text)
         case .display(let bundle, let metadata): displays.append(DisplayOutput(bundle: bundle, metadata: metadata))
         case .result(let bundle, _): result = bundle
-        case .started, .error, .inputRequest, .unknown, .finished: break
+        case .hostCallEnded(let report): hostCalls.append(report)
+        case .started, .error, .inputRequest, .hostCallStarted, .unknown, .finished: break
         }
     }
 
@@ -34,11 +36,14 @@ struct ExecutionCollector {
         collected.displays = displays
         collected.result = result
         collected.notices = notices
+        collected.hostCalls = hostCalls
         if stdout.omittedBytes > 0 {
-            collected.notices.append(KernelNotice(.collectedOutputTruncated(stream: .stdout, omittedBytes: stdout.omittedBytes)))
+            collected.notices.append(
+                KernelNotice(.collectedOutputTruncated(stream: .stdout, omittedBytes: stdout.omittedBytes)))
         }
         if stderr.omittedBytes > 0 {
-            collected.notices.append(KernelNotice(.collectedOutputTruncated(stream: .stderr, omittedBytes: stderr.omittedBytes)))
+            collected.notices.append(
+                KernelNotice(.collectedOutputTruncated(stream: .stderr, omittedBytes: stderr.omittedBytes)))
         }
         return collected
     }

@@ -1,10 +1,11 @@
 /// The JSON forms of execution events and what they carry, for hosts that pass executions on
 /// as NDJSON (the `pyrun --json` output, an agent's tool reply). Events that come from a
-/// frame are written as that frame, with the frame's own field names (`Frame.json`); the
-/// host's own values (`notice`, `finished`) are objects with a `type` of that name.
+/// frame are written as that frame, with the frame's own field names (`Frame.json`; a
+/// `hostCallStarted` is its `call` frame); the host's own values (`notice`, `finished`,
+/// `host_call_ended`) are objects with a `type` of that name.
 extension ExecutionEvent {
-    /// The frame this event came from, for execution `executionID`; nil for `notice` and
-    /// `finished`, which the host makes.
+    /// The frame this event came from, for execution `executionID`; nil for `notice`,
+    /// `hostCallEnded` and `finished`, which the host makes.
     public func frame(executionID: String) -> Frame? {
         switch self {
         case .started(let count): .started(id: executionID, executionCount: count)
@@ -14,19 +15,24 @@ extension ExecutionEvent {
         case .result(let bundle, let count): .result(id: executionID, bundle: bundle, executionCount: count)
         case .error(let error): .error(id: executionID, error)
         case .inputRequest(let prompt, let password): .inputRequest(id: executionID, prompt: prompt, password: password)
+        case .hostCallStarted(let start):
+            .call(id: executionID, callID: start.callID, name: start.function, arguments: start.arguments)
         case .unknown(let json): .unknown(json)
-        case .notice, .finished: nil
+        case .notice, .hostCallEnded, .finished: nil
         }
     }
 
-    /// The event as one JSON object: its frame, or `{"type":"notice",…}` /
-    /// `{"type":"finished",…}` with the fields of `KernelNotice.json` / `ExecutionOutcome.json`.
+    /// The event as one JSON object: its frame, or `{"type":"notice",…}`,
+    /// `{"type":"host_call_ended",…}` / `{"type":"finished",…}` with the fields of
+    /// `KernelNotice.json`, `HostCallReport.json` / `ExecutionOutcome.json`.
     public func json(executionID: String) -> JSONValue {
         switch self {
         case .notice(let notice):
             return Self.typed("notice", notice.json, executionID: executionID)
         case .finished(let outcome):
             return Self.typed("finished", outcome.json, executionID: executionID)
+        case .hostCallEnded(let report):
+            return Self.typed("host_call_ended", report.json, executionID: executionID)
         default:
             return frame(executionID: executionID)?.json ?? .null
         }
@@ -173,5 +179,25 @@ extension KernelDeath.StopReason {
         case .frameChannelLost: "frameChannelLost"
         case .hostExit: "hostExit"
         }
+    }
+}
+
+extension HostCallReport {
+    /// `{"callId", "name", "durationMs", "outcome"}`, plus `error` (`{type, message}`) for a
+    /// failure and `timeoutMs` for a timeout.
+    public var json: JSONValue {
+        var object: [String: JSONValue] = [
+            "callId": .string(callID), "name": .string(function), "durationMs": .number(duration.milliseconds),
+            "outcome": .string(outcome.name),
+        ]
+        switch outcome {
+        case .failed(let error):
+            object["error"] = .object(["type": .string(error.type), "message": .string(error.message)])
+        case .timedOut(let after):
+            object["timeoutMs"] = .number(after.milliseconds)
+        case .returned, .cancelled:
+            break
+        }
+        return .object(object)
     }
 }

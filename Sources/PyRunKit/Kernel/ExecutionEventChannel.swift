@@ -156,7 +156,8 @@ extension ExecutionEvent {
         case .display(let bundle, _), .result(let bundle, _):
             bundle.values.values.reduce(64) { $0 + ($1.stringValue?.utf8.count ?? 16) }
         case .error(let error): error.traceback.reduce(error.value.utf8.count + 64) { $0 + $1.utf8.count }
-        case .notice, .started, .inputRequest, .unknown, .finished: 64
+        case .hostCallStarted(let start): start.function.utf8.count + 256
+        case .notice, .started, .inputRequest, .hostCallEnded, .unknown, .finished: 64
         }
     }
 }

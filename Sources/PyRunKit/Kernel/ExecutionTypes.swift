@@ -16,6 +16,11 @@ public enum ExecutionEvent: Sendable, Hashable {
     case error(PythonError)
     /// The code called `input()`; `ExecutionOptions.stdinHandler` answers it.
     case inputRequest(prompt: String, password: Bool)
+    /// The code called a host function (`host.NAME(…)`); its handler runs now, and a
+    /// `hostCallEnded` with the same call id follows before `finished`.
+    case hostCallStarted(HostCallStart)
+    /// A host call ended: how, and how long it took.
+    case hostCallEnded(HostCallReport)
     /// A frame for this execution that this host does not know.
     case unknown(JSONValue)
     /// How the execution ended: always the last event.
@@ -123,7 +128,9 @@ public struct InputPrompt: Sendable, Hashable, CustomStringConvertible {
     /// True for `getpass()`: do not echo the answer.
     public var password: Bool
 
-    public var description: String { password ? "password prompt \(prompt.debugDescription)" : "prompt \(prompt.debugDescription)" }
+    public var description: String {
+        password ? "password prompt \(prompt.debugDescription)" : "prompt \(prompt.debugDescription)"
+    }
 }
 
 /// Answers `input()` prompts; what it returns is what `input()` returns. Throwing (for
@@ -132,7 +139,8 @@ public typealias StdinHandler = @Sendable (InputPrompt) async throws -> String
 
 /// How to run one piece of code.
 public struct ExecutionOptions: Sendable, CustomStringConvertible {
-    /// Interrupt the code after this long and report `timedOut`.
+    /// Interrupt the code after this long and report `timedOut`. Time during which the code
+    /// waits for host calls (`HostFunction`) does not count: each call has its own timeout.
     public var timeout: Duration?
     /// No result frame and no execution count bump.
     public var silent: Bool
@@ -207,6 +215,8 @@ public struct ExecutionResult: Sendable, Hashable, CustomStringConvertible {
     /// Everything the host had to say, in order: notices about the key first, then those
     /// about this execution.
     public var notices: [KernelNotice] = []
+    /// The host calls the code made, in the order they ended.
+    public var hostCalls: [HostCallReport] = []
 
     /// Creates a result.
     public init(id: String, outcome: ExecutionOutcome) {
@@ -248,6 +258,7 @@ public struct ExecutionResult: Sendable, Hashable, CustomStringConvertible {
         }
         if !displays.isEmpty { parts.append("\(displays.count) display\(displays.count == 1 ? "" : "s")") }
         if let resultText { parts.append("result \(resultText)") }
+        if !hostCalls.isEmpty { parts.append("\(hostCalls.count) host call\(hostCalls.count == 1 ? "" : "s")") }
         for notice in notices { parts.append("notice: \(notice)") }
         return parts.joined(separator: "; ")
     }

@@ -2,6 +2,8 @@ import Foundation
 
 /// Everything that decides how a kernel process is started. Two kernels with equal
 /// configurations behave the same; the pool restarts a key whose configuration changes.
+/// Host functions compare by their declaration (name, summary, schema, timeout), not their
+/// handlers: see `HostFunction`.
 public struct KernelConfiguration: Sendable, Hashable, CustomStringConvertible {
     /// Which Python to run.
     public var interpreter: InterpreterChoice
@@ -18,6 +20,9 @@ public struct KernelConfiguration: Sendable, Hashable, CustomStringConvertible {
     public var startupTimeout: Duration
     /// How long an interrupted execution may take to end before the kernel is killed.
     public var interruptGrace: Duration
+    /// Functions of the host that the code calls as `host.NAME(…)`; their names must be
+    /// unique and not empty.
+    public var hostFunctions: [HostFunction]
 
     /// A configuration; the defaults run `python3` (or the active virtual environment's) in
     /// the host's directory with the host's environment and no limits.
@@ -28,7 +33,8 @@ public struct KernelConfiguration: Sendable, Hashable, CustomStringConvertible {
         prelude: [PreludeSource] = [],
         limits: ResourceLimits = .none,
         startupTimeout: Duration = .seconds(30),
-        interruptGrace: Duration = .seconds(2)
+        interruptGrace: Duration = .seconds(2),
+        hostFunctions: [HostFunction] = []
     ) {
         self.interpreter = interpreter
         self.workingDirectory = workingDirectory
@@ -37,6 +43,7 @@ public struct KernelConfiguration: Sendable, Hashable, CustomStringConvertible {
         self.limits = limits
         self.startupTimeout = startupTimeout
         self.interruptGrace = interruptGrace
+        self.hostFunctions = hostFunctions
     }
 
     /// The environment variables the kernel will see, resolved against the host's own.
@@ -52,6 +59,9 @@ public struct KernelConfiguration: Sendable, Hashable, CustomStringConvertible {
         if limits != .none { parts.append("limits \(limits)") }
         parts.append("startup timeout \(startupTimeout.formattedSeconds)")
         parts.append("interrupt grace \(interruptGrace.formattedSeconds)")
+        if !hostFunctions.isEmpty {
+            parts.append("host functions \(hostFunctions.map(\.name).joined(separator: ", "))")
+        }
         return parts.joined(separator: ", ")
     }
 
@@ -60,7 +70,8 @@ public struct KernelConfiguration: Sendable, Hashable, CustomStringConvertible {
         var changes: [String] = []
         if old.interpreter != new.interpreter { changes.append("interpreter \(old.interpreter) → \(new.interpreter)") }
         if old.workingDirectory != new.workingDirectory {
-            changes.append("working directory \(old.workingDirectory ?? "(host's)") → \(new.workingDirectory ?? "(host's)")")
+            changes.append(
+                "working directory \(old.workingDirectory ?? "(host's)") → \(new.workingDirectory ?? "(host's)")")
         }
         if old.environment != new.environment { changes.append("environment") }
         if old.prelude != new.prelude {
@@ -73,6 +84,12 @@ public struct KernelConfiguration: Sendable, Hashable, CustomStringConvertible {
         if old.startupTimeout != new.startupTimeout || old.interruptGrace != new.interruptGrace {
             changes.append("timeouts")
         }
+        if old.hostFunctions != new.hostFunctions {
+            func names(_ functions: [HostFunction]) -> String {
+                functions.isEmpty ? "(none)" : functions.map(\.name).joined(separator: ", ")
+            }
+            changes.append("host functions \(names(old.hostFunctions)) → \(names(new.hostFunctions))")
+        }
         return changes
     }
 
@@ -81,14 +98,35 @@ public struct KernelConfiguration: Sendable, Hashable, CustomStringConvertible {
     func runnerEnvironment(base: [String: String]) throws(KernelError) -> [String: String] {
         // The runner's options come from this configuration only, never from the host's own.
         var variables = environment.resolved(base: base)
-        for option in ["PYRUN_CWD", "PYRUN_PRELUDE", "PYRUN_LIMITS"] { variables.removeValue(forKey: option) }
+        for option in ["PYRUN_CWD", "PYRUN_PRELUDE", "PYRUN_LIMITS", "PYRUN_HOST_FUNCTIONS"] {
+            variables.removeValue(forKey: option)
+        }
         if let workingDirectory {
             variables["PYRUN_CWD"] = InterpreterResolver.absolutePath(workingDirectory, relativeTo: nil)
         }
         if let prelude = try prelude.runnerSpecification() { variables["PYRUN_PRELUDE"] = prelude }
         if let limits = limits.environmentValue { variables["PYRUN_LIMITS"] = limits }
+        if !hostFunctions.isEmpty {
+            variables["PYRUN_HOST_FUNCTIONS"] = JSONValue.array(hostFunctions.map(\.declaration)).serialized()
+        }
         // Figures render off-screen unless the user chose a backend: a kernel has no display.
         if variables["MPLBACKEND"] == nil { variables["MPLBACKEND"] = "Agg" }
         return variables
+    }
+}
+
+extension KernelConfiguration {
+    /// Why the host functions cannot be declared as given (an empty or repeated name, a schema
+    /// that is not an object), or nil when they can.
+    var hostFunctionsProblem: String? {
+        var seen: Set<String> = []
+        for function in hostFunctions {
+            if function.name.isEmpty { return "a host function has an empty name" }
+            if !seen.insert(function.name).inserted { return "two host functions are named '\(function.name)'" }
+            if function.parameters.objectValue == nil {
+                return "the parameters of host function '\(function.name)' must be a JSON Schema object"
+            }
+        }
+        return nil
     }
 }

@@ -180,7 +180,8 @@ extension KernelDeath.Cause: CustomStringConvertible {
             let limit = kind == .cpuTime ? "CPU time limit" : "file size limit"
             return "the kernel reached its \(limit) and was ended with \(signalText(signal))"
         case .outOfMemory(.cgroupOutOfMemoryKills(let count)):
-            return "the kernel ran out of memory: the system's OOM killer ended it (its cgroup counted \(count) OOM kill\(count == 1 ? "" : "s"))"
+            return
+                "the kernel ran out of memory: the system's OOM killer ended it (its cgroup counted \(count) OOM kill\(count == 1 ? "" : "s"))"
         case .outOfMemory(.memoryLimitReached(let limit)):
             return "the kernel ran out of memory: it reached its memory limit of \(ByteFormat.text(limit))"
         case .killedFromOutside(let signal):
@@ -193,9 +194,11 @@ extension KernelDeath.StopReason: CustomStringConvertible {
     public var description: String {
         switch self {
         case .interruptNotHonoured(let grace):
-            return "pyrun killed the kernel because the code did not stop within \(grace.formattedSeconds) of an interrupt"
+            return
+                "pyrun killed the kernel because the code did not stop within \(grace.formattedSeconds) of an interrupt"
         case .timeout(let after):
-            return "pyrun stopped the kernel because the code ran past its \(after.formattedSeconds) timeout and the interrupt did not end it cleanly"
+            return
+                "pyrun stopped the kernel because the code ran past its \(after.formattedSeconds) timeout and the interrupt did not end it cleanly"
         case .interrupted:
             return "the kernel ended on pyrun's interrupt (the code had restored SIGINT's default action)"
         case .shutdown:

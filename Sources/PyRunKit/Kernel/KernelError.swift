@@ -15,6 +15,7 @@ public struct KernelError: Error, Sendable, Hashable, CustomStringConvertible {
             case shutDown
             case runnerRejected
             case memoryLimitTooLow
+            case invalidConfiguration
         }
 
         let kind: Kind
@@ -42,6 +43,8 @@ public struct KernelError: Error, Sendable, Hashable, CustomStringConvertible {
         /// The memory limit leaves too little memory for the runner itself (it exited with
         /// status 77 before it was ready).
         public static let memoryLimitTooLow = Code(kind: .memoryLimitTooLow)
+        /// The configuration cannot be used as given (two host functions with one name).
+        public static let invalidConfiguration = Code(kind: .invalidConfiguration)
 
         public var description: String { kind.rawValue }
     }
@@ -63,6 +66,7 @@ public struct KernelError: Error, Sendable, Hashable, CustomStringConvertible {
     /// too old or unusable, a memory limit too low to start), so a command line reports it as
     /// a usage error rather than a failure of the code.
     public var isConfigurationError: Bool {
-        [.interpreterNotFound, .interpreterTooOld, .interpreterUnusable, .memoryLimitTooLow].contains(code)
+        [.interpreterNotFound, .interpreterTooOld, .interpreterUnusable, .memoryLimitTooLow, .invalidConfiguration]
+            .contains(code)
     }
 }

@@ -60,9 +60,11 @@ public struct KernelNotice: Sendable, Hashable, CustomStringConvertible {
         let fresh = "this is a fresh interpreter and earlier state is gone"
         switch kind {
         case .evicted(let maximum):
-            return "\(subject) was evicted (the pool keeps at most \(maximum) live kernels and it was the least recently used idle one): \(fresh)"
+            return
+                "\(subject) was evicted (the pool keeps at most \(maximum) live kernels and it was the least recently used idle one): \(fresh)"
         case .culled(let idleFor, let idleTimeout):
-            return "\(subject) was shut down after \(idleFor.formattedSeconds) idle (idle timeout \(idleTimeout.formattedSeconds)): \(fresh)"
+            return
+                "\(subject) was shut down after \(idleFor.formattedSeconds) idle (idle timeout \(idleTimeout.formattedSeconds)): \(fresh)"
         case .shutDown:
             return "\(subject) was shut down: \(fresh)"
         case .reset:
@@ -90,7 +92,8 @@ public struct KernelNotice: Sendable, Hashable, CustomStringConvertible {
             let what = failures.map(\.description).joined(separator: "; ")
             return "\(subject) started with an incomplete prelude (\(what)); the rest of it loaded"
         case .collectedOutputTruncated(let stream, let omitted):
-            return "\(ByteFormat.text(omitted)) in the middle of \(stream.rawValue) were not kept (the collected output keeps its first and last \(stream.rawValue) bytes within ExecutionOptions.collectedOutputLimit)"
+            return
+                "\(ByteFormat.text(omitted)) in the middle of \(stream.rawValue) were not kept (the collected output keeps its first and last \(stream.rawValue) bytes within ExecutionOptions.collectedOutputLimit)"
         }
     }
 }

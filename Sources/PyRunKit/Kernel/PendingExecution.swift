@@ -16,6 +16,14 @@ final class PendingExecution {
 
     var startedAt: ContinuousClock.Instant?
     var timeoutTask: Task<Void, Never>?
+    /// What is left of `options.timeout`: it counts down only while no host call runs.
+    var timeoutRemaining: Duration?
+    /// Since when the timeout counts down; nil while it is paused (or there is none).
+    var timeoutRunningSince: ContinuousClock.Instant?
+    /// Bumped whenever the countdown restarts, so an outdated one never fires.
+    var timeoutGeneration = 0
+    /// Host calls of this execution whose handlers run, by call id.
+    var hostCalls: [String: ActiveHostCall] = [:]
     var escalation: Task<Void, Never>?
     /// The timeout fired.
     var timedOut = false

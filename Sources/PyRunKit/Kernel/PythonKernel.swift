@@ -55,7 +55,7 @@ public actor PythonKernel {
 
     /// How this kernel starts its process.
     public nonisolated let configuration: KernelConfiguration
-    private var logger: Logger
+    var logger: Logger
     /// Told of every process end that the host did not ask for (the pool's hook).
     private let deathObserver: (@Sendable (PythonKernel, KernelDeath) -> Void)?
 
@@ -73,6 +73,11 @@ public actor PythonKernel {
     /// The newest process, for `deinit` alone (which cannot read `state`); signalling it once
     /// it is reaped does nothing.
     private var lastSpawnedProcess: KernelProcess?
+    /// The host functions that serve calls, by name: the configuration's, with the handlers
+    /// the pool passed last (see `replaceHostFunctionHandlers`).
+    var hostFunctions: [String: HostFunction]
+    /// The pool key this kernel serves (for `HostCall.kernelKey`); nil when used on its own.
+    var poolKey: String?
 
     /// The interpreter, once resolved.
     public private(set) var interpreter: PythonInterpreter?
@@ -100,6 +105,8 @@ public actor PythonKernel {
         self.configuration = configuration
         self.logger = logger
         self.deathObserver = deathObserver
+        self.hostFunctions = Dictionary(
+            configuration.hostFunctions.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
     }
 
     deinit {
@@ -108,7 +115,7 @@ public actor PythonKernel {
     }
 
     /// The process, while one is up and has said hello.
-    private var liveRunner: RunnerProcess? {
+    var liveRunner: RunnerProcess? {
         switch state {
         case .ready(let runner), .busy(let runner, _), .dying(let runner, _): runner
         case .notStarted, .starting, .dead, .closed: nil
@@ -116,7 +123,7 @@ public actor PythonKernel {
     }
 
     /// The execution the process runs, if any.
-    private var running: PendingExecution? {
+    var running: PendingExecution? {
         switch state {
         case .busy(_, let pending): pending
         case .dying(_, let pending): pending
@@ -150,7 +157,9 @@ public actor PythonKernel {
             switch state {
             case .ready(let runner), .busy(let runner, _):
                 // A process is only ready once it said hello.
-                guard let hello = runner.hello else { throw KernelError(.startupFailed, "the runner has not said hello") }
+                guard let hello = runner.hello else {
+                    throw KernelError(.startupFailed, "the runner has not said hello")
+                }
                 return hello
             case .dying(let runner, _):
                 // Being stopped: the next process starts once this one is gone.
@@ -269,8 +278,36 @@ public actor PythonKernel {
         }
     }
 
-    private func timeoutFired(executionID id: String) {
-        guard let running, running.id == id, case .busy = state else { return }
+    /// Starts (or resumes) the countdown of `pending`'s timeout with what is left of it.
+    func armTimeout(of pending: PendingExecution) {
+        guard let remaining = pending.timeoutRemaining, pending.timeoutRunningSince == nil, !pending.ended else {
+            return
+        }
+        pending.timeoutRunningSince = .now
+        pending.timeoutGeneration += 1
+        let generation = pending.timeoutGeneration
+        let id = pending.id
+        pending.timeoutTask = Task {
+            try? await Task.sleep(for: max(remaining, .zero))
+            guard !Task.isCancelled else { return }
+            self.timeoutFired(executionID: id, generation: generation)
+        }
+    }
+
+    /// Stops the countdown of `pending`'s timeout, keeping what is left (while host calls run).
+    func pauseTimeout(of pending: PendingExecution) {
+        guard let since = pending.timeoutRunningSince, let remaining = pending.timeoutRemaining else { return }
+        pending.timeoutRemaining = remaining - since.duration(to: .now)
+        pending.timeoutRunningSince = nil
+        pending.timeoutTask?.cancel()
+        pending.timeoutTask = nil
+    }
+
+    private func timeoutFired(executionID id: String, generation: Int) {
+        guard let running, running.id == id, running.timeoutGeneration == generation,
+            running.timeoutRunningSince != nil,
+            case .busy = state
+        else { return }
         running.timedOut = true
         running.deliver(.notice(KernelNotice(.timedOut(after: running.options.timeout ?? .zero))))
         interrupt()
@@ -281,7 +318,8 @@ public actor PythonKernel {
         logger.warning("interrupt not honoured; killing the kernel", metadata: ["request.id": "\(id)"])
         let reason: KernelDeath.StopReason =
             running.timedOut
-            ? .timeout(after: running.options.timeout ?? .zero) : .interruptNotHonoured(grace: configuration.interruptGrace)
+            ? .timeout(after: running.options.timeout ?? .zero)
+            : .interruptNotHonoured(grace: configuration.interruptGrace)
         beginStopping(runner, because: reason)
         runner.process.signalGroup(SIGKILL)
     }
@@ -440,11 +478,15 @@ public actor PythonKernel {
             throw KernelError(.startupFailed, "the start was abandoned")
         }
         if let death = runner.exited.currentValue {
-            throw KernelError(.startupFailed, "the runner \(death.status) right after saying hello\(Self.detail(death.diagnostics))")
+            throw KernelError(
+                .startupFailed, "the runner \(death.status) right after saying hello\(Self.detail(death.diagnostics))")
         }
         runner.hello = hello
         runner.preludeNoticeDue = !hello.preludeFailures.isEmpty
         executionCount = 0
+        if let problem = hello.hostFunctionsError {
+            logger.warning("the runner did not take every host function: \(problem)")
+        }
         if !runner.startupNoise.isEmpty {
             keepLateOutput(LateOutput(executionID: nil, stream: .stderr, text: runner.startupNoiseText))
         }
@@ -510,18 +552,13 @@ public actor PythonKernel {
             runner.preludeNoticeDue = false
             next.deliver(.notice(KernelNotice(.preludeFailed(hello.preludeFailures))))
         }
-        if let timeout = next.options.timeout {
-            let id = next.id
-            next.timeoutTask = Task {
-                try? await Task.sleep(for: timeout)
-                guard !Task.isCancelled else { return }
-                self.timeoutFired(executionID: id)
-            }
-        }
+        next.timeoutRemaining = next.options.timeout
+        armTimeout(of: next)
     }
 
     /// busy → ready (or dying with it → dying without it): the runner said `done`.
     private func executionEnded(_ pending: PendingExecution, _ status: ExecutionStatus) {
+        endHostCalls(of: pending)
         pending.end(status)
         switch state {
         case .busy(let runner, let running) where running === pending:
@@ -568,6 +605,7 @@ public actor PythonKernel {
         for waiter in waiters.values { waiter.resume(throwing: KernelError(.kernelDied, "\(death)")) }
 
         if let running {
+            endHostCalls(of: running)
             running.deliver(.notice(KernelNotice(.died(death))))
             let status: ExecutionStatus
             switch death.cause {
@@ -606,7 +644,8 @@ public actor PythonKernel {
         return KernelDeath(
             cause: KernelDeath.classify(evidence), status: exit.status, processID: runner.pid,
             executionID: running?.id,
-            memory: KernelMemory(lastResidentBytes: exit.lastResidentBytes, peakResidentBytes: peak, limitBytes: memoryLimit),
+            memory: KernelMemory(
+                lastResidentBytes: exit.lastResidentBytes, peakResidentBytes: peak, limitBytes: memoryLimit),
             diagnostics: exit.diagnostics)
     }
 
@@ -717,6 +756,9 @@ public actor PythonKernel {
         }
         if let running, running.id == id {
             return apply(frame, to: running, from: runner)
+        } else if case .call(_, let callID, _, _) = frame {
+            // From a thread whose execution already ended: answered at once, never left waiting.
+            try? runner.process.send(.callReply(callID: callID, answer: .failure(.noExecution(id))))
         } else if let waiter = replyWaiters.removeValue(forKey: id) {
             waiter.resume(returning: frame)
         } else if case .errorReply(_, let message) = frame {
@@ -766,6 +808,10 @@ public actor PythonKernel {
             executionEnded(pending, .error)
         case .unknown(let json):
             return pending.deliver(.unknown(json))
+        case .call(_, let callID, let name, let arguments):
+            return startHostCall(callID, function: name, arguments: arguments, of: pending, runner: runner)
+        case .callCancel(_, let callID):
+            endHostCall(callID, of: pending, outcome: .cancelled)
         case .hello, .completeReply, .isCompleteReply, .infoReply, .selfSignal:
             break
         }
@@ -799,6 +845,7 @@ public actor PythonKernel {
 
     /// Resolves the interpreter, spawns the runner and waits for its `hello`.
     private func launch(_ attempt: StartAttempt) async throws(KernelError) -> KernelHello {
+        if let problem = configuration.hostFunctionsProblem { throw KernelError(.invalidConfiguration, problem) }
         let environment = try configuration.runnerEnvironment(base: ProcessInfo.processInfo.environment)
         // A real interpreter binary starts without a probe: its hello says what it is. A
         // script (a shim) is probed once per process for the binary behind it. Later starts
@@ -884,7 +931,8 @@ public actor PythonKernel {
         }
         return KernelError(
             .startupFailed,
-            "the runner \(death.status) before it was ready\(Self.detail(death.diagnostics))\(Self.noiseDetail(runner))")
+            "the runner \(death.status) before it was ready\(Self.detail(death.diagnostics))\(Self.noiseDetail(runner))"
+        )
     }
 
     private static func detail(_ diagnostics: String) -> String {

@@ -49,7 +49,8 @@ struct RunnerInstallation: Sendable, Hashable {
         if let explicit = environment["PYRUN_RUNTIME_DIR"], !explicit.isEmpty {
             return try ensurePrivate(explicit)
         }
-        let base = environment["XDG_RUNTIME_DIR"].flatMap { $0.isEmpty ? nil : $0 }
+        let base =
+            environment["XDG_RUNTIME_DIR"].flatMap { $0.isEmpty ? nil : $0 }
             ?? environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
         return try ensurePrivate("\(base)/pyrun-\(getuid())")
     }

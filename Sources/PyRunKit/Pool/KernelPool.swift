@@ -92,7 +92,8 @@ public actor KernelPool {
         do {
             entry = try await claimStarted(key: key, configuration: configuration)
         } catch {
-            return Execution.ended(id: "unstarted", outcome: ExecutionOutcome(status: .failedToStart, startFailure: error))
+            return Execution.ended(
+                id: "unstarted", outcome: ExecutionOutcome(status: .failedToStart, startFailure: error))
         }
         let execution = await entry.kernel.execute(code, options: options, leadingNotices: entry.takeNotices())
         await stopIfDeparted(entry)
@@ -167,6 +168,8 @@ public actor KernelPool {
         fresh.pendingNotices.append(KernelNotice(.reset, key: key))
         entries[key] = fresh
         emit(key, .restarted(.reset))
+        // After the entry is in place: a claim that runs during this await finds it.
+        await fresh.kernel.serve(poolKey: key, hostFunctions: old.configuration.hostFunctions)
         await old.kernel.stop(because: .reset, grace: configuration.shutdownGrace)
         fresh.inFlight += 1
         defer { release(fresh) }
@@ -194,7 +197,9 @@ public actor KernelPool {
     }
 
     @discardableResult
-    func shutdownAll(because reason: KernelDeath.StopReason, closingKernels: Bool = false) async -> [String: ShutdownOutcome] {
+    func shutdownAll(because reason: KernelDeath.StopReason, closingKernels: Bool = false) async -> [String:
+        ShutdownOutcome]
+    {
         let stopping = entries
         entries.removeAll()
         for key in stopping.keys { departures[key] = KernelNotice(.shutDown, key: key) }
@@ -275,7 +280,8 @@ public actor KernelPool {
 
     /// The entry for `key`, started, counted as in use until `finished(_:)`.
     /// - Throws: `KernelError` when it could not be started, or the key went away meanwhile.
-    private func claimStarted(key: String, configuration: KernelConfiguration?) async throws(KernelError) -> KeyedKernel {
+    private func claimStarted(key: String, configuration: KernelConfiguration?) async throws(KernelError) -> KeyedKernel
+    {
         guard !closed else {
             throw KernelError(.shutDown, "the pool was closed (its withPool body ended); make a new one")
         }
@@ -313,6 +319,11 @@ public actor KernelPool {
             if wanted == nil || wanted == entry.configuration {
                 entry.inFlight += 1
                 entry.touch()
+                if let wanted, !wanted.hostFunctions.isEmpty {
+                    // Equal declarations, perhaps other handlers: the newest serve the key.
+                    entry.configuration = wanted
+                    await entry.kernel.serve(poolKey: key, hostFunctions: wanted.hostFunctions)
+                }
                 return entry
             }
         }
@@ -328,6 +339,9 @@ public actor KernelPool {
         fresh.inFlight += 1
         let replaced = entries[key]
         entries[key] = fresh
+        // After the entry is in place: a claim for the same key that runs during this await
+        // takes this kernel instead of starting a second one.
+        await fresh.kernel.serve(poolKey: key, hostFunctions: configuration.hostFunctions)
         if let replaced {
             fresh.pendingNotices.append(
                 KernelNotice(.configurationChanged(from: replaced.configuration, to: configuration), key: key))
@@ -412,7 +426,8 @@ public actor KernelPool {
         while entries.count > maximum {
             let candidates = entries.values.filter { $0.inFlight == 0 && !skipped.contains($0.key) }
             guard let victim = candidates.min(by: { $0.lastUsed < $1.lastUsed }) else {
-                logger.debug("every kernel is busy; over the cap until one is idle", metadata: ["pool.live": "\(entries.count)"])
+                logger.debug(
+                    "every kernel is busy; over the cap until one is idle", metadata: ["pool.live": "\(entries.count)"])
                 return
             }
             // A kernel used directly through `kernel(for:)` may be busy without the pool knowing.
@@ -439,7 +454,8 @@ public actor KernelPool {
                 guard entries[entry.key] === entry, entry.inFlight == 0, !busy else { continue }
                 let idleFor = entry.lastUsed.duration(to: now)
                 entries.removeValue(forKey: entry.key)
-                departures[entry.key] = KernelNotice(.culled(idleFor: idleFor, idleTimeout: idleTimeout), key: entry.key)
+                departures[entry.key] = KernelNotice(
+                    .culled(idleFor: idleFor, idleTimeout: idleTimeout), key: entry.key)
                 emit(entry.key, .culled(idleFor: idleFor))
                 await kernel.stop(because: .idleCull, grace: configuration.shutdownGrace)
             }
@@ -495,7 +511,8 @@ public actor KernelPool {
 /// A live key: its kernel, configuration and bookkeeping. Confined to the pool actor.
 private final class KeyedKernel {
     let key: String
-    let configuration: KernelConfiguration
+    /// The key's configuration; its host functions' handlers are the ones given last.
+    var configuration: KernelConfiguration
     let kernel: PythonKernel
     /// The pid of the process that holds the key's state; nil before the first start.
     var processID: Int32?

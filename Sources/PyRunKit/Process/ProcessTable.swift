@@ -40,7 +40,11 @@ struct ProcessRecord: Sendable, Hashable {
         // 9 flags, 22 starttime.
         var field = 2
         var state: UInt8 = 0
-        var parent, group, session, flags, startTime: UInt64?
+        var parent: UInt64?
+        var group: UInt64?
+        var session: UInt64?
+        var flags: UInt64?
+        var startTime: UInt64?
         var cursor = start + nameEnd + 1
         while cursor < end, field < 22 {
             guard cursor.pointee == UInt8(ascii: " ") else {

@@ -80,7 +80,9 @@ enum Spawn {
     private static let newSessionsSupported = Atomic<Bool>(true)
     #endif
 
-    private static func startLocked(_ command: LaunchCommand, environment: [String: String]) throws(SpawnError) -> SpawnedChild {
+    private static func startLocked(_ command: LaunchCommand, environment: [String: String]) throws(SpawnError)
+        -> SpawnedChild
+    {
         var stdinPipe: [Int32] = [-1, -1]
         var stdoutPipe: [Int32] = [-1, -1]
         var stderrPipe: [Int32] = [-1, -1]
@@ -214,7 +216,8 @@ enum Spawn {
         #else
         let bytes = Int(usage.ru_maxrss)  // macOS counts bytes
         #endif
-        return ReapedProcess(status: TerminationStatus(waitStatus: status), maximumResidentBytes: bytes > 0 ? bytes : nil)
+        return ReapedProcess(
+            status: TerminationStatus(waitStatus: status), maximumResidentBytes: bytes > 0 ? bytes : nil)
     }
 
     /// Blocks until `pid` has exited, without reaping it: while it is a zombie its process

@@ -15,6 +15,9 @@ public struct KernelHello: Sendable, Hashable, CustomStringConvertible {
     public var preludeFailures: [PreludeFailure]
     /// Resource limits the platform does not enforce.
     public var limitsIgnored: [String]
+    /// Set when the runner could not read all of the host functions it was given
+    /// (`PYRUN_HOST_FUNCTIONS`); the ones it could read are available.
+    public var hostFunctionsError: String? = nil
 
     /// The first prelude failure's exception, if any source failed.
     public var preludeError: PythonError? { preludeFailures.first?.error }
@@ -24,6 +27,7 @@ public struct KernelHello: Sendable, Hashable, CustomStringConvertible {
         var text = "Python \(pythonVersion), pid \(pid), \(executable) in \(workingDirectory)"
         for failure in preludeFailures { text += "; \(failure)" }
         if !limitsIgnored.isEmpty { text += "; limits not enforced: \(limitsIgnored.joined(separator: ", "))" }
+        if let hostFunctionsError { text += "; host functions: \(hostFunctionsError)" }
         return text
     }
 }
@@ -149,6 +153,12 @@ public enum Frame: Sendable, Hashable, CustomStringConvertible {
     /// User code is about to send `signal` to the runner's own process (or group): a death
     /// by that signal is the code's own doing, not something from outside.
     case selfSignal(id: String?, signal: Int32)
+    /// Code of execution `id` calls the host function `name` with `arguments` (a JSON
+    /// object); the host answers with `Request.callReply` for `callID`.
+    case call(id: String, callID: String, name: String, arguments: JSONValue)
+    /// The call `callID` no longer waits (the code was interrupted, or its execution ended):
+    /// the host stops serving it, and a reply it still sends is dropped.
+    case callCancel(id: String, callID: String)
     /// A frame type this host does not know (or a known type with missing fields).
     case unknown(JSONValue)
 
@@ -161,7 +171,7 @@ public enum Frame: Sendable, Hashable, CustomStringConvertible {
         case .hello, .unknown: nil
         case .started(let id, _), .output(let id, _, _), .display(let id, _, _), .result(let id, _, _),
             .error(let id, _), .inputRequest(let id, _, _), .done(let id, _), .completeReply(let id, _),
-            .isCompleteReply(let id, _), .infoReply(let id, _):
+            .isCompleteReply(let id, _), .infoReply(let id, _), .call(let id, _, _, _), .callCancel(let id, _):
             id
         case .errorReply(let id, _), .selfSignal(let id, _): id
         }
@@ -205,6 +215,10 @@ enum FrameField {
     static let busy = "busy"
     static let message = "message"
     static let signal = "signal"
+    static let hostFunctionsError = "hostFunctionsError"
+    static let callID = "callId"
+    static let name = "name"
+    static let arguments = "args"
 }
 
 /// The wire names of frame types.
@@ -223,6 +237,8 @@ enum FrameType {
     static let infoReply = "info_reply"
     static let errorReply = "error_reply"
     static let selfSignal = "self_signal"
+    static let call = "call"
+    static let callCancel = "call_cancel"
 }
 
 extension Frame {
@@ -250,7 +266,8 @@ extension Frame {
                     executable: json[F.executable]?.stringValue ?? "",
                     workingDirectory: json[F.cwd]?.stringValue ?? "",
                     preludeFailures: PreludeFailure.list(inHello: json),
-                    limitsIgnored: json[F.limitsIgnored]?.arrayValue?.compactMap(\.stringValue) ?? []))
+                    limitsIgnored: json[F.limitsIgnored]?.arrayValue?.compactMap(\.stringValue) ?? [],
+                    hostFunctionsError: json[F.hostFunctionsError]?.stringValue))
         case FrameType.started:
             guard let id, let count = json[F.executionCount]?.intValue else { return nil }
             self = .started(id: id, executionCount: count)
@@ -315,6 +332,14 @@ extension Frame {
         case FrameType.selfSignal:
             guard let signal = json[F.signal]?.intValue, let number = Int32(exactly: signal) else { return nil }
             self = .selfSignal(id: id, signal: number)
+        case FrameType.call:
+            guard let id, let callID = json[F.callID]?.stringValue, let name = json[F.name]?.stringValue else {
+                return nil
+            }
+            self = .call(id: id, callID: callID, name: name, arguments: json[F.arguments] ?? .object([:]))
+        case FrameType.callCancel:
+            guard let id, let callID = json[F.callID]?.stringValue else { return nil }
+            self = .callCancel(id: id, callID: callID)
         default:
             return nil
         }
@@ -341,7 +366,10 @@ extension Frame {
                 fields[F.preludeErrors] = .array(hello.preludeFailures.map(\.json))
                 fields[F.preludeError] = first.json
             }
-            if !hello.limitsIgnored.isEmpty { fields[F.limitsIgnored] = .array(hello.limitsIgnored.map { .string($0) }) }
+            if !hello.limitsIgnored.isEmpty {
+                fields[F.limitsIgnored] = .array(hello.limitsIgnored.map { .string($0) })
+            }
+            if let problem = hello.hostFunctionsError { fields[F.hostFunctionsError] = .string(problem) }
             return object(FrameType.hello, nil, fields)
         case .started(let id, let count):
             return object(FrameType.started, id, [F.executionCount: .number(Double(count))])
@@ -378,7 +406,8 @@ extension Frame {
             switch completeness {
             case .complete: return object(FrameType.isCompleteReply, id, [F.status: .string("complete")])
             case .incomplete(let indent):
-                return object(FrameType.isCompleteReply, id, [F.status: .string("incomplete"), F.indent: .string(indent)])
+                return object(
+                    FrameType.isCompleteReply, id, [F.status: .string("incomplete"), F.indent: .string(indent)])
             case .invalid: return object(FrameType.isCompleteReply, id, [F.status: .string("invalid")])
             }
         case .infoReply(let id, let info):
@@ -394,7 +423,13 @@ extension Frame {
             if id == nil { fields[F.id] = .null }
             return object(FrameType.errorReply, id, fields)
         case .selfSignal(let id, let signal):
-            return object(FrameType.selfSignal, id, [F.id: id.map(JSONValue.string) ?? .null, F.signal: .number(Double(signal))])
+            return object(
+                FrameType.selfSignal, id, [F.id: id.map(JSONValue.string) ?? .null, F.signal: .number(Double(signal))])
+        case .call(let id, let callID, let name, let arguments):
+            return object(
+                FrameType.call, id, [F.callID: .string(callID), F.name: .string(name), F.arguments: arguments])
+        case .callCancel(let id, let callID):
+            return object(FrameType.callCancel, id, [F.callID: .string(callID)])
         case .unknown(let json):
             return json
         }

@@ -8,6 +8,9 @@ public enum Request: Sendable, Hashable {
     case info(id: String)
     case interrupt
     case exit
+    /// The host's answer to the `call` frame `callID`: the function's value, or the error
+    /// that Python raises as `HostCallError`.
+    case callReply(callID: String, answer: Result<JSONValue, HostCallError>)
 
     /// The wire flags of an `execute` request.
     public struct ExecuteFlags: Sendable, Hashable {
@@ -23,7 +26,9 @@ public enum Request: Sendable, Hashable {
         public var maxOutputBytes: Int?
 
         /// Flags as an `execute` request carries them; `storeHistory` defaults to `!silent`.
-        public init(silent: Bool = false, storeHistory: Bool? = nil, allowStdin: Bool = false, maxOutputBytes: Int? = nil) {
+        public init(
+            silent: Bool = false, storeHistory: Bool? = nil, allowStdin: Bool = false, maxOutputBytes: Int? = nil
+        ) {
             self.silent = silent
             self.storeHistory = storeHistory ?? !silent
             self.allowStdin = allowStdin
@@ -61,6 +66,13 @@ public enum Request: Sendable, Hashable {
             return .object([F.type: .string(RequestType.interrupt)])
         case .exit:
             return .object([F.type: .string(RequestType.exit)])
+        case .callReply(let callID, .success(let value)):
+            return .object([F.type: .string(RequestType.callReply), F.callID: .string(callID), F.value: value])
+        case .callReply(let callID, .failure(let error)):
+            return .object([
+                F.type: .string(RequestType.callReply), F.callID: .string(callID),
+                F.error: .object([F.errorType: .string(error.type), F.message: .string(error.message)]),
+            ])
         }
     }
 
@@ -84,6 +96,10 @@ enum RequestField {
     static let value = "value"
     static let eof = "eof"
     static let cursor = "cursor"
+    static let callID = FrameField.callID
+    static let error = "error"
+    static let errorType = "type"
+    static let message = FrameField.message
 }
 
 /// The wire names of request types.
@@ -95,4 +111,5 @@ enum RequestType {
     static let info = "info"
     static let interrupt = "interrupt"
     static let exit = "exit"
+    static let callReply = "call_reply"
 }

@@ -106,7 +106,8 @@ public struct RunDirectory: Sendable, Hashable, CustomStringConvertible {
         if live.isEmpty { throw ServeError(.serverNotFound, "no pyrun server is running; start one with: pyrun serve") }
         throw ServeError(
             .serverNotFound,
-            "several pyrun servers are running (\(live.map(\.name).joined(separator: ", "))); name one with --server")
+            "several pyrun servers are running (\(live.map(\.name).joined(separator: ", "))); name one: pyrun exec --server NAME, pyrun attach NAME:SESSION"
+        )
     }
 }
 

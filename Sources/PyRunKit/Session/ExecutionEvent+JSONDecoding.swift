@@ -6,8 +6,9 @@ import Foundation
 // whose JSON names the changes but not the configurations; it decodes as `.unknown`.
 
 extension ExecutionEvent {
-    /// The event `json` describes (as `json(executionID:)` writes it): a frame's event, a
-    /// notice, or `finished`; `.unknown` for any other object. Nil when it is not an object
+    /// The event `json` describes (as `json(executionID:)` writes it): a frame's event (a
+    /// `call` frame is `hostCallStarted`), a notice, `host_call_ended`, or `finished`;
+    /// `.unknown` for any other object. Nil when it is not an object
     /// with a `type`.
     public init?(json: JSONValue) {
         guard let type = json[FrameField.type]?.stringValue else { return nil }
@@ -17,6 +18,8 @@ extension ExecutionEvent {
         case "finished":
             guard let outcome = ExecutionOutcome(json: json) else { return nil }
             self = .finished(outcome)
+        case "host_call_ended":
+            self = HostCallReport(json: json).map { .hostCallEnded($0) } ?? .unknown(json)
         default:
             switch Frame(json: json) {
             case .started(_, let count): self = .started(executionCount: count)
@@ -26,6 +29,8 @@ extension ExecutionEvent {
             case .result(_, let bundle, let count): self = .result(bundle, executionCount: count)
             case .error(_, let error): self = .error(error)
             case .inputRequest(_, let prompt, let password): self = .inputRequest(prompt: prompt, password: password)
+            case .call(_, let callID, let name, let arguments):
+                self = .hostCallStarted(HostCallStart(callID: callID, function: name, arguments: arguments))
             default: self = .unknown(json)
             }
         }
@@ -53,6 +58,29 @@ extension ExecutionOutcome {
             death: json["death"].flatMap(KernelDeath.init(json:)),
             startFailure: startFailure, report: report,
             duration: .fromMilliseconds(json["durationMs"]?.doubleValue ?? 0))
+    }
+}
+
+extension HostCallReport {
+    /// The report `json` describes (as `json` writes it); nil without a call id, a name and a
+    /// known outcome.
+    public init?(json: JSONValue) {
+        guard let callID = json["callId"]?.stringValue, let function = json["name"]?.stringValue else { return nil }
+        let outcome: HostCallOutcome
+        switch json["outcome"]?.stringValue {
+        case "returned": outcome = .returned
+        case "failed":
+            outcome = .failed(
+                HostCallError(
+                    type: json["error"]?["type"]?.stringValue ?? "HostError",
+                    message: json["error"]?["message"]?.stringValue ?? ""))
+        case "timedOut": outcome = .timedOut(after: .fromMilliseconds(json["timeoutMs"]?.doubleValue ?? 0))
+        case "cancelled": outcome = .cancelled
+        default: return nil
+        }
+        self.init(
+            callID: callID, function: function, duration: .fromMilliseconds(json["durationMs"]?.doubleValue ?? 0),
+            outcome: outcome)
     }
 }
 

@@ -145,7 +145,9 @@ public struct OutputBudget: Sendable, Hashable {
     public static func note(for elision: Elision, fullOutput: FullOutputReference?) -> String {
         let where_: String
         if elision.firstLine == elision.lastLine {
-            where_ = (elision.startsInsideLine || elision.endsInsideLine ? "part of line " : "line ") + elision.firstLine.grouped
+            where_ =
+                (elision.startsInsideLine || elision.endsInsideLine ? "part of line " : "line ")
+                + elision.firstLine.grouped
         } else {
             let partly = elision.startsInsideLine || elision.endsInsideLine ? ", the first or last partly" : ""
             where_ = "lines \(elision.firstLine.grouped)–\(elision.lastLine.grouped)\(partly)"
@@ -218,7 +220,9 @@ public struct OutputBudget: Sendable, Hashable {
                 let line = lines[tail.firstWholeLine]
                 let isLast = !Self.isPayloadLine(line)
                 // The payload's last line is shorter than the others, and still part of it.
-                guard !isLast || (!line.isNote && !line.text.isEmpty && line.text.unicodeScalars.allSatisfy(Self.isBase64))
+                guard
+                    !isLast
+                        || (!line.isNote && !line.text.isEmpty && line.text.unicodeScalars.allSatisfy(Self.isBase64))
                 else { break }
                 tail.originalKept -= line.originalLength
                 tail.firstWholeLine += 1
@@ -274,7 +278,9 @@ public struct OutputBudget: Sendable, Hashable {
             isBase64(scalars[cut])
         else { return nil }
         var start = cut
-        while start > line.startIndex, isBase64(scalars[scalars.index(before: start)]) { start = scalars.index(before: start) }
+        while start > line.startIndex, isBase64(scalars[scalars.index(before: start)]) {
+            start = scalars.index(before: start)
+        }
         var end = cut
         while end < line.endIndex, isBase64(scalars[end]) { end = scalars.index(after: end) }
         return looksEncoded(scalars[start..<end]) ? start..<end : nil
@@ -333,7 +339,8 @@ extension OutputBudget {
     /// whole, and needs at least all it stands for.
     public static func wholeLength(of window: OutputWindow) -> Int {
         let original = (window.head + window.tail).reduce(window.omitted?.characters ?? 0) { $0 + $1.originalLength }
-        let shown = shownLength(of: RepeatedLines.squash(window.head)) + shownLength(of: RepeatedLines.squash(window.tail))
+        let shown =
+            shownLength(of: RepeatedLines.squash(window.head)) + shownLength(of: RepeatedLines.squash(window.tail))
         return max(original, shown + (window.omitted?.characters ?? 0))
     }
 

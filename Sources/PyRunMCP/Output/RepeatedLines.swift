@@ -80,7 +80,9 @@ enum RepeatedLines {
                 squashed.append(OutputLine(lines[index]))
                 let first = repeats.first!.number
                 let last = repeats.last!.number
-                let span = last - first + 1 == repeats.count ? "lines \(first.grouped)–\(last.grouped)" : "between lines \(first.grouped) and \(last.grouped)"
+                let span =
+                    last - first + 1 == repeats.count
+                    ? "lines \(first.grouped)–\(last.grouped)" : "between lines \(first.grouped) and \(last.grouped)"
                 squashed.append(
                     OutputLine(
                         note: "[pyrun: the line above repeats \(repeats.count.grouped) more times, \(span)]",

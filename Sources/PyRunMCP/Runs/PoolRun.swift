@@ -48,6 +48,8 @@ public struct PoolRun: RunningExecution {
         case .error(let error): .error(error)
         // No stdin handler is set, so `input()` raises EOFError in the code at once.
         case .inputRequest, .unknown: nil
+        // Host calls are the code's plumbing; what they returned shows in its output.
+        case .hostCallStarted, .hostCallEnded: nil
         case .finished(let outcome): .finished(RunOutcome(outcome))
         }
     }

@@ -162,8 +162,12 @@ final class RunRecord {
         if outcome == nil {
             // A line still being drawn (a progress bar) is shown as it stands, and again later.
             let next = spool.lineCount + 1
-            if let open = stdout.openLine { stdoutLines.append(NumberedLine(number: next, text: open[...], hasNewline: false)) }
-            if let open = stderr.openLine { stderrLines.append(NumberedLine(number: next, text: open[...], hasNewline: false)) }
+            if let open = stdout.openLine {
+                stdoutLines.append(NumberedLine(number: next, text: open[...], hasNewline: false))
+            }
+            if let open = stderr.openLine {
+                stderrLines.append(NumberedLine(number: next, text: open[...], hasNewline: false))
+            }
         }
         let finalResult = outcome == nil ? [] : result
         let traceback = outcome == nil ? [] : (error?.traceback ?? [])
@@ -189,7 +193,9 @@ final class RunRecord {
             notices.append(
                 .init(
                     kind: "starting", stateLost: false,
-                    message: "the session's interpreter is still starting (a prelude or a slow start); the code has not begun yet"))
+                    message:
+                        "the session's interpreter is still starting (a prelude or a slow start); the code has not begun yet"
+                ))
         }
         let notInline = images.filter { !$0.report.inline }.count
         let truncation: ExecutionReport.Truncation? =
@@ -204,7 +210,10 @@ final class RunRecord {
             cpuSeconds: outcome?.cpuSeconds, peakRSSBytes: outcome?.peakRSSBytes, stdout: shownStdout.text,
             stderr: shownStderr.text, result: finalResult.isEmpty ? nil : shownResult.text,
             error: outcome == nil
-                ? nil : error.map { .init(type: $0.type, message: $0.message, traceback: Self.lines(shownTraceback.text)) },
+                ? nil
+                : error.map {
+                    .init(type: $0.type, message: Self.capped($0.message), traceback: Self.lines(shownTraceback.text))
+                },
             images: images.map(\.report), truncation: truncation, notices: notices)
         return RunSnapshot(report: report, inlineImages: images.compactMap(\.inline))
     }
@@ -213,6 +222,16 @@ final class RunRecord {
     func deleteFiles() {
         spool.close()
         for path in [spool.path] + savedFiles { try? FileManager.default.removeItem(atPath: path) }
+    }
+
+    /// The most of an exception's message a reply carries (it also heads the summary line);
+    /// the whole message is the traceback's last line, paged like any output.
+    static let messageLimit = 1_000
+
+    /// `message`, cut to `messageLimit` characters with a count of what was left out.
+    static func capped(_ message: String) -> String {
+        guard message.count > messageLimit else { return message }
+        return "\(message.prefix(messageLimit))… (\(message.count - messageLimit) more characters; see python_output)"
     }
 
     private static func truncation(_ fitted: FittedOutput) -> ExecutionReport.StreamTruncation? {

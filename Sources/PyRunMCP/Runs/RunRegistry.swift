@@ -299,7 +299,8 @@ public actor RunRegistry {
         case .interrupted, .timeout:
             message = "\(call) and stopped on KeyboardInterrupt; the session's state is kept; \(output)"
         case .died:
-            message = "\(call); the code did not stop when interrupted, so its interpreter was ended (see the next notice); \(output)"
+            message =
+                "\(call); the code did not stop when interrupted, so its interpreter was ended (see the next notice); \(output)"
         case .ok, .error, .running, .busy:
             message = "\(call), but the code ended by itself first (\(outcome.status.rawValue)); \(output)"
         }
@@ -318,7 +319,8 @@ public actor RunRegistry {
 
     private func record(_ runID: String) throws(RunRegistryError) -> RunRecord {
         guard let record = runs[runID] else {
-            throw RunRegistryError(.unknownRun, "no run \(runID) (it never existed, or it is too old and was forgotten)")
+            throw RunRegistryError(
+                .unknownRun, "no run \(runID) (it never existed, or it is too old and was forgotten)")
         }
         return record
     }

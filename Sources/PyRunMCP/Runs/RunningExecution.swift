@@ -33,7 +33,8 @@ public struct RunOutcome: Sendable, Hashable {
     public var interpreterEnded: Bool
 
     public init(
-        status: ExecutionReport.Status, cpuSeconds: Double? = nil, peakRSSBytes: Int? = nil, startFailure: String? = nil,
+        status: ExecutionReport.Status, cpuSeconds: Double? = nil, peakRSSBytes: Int? = nil,
+        startFailure: String? = nil,
         interpreterEnded: Bool = false
     ) {
         precondition(status != .running && status != .busy, "a run ends with a final status")

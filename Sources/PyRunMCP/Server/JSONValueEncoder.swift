@@ -137,7 +137,9 @@ private struct UnkeyedContainer: UnkeyedEncodingContainer {
         try store(value, in: node.element(), at: codingPath)
     }
 
-    mutating func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type) -> KeyedEncodingContainer<NestedKey> {
+    mutating func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type) -> KeyedEncodingContainer<
+        NestedKey
+    > {
         let child = node.element()
         child.content = .object([])
         return KeyedEncodingContainer(KeyedContainer<NestedKey>(node: child, codingPath: codingPath))

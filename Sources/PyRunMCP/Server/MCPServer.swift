@@ -56,7 +56,8 @@ public enum MCPServer {
             "serving",
             metadata: [
                 "mcp.runDirectory": "\(directory)", "mcp.kernel": "\(kernel)",
-                "mcp.withheldEnvironment": "\(configuration.environmentPolicy.withheldNames(of: configuration.serverEnvironment))",
+                "mcp.withheldEnvironment":
+                    "\(configuration.environmentPolicy.withheldNames(of: configuration.serverEnvironment))",
             ])
 
         let sessions = PoolConfiguration(defaultConfiguration: kernel, warmSpares: configuration.warmSpares)

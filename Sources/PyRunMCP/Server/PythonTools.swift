@@ -165,19 +165,27 @@ struct PythonTools: Sendable {
         case nil:
             report = InterruptReport(
                 session: session, outcome: .stillRunning, stateKept: true, runID: runID,
-                message: "interrupted run \(runID) in session \"\(session)\", but it has not ended yet; \(output) when it does")
+                message:
+                    "interrupted run \(runID) in session \"\(session)\", but it has not ended yet; \(output) when it does"
+            )
         case .interrupted?, .timeout?:
             report = InterruptReport(
                 session: session, outcome: .interrupted, stateKept: true, runID: runID,
-                message: "run \(runID) in session \"\(session)\" stopped on KeyboardInterrupt; the session's state is kept; \(output)")
+                message:
+                    "run \(runID) in session \"\(session)\" stopped on KeyboardInterrupt; the session's state is kept; \(output)"
+            )
         case .died?:
             report = InterruptReport(
                 session: session, outcome: .restarted, stateKept: false, runID: runID,
-                message: "run \(runID) in session \"\(session)\" did not stop within \(ExecutionReport.formatSeconds(interruptGrace.seconds)) of the interrupt, so its interpreter was ended: the session's state is lost and the next call starts a fresh interpreter; \(output)")
+                message:
+                    "run \(runID) in session \"\(session)\" did not stop within \(ExecutionReport.formatSeconds(interruptGrace.seconds)) of the interrupt, so its interpreter was ended: the session's state is lost and the next call starts a fresh interpreter; \(output)"
+            )
         case let status?:
             report = InterruptReport(
                 session: session, outcome: .finished, stateKept: true, runID: runID,
-                message: "run \(runID) in session \"\(session)\" ended by itself (\(status.rawValue)) before the interrupt took effect; \(output)")
+                message:
+                    "run \(runID) in session \"\(session)\" ended by itself (\(status.rawValue)) before the interrupt took effect; \(output)"
+            )
         }
         return try ToolReply.interrupt(report)
     }
@@ -193,7 +201,8 @@ struct PythonTools: Sendable {
         var message: String?
         if action != .list {
             guard try arguments.string("session") != nil else {
-                throw ToolCallError("python_sessions(action: \"\(action.rawValue)\") needs the session to \(action.rawValue)")
+                throw ToolCallError(
+                    "python_sessions(action: \"\(action.rawValue)\") needs the session to \(action.rawValue)")
             }
             let session = try arguments.session()
             guard await pool.keys.contains(session) else {
@@ -210,7 +219,8 @@ struct PythonTools: Sendable {
                     "session \"\(session)\" was reset: a fresh interpreter (generation \(generation)); earlier state is gone\(stopped)"
             case .close:
                 await pool.shutdown(session)
-                message = "session \"\(session)\" was closed: its interpreter ended; the next call on it starts a fresh one\(stopped)"
+                message =
+                    "session \"\(session)\" was closed: its interpreter ended; the next call on it starts a fresh one\(stopped)"
             case .list:
                 break
             }
@@ -247,7 +257,8 @@ struct PythonTools: Sendable {
     // MARK: - python_output
 
     private func pythonOutput(_ values: [String: JSONValue]?) async throws -> ToolResult {
-        let arguments = try ToolArguments(values, tool: "python_output", allowed: ["run_id", "offset", "limit", "grep"])
+        let arguments = try ToolArguments(
+            values, tool: "python_output", allowed: ["run_id", "offset", "limit", "grep"])
         let runID = try arguments.requiredString("run_id")
         let offset = try arguments.integer("offset", in: 0...Int.max) ?? 0
         let limit = try arguments.integer("limit", in: 1...limits.maximumPageLines) ?? limits.defaultPageLines

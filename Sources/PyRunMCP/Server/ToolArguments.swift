@@ -24,7 +24,8 @@ struct ToolArguments {
         let unknown = self.values.keys.filter { !allowed.contains($0) }.sorted()
         guard unknown.isEmpty else {
             throw ToolCallError(
-                "\(tool) has no argument \(unknown.joined(separator: ", ")); it takes \(allowed.sorted().joined(separator: ", "))")
+                "\(tool) has no argument \(unknown.joined(separator: ", ")); it takes \(allowed.sorted().joined(separator: ", "))"
+            )
         }
     }
 
@@ -53,8 +54,11 @@ struct ToolArguments {
         guard let number = value.doubleValue else { throw mistyped(name, "a number", value) }
         let tooLow = excludingLowerBound ? number <= range.lowerBound : number < range.lowerBound
         guard number.isFinite, !tooLow, number <= range.upperBound else {
-            let lower = excludingLowerBound ? "more than \(Self.text(range.lowerBound))" : "at least \(Self.text(range.lowerBound))"
-            throw ToolCallError("\(name) must be \(lower) and at most \(Self.text(range.upperBound)); got \(Self.text(number))")
+            let lower =
+                excludingLowerBound
+                ? "more than \(Self.text(range.lowerBound))" : "at least \(Self.text(range.lowerBound))"
+            throw ToolCallError(
+                "\(name) must be \(lower) and at most \(Self.text(range.upperBound)); got \(Self.text(number))")
         }
         return number
     }
@@ -74,7 +78,8 @@ struct ToolArguments {
         guard let name = try string("session") else { return ToolCatalog.defaultSession }
         guard !name.isEmpty, name.count <= 64, name.allSatisfy(Self.isSessionCharacter) else {
             throw ToolCallError(
-                "session must be 1 to 64 letters, digits, '_', '.' or '-' (it names files); got \(String(reflecting: name))")
+                "session must be 1 to 64 letters, digits, '_', '.' or '-' (it names files); got \(String(reflecting: name))"
+            )
         }
         return name
     }

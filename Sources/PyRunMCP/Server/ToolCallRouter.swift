@@ -99,7 +99,8 @@ actor ToolCallRouter: Transport {
     /// Serves a `tools/call`, cancels a call of ours, or passes the message on; synchronous,
     /// so each message is placed before the next is read.
     private static func route(
-        _ data: Data, forward: AsyncThrowingStream<Data, any Error>.Continuation, calls: InFlightCalls, tools: PythonTools,
+        _ data: Data, forward: AsyncThrowingStream<Data, any Error>.Continuation, calls: InFlightCalls,
+        tools: PythonTools,
         reply transport: any Transport
     ) {
         guard let message = try? JSONValue.parse(Array(data)), let method = message["method"]?.stringValue else {
@@ -120,7 +121,9 @@ actor ToolCallRouter: Transport {
     }
 
     /// Runs one call and writes its response; a cancelled call gets none (as the protocol asks).
-    private static func serve(_ params: JSONValue?, id: JSONValue, tools: PythonTools, transport: any Transport) async throws {
+    private static func serve(_ params: JSONValue?, id: JSONValue, tools: PythonTools, transport: any Transport)
+        async throws
+    {
         let response: JSONValue
         do {
             guard let name = params?["name"]?.stringValue else {

@@ -36,7 +36,8 @@ enum ToolReply {
         let report = snapshot.report
         let images = snapshot.inlineImages.map { ToolResult.image(base64: $0.base64, mimeType: $0.mimeType) }
         return ToolResult(
-            content: [ToolResult.text(text(of: report))] + images, structuredContent: try JSONValueEncoder.encode(report),
+            content: [ToolResult.text(text(of: report))] + images,
+            structuredContent: try JSONValueEncoder.encode(report),
             isError: report.status.isError)
     }
 
@@ -53,7 +54,8 @@ enum ToolReply {
         section(report.stderr, heading: report.stdout.isEmpty ? nil : "[stderr]")
         if let error = report.error {
             // The traceback ends with the exception line; without one, say the exception.
-            section(error.traceback.isEmpty ? "\(error.type): \(error.message)" : error.traceback.joined(separator: "\n"))
+            section(
+                error.traceback.isEmpty ? "\(error.type): \(error.message)" : error.traceback.joined(separator: "\n"))
         }
         if let result = report.result {
             section(report.executionCount.map { "Out[\($0)]: \(result)" } ?? result)
@@ -95,7 +97,8 @@ enum ToolReply {
             lines.append("\"\(session.session)\": " + parts.joined(separator: ", "))
         }
         return ToolResult(
-            content: [ToolResult.text(lines.joined(separator: "\n"))], structuredContent: try JSONValueEncoder.encode(report),
+            content: [ToolResult.text(lines.joined(separator: "\n"))],
+            structuredContent: try JSONValueEncoder.encode(report),
             isError: false)
     }
 

@@ -14,11 +14,15 @@ extension ExecutionReport.Notice {
         case .evicted(let maximum):
             self.init(
                 kind: "evicted", stateLost: lost,
-                message: "\(name) was closed to keep at most \(maximum) interpreters alive (it was the least recently used idle one); \(fresh)")
+                message:
+                    "\(name) was closed to keep at most \(maximum) interpreters alive (it was the least recently used idle one); \(fresh)"
+            )
         case .culled(let idleFor, let idleTimeout):
             self.init(
                 kind: "culled", stateLost: lost,
-                message: "\(name) was closed after \(ExecutionReport.formatSeconds(idleFor.seconds)) idle (the limit is \(ExecutionReport.formatSeconds(idleTimeout.seconds))); \(fresh)")
+                message:
+                    "\(name) was closed after \(ExecutionReport.formatSeconds(idleFor.seconds)) idle (the limit is \(ExecutionReport.formatSeconds(idleTimeout.seconds))); \(fresh)"
+            )
         case .shutDown:
             self.init(kind: "closed", stateLost: lost, message: "\(name) was closed; \(fresh)")
         case .reset:
@@ -36,23 +40,28 @@ extension ExecutionReport.Notice {
             } else {
                 self.init(
                     kind: kind, stateLost: lost,
-                    message: "the interpreter of \(name) ended: \(death). Its state is gone; the next call starts a fresh one")
+                    message:
+                        "the interpreter of \(name) ended: \(death). Its state is gone; the next call starts a fresh one"
+                )
             }
         case .timedOut(let after):
             self.init(
                 kind: "timed_out", stateLost: lost,
-                message: "the code ran past timeout_s (\(ExecutionReport.formatSeconds(after.seconds))) and was interrupted")
+                message:
+                    "the code ran past timeout_s (\(ExecutionReport.formatSeconds(after.seconds))) and was interrupted")
         case .cancelledBeforeStart:
             self.init(kind: "cancelled", stateLost: lost, message: "the call was cancelled before the code started")
         case .shutDownBeforeStart:
-            self.init(kind: "closed", stateLost: lost, message: "\(name) was closed before this code ran; it did not run")
+            self.init(
+                kind: "closed", stateLost: lost, message: "\(name) was closed before this code ran; it did not run")
         case .runnerRejected(let message):
             self.init(kind: "rejected", stateLost: lost, message: "the interpreter rejected the request: \(message)")
         case .preludeFailed(let failures):
             let what = failures.map(\.description).joined(separator: "; ")
             self.init(
                 kind: "prelude_failed", stateLost: lost,
-                message: "part of the helpers \(name) loads at its start failed (\(what)); the rest loaded and the code ran")
+                message:
+                    "part of the helpers \(name) loads at its start failed (\(what)); the rest loaded and the code ran")
         case .collectedOutputTruncated:
             self.init(kind: "output_truncated", stateLost: lost, message: notice.description)
         }

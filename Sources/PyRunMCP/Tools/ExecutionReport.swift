@@ -52,7 +52,8 @@ public struct ExecutionReport: Codable, Sendable, Hashable {
         public var path: String?
 
         enum CodingKeys: String, CodingKey {
-            case mimeType = "mime_type", bytes, inline, path
+            case mimeType = "mime_type"
+            case bytes, inline, path
         }
 
         public init(mimeType: String, bytes: Int, inline: Bool, path: String? = nil) {
@@ -74,7 +75,9 @@ public struct ExecutionReport: Codable, Sendable, Hashable {
         public var squashedLines: Int
 
         enum CodingKeys: String, CodingKey {
-            case elidedCharacters = "elided_characters", firstLine = "first_line", lastLine = "last_line"
+            case elidedCharacters = "elided_characters"
+            case firstLine = "first_line"
+            case lastLine = "last_line"
             case squashedLines = "squashed_lines"
         }
 
@@ -96,7 +99,9 @@ public struct ExecutionReport: Codable, Sendable, Hashable {
         public var imagesNotInline: Int
 
         enum CodingKeys: String, CodingKey {
-            case stdout, stderr, fullOutputPath = "full_output_path", imagesNotInline = "images_not_inline"
+            case stdout, stderr
+            case fullOutputPath = "full_output_path"
+            case imagesNotInline = "images_not_inline"
         }
 
         public init(
@@ -122,7 +127,9 @@ public struct ExecutionReport: Codable, Sendable, Hashable {
         public var message: String
 
         enum CodingKeys: String, CodingKey {
-            case kind, stateLost = "state_lost", message
+            case kind
+            case stateLost = "state_lost"
+            case message
         }
 
         public init(kind: String, stateLost: Bool, message: String) {
@@ -154,8 +161,13 @@ public struct ExecutionReport: Codable, Sendable, Hashable {
     public var notices: [Notice]
 
     enum CodingKeys: String, CodingKey {
-        case status, session, runID = "run_id", generation, executionCount = "execution_count"
-        case durationSeconds = "duration_s", cpuSeconds = "cpu_s", peakRSSBytes = "peak_rss_bytes"
+        case status, session
+        case runID = "run_id"
+        case generation
+        case executionCount = "execution_count"
+        case durationSeconds = "duration_s"
+        case cpuSeconds = "cpu_s"
+        case peakRSSBytes = "peak_rss_bytes"
         case stdout, stderr, result, error, images, truncation, notices
     }
 
@@ -187,7 +199,8 @@ public struct ExecutionReport: Codable, Sendable, Hashable {
     public var summaryLine: String {
         let count = executionCount.map { ", In [\($0)]" } ?? ""
         let duration = Self.formatSeconds(durationSeconds)
-        let stateLost = notices.contains(where: \.stateLost) ? "; earlier state of the session is gone (see notices)" : ""
+        let stateLost =
+            notices.contains(where: \.stateLost) ? "; earlier state of the session is gone (see notices)" : ""
         switch status {
         case .ok:
             return "ok: session \"\(session)\"\(count), \(duration)\(stateLost)"

@@ -35,13 +35,16 @@ extension ExecutionReport {
                 "ok: ran to the end; error: raised an exception; timeout: stopped after timeout_s; interrupted: stopped by python_interrupt or a cancelled call; running: still going, see run_id; busy: the session runs another call (run_id), nothing was run; died: the interpreter process ended and its state is gone."
             ),
             "session": Schema.string("The session the code ran in."),
-            "run_id": Schema.string("This run (for python_wait and python_output); for busy, the run occupying the session."),
-            "generation": Schema.integer("The session's interpreter number; it goes up each time the session starts afresh."),
+            "run_id": Schema.string(
+                "This run (for python_wait and python_output); for busy, the run occupying the session."),
+            "generation": Schema.integer(
+                "The session's interpreter number; it goes up each time the session starts afresh."),
             "execution_count": Schema.integer("The execution count, as In [n]."),
             "duration_s": Schema.number("Wall time so far, in seconds."),
             "cpu_s": Schema.number("CPU time the code used, in seconds."),
             "peak_rss_bytes": Schema.integer("Peak resident memory of the interpreter."),
-            "stdout": Schema.string("Standard output (since the last look, for python_wait), within the output budget."),
+            "stdout": Schema.string(
+                "Standard output (since the last look, for python_wait), within the output budget."),
             "stderr": Schema.string("Standard error, within the output budget."),
             "result": Schema.string("The value of the final expression, as text."),
             "error": Schema.object(
@@ -69,7 +72,9 @@ extension ExecutionReport {
             "notices": Schema.array(
                 of: Schema.object(
                     [
-                        "kind": Schema.string("died, killed_after_interrupt, killed_after_timeout, timed_out, reset, closed, evicted, culled, cancelled, failed_to_start, …"),
+                        "kind": Schema.string(
+                            "died, killed_after_interrupt, killed_after_timeout, timed_out, reset, closed, evicted, culled, cancelled, failed_to_start, …"
+                        ),
                         "state_lost": Schema.boolean("True when the session's variables and imports are gone."),
                         "message": Schema.string("The notice in words."),
                     ], required: ["kind", "state_lost", "message"]),
@@ -110,7 +115,8 @@ extension SessionsReport {
                 of: Schema.object(
                     [
                         "session": Schema.string("The session name."),
-                        "status": Schema.enumeration(Session.Status.allCases.map(\.rawValue), "The interpreter's state."),
+                        "status": Schema.enumeration(
+                            Session.Status.allCases.map(\.rawValue), "The interpreter's state."),
                         "pid": Schema.integer("The interpreter's process id."),
                         "interpreter": Schema.string("The Python executable."),
                         "python_version": Schema.string("Its version."),

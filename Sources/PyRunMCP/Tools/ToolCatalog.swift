@@ -128,7 +128,8 @@ public enum ToolCatalog {
                 "properties": .object(["session": sessionProperty("The session whose running code to interrupt.")]),
                 "additionalProperties": false,
             ]),
-            annotations: .init(title: "Interrupt Python", readOnlyHint: false, destructiveHint: false, openWorldHint: false),
+            annotations: .init(
+                title: "Interrupt Python", readOnlyHint: false, destructiveHint: false, openWorldHint: false),
             outputSchema: InterruptReport.outputSchema)
     }
 
@@ -148,11 +149,13 @@ public enum ToolCatalog {
                         "type": "string", "enum": ["list", "reset", "close"], "default": "list",
                         "description": "What to do; reset and close need `session`.",
                     ],
-                    "session": sessionProperty("The session to reset or close."),
+                    // No default: a reset or close names what it destroys.
+                    "session": sessionProperty("The session to reset or close (no default).", withDefault: false),
                 ]),
                 "additionalProperties": false,
             ]),
-            annotations: .init(title: "Python sessions", readOnlyHint: false, destructiveHint: true, openWorldHint: false),
+            annotations: .init(
+                title: "Python sessions", readOnlyHint: false, destructiveHint: true, openWorldHint: false),
             outputSchema: SessionsReport.outputSchema)
     }
 
@@ -168,7 +171,9 @@ public enum ToolCatalog {
             inputSchema: .object([
                 "type": "object",
                 "properties": .object([
-                    "run_id": ["type": "string", "description": "The run, from a reply's `run_id` or truncation note."],
+                    "run_id": [
+                        "type": "string", "description": "The run, from a reply's `run_id` or truncation note.",
+                    ],
                     "offset": [
                         "type": "integer", "minimum": 0, "default": 0,
                         "description": "Lines to skip from the start (with `grep`: of the matching lines).",
@@ -189,10 +194,11 @@ public enum ToolCatalog {
             outputSchema: OutputPage.outputSchema)
     }
 
-    private static func sessionProperty(_ description: String) -> Value {
-        [
-            "type": "string", "pattern": .string(sessionPattern), "default": .string(defaultSession),
-            "description": .string(description),
+    private static func sessionProperty(_ description: String, withDefault: Bool = true) -> Value {
+        var property: [String: Value] = [
+            "type": "string", "pattern": .string(sessionPattern), "description": .string(description),
         ]
+        if withDefault { property["default"] = .string(defaultSession) }
+        return .object(property)
     }
 }

@@ -22,7 +22,10 @@ public struct InterruptReport: Codable, Sendable, Hashable {
     public var message: String
 
     enum CodingKeys: String, CodingKey {
-        case session, outcome, stateKept = "state_kept", runID = "run_id", message
+        case session, outcome
+        case stateKept = "state_kept"
+        case runID = "run_id"
+        case message
     }
 
     public init(session: String, outcome: Outcome, stateKept: Bool, runID: String? = nil, message: String) {
@@ -65,8 +68,12 @@ public struct SessionsReport: Codable, Sendable, Hashable {
         public var runningRunID: String?
 
         enum CodingKeys: String, CodingKey {
-            case session, status, pid, interpreter, pythonVersion = "python_version", cwd, generation
-            case executionCount = "execution_count", memoryBytes = "memory_bytes", idleSeconds = "idle_s"
+            case session, status, pid, interpreter
+            case pythonVersion = "python_version"
+            case cwd, generation
+            case executionCount = "execution_count"
+            case memoryBytes = "memory_bytes"
+            case idleSeconds = "idle_s"
             case runningRunID = "running_run_id"
         }
 
@@ -133,8 +140,13 @@ public struct OutputPage: Codable, Sendable, Hashable {
     public var path: String
 
     enum CodingKeys: String, CodingKey {
-        case runID = "run_id", running, offset, lines, totalLines = "total_lines", matchingLines = "matching_lines"
-        case nextOffset = "next_offset", shortenedLines = "shortened_lines", path
+        case runID = "run_id"
+        case running, offset, lines
+        case totalLines = "total_lines"
+        case matchingLines = "matching_lines"
+        case nextOffset = "next_offset"
+        case shortenedLines = "shortened_lines"
+        case path
     }
 
     public init(

@@ -19,7 +19,8 @@ enum ColdStartScenario {
         for round in 0..<context.plan.coldStarts {
             samples.pyrun.append(try await startedKernelAnswer(context))
             samples.floor.append(try PipedProcess.timeToCompletion(executable: python, arguments: ["-c", "pass"]))
-            execLoopStarts.append(try timeToFirstAnswer { try DirectPeer.floor(python: python, script: FloorScript.execLoop) })
+            execLoopStarts.append(
+                try timeToFirstAnswer { try DirectPeer.floor(python: python, script: FloorScript.execLoop) })
             if context.runnerDirectory != nil {
                 runnerStarts.append(try timeToFirstAnswer { try context.directRunner()! })
             }
@@ -40,7 +41,8 @@ enum ColdStartScenario {
                 target: 0.050, note: "new `PythonKernel`: `start()` + `run(\"1+1\")`"))
         addProfile(&report, "start → 1+1", "`python3 -c pass`", samples.floor)
         addProfile(&report, "start → 1+1", "minimal exec loop over a pipe: spawn → `1+1` done", execLoopStarts)
-        addProfile(&report, "start → 1+1", "runner.py without PyRunKit (same command line): spawn → `1+1` done", runnerStarts)
+        addProfile(
+            &report, "start → 1+1", "runner.py without PyRunKit (same command line): spawn → `1+1` done", runnerStarts)
         addProfile(
             &report, "start → 1+1", "runner.py without PyRunKit, no bytecode cache (PYTHONDONTWRITEBYTECODE=1)",
             uncachedRunnerStarts)
@@ -67,7 +69,8 @@ enum ColdStartScenario {
 
     /// A copy of `runner.py` in a directory of its own, where no bytecode cache exists.
     static func copyWithoutBytecodeCache(_ runnerDirectory: String) throws -> String {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pyrun-bench-uncached-\(getpid())")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "pyrun-bench-uncached-\(getpid())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let copy = directory.appendingPathComponent("runner.py")
         try? FileManager.default.removeItem(at: copy)
@@ -88,5 +91,7 @@ enum ColdStartScenario {
 
 /// Adds a profile step when it was measured.
 func addProfile(_ report: inout Report, _ figure: String, _ step: String, _ values: [Double]) {
-    if let summary = Summary(values) { report.profile.append(ProfileStep(figure: figure, step: step, summary: summary)) }
+    if let summary = Summary(values) {
+        report.profile.append(ProfileStep(figure: figure, step: step, summary: summary))
+    }
 }

@@ -6,7 +6,9 @@ enum CommandLineToolScenario {
                 Figure(
                     section: 7, name: "`pyrun -c pass`", unit: .seconds, pyrun: nil, floorName: "`python3 -c pass`",
                     floor: nil, jupyter: nil, target: nil, targetRatioToFloor: 1.3,
-                    note: "not measured (pyrun CLI not built: `swift build -c release` builds it next to the bench, or pass `--pyrun PATH`)"))
+                    note:
+                        "not measured (pyrun CLI not built: `swift build -c release` builds it next to the bench, or pass `--pyrun PATH`)"
+                ))
             return
         }
         let python = context.python
@@ -20,7 +22,9 @@ enum CommandLineToolScenario {
             binaryStarts.append(try PipedProcess.timeToCompletion(executable: tool, arguments: ["--help"]))
         }
         addProfile(&report, "`pyrun -c pass`", "`python3 -c pass`", samples.floor)
-        addProfile(&report, "`pyrun -c pass`", "`pyrun --help`: the Swift binary's own start and exit, no kernel", binaryStarts)
+        addProfile(
+            &report, "`pyrun -c pass`", "`pyrun --help`: the Swift binary's own start and exit, no kernel", binaryStarts
+        )
         addProfile(&report, "`pyrun -c pass`", "`pyrun --python … -c pass`", samples.pyrun)
         report.figures.append(
             Figure(

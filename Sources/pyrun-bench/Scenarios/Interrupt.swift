@@ -1,9 +1,10 @@
+import PyRunKit
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import PyRunKit
 
 /// Issue 5, §4: from SIGINT to `done`, for a busy loop and for a sleep.
 enum InterruptScenario {

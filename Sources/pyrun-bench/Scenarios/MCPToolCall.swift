@@ -14,7 +14,9 @@ enum MCPToolCallScenario {
                 Figure(
                     section: 9, name: figureName, unit: .seconds, pyrun: nil, floorName: "PythonKernel `run(\"1+1\")`",
                     floor: nil, jupyter: nil, target: 0.001,
-                    note: "not measured (pyrun CLI not built: `swift build -c release` builds it next to the bench, or pass `--pyrun PATH`)"))
+                    note:
+                        "not measured (pyrun CLI not built: `swift build -c release` builds it next to the bench, or pass `--pyrun PATH`)"
+                ))
             return
         }
         let plan = context.plan
@@ -53,7 +55,9 @@ enum MCPToolCallScenario {
             Figure(
                 section: 9, name: figureName, unit: .seconds, pyrun: Summary(samples.pyrun),
                 floorName: "PythonKernel `run(\"1+1\")`", floor: Summary(samples.floor), jupyter: nil, target: 0.001,
-                note: "request written → response read by a client on the server's stdio; ×floor = \(ratio.map { String(format: "%.1f", $0) } ?? "—")× the library's round trip"))
+                note:
+                    "request written → response read by a client on the server's stdio; ×floor = \(ratio.map { String(format: "%.1f", $0) } ?? "—")× the library's round trip"
+            ))
         addProfile(&report, figureName, "PythonKernel `run(\"1+1\")` in process", samples.floor)
         addProfile(&report, figureName, "`ping` through `pyrun mcp` (transport + SDK, no kernel)", pings)
         addProfile(&report, figureName, "`tools/call` `python` `1+1` through `pyrun mcp`", samples.pyrun)

@@ -88,14 +88,16 @@ enum PipelineProfileScenario {
         addProfile(&report, figure, "+ reader thread → AsyncStream → awaiting task", streamTimes)
         addProfile(&report, figure, "+ routing task → actor → continuation resumed at `done`", routedTimes)
         addProfile(&report, figure, "PythonKernel `execute(\"1+1\").result()` from outside the actor", unwrappedTimes)
-        addProfile(&report, figure, "PythonKernel `run(\"1+1\")` (actor-isolated wrapper of the line above)", kernelTimes)
+        addProfile(
+            &report, figure, "PythonKernel `run(\"1+1\")` (actor-isolated wrapper of the line above)", kernelTimes)
         let cpuFigure = "host CPU per warm 1+1"
         for (variant, label) in [
             ("blocking", "blocking client"), ("stream", "reader thread + AsyncStream"),
             ("routed", "+ routing task and actor"), ("execute", "PythonKernel `execute().result()`"),
             ("run", "PythonKernel `run`"),
         ] {
-            addProfile(&report, cpuFigure, "\(label): this process's CPU (all threads) per round trip", hostCPU[variant] ?? [])
+            addProfile(
+                &report, cpuFigure, "\(label): this process's CPU (all threads) per round trip", hostCPU[variant] ?? [])
         }
     }
 }
@@ -109,7 +111,8 @@ final class ThreadedRunner {
     private var router: Task<Void, Never>?
 
     init(python: String, runnerDirectory: String) throws {
-        let loader = "__import__('sys').path.insert(0,\(pythonStringLiteral(runnerDirectory)));__import__('runner').main()"
+        let loader =
+            "__import__('sys').path.insert(0,\(pythonStringLiteral(runnerDirectory)));__import__('runner').main()"
         // The PipedProcess keeps the request side; the thread below owns the frame side.
         process = try PipedProcess(
             executable: python, arguments: ["-u", "-c", loader], unsetVariables: ["PYTHONDONTWRITEBYTECODE"])
@@ -189,7 +192,9 @@ actor FrameRouter {
             waiters[id] = continuation
             var offset = 0
             while offset < request.count {
-                let written = request.withUnsafeBytes { write(inputDescriptor, $0.baseAddress! + offset, $0.count - offset) }
+                let written = request.withUnsafeBytes {
+                    write(inputDescriptor, $0.baseAddress! + offset, $0.count - offset)
+                }
                 if written > 0 {
                     offset += written
                 } else if !(written < 0 && errno == EINTR) {

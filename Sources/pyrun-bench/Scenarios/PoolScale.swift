@@ -74,17 +74,26 @@ enum PoolScaleScenario {
         report.figures.append(
             Figure(
                 section: 6, name: "\(kernelCount) kernels started concurrently", unit: .seconds,
-                pyrun: Summary(starts.pyrun), floorName: "\(kernelCount) exec loops to hello", floor: Summary(starts.floor),
+                pyrun: Summary(starts.pyrun), floorName: "\(kernelCount) exec loops to hello",
+                floor: Summary(starts.floor),
                 jupyter: Summary(starts.jupyter), target: 0.6,
-                note: "`KernelPool.kernel(for:)` on \(kernelCount) keys at once; \(totalText(memory.pyrun, rounds: starts.pyrun.count)) resident in all\(jupyterNote)"))
+                note:
+                    "`KernelPool.kernel(for:)` on \(kernelCount) keys at once; \(totalText(memory.pyrun, rounds: starts.pyrun.count)) resident in all\(jupyterNote)"
+            ))
         report.figures.append(
             Figure(
                 section: 6, name: "idle kernel resident memory", unit: .bytes, pyrun: Summary(memory.pyrun),
                 floorName: "exec loop", floor: Summary(memory.floor), jupyter: Summary(jupyterMemory),
                 target: 14 * 1_048_576, note: "VmRSS of each pool kernel after `1+1`; \(jupyterMemoryNote)"))
-        addProfile(&report, "\(kernelCount) concurrent starts", "\(kernelCount) exec loops spawned, every hello read", starts.floor)
-        addProfile(&report, "\(kernelCount) concurrent starts", "\(kernelCount) `PythonKernel.start()` in a task group", directStarts)
-        addProfile(&report, "\(kernelCount) concurrent starts", "`KernelPool.kernel(for:)` on \(kernelCount) keys", starts.pyrun)
+        addProfile(
+            &report, "\(kernelCount) concurrent starts", "\(kernelCount) exec loops spawned, every hello read",
+            starts.floor)
+        addProfile(
+            &report, "\(kernelCount) concurrent starts", "\(kernelCount) `PythonKernel.start()` in a task group",
+            directStarts)
+        addProfile(
+            &report, "\(kernelCount) concurrent starts", "`KernelPool.kernel(for:)` on \(kernelCount) keys",
+            starts.pyrun)
 
         try await measureThroughput(context, into: &report)
         try await measureWarmSpare(context, into: &report)
@@ -153,13 +162,17 @@ enum PoolScaleScenario {
             await pool.shutdownAll()
             samples.floor.append(try floorThroughput(python: context.python, perKey: perKey))
         }
-        let rate = Summary(samples.pyrun).map { String(format: "%.0f executions/s", Double(executions) / $0.median) } ?? ""
+        let rate =
+            Summary(samples.pyrun).map { String(format: "%.0f executions/s", Double(executions) / $0.median) } ?? ""
         report.figures.append(
             Figure(
                 section: 6, name: "\(executions) `1+1` over \(keyCount) keys, all at once", unit: .seconds,
-                pyrun: Summary(samples.pyrun), floorName: "\(keyCount) exec loops, a thread each", floor: Summary(samples.floor),
+                pyrun: Summary(samples.pyrun), floorName: "\(keyCount) exec loops, a thread each",
+                floor: Summary(samples.floor),
                 jupyter: nil, target: nil,
-                note: "\(executions) `KernelPool.run` tasks at once on \(keyCount) warm keys: \(rate); Jupyter not measured"))
+                note:
+                    "\(executions) `KernelPool.run` tasks at once on \(keyCount) warm keys: \(rate); Jupyter not measured"
+            ))
     }
 
     /// Seconds for `keyCount` threads to run `perKey` executions each on their own exec loop.

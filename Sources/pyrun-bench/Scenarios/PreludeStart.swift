@@ -22,6 +22,8 @@ enum PreludeStartScenario {
                 section: 11, name: "start → first `1+1` result, default prelude", unit: .seconds,
                 pyrun: Summary(samples.pyrun), floorName: "the same start without a prelude",
                 floor: Summary(samples.floor), jupyter: nil, target: nil, targetRatioToFloor: 1.25,
-                note: "`KernelConfiguration(prelude: [.default])`: `start()` + `run(\"1+1\")`, taking turns with the bare start"))
+                note:
+                    "`KernelConfiguration(prelude: [.default])`: `start()` + `run(\"1+1\")`, taking turns with the bare start"
+            ))
     }
 }

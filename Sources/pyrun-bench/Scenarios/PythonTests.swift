@@ -21,7 +21,8 @@ enum PythonTestsScenario {
         let cores = ProcessInfo.processInfo.activeProcessorCount
         let pyrunArguments = ["test", "--python", context.python, "-j", String(cores), directory]
         let pytestArguments = ["-m", "pytest", "-q", "-p", "no:cacheprovider", directory]
-        let hasPytest = (try? PipedProcess.timeToCompletion(executable: context.python, arguments: ["-c", "import pytest"])) != nil
+        let hasPytest =
+            (try? PipedProcess.timeToCompletion(executable: context.python, arguments: ["-c", "import pytest"])) != nil
         // Untimed: bytecode caches on both sides.
         _ = try PipedProcess.timeToCompletion(executable: tool, arguments: pyrunArguments)
         if hasPytest { _ = try PipedProcess.timeToCompletion(executable: context.python, arguments: pytestArguments) }
@@ -29,13 +30,16 @@ enum PythonTestsScenario {
         for _ in 0..<context.plan.testSuiteRuns {
             samples.pyrun.append(try PipedProcess.timeToCompletion(executable: tool, arguments: pyrunArguments))
             if hasPytest {
-                samples.floor.append(try PipedProcess.timeToCompletion(executable: context.python, arguments: pytestArguments))
+                samples.floor.append(
+                    try PipedProcess.timeToCompletion(executable: context.python, arguments: pytestArguments))
             }
         }
-        let fresh = "pyrun gives each file a fresh interpreter with the default prelude (-j \(cores)); pytest runs all 20 in one process"
+        let fresh =
+            "pyrun gives each file a fresh interpreter with the default prelude (-j \(cores)); pytest runs all 20 in one process"
         report.figures.append(
             Figure(
-                section: 11, name: name, unit: .seconds, pyrun: Summary(samples.pyrun), floorName: "`python3 -m pytest` on the same files",
+                section: 11, name: name, unit: .seconds, pyrun: Summary(samples.pyrun),
+                floorName: "`python3 -m pytest` on the same files",
                 floor: Summary(samples.floor), jupyter: nil, target: 1.0,
                 note: hasPytest ? fresh : "\(fresh); pytest not measured (`\(context.python) -m pip install pytest`)"))
     }

@@ -66,7 +66,9 @@ enum RoundTripScenario {
                 section: 2, name: "warm `1+1` round trip", unit: .seconds, pyrun: Summary(samples.pyrun),
                 floorName: "JSON echo over a pipe", floor: Summary(samples.floor), jupyter: Summary(samples.jupyter),
                 target: 0.000_15,
-                note: "`run(\"1+1\")` on a live kernel; Jupyter to idle (all output in); exec-loop floor \(medianText(execLoopTimes))"))
+                note:
+                    "`run(\"1+1\")` on a live kernel; Jupyter to idle (all output in); exec-loop floor \(medianText(execLoopTimes))"
+            ))
         let figure = "warm 1+1"
         addProfile(&report, figure, "JSON echo loop over a pipe", samples.floor)
         addProfile(&report, figure, "minimal exec loop (eval + result + done)", execLoopTimes)

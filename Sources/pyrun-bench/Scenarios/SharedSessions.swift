@@ -187,7 +187,9 @@ enum SharedSessionsScenario {
                 pyrun: Summary(samples.pyrun), floorName: "`python3 -c pass`", floor: Summary(samples.floor),
                 jupyter: nil,
                 target: nil, targetRatioToFloor: nil,
-                note: "no interpreter starts: connect, run, print, exit; the issue asks for well below the floor, and the Swift binary's own start is the `pyrun --help` step of §7"))
+                note:
+                    "no interpreter starts: connect, run, print, exit; the issue asks for well below the floor, and the Swift binary's own start is the `pyrun --help` step of §7"
+            ))
     }
 }
 

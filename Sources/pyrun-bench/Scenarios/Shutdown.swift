@@ -34,7 +34,8 @@ enum ShutdownScenario {
             let kernel = PythonKernel(configuration: context.kernelConfiguration)
             try await kernel.start()
             let execution = await kernel.execute(
-                "import signal\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nprint('ignoring', flush=True)\nwhile True: pass")
+                "import signal\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nprint('ignoring', flush=True)\nwhile True: pass"
+            )
             // Only once SIGTERM is ignored does the shutdown below test what it should.
             var events = execution.makeAsyncIterator()
             while let event = await events.next() {
@@ -51,6 +52,8 @@ enum ShutdownScenario {
             Figure(
                 section: 5, name: "shutdown of a kernel ignoring SIGTERM", unit: .seconds, pyrun: Summary(stubborn),
                 floorName: nil, floor: nil, jupyter: nil, target: nil,
-                note: "busy and ignoring SIGTERM; `shutdown(grace: \(Table.value(graceSeconds, .seconds)))` → `.killed`: exit, grace, SIGTERM, grace, SIGKILL; \(overhead) beyond the two graces"))
+                note:
+                    "busy and ignoring SIGTERM; `shutdown(grace: \(Table.value(graceSeconds, .seconds)))` → `.killed`: exit, grace, SIGTERM, grace, SIGKILL; \(overhead) beyond the two graces"
+            ))
     }
 }

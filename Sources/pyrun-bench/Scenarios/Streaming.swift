@@ -18,8 +18,14 @@ enum StreamingScenario {
             runner?.close()
         }
         for (section, name, code, bytes, runs, jupyterRuns, target) in [
-            (3, "200k printed lines", linesCode, linesBytes, context.plan.lineStreams, context.plan.jupyterLineStreams, 0.4),
-            (3, "one 50 MB print", bigPrintCode, bigPrintBytes, context.plan.bigPrints, context.plan.jupyterBigPrints, 0.25),
+            (
+                3, "200k printed lines", linesCode, linesBytes, context.plan.lineStreams,
+                context.plan.jupyterLineStreams, 0.4
+            ),
+            (
+                3, "one 50 MB print", bigPrintCode, bigPrintBytes, context.plan.bigPrints,
+                context.plan.jupyterBigPrints, 0.25
+            ),
         ] {
             var samples = SideSamples()
             var runnerTimes: [Double] = []
@@ -35,7 +41,8 @@ enum StreamingScenario {
                 samples.pyrun.append(stopwatch.seconds)
                 kernelHostCPU.append(processCPUSeconds() - cpuBefore)
                 guard result.status == .ok, result.stdout.utf8.count == bytes else {
-                    throw PeerError("\(name): pyrun delivered \(result.stdout.utf8.count) of \(bytes) bytes (\(result.status))")
+                    throw PeerError(
+                        "\(name): pyrun delivered \(result.stdout.utf8.count) of \(bytes) bytes (\(result.status))")
                 }
                 if let report = result.report { runnerInside.append(report.durationMs / 1000) }
                 samples.floor.append(try timed(execLoop, code, expecting: bytes, name))
@@ -47,11 +54,14 @@ enum StreamingScenario {
                 if let jupyter = context.jupyter, round < jupyterRuns {
                     let answer = try jupyter.request(["op": "stream", "code": code])
                     let received = (answer["bytes"] as? NSNumber)?.intValue ?? 0
-                    guard received == bytes else { throw PeerError("\(name): Jupyter delivered \(received) of \(bytes) bytes") }
+                    guard received == bytes else {
+                        throw PeerError("\(name): Jupyter delivered \(received) of \(bytes) bytes")
+                    }
                     samples.jupyter += (answer["seconds"] as? [NSNumber] ?? []).map(\.doubleValue)
                 }
             }
-            let throughput = Summary(samples.pyrun).map { String(format: "%.0f MB/s", Double(bytes) / $0.median / 1e6) } ?? ""
+            let throughput =
+                Summary(samples.pyrun).map { String(format: "%.0f MB/s", Double(bytes) / $0.median / 1e6) } ?? ""
             report.figures.append(
                 Figure(
                     section: section, name: name, unit: .seconds, pyrun: Summary(samples.pyrun),
@@ -62,17 +72,21 @@ enum StreamingScenario {
             addProfile(&report, name, "runner.py's own `durationMs` (inside Python)", runnerInside)
             addProfile(&report, name, "runner.py without PyRunKit (blocking client, same decoder)", runnerTimes)
             addProfile(&report, name, "PythonKernel `run(code)` (output collected)", samples.pyrun)
-            addProfile(&report, name, "host CPU (this process, all threads): blocking client reading runner.py", runnerHostCPU)
+            addProfile(
+                &report, name, "host CPU (this process, all threads): blocking client reading runner.py", runnerHostCPU)
             addProfile(&report, name, "host CPU (this process, all threads): PythonKernel `run(code)`", kernelHostCPU)
         }
         await kernel.shutdown()
     }
 
-    private static func timed(_ peer: DirectPeer, _ code: String, expecting bytes: Int, _ name: String) throws -> Double {
+    private static func timed(_ peer: DirectPeer, _ code: String, expecting bytes: Int, _ name: String) throws -> Double
+    {
         let stopwatch = Stopwatch()
         let received = try peer.execute(code)
         let elapsed = stopwatch.seconds
-        guard received == bytes else { throw PeerError("\(name): a direct peer delivered \(received) of \(bytes) bytes") }
+        guard received == bytes else {
+            throw PeerError("\(name): a direct peer delivered \(received) of \(bytes) bytes")
+        }
         return elapsed
     }
 }
