@@ -12,7 +12,8 @@ enum ConsoleAssets {
         // Browsers refuse module scripts of any type but JavaScript's.
         let javascript = "text/javascript; charset=utf-8"
         switch path {
-        case "/", "/index.html": return Asset(bytes: PackageResources.index_html, contentType: "text/html; charset=utf-8")
+        case "/", "/index.html":
+            return Asset(bytes: PackageResources.index_html, contentType: "text/html; charset=utf-8")
         case "/console.css": return Asset(bytes: PackageResources.console_css, contentType: "text/css; charset=utf-8")
         case "/console.js": return Asset(bytes: PackageResources.console_js, contentType: javascript)
         case "/connection.js": return Asset(bytes: PackageResources.connection_js, contentType: javascript)

@@ -38,7 +38,9 @@ struct ConsoleResponder: HTTPResponder {
         switch path {
         case "/api/status":
             return Self.answer(
-                Array(JSONValue.object(["name": .string(server.name), "pid": .number(Double(server.pid))]).serialized().utf8),
+                Array(
+                    JSONValue.object(["name": .string(server.name), "pid": .number(Double(server.pid))]).serialized()
+                        .utf8),
                 type: "application/json")
         case "/api/socket":
             return Self.text("this address takes a WebSocket upgrade", status: .badRequest)

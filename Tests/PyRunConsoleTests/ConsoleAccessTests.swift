@@ -22,8 +22,11 @@ import Testing
     // MARK: - The token
 
     @Test func theTokenIsAcceptedFromTheCookieTheBearerHeaderOrThePagesQuery() {
-        #expect(loopback.check(request(cookie: "a=b; pyrun_console_token=right-token"), queryToken: nil, requireOrigin: false) == nil)
-        #expect(loopback.check(request(authorization: "Bearer right-token"), queryToken: nil, requireOrigin: false) == nil)
+        #expect(
+            loopback.check(
+                request(cookie: "a=b; pyrun_console_token=right-token"), queryToken: nil, requireOrigin: false) == nil)
+        #expect(
+            loopback.check(request(authorization: "Bearer right-token"), queryToken: nil, requireOrigin: false) == nil)
         #expect(loopback.check(request("/"), queryToken: "right-token", requireOrigin: false) == nil)
     }
 
@@ -32,7 +35,8 @@ import Testing
             loopback.check(request(), queryToken: nil, requireOrigin: false),
             loopback.check(request(cookie: "pyrun_console_token=wrong-token"), queryToken: nil, requireOrigin: false),
             loopback.check(request(cookie: "pyrun_console_token=right-toke"), queryToken: nil, requireOrigin: false),
-            loopback.check(request(cookie: "pyrun_console_token=right-token-and-more"), queryToken: nil, requireOrigin: false),
+            loopback.check(
+                request(cookie: "pyrun_console_token=right-token-and-more"), queryToken: nil, requireOrigin: false),
             loopback.check(request(authorization: "Basic right-token"), queryToken: nil, requireOrigin: false),
             loopback.check(request("/"), queryToken: "wrong", requireOrigin: false),
         ]
@@ -53,20 +57,36 @@ import Testing
 
     @Test func everyNameOfLoopbackIsAcceptedAndNoOtherHost() {
         for host in ["127.0.0.1:8123", "localhost:8123", "[::1]:8123", "LOCALHOST:8123"] {
-            #expect(loopback.check(request(host: host, cookie: "pyrun_console_token=right-token"), queryToken: nil, requireOrigin: false) == nil)
+            #expect(
+                loopback.check(
+                    request(host: host, cookie: "pyrun_console_token=right-token"), queryToken: nil,
+                    requireOrigin: false) == nil)
         }
         for host in ["attacker.example:8123", "127.0.0.1:9999", "127.0.0.1"] {
-            #expect(loopback.check(request(host: host, cookie: "pyrun_console_token=right-token"), queryToken: nil, requireOrigin: false) == .unknownHost)
+            #expect(
+                loopback.check(
+                    request(host: host, cookie: "pyrun_console_token=right-token"), queryToken: nil,
+                    requireOrigin: false) == .unknownHost)
         }
     }
 
     @Test func anotherOriginOrANullOneIsRefusedWith403AndTheSocketNeedsOne() {
         let cookie = "pyrun_console_token=right-token"
-        #expect(loopback.check(request(origin: "http://127.0.0.1:8123", cookie: cookie), queryToken: nil, requireOrigin: true) == nil)
-        #expect(loopback.check(request(origin: "http://evil.example", cookie: cookie), queryToken: nil, requireOrigin: false) == .foreignOrigin)
-        #expect(loopback.check(request(origin: "null", cookie: cookie), queryToken: nil, requireOrigin: false) == .foreignOrigin)
+        #expect(
+            loopback.check(
+                request(origin: "http://127.0.0.1:8123", cookie: cookie), queryToken: nil, requireOrigin: true) == nil)
+        #expect(
+            loopback.check(
+                request(origin: "http://evil.example", cookie: cookie), queryToken: nil, requireOrigin: false)
+                == .foreignOrigin)
+        #expect(
+            loopback.check(request(origin: "null", cookie: cookie), queryToken: nil, requireOrigin: false)
+                == .foreignOrigin)
         // The origin must be the one the request names itself by, not just any loopback name.
-        #expect(loopback.check(request(origin: "http://localhost:8123", cookie: cookie), queryToken: nil, requireOrigin: false) == .foreignOrigin)
+        #expect(
+            loopback.check(
+                request(origin: "http://localhost:8123", cookie: cookie), queryToken: nil, requireOrigin: false)
+                == .foreignOrigin)
         #expect(loopback.check(request(cookie: cookie), queryToken: nil, requireOrigin: true) == .foreignOrigin)
         #expect(ConsoleAccess.Refusal.foreignOrigin.status == .forbidden)
     }
