@@ -15,6 +15,9 @@ let package = Package(
         .library(name: "PyRunKit", targets: ["PyRunKit"]),
         .library(name: "PyRunTesting", targets: ["PyRunTesting"]),
         .executable(name: "pyrun", targets: ["pyrun"]),
+        // The browser console: its own program, so `pyrun` links no HTTP server (issue 14's
+        // rule; docs/console-protocol.md has the figures). `pyrun serve --http` starts it.
+        .executable(name: "pyrun-console", targets: ["pyrun-console"]),
         .executable(name: "pyrun-bench", targets: ["pyrun-bench"]),
     ],
     dependencies: [
@@ -78,7 +81,16 @@ let package = Package(
                 "PyRunTesting",
                 "LineEditing",
                 "PyRunMCP",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "pyrun-console",
+            dependencies: [
                 "PyRunConsole",
+                "PyRunKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -1,4 +1,5 @@
 import HTTPTypes
+import PyRunKit
 
 /// Who may use the console: a request must carry the token, name the server by an address it
 /// listens on (`Host`), and come from the server's own page (`Origin`). The rules are in
@@ -22,7 +23,7 @@ struct ConsoleAccess: Sendable {
 
         var message: String {
             switch self {
-            case .missingToken: "open the link that pyrun serve printed (it carries ?token=...)"
+            case .missingToken: "open the link that pyrun printed (it carries ?token=...)"
             case .unknownHost: "this server does not answer to that Host"
             case .foreignOrigin: "requests from other origins are refused"
             }

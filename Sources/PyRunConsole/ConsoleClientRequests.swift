@@ -1,25 +1,40 @@
 import PyRunKit
 
-/// What the console does to a tab's request before its `ServeConnection` sees it: the journal
-/// records a label the server makes (`console:tab-…`), so a page cannot pose as a terminal or
-/// an agent; and `stop` is refused, since a browser tab does not end the server.
+/// What the console does to a tab's message before the server sees it: the journal records a
+/// label the console makes (`console:tab-…`), so a page cannot pose as a terminal or an
+/// agent; `stop` is refused, since a browser tab does not end the server; and what is not
+/// JSON is answered here, so only serialized JSON (one line each) reaches the server's socket.
 enum ConsoleClientRequests {
+    /// What becomes of one message.
+    enum Admission: Sendable, Hashable {
+        /// Pass this request on.
+        case pass(JSONValue)
+        /// Answer the tab with this message instead.
+        case refuse(JSONValue)
+    }
+
     /// The operations whose `client` the journal records.
     private static let labelledOperations: Set<String> = ["execute", "interrupt", "reset"]
 
-    /// The request to pass on, or the error to answer it with.
-    static func admit(_ request: JSONValue) -> Result<JSONValue, ServeError> {
+    /// The request to pass on for the text of one message, or the answer that refuses it.
+    static func admit(_ text: String) -> Admission {
+        let request: JSONValue
+        do {
+            request = try JSONValue.parse(Array(text.utf8))
+        } catch {
+            return .refuse(ServeMessage.error(ServeError(.badRequest, "not JSON: \(error)")).json(tag: nil))
+        }
         guard case .object(var fields) = request, let operation = fields["op"]?.stringValue else {
-            return .success(request)  // the connection answers what is not a request
+            return .pass(request)  // the server answers what is not a request
         }
         if operation == "stop" {
-            return .failure(
-                ServeError(.unknownOperation, "the console does not stop the server; `pyrun stop` does"))
+            let refusal = ServeError(.unknownOperation, "the console does not stop the server; `pyrun stop` does")
+            return .refuse(ServeMessage.error(refusal).json(tag: fields["tag"]?.stringValue))
         }
         if labelledOperations.contains(operation) {
             fields["client"] = .string(label(forTab: fields["client"]?.stringValue))
         }
-        return .success(.object(fields))
+        return .pass(.object(fields))
     }
 
     /// `console:` and the tab's label when it has the page's form (`tab-` and 6 hex digits),

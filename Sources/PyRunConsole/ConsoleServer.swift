@@ -6,21 +6,25 @@ import NIOCore
 import PyRunKit
 import Synchronization
 
-/// The browser console of a `SessionHost`: an HTTP server that serves the page (embedded from
-/// `Resources/console/`) and, at `/api/socket`, the serve protocol over one WebSocket per tab,
-/// each a `ServeConnection` on the host, so tabs, terminals and agents share the same
+/// The browser console of a pyrun server: an HTTP server that serves the page (embedded from
+/// `Resources/console/`) and, at `/api/socket`, relays each tab's WebSocket to a connection
+/// of its own on the server's Unix socket, so tabs, terminals and agents share the same
 /// sessions and journals. Every request must carry the token; see docs/console-protocol.md.
+/// `pyrun-console` runs it; `pyrun serve --http` and `pyrun mcp --http` start that program.
 ///
 /// ```swift
-/// let console = ConsoleServer(host: daemon.host, address: try ConsoleAddress(parsing: "127.0.0.1:8888"))
-/// try await console.run { url in print("console: \(url)") }  // until the task is cancelled
+/// let server = try await ServeClient.connect(socketPath: socketPath).server
+/// let console = ConsoleServer(
+///     socketPath: socketPath, server: server, address: try ConsoleAddress(parsing: "127.0.0.1:8888"))
+/// try await console.run { url in print(url) }  // until the task is cancelled
 /// ```
 public final class ConsoleServer: Sendable {
     /// Where it listens (as asked; `run` reports the bound port).
     public let address: ConsoleAddress
     /// The secret of the printed URL, the cookie, and `Authorization: Bearer`.
     public let token: String
-    private let host: SessionHost
+    private let socketPath: String
+    private let server: ServerInfo
     private let logger: Logger
     private let boundPort: Mutex<Int>
 
@@ -28,11 +32,16 @@ public final class ConsoleServer: Sendable {
     static let maximumMessageBytes = 16 << 20
 
     /// - Parameters:
-    ///   - host: the sessions the console shows and drives.
+    ///   - socketPath: the pyrun server's Unix socket, one connection per tab.
+    ///   - server: who that server is (its `welcome`), for `/api/status`.
     ///   - address: where to listen; the caller warns when it is not loopback.
     ///   - logger: where the HTTP server logs; it never bootstraps logging.
-    public init(host: SessionHost, address: ConsoleAddress, logger: Logger = Logger(label: "pyrun.console")) {
-        self.host = host
+    public init(
+        socketPath: String, server: ServerInfo, address: ConsoleAddress,
+        logger: Logger = Logger(label: "pyrun.console")
+    ) {
+        self.socketPath = socketPath
+        self.server = server
         self.address = address
         self.token = ConsoleToken.make()
         self.logger = logger
@@ -51,9 +60,9 @@ public final class ConsoleServer: Sendable {
         let access: @Sendable () -> ConsoleAccess = { [self] in
             ConsoleAccess(token: token, address: address, port: boundPort.withLock { $0 })
         }
-        let host = self.host
+        let socketPath = self.socketPath
         let application = Application(
-            responder: ConsoleResponder(access: access, server: host.info),
+            responder: ConsoleResponder(access: access, server: server),
             server: .http1WebSocketUpgrade(
                 configuration: .init(ws: .init(maxFrameSize: Self.maximumMessageBytes))
             ) { request, _, _ in
@@ -65,7 +74,9 @@ public final class ConsoleServer: Sendable {
                     return .dontUpgrade
                 }
                 return .upgrade([:]) { inbound, outbound, _ in
-                    await Self.serve(host: host, inbound: inbound, outbound: outbound)
+                    await ConsoleRelay.run(
+                        socketPath: socketPath, inbound: inbound, outbound: outbound,
+                        maximumMessageBytes: Self.maximumMessageBytes)
                 }
             },
             configuration: ApplicationConfiguration(address: .hostname(address.bindHost, port: address.port)),
@@ -77,34 +88,5 @@ public final class ConsoleServer: Sendable {
             logger: logger
         )
         try await application.run()
-    }
-
-    /// One tab's socket: a `ServeConnection` on the host, its requests admitted by the
-    /// console's rules, until the tab goes.
-    private static func serve(host: SessionHost, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter)
-        async
-    {
-        let sink = WebSocketMessageSink(outbound: outbound)
-        let connection = ServeConnection(host: host, sink: sink)
-        await connection.start()
-        do {
-            for try await message in inbound.messages(maxSize: maximumMessageBytes) {
-                guard case .text(let text) = message else { continue }
-                let bytes = Array(text.utf8)
-                guard let request = try? JSONValue.parse(bytes) else {
-                    await connection.receive(line: bytes)  // answers that it is not JSON
-                    continue
-                }
-                switch ConsoleClientRequests.admit(request) {
-                case .success(let admitted):
-                    await connection.receive(admitted)
-                case .failure(let error):
-                    _ = await sink.send(ServeMessage.error(error).json(tag: request["tag"]?.stringValue))
-                }
-            }
-        } catch {
-            // The socket failed or sent too much; either way this tab is done.
-        }
-        await connection.close()
     }
 }

@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import Logging
-import PyRunConsole
 import PyRunKit
 
 #if canImport(Glibc)
@@ -23,7 +22,7 @@ struct ServeCommand: AsyncParsableCommand {
               pyrun ls                     servers and their sessions
               pyrun stop                   shut it down
 
-            With --http 127.0.0.1:PORT it also serves a browser console of the same sessions: it prints a link with a token (open it; the page keeps the token in a cookie), and refuses requests without it or from other origins.
+            With --http 127.0.0.1:PORT it also serves a browser console of the same sessions: it prints a link with a token (open it; the page keeps the token in a cookie), and refuses requests without it or from other origins. The console is a program of its own, pyrun-console, found next to pyrun or on PATH (`swift build` builds it).
 
             Sessions are made on first use of their name; each runs in its own kernel, which starts on first use and again after a crash. Each session keeps a journal of the last entries (inputs with who sent them, output, the kernel's starts and deaths) that attach replays.
             """)
@@ -94,6 +93,16 @@ struct ServeCommand: AsyncParsableCommand {
     func run() async throws {
         PyrunLogging.bootstrap(verbose: verbose)
         let errors = OutputSink.standardError
+        // A console that cannot run is said now, before any kernel starts.
+        var consoleExecutable: String?
+        if http != nil {
+            do {
+                consoleExecutable = try ConsoleProcess.locate()
+            } catch {
+                errors.writeLine("pyrun serve: --http: \(error)")
+                throw ExitCode(PyrunExit.usage)
+            }
+        }
         let kernelConfiguration = KernelConfiguration(
             interpreter: python.map { .path($0) } ?? .automatic, workingDirectory: cwd,
             prelude: try PreludeArgument.sources(prelude, byDefault: []))
@@ -129,40 +138,65 @@ struct ServeCommand: AsyncParsableCommand {
             "pyrun serve: run code with `pyrun exec\(serverOption) -c CODE`, watch with `pyrun attach\(attachTarget)`, stop with `pyrun stop \(name)`"
         )
         // validate() has parsed it once already.
-        let console = http.flatMap { try? ConsoleAddress(parsing: $0) }.map { startConsole(at: $0, of: daemon) }
-        await daemon.waitUntilFinished()
-        var consoleFailed = false
-        if let console {
-            console.cancel()
-            consoleFailed = await console.value
+        let console = http.flatMap { try? ConsoleAddress(parsing: $0) }.flatMap { address in
+            consoleExecutable.map { startConsole($0, at: address, of: daemon) }
         }
+        await daemon.waitUntilFinished()
+        let consoleFailed = await console?.value ?? false
         errors.writeLine("pyrun serve: '\(name)' stopped")
         if consoleFailed { throw ExitCode(PyrunExit.pythonException) }
     }
 
-    /// Serves the browser console of the daemon's sessions until the daemon stops; a console
-    /// that cannot listen stops the daemon, so the failure is not missed.
-    /// - Returns: the console's task, whose value says whether it failed.
-    private func startConsole(at address: ConsoleAddress, of daemon: ServeDaemon) -> Task<Bool, Never> {
+    /// Starts the browser console of the daemon's sessions (`pyrun-console`, a child bridged
+    /// to the daemon's socket) and prints its link; a console that cannot listen stops the
+    /// daemon, so the failure is not missed. The child ends with the daemon's socket.
+    /// - Returns: the console's task, done once the daemon and the console have both ended;
+    ///   its value says whether the console failed to start.
+    private func startConsole(_ executable: String, at address: ConsoleAddress, of daemon: ServeDaemon) -> Task<
+        Bool, Never
+    > {
         let errors = OutputSink.standardError
-        if !address.isLoopback {
-            errors.writeLine(
-                "pyrun serve: warning: the console on \(address) can be reached from other machines; anyone who gets its link runs code as you"
-            )
-        }
-        var logger = Logger(label: "pyrun.console")
-        logger.logLevel = verbose ? .debug : .warning
-        let console = ConsoleServer(host: daemon.host, address: address, logger: logger)
+        let verbose = self.verbose
         return Task {
+            let console: ConsoleProcess
             do {
-                try await console.run { url in errors.writeLine("pyrun serve: console at \(url)") }
-                return false
+                console = try ConsoleProcess.start(
+                    executable: executable, socketPath: daemon.connectionFile.socketPath, address: address,
+                    verbose: verbose
+                ) { line in errors.writeLine(line) }
             } catch {
-                guard !Task.isCancelled else { return false }
-                errors.writeLine("pyrun serve: the console cannot listen on \(address): \(error)")
+                errors.writeLine("pyrun serve: the console cannot start: \(error)")
                 await daemon.stop()
                 return true
             }
+            guard let url = await console.url() else {
+                let status = await console.waitForExit()
+                errors.writeLine("pyrun serve: the console on \(address) ended before it listened (it \(status))")
+                await daemon.stop()
+                return true
+            }
+            errors.writeLine("pyrun serve: console at \(url)")
+            let consoleEndedFirst = await withTaskGroup(of: Bool.self) { group in
+                group.addTask {
+                    _ = await console.waitForExit()
+                    return true
+                }
+                group.addTask {
+                    await daemon.waitUntilFinished()
+                    return false
+                }
+                defer { group.cancelAll() }
+                return await group.next() ?? false
+            }
+            if consoleEndedFirst {
+                let status = await console.waitForExit()
+                errors.writeLine("pyrun serve: the console stopped (it \(status)); the sessions are still served")
+                await daemon.waitUntilFinished()
+            } else {
+                // It ends at the end of the daemon's socket; this makes sure of it.
+                await console.stop()
+            }
+            return false
         }
     }
 

@@ -254,7 +254,7 @@ def _handler(directory: str, site: StaticSite) -> type:
                 site._http.append((self.command, self.path, dict(self.headers)))
             address = urllib.parse.urlsplit(self.path)
             if not self._has_token(address):
-                return self._plain(401, "open the link that pyrun serve printed (it carries ?token=...)")
+                return self._plain(401, "open the link that pyrun printed (it carries ?token=...)")
             if address.path == "/api/socket" and self.headers.get("Upgrade", "").lower() == "websocket":
                 return self._socket()
             if address.path == "/api/status":

@@ -5,8 +5,13 @@ runs; the second tab interrupts a ``time.sleep(60)`` the first started; a reload
 history; an image display is an image and an HTML display's script does not run; requests
 without the token, from another origin or by another host name are refused.
 
-Needs the built ``pyrun`` (``swift build``; ``PYRUN_BINARY`` names another) and Chromium with
-chromedriver: without either these tests fail with what is missing, they never pass.
+The console is its own program, ``pyrun-console``, which ``pyrun serve --http`` starts as its
+child: the tests also check that it ends with the server, even a killed one, and that a
+``pyrun`` without it says how to build it.
+
+Needs the built ``pyrun`` and ``pyrun-console`` (``swift build``; ``PYRUN_BINARY`` names another
+``pyrun``, with ``pyrun-console`` beside it) and Chromium with chromedriver: without either these
+tests fail with what is missing, they never pass.
 Screenshots go to ``.build/console-screenshots/``.
 """
 
@@ -18,6 +23,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import threading
@@ -74,7 +80,8 @@ class ConsoleServer:
         self.log = []
         self._found = threading.Event()
         self.url = None
-        threading.Thread(target=self._read_log, daemon=True).start()
+        self._reader = threading.Thread(target=self._read_log, daemon=True)
+        self._reader.start()
         if not self._found.wait(120):
             self.stop()
             raise RuntimeError("pyrun serve printed no console address:\n" + "".join(self.log))
@@ -105,6 +112,10 @@ class ConsoleServer:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(10)
+        # The log ends with the server's stderr; the pipe is closed once it is read to the end.
+        self._reader.join(60)
+        if not self._reader.is_alive():
+            self.process.stderr.close()
         shutil.rmtree(self.run_directory, ignore_errors=True)
 
 
@@ -296,7 +307,7 @@ class ConsoleServerTests(unittest.TestCase):
 
     def test_requests_without_the_token_or_from_elsewhere_are_refused(self):
         server, cookie = self.server, "%s=%s" % (TOKEN_COOKIE, self.server.token)
-        refused = "open the link that pyrun serve printed"
+        refused = "open the link that pyrun printed"
         for path, headers in [("/", {}), ("/?token=wrong", {}), ("/console.js", {}), ("/api/status", {}),
                               ("/console.js", {"Cookie": "%s=wrong" % TOKEN_COOKIE}),
                               ("/api/socket", {"Origin": server.origin})]:
@@ -334,6 +345,41 @@ class ConsoleServerTests(unittest.TestCase):
         self.assertIn(refused, self.browser.find("body").text)
         self.browser.get(server.url)  # the cookie back
         self.browser.wait_for_text("#connection", "connected to %s" % SERVER, timeout=60)
+
+
+def port_refuses(port: int) -> bool:
+    """True once nothing accepts connections on the loopback port."""
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()
+    except OSError:
+        return True
+    return False
+
+
+class ConsoleProcessTests(unittest.TestCase):
+    """``pyrun-console`` as ``pyrun serve``'s child: it ends with the server; without it, a clear error."""
+
+    def test_the_console_ends_when_the_server_is_killed(self):
+        server = ConsoleServer()
+        try:
+            self.assertEqual(request(server, "/api/status", {"Authorization": "Bearer " + server.token})[0], 200)
+            os.kill(server.process.pid, signal.SIGKILL)  # no chance to stop its child itself
+            server.process.wait(60)
+            wait_until(lambda: port_refuses(server.port), 120, "the console to end with its killed server")
+        finally:
+            server.stop()
+
+    def test_a_pyrun_without_its_console_says_how_to_build_it(self):
+        with tempfile.TemporaryDirectory(prefix="pyrun-console-e2e-") as directory:
+            alone = os.path.join(directory, "pyrun")
+            shutil.copy(pyrun_binary(), alone)
+            ran = subprocess.run([alone, "serve", "--name", SERVER + "-alone", "--http", "127.0.0.1:0"],
+                                 capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+                                 env=dict(os.environ, XDG_RUNTIME_DIR=directory, PATH="/usr/bin:/bin"))
+            self.assertEqual(ran.returncode, 2, ran.stderr)
+            self.assertIn("pyrun-console", ran.stderr)
+            self.assertIn("swift build --product pyrun-console", ran.stderr)
+            self.assertNotIn("listening", ran.stderr, "it refused before serving anything")
 
 
 class ConsoleAddressTests(unittest.TestCase):

@@ -154,9 +154,9 @@ class ConsolePageTests(unittest.TestCase):
         self.open_console()
         self.browser.command("DELETE", "/cookie")
         self.browser.get(self.site.url + "/")
-        self.assertIn("open the link that pyrun serve printed", self.browser.find("body").text)
+        self.assertIn("open the link that pyrun printed", self.browser.find("body").text)
         self.browser.get(self.site.url + "/?token=wrong")
-        self.assertIn("open the link that pyrun serve printed", self.browser.find("body").text)
+        self.assertIn("open the link that pyrun printed", self.browser.find("body").text)
 
         self.open_console()
         self.browser.command("DELETE", "/cookie")

@@ -112,14 +112,40 @@ import Testing
         func admitted(_ op: String, client: String?) -> JSONValue? {
             var fields: [String: JSONValue] = ["op": .string(op), "session": .string("main")]
             if let client { fields["client"] = .string(client) }
-            return try? ConsoleClientRequests.admit(.object(fields)).get()
+            guard case .pass(let request) = ConsoleClientRequests.admit(JSONValue.object(fields).serialized()) else {
+                return nil
+            }
+            return request
         }
         #expect(admitted("execute", client: "tab-0a1b2c")?["client"]?.stringValue == "console:tab-0a1b2c")
         #expect(admitted("interrupt", client: "terminal")?["client"]?.stringValue == "console:unnamed")
         #expect(admitted("reset", client: nil)?["client"]?.stringValue == "console:unnamed")
         #expect(admitted("execute", client: "tab-0A1B2C")?["client"]?.stringValue == "console:unnamed")
         #expect(admitted("sessions", client: "anything")?["client"]?.stringValue == "anything")
-        let stop = ConsoleClientRequests.admit(.object(["op": .string("stop"), "tag": .string("t")]))
-        #expect(throws: ServeError.self) { try stop.get() }
+        guard case .refuse(let refusal) = ConsoleClientRequests.admit(#"{"op":"stop","tag":"t"}"#) else {
+            Issue.record("stop was passed on")
+            return
+        }
+        #expect(refusal["type"]?.stringValue == "error")
+        #expect(refusal["tag"]?.stringValue == "t")
+    }
+
+    @Test func onlyJSONReachesTheServerSoNoLineCanBeSmuggledIn() throws {
+        // Two requests in one message, the second on a line of its own, unlabelled.
+        let smuggled =
+            "{\"op\":\"sessions\"}\n{\"op\":\"execute\",\"session\":\"main\",\"code\":\"1\",\"client\":\"agent\"}"
+        guard case .refuse(let refusal) = ConsoleClientRequests.admit(smuggled) else {
+            Issue.record("a message of two lines was passed on")
+            return
+        }
+        #expect(refusal["type"]?.stringValue == "error")
+        // A newline inside a string stays escaped in what is passed on: one line.
+        guard case .pass(let request) = ConsoleClientRequests.admit(#"{"op":"execute","code":"a\nb","client":"x"}"#)
+        else {
+            Issue.record("a request was refused")
+            return
+        }
+        #expect(!request.serialized().contains("\n"))
+        #expect(request["code"]?.stringValue == "a\nb")
     }
 }

@@ -1,4 +1,6 @@
-/// Where the console listens: an IP address (or `localhost`) and a port, as `--http` takes it.
+/// Where the browser console listens: an IP address (or `localhost`) and a port, as `--http`
+/// takes it. Parsed here, in the library, so `pyrun serve` and `pyrun mcp` refuse a bad one
+/// before they start the console (`pyrun-console`), which then listens on it.
 ///
 /// Forms: `PORT` (on 127.0.0.1), `HOST:PORT`, `[IPV6]:PORT`. Port 0 lets the system choose.
 public struct ConsoleAddress: Sendable, Hashable, CustomStringConvertible {
@@ -58,10 +60,10 @@ public struct ConsoleAddress: Sendable, Hashable, CustomStringConvertible {
     public var isWildcard: Bool { host == "0.0.0.0" || host == "::" }
 
     /// The address to bind: `localhost` binds IPv4's loopback, the address the URL names.
-    var bindHost: String { host == "localhost" ? "127.0.0.1" : host }
+    public var bindHost: String { host == "localhost" ? "127.0.0.1" : host }
 
     /// `host:port` as a URL or a `Host` header writes it (IPv6 in brackets).
-    func authority(port: Int) -> String {
+    public func authority(port: Int) -> String {
         host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
     }
 
