@@ -32,8 +32,8 @@ public enum MCPServer {
     ///     the caller then ends the process with the signal (see `ProcessSignals`).
     ///   - logger: where the server, the pool and the kernels log (never to the protocol).
     /// - Returns: how it ended.
-    /// - Throws: `RunRegistryError` when the run directory cannot be made, or the
-    ///   transport's error when it cannot connect.
+    /// - Throws: `RunRegistryError` when the run directory cannot be made, `ServeError` when
+    ///   the console's socket cannot be made, or the transport's error when it cannot connect.
     public static func serve(
         _ configuration: MCPServerConfiguration, transport: any Transport, handlesTerminationSignals: Bool = true,
         logger: Logger = Logger(label: "pyrun.mcp")
@@ -62,9 +62,12 @@ public enum MCPServer {
 
         let sessions = PoolConfiguration(defaultConfiguration: kernel, warmSpares: configuration.warmSpares)
         try await withPool(configuration: sessions, logger: logger) { pool in
+            let console = try configuration.console.map { console throws(ServeError) in
+                try RunningConsole.start(console, pool: pool, logger: logger)
+            }
             let tools = PythonTools(
-                pool: pool, registry: registry, generations: SessionGenerations(), limits: configuration.limits,
-                interruptGrace: kernel.interruptGrace)
+                pool: pool, sessions: console?.host, registry: registry, generations: SessionGenerations(),
+                limits: configuration.limits, interruptGrace: kernel.interruptGrace)
             let server = await makeServer(configuration)
             let router = ToolCallRouter(over: transport, tools: tools, logger: logger)
             try await server.start(transport: router)
@@ -72,6 +75,7 @@ public enum MCPServer {
             await server.waitUntilCompleted()
             await server.stop()
             logger.debug("the client is gone or a signal came; shutting every session down")
+            await console?.stop()
         }
         return shutdown.ending
     }
