@@ -112,14 +112,19 @@ public final class ConsoleProcess: Sendable {
         let child = try Spawn.start(
             LaunchCommand(executable: executable, arguments: arguments), environment: environment)
         let console = ConsoleProcess(pid: child.pid, stdinWriteEnd: child.stdin)
+        let readers = DispatchGroup()
+        readers.enter()
         console.startThread("pyrun console stdout") {
             readLines(child.stdout) { line in
                 if !console.announced.fulfill(Announcement(url: line)) { log(line) }
             }
             console.announced.fulfill(Announcement(url: nil))
+            readers.leave()
         }
+        readers.enter()
         console.startThread("pyrun console stderr") {
             readLines(child.stderr, log)
+            readers.leave()
         }
         console.startThread("pyrun console reaper") {
             // Waits without reaping, so `stop()` may still signal the pid until it is reaped here.
@@ -128,6 +133,9 @@ public final class ConsoleProcess: Sendable {
                 exited = true
                 return Spawn.reap(child.pid)
             }
+            // What it wrote before it ended is logged before its end is told, unless something
+            // it started still holds its pipes open.
+            _ = readers.wait(timeout: .now() + .seconds(5))
             console.ended.fulfill(status)
         }
         return console
@@ -139,7 +147,7 @@ public final class ConsoleProcess: Sendable {
         await announced.wait()?.url
     }
 
-    /// Returns how the child ended, once it has.
+    /// Returns how the child ended, once it has and its last lines have gone to `log`.
     public func waitForExit() async -> TerminationStatus {
         // Only a cancelled wait returns nil; the child is then not known to have ended.
         await ended.wait() ?? .exited(-1)
