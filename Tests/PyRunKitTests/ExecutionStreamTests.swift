@@ -173,6 +173,79 @@ import Darwin
         await ended.value
     }
 
+    /// The whole path, not only the channel: past the channel's bound the kernel stops taking
+    /// batches, past the intake's the frame pipe's reader stops reading, the pipe fills and
+    /// the runner's write blocks. Without the intake, the reader would read all 128 MiB into
+    /// the host while the consumer sleeps.
+    @Test func aConsumerThatStopsReadingHoldsTheCodeBackAndThenGetsEveryLineOnce() async throws {
+        let progress = FileManager.default.temporaryDirectory
+            .appendingPathComponent("pyrun-progress-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        defer { try? FileManager.default.removeItem(at: progress) }
+        let lineCount = 1000
+        try await withKernel(configuration: .forTests) { kernel throws in
+            // 64 KiB lines, 64 MiB in all: far more than every buffer on the way together.
+            let execution = await kernel.execute(
+                """
+                import sys
+                for i in range(\(lineCount)):
+                    sys.stdout.write('%05d' % i + 'x' * 65530 + '\\n')
+                    sys.stdout.flush()
+                    with open('\(progress.path)', 'w') as f:
+                        f.write(str(i))
+                """)
+            var iterator = execution.makeAsyncIterator()
+            var lines = LineNumbers()
+            // Take one event, so a consumer iterates, then stop reading.
+            if case .stdout(let text)? = await iterator.next() { lines.add(text) }
+
+            // The code goes on until the buffers are full, then stops making progress.
+            var lastSeen = -1
+            var unchangedLooks = 0
+            let deadline = ContinuousClock.now + .seconds(120)
+            while unchangedLooks < 4, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(500))
+                let seen = (try? String(contentsOf: progress, encoding: .utf8)).flatMap { Int($0) } ?? -1
+                if seen == lastSeen { unchangedLooks += 1 } else { (lastSeen, unchangedLooks) = (seen, 0) }
+            }
+            #expect(unchangedLooks >= 4, "the code never stopped writing")
+            // About 10 MiB are in flight (channel 4, intake 4, the pipe, the runner's buffer).
+            #expect(lastSeen < 400, "the code wrote \(lastSeen + 1) of \(lineCount) lines while nobody read")
+
+            // Reading again lets it finish; every line arrives once, in order.
+            var outcome: ExecutionOutcome?
+            while let event = await iterator.next() {
+                switch event {
+                case .stdout(let text): lines.add(text)
+                case .finished(let ended): outcome = ended
+                default: break
+                }
+            }
+            #expect(outcome?.status == .ok)
+            #expect(lines.numbers == Array(0..<lineCount))
+            #expect(lines.column == 0)
+        }
+    }
+
+    /// The five-digit number that starts each complete line, without keeping the text.
+    private struct LineNumbers {
+        var numbers: [Int] = []
+        private var number = 0
+        /// Bytes of the line in progress seen so far.
+        private(set) var column = 0
+
+        mutating func add(_ text: String) {
+            for byte in text.utf8 {
+                if byte == UInt8(ascii: "\n") {
+                    numbers.append(number)
+                    (number, column) = (0, 0)
+                    continue
+                }
+                if column < 5 { number = number * 10 + Int(byte) - Int(UInt8(ascii: "0")) }
+                column += 1
+            }
+        }
+    }
+
     // MARK: - Faults
 
     @Test func aKillInTheMiddleOfFiftyMegabytesDeliversEveryByteReadInOrderThenTheDeath() async throws {

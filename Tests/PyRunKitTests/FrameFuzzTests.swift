@@ -95,8 +95,9 @@ import Testing
                 stream += line
             }
             let events = Mutex<[ProcessEvent]>([])
-            let decoder = FrameDecoder { batch in
+            let decoder = FrameDecoder { batch, bytes in
                 #expect(!batch.isEmpty)
+                #expect(bytes > 0)
                 events.withLock { $0 += batch }
             }
             for chunk in random.chunks(of: stream) {
@@ -124,7 +125,7 @@ import Testing
         let stream = Array("{\"type\":\"stdout\",\"id\":".utf8) + [0xC3, 0x00, 0x0A] + line + [0x0A]
         for offset in 0...stream.count {
             let events = Mutex<[ProcessEvent]>([])
-            let decoder = FrameDecoder { batch in events.withLock { $0 += batch } }
+            let decoder = FrameDecoder { batch, _ in events.withLock { $0 += batch } }
             Array(stream[..<offset]).withUnsafeBytes { decoder.decode($0) }
             Array(stream[offset...]).withUnsafeBytes { decoder.decode($0) }
             decoder.finish()

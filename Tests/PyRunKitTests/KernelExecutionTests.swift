@@ -154,6 +154,8 @@ import Testing
             _ = await iterator.next()
             let info = try await kernel.info()
             #expect(info.busy)
+            #expect(info.protocolVersion > 0)
+            #expect(info.protocolVersion == (try await kernel.start()).protocolVersion)
             let completion = try await kernel.complete(code: "value_")
             #expect(completion.matches.contains("value_alpha"))
             #expect(completion.matches.contains("value_beta"))

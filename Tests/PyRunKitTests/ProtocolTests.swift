@@ -139,7 +139,8 @@ import Testing
             .infoReply(
                 id: "q4",
                 RunnerInfo(
-                    pid: 42, pythonVersion: "3.12.1", executable: "/p", workingDirectory: "/w", executionCount: 9,
+                    protocolVersion: 1, pid: 42, pythonVersion: "3.12.1", executable: "/p", workingDirectory: "/w",
+                    executionCount: 9,
                     busy: true)),
             .errorReply(id: nil, message: "execute needs a string id"),
             .errorReply(id: "q5", message: "unknown request type x"),

@@ -4,16 +4,18 @@ import Synchronization
 /// flushed once that thread has read everything (the lock is never contended).
 final class FrameDecoder: Sendable {
     private let lines = Mutex(LineBuffer())
-    private let deliver: @Sendable ([ProcessEvent]) -> Void
+    private let deliver: @Sendable ([ProcessEvent], _ bytes: Int) -> Void
 
-    /// - Parameter deliver: called with the events of each chunk, in order, never with none.
-    init(deliver: @escaping @Sendable ([ProcessEvent]) -> Void) {
+    /// - Parameter deliver: called with the events of each chunk, in order, never with none,
+    ///   and the bytes of the lines they came from.
+    init(deliver: @escaping @Sendable ([ProcessEvent], _ bytes: Int) -> Void) {
         self.deliver = deliver
     }
 
     func decode(_ chunk: UnsafeRawBufferPointer) {
-        let events = lines.withLock { $0.append(chunk) }.compactMap(Self.event(for:))
-        if !events.isEmpty { deliver(events) }
+        let lines = lines.withLock { $0.append(chunk) }
+        let events = lines.compactMap(Self.event(for:))
+        if !events.isEmpty { deliver(events, lines.reduce(0) { $0 + $1.count + 1 }) }
     }
 
     /// Delivers a last line that had no newline.
@@ -22,7 +24,7 @@ final class FrameDecoder: Sendable {
             defer { buffer = LineBuffer() }
             return buffer.remainder
         }
-        if let event = Self.event(for: remainder) { deliver([event]) }
+        if let event = Self.event(for: remainder) { deliver([event], remainder.count) }
     }
 
     /// The event for one line; nil for an empty line, which the runner writes before its

@@ -58,7 +58,9 @@ final class KernelProcess: Sendable {
     /// Frames and the final exit, in order; finishes after `.exited`.
     /// Events in batches: every frame decoded from one read comes as one element, so a
     /// runner's `started` + `result` + `done` (one write) cost the consumer one wake-up.
-    let events: AsyncStream<[ProcessEvent]>
+    /// Only one task may iterate it: a consumer that falls behind holds the frame pipe's
+    /// reader back (`FrameIntake`), and with it the runner's output.
+    let events: FrameIntake.Batches
 
     private struct InputState {
         var fd: Int32
@@ -100,8 +102,8 @@ final class KernelProcess: Sendable {
         pid = child.pid
         family = ProcessFamily(root: child.pid)
         input = Mutex(InputState(fd: child.stdin))
-        let (stream, continuation) = AsyncStream<[ProcessEvent]>.makeStream()
-        events = stream
+        let (intake, batches) = FrameIntake.make()
+        events = batches
 
         var stderrLogger = logger
         stderrLogger[metadataKey: "kernel.pid"] = "\(child.pid)"
@@ -111,14 +113,14 @@ final class KernelProcess: Sendable {
         }
         let pid = child.pid
         let exitSeen = ExitLatch()
-        let frameDecoder = FrameDecoder { continuation.yield($0) }
+        let frameDecoder = FrameDecoder { events, bytes in intake.deliver(events, bytes: bytes) }
         let frameReader = PipeReader(
             fd: child.stdout, name: "pyrun.frames.\(child.pid)",
             onChunk: { chunk in frameDecoder.decode(chunk) },
             onEnd: { end in
                 frameDecoder.finish()
                 if end == .endOfFile, Self.livesOnAfterEndOfFile(pid, exitSeen: exitSeen) {
-                    continuation.yield([.frameChannelClosed])
+                    intake.deliver([.frameChannelClosed], bytes: 0)
                 }
             })
 
@@ -134,6 +136,9 @@ final class KernelProcess: Sendable {
 
             Spawn.waitForExitWithoutReaping(pid)
             exitSeen.open()
+            // What is left in the pipe is read at once, consumer or not: reading it to the end
+            // (or abandoning it) must not wait for anyone.
+            intake.open()
             // The process is gone but may have left others: end them before reaping, while
             // its ids cannot be reused. That also closes the pipes, unless a process the host
             // cannot trace to the kernel holds them.
@@ -157,8 +162,7 @@ final class KernelProcess: Sendable {
                     sampled: watched.sampledPeakResidentBytes),
                 lastResidentBytes: watched.lastResidentBytes, hostSignal: watched.lastHostSignal,
                 outOfMemoryKills: outOfMemoryKills)
-            continuation.yield([.exited(exit)])
-            continuation.finish()
+            intake.finish(with: [.exited(exit)])
         }
         exitWatcher.name = "pyrun.exit.\(child.pid)"
         exitWatcher.stackSize = 1 << 20

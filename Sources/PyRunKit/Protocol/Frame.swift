@@ -112,6 +112,8 @@ public enum CodeCompleteness: Sendable, Hashable, CustomStringConvertible {
 
 /// What the runner says about itself on request.
 public struct RunnerInfo: Sendable, Hashable, CustomStringConvertible {
+    /// The protocol version the runner speaks, as in its `hello` (0 if it did not say).
+    public var protocolVersion: Int
     /// The runner's process id.
     public var pid: Int32
     /// Python version, e.g. `3.11.7`.
@@ -321,6 +323,7 @@ extension Frame {
             self = .infoReply(
                 id: id,
                 RunnerInfo(
+                    protocolVersion: json[F.protocol]?.intValue ?? 0,
                     pid: Int32(json[F.pid]?.intValue ?? 0),
                     pythonVersion: json[F.python]?.stringValue ?? "",
                     executable: json[F.executable]?.stringValue ?? "",
@@ -414,6 +417,7 @@ extension Frame {
             return object(
                 FrameType.infoReply, id,
                 [
+                    F.protocol: .number(Double(info.protocolVersion)),
                     F.pid: .number(Double(info.pid)), F.python: .string(info.pythonVersion),
                     F.executable: .string(info.executable), F.cwd: .string(info.workingDirectory),
                     F.executionCount: .number(Double(info.executionCount)), F.busy: .bool(info.busy),
