@@ -1985,11 +1985,20 @@ def _json_equal(a, b) -> bool:
     return a == b
 
 
+_JSON_EXACT_INTEGER = 2 ** 53
+
+
 def _to_json(value, where: str, depth: int = 0):
     """value as JSON can carry it (tuples become lists); TypeError names what cannot."""
     if depth > 64:
         raise TypeError("%s is nested too deeply (or refers to itself)" % where)
-    if value is None or isinstance(value, (str, bool, int)):
+    if value is None or isinstance(value, (str, bool)):
+        return value
+    if isinstance(value, int):
+        # The host reads JSON numbers as doubles: past 2**53 an integer would arrive changed.
+        if abs(value) > _JSON_EXACT_INTEGER:
+            raise OverflowError("%s is %d, beyond the integers a JSON number carries exactly (up to 2**53 "
+                             "either side); send it as a string" % (where, value))
         return value
     if isinstance(value, float):
         if value != value or value in (float("inf"), float("-inf")):

@@ -8,6 +8,9 @@ a value, printed output, an exception, a long call followed with
 python_wait (and its progress notifications), a busy session, an interrupt,
 a cancelled call, paged output, an image, the environment allow-list and
 redaction, and finally closes stdin and checks that no interpreter is left.
+A second server, started by a client that declares MCP sampling and answers
+`sampling/createMessage` itself (its sampling callback), checks
+`host.complete`; the first client declares no sampling, so its code has none.
 
     python3 scripts/mcp_client_check.py                 # .build/debug/pyrun
     python3 scripts/mcp_client_check.py /path/to/pyrun  # an installed binary
@@ -44,10 +47,18 @@ def expect(condition, what, reply=None):
         raise CheckFailed(what + detail)
 
 
+class SamplingRefused(Exception):
+    """What a sampling callback raises to answer with an error, as a client whose user declined."""
+
+
 class MCPClient:
     """One `pyrun mcp` process and the JSON-RPC messages exchanged with it."""
 
-    def __init__(self, pyrun, arguments=(), environment=None):
+    def __init__(self, pyrun, arguments=(), environment=None, sampling_callback=None):
+        """`sampling_callback(params)` answers the server's sampling/createMessage
+        requests: it returns the result, or raises SamplingRefused."""
+        self.sampling_callback = sampling_callback
+        self.sampling_requests = []
         self.stderr = tempfile.TemporaryFile()
         self.process = subprocess.Popen(
             [pyrun, "mcp", *arguments],
@@ -73,6 +84,13 @@ class MCPClient:
             raise CheckFailed("the server closed its stdout")
         if "id" in message and "method" not in message:
             self.responses[message["id"]] = message
+        elif "id" in message and message["method"] == "sampling/createMessage" and self.sampling_callback:
+            self.sampling_requests.append(message)
+            try:
+                answer = {"result": self.sampling_callback(message["params"])}
+            except SamplingRefused as refusal:
+                answer = {"error": {"code": -1, "message": str(refusal)}}
+            self.send({"jsonrpc": "2.0", "id": message["id"], **answer})
         else:
             self.notifications.append(message)
 
@@ -327,6 +345,53 @@ def check_environment(client, scratch):
            "only allowed and passed variables reach the interpreter", reply)
 
 
+def check_no_sampling(client, scratch):
+    code = ("try:\n    host.call('complete', prompt='hi')\nexcept AttributeError as e:\n    missing = str(e)\n"
+            "(hasattr(host, 'complete'), missing)")
+    reply = client.call("python", code=code)
+    expect(structured(reply)["result"] == "(False, \"the host has no function 'complete' (its functions: none)\")",
+           "a client without sampling gives the code no host.complete", reply)
+
+
+def echo_model(params):
+    """The sampling callback of the second client: a model that echoes, or a user who declines."""
+    prompt = params["messages"][0]["content"]["text"]
+    if prompt == "decline":
+        raise SamplingRefused("User rejected sampling request")
+    text = f"echo {prompt} ({params['maxTokens']}, {params.get('systemPrompt')})"
+    return {"role": "assistant", "content": {"type": "text", "text": text}, "model": "echo", "stopReason": "endTurn"}
+
+
+def check_sampling(pyrun):
+    client = MCPClient(pyrun, sampling_callback=echo_model)
+    try:
+        client.request("initialize", {
+            "protocolVersion": "2025-06-18",
+            "capabilities": {"sampling": {}},
+            "clientInfo": {"name": "mcp_client_check", "version": "1"},
+        })
+        client.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+        code = (
+            "answers = [host.complete(f'row {i}', max_tokens=8, system='terse') for i in range(3)]\n"
+            "try:\n    host.complete('decline')\nexcept HostCallError as e:\n    answers.append((e.type, e.message))\n"
+            "answers"
+        )
+        reply = client.call("python", code=code)
+        expected = ("['echo row 0 (8, terse)', 'echo row 1 (8, terse)', 'echo row 2 (8, terse)', "
+                    "('SamplingError', 'User rejected sampling request')]")
+        expect(structured(reply)["result"] == expected, "host.complete asks the client's model", reply)
+        messages = [r["params"]["messages"] for r in client.sampling_requests]
+        expect(messages[0] == [{"role": "user", "content": {"type": "text", "text": "row 0"}}],
+               "the prompt is one user text message", client.sampling_requests)
+        expect(len(messages) == 4, "one sampling request per call", client.sampling_requests)
+        expect(client.close_stdin_and_wait() == 0, "the server ends with status 0")
+    except BaseException:
+        print("server stderr:\n" + client.server_log(), file=sys.stderr)
+        raise
+    finally:
+        client.stop()
+
+
 def check_shutdown(client, scratch):
     pids = [s["pid"] for s in structured(client.call("python_sessions"))["sessions"] if s.get("pid")]
     expect(len(pids) >= 3, "several sessions are running", pids)
@@ -351,6 +416,7 @@ def main():
         ("notifications/cancelled interrupts the kernel", check_cancellation),
         ("long output is cut and paged; an image is image content", check_paging_and_images),
         ("environment allow-list and redaction", check_environment),
+        ("no sampling declared: no host.complete", check_no_sampling),
         ("closing stdin leaves nothing running", check_shutdown),
     ]
     try:
@@ -366,6 +432,13 @@ def main():
         return 1
     finally:
         client.stop()
+    name = "sampling declared: host.complete through the client's callback"
+    try:
+        check_sampling(pyrun)
+        print(f"ok - {name}")
+    except (CheckFailed, KeyError, TypeError, subprocess.TimeoutExpired) as failure:
+        print(f"FAILED - {name}: {failure if isinstance(failure, CheckFailed) else repr(failure)}")
+        return 1
     print("pyrun mcp: every check passed")
     return 0
 

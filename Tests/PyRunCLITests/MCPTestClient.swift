@@ -33,20 +33,24 @@ final class MCPTestClient: Sendable {
     /// How much of stdout was parsed into `received`.
     private let parsed = Mutex<(offset: Int, messages: [JSONValue])>((0, []))
 
-    /// Starts `pyrun mcp arguments` and, unless told otherwise, initializes the session.
-    init(_ arguments: [String] = [], environment: [String: String] = [:], initialize: Bool = true) async throws {
+    /// Starts `pyrun mcp arguments` and, unless told otherwise, initializes the session,
+    /// declaring `capabilities` (none by default).
+    init(
+        _ arguments: [String] = [], environment: [String: String] = [:], initialize: Bool = true,
+        capabilities: JSONValue = .object([:])
+    ) async throws {
         process = try PyrunProcess(["mcp"] + arguments, environment: environment)
-        if initialize { _ = try await self.initialize() }
+        if initialize { _ = try await self.initialize(capabilities: capabilities) }
     }
 
     var pid: Int32 { process.pid }
 
     /// `initialize`, then `notifications/initialized`; returns the initialize result.
-    func initialize() async throws -> JSONValue {
+    func initialize(capabilities: JSONValue = .object([:])) async throws -> JSONValue {
         let result = try await request(
             "initialize",
             .object([
-                "protocolVersion": .string("2025-06-18"), "capabilities": .object([:]),
+                "protocolVersion": .string("2025-06-18"), "capabilities": capabilities,
                 "clientInfo": .object(["name": .string("pyrun-tests"), "version": .string("1")]),
             ]))
         send(.object(["jsonrpc": .string("2.0"), "method": .string("notifications/initialized")]))

@@ -129,6 +129,11 @@ class CallAndReplyTests(unittest.TestCase):
         self.assertEqual(Kernel.of_type(frames, "call")[0]["args"],
                          {"patterns": ["a", "b"], "options": {"depth": 2}})
 
+    def test_integers_up_to_two_to_the_53_either_side_are_sent(self):
+        ident = self.kernel.submit("host.echo(n=2**53, m=-2**53)")
+        frames = self.host.serve(ident, lambda call: call["args"])
+        self.assertEqual(Kernel.of_type(frames, "call")[0]["args"], {"n": 2 ** 53, "m": -2 ** 53})
+
     def test_eight_threads_call_at_once_and_each_gets_its_own_answer(self):
         k = self.kernel
         code = (
@@ -221,6 +226,14 @@ class SchemaTests(unittest.TestCase):
         for call, message in cases.items():
             with self.subTest(call=call):
                 self.assertEqual(self.rejected(call), ("TypeError", message))
+
+    def test_an_integer_a_json_number_cannot_carry_exactly_is_refused_before_the_call(self):
+        # The host reads numbers as doubles: 2**53 + 1 would arrive as 2**53.
+        self.assertEqual(self.rejected("host.echo(n=[2**53 + 1])"), (
+            "OverflowError",
+            "host.echo() argument 'n'[0] is 9007199254740993, beyond the integers a JSON number carries "
+            "exactly (up to 2**53 either side); send it as a string"))
+        self.assertEqual(self.rejected("host.read('a', limit=-2**70)")[0], "OverflowError")
 
     def test_help_of_one_function(self):
         text = Kernel.text(self.kernel.run("help(host.search)"))

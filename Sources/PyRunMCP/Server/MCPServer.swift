@@ -25,6 +25,12 @@ public enum MCPServer {
     /// session's interpreter down, and everything they started, before it returns.
     ///
     /// A second termination signal during that shutdown ends the process at once.
+    ///
+    /// No interpreter starts before the client's `initialize` request has been read (or a
+    /// `tools/call` came first, or the client left): when that request declares the `sampling`
+    /// capability, every session's code gets `host.complete(prompt, max_tokens=1024, system=None,
+    /// temperature=None)`, served by `sampling/createMessage` requests to the client (unless
+    /// `configuration.kernel` already has a host function named `complete`).
     /// - Parameters:
     ///   - configuration: how sessions start, what they see, and the tools' limits.
     ///   - transport: usually `LineTransport.standardIO()`.
@@ -51,7 +57,15 @@ public enum MCPServer {
             configuration: RunRegistry.Configuration(
                 directory: directory, budget: OutputBudget(limit: configuration.limits.outputCharacters),
                 redactor: configuration.redactor))
-        let kernel = configuration.sessionKernel
+        let server = await makeServer(configuration)
+        let router = ToolCallRouter(over: transport, logger: logger)
+        try await server.start(transport: router)
+        if !shutdown.attach(server) { await server.stop() }
+
+        // No interpreter starts before the client's `initialize` request has been read (not
+        // even the warm spare): the host functions are declared when an interpreter starts,
+        // and `complete` is among them only for a client that offers sampling.
+        let kernel = sessionKernel(configuration, for: await router.handshake.value, sampling: router.sampling)
         logger.debug(
             "serving",
             metadata: [
@@ -61,23 +75,37 @@ public enum MCPServer {
             ])
 
         let sessions = PoolConfiguration(defaultConfiguration: kernel, warmSpares: configuration.warmSpares)
-        try await withPool(configuration: sessions, logger: logger) { pool in
-            let console = try configuration.console.map { console throws(ServeError) in
-                try RunningConsole.start(console, pool: pool, logger: logger)
+        do {
+            try await withPool(configuration: sessions, logger: logger) { pool in
+                let console = try configuration.console.map { console throws(ServeError) in
+                    try RunningConsole.start(console, pool: pool, logger: logger)
+                }
+                router.serve(
+                    with: PythonTools(
+                        pool: pool, sessions: console?.host, registry: registry, generations: SessionGenerations(),
+                        limits: configuration.limits, interruptGrace: kernel.interruptGrace))
+                await server.waitUntilCompleted()
+                await server.stop()
+                logger.debug("the client is gone or a signal came; shutting every session down")
+                await console?.stop()
             }
-            let tools = PythonTools(
-                pool: pool, sessions: console?.host, registry: registry, generations: SessionGenerations(),
-                limits: configuration.limits, interruptGrace: kernel.interruptGrace)
-            let server = await makeServer(configuration)
-            let router = ToolCallRouter(over: transport, tools: tools, logger: logger)
-            try await server.start(transport: router)
-            if !shutdown.attach(server) { await server.stop() }
-            await server.waitUntilCompleted()
+        } catch {
             await server.stop()
-            logger.debug("the client is gone or a signal came; shutting every session down")
-            await console?.stop()
+            throw error
         }
         return shutdown.ending
+    }
+
+    /// The configuration of every session's interpreter, for the client `handshake` describes:
+    /// with `host.complete` when it offers sampling (unless `--host-fn complete` took the name).
+    private static func sessionKernel(
+        _ configuration: MCPServerConfiguration, for handshake: ClientHandshake, sampling: ClientSampling
+    ) -> KernelConfiguration {
+        var kernel = configuration.sessionKernel
+        if handshake.offersSampling, !kernel.hostFunctions.contains(where: { $0.name == HostFunction.completeName }) {
+            kernel.hostFunctions.append(.complete(through: sampling))
+        }
+        return kernel
     }
 
     /// The SDK server: the handshake, `ping` and `tools/list` (calls are the router's).

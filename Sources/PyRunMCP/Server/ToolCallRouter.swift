@@ -34,24 +34,36 @@ struct JSONRPCError: Error, CustomStringConvertible {
 ///
 /// Being the reader of the client's messages also closes the SDK's cancellation race: a
 /// call is registered before the next message is read, so a `notifications/cancelled` that
-/// follows at once still finds it.
+/// follows at once still finds it. And it sees the `initialize` request as it arrives, so
+/// the sessions can be made to fit the client (`host.complete` when it offers sampling)
+/// before any of them starts, and it takes the responses to the server's own sampling
+/// requests (`ClientSampling`).
 actor ToolCallRouter: Transport {
     nonisolated let logger: Logger
+    /// The server's `sampling/createMessage` requests to the client.
+    nonisolated let sampling: ClientSampling
+    /// What the client declared: set at its `initialize` request, or at whatever comes first
+    /// of a `tools/call` (a client that skipped the handshake declared nothing) and the end
+    /// of its input.
+    nonisolated let handshake = Eventual<ClientHandshake>()
     private let inner: any Transport
-    private let tools: PythonTools
+    private let tools = Eventual<PythonTools>()
     private let forwarded: AsyncThrowingStream<Data, any Error>
     private let forward: AsyncThrowingStream<Data, any Error>.Continuation
     private let calls = InFlightCalls()
     private var pump: Task<Void, Never>?
 
-    /// - Parameters:
-    ///   - inner: the transport to the client (usually `LineTransport`).
-    ///   - tools: what serves the calls.
-    init(over inner: any Transport, tools: PythonTools, logger: Logger) {
+    /// - Parameter inner: the transport to the client (usually `LineTransport`).
+    init(over inner: any Transport, logger: Logger) {
         self.inner = inner
-        self.tools = tools
         self.logger = logger
+        sampling = ClientSampling(transport: inner)
         (forwarded, forward) = AsyncThrowingStream.makeStream(of: Data.self, throwing: (any Error).self)
+    }
+
+    /// Serves the calls with `tools` from now on; calls that came before wait for them.
+    nonisolated func serve(with tools: PythonTools) {
+        self.tools.resolve(tools)
     }
 
     /// Connects the inner transport and starts reading its messages.
@@ -59,17 +71,15 @@ actor ToolCallRouter: Transport {
         guard pump == nil else { return }
         try await inner.connect()
         let messages = await inner.receive()
-        let forward = self.forward
-        let calls = self.calls
-        let tools = self.tools
-        let inner = self.inner
+        let route = Routes(
+            forward: forward, calls: calls, tools: tools, sampling: sampling, handshake: handshake, reply: inner)
         pump = Task {
             do {
-                for try await message in messages {
-                    Self.route(message, forward: forward, calls: calls, tools: tools, reply: inner)
-                }
+                for try await message in messages { route.take(message) }
+                route.clientGone()
                 forward.finish()
             } catch {
+                route.clientGone()
                 forward.finish(throwing: error)
             }
         }
@@ -81,6 +91,8 @@ actor ToolCallRouter: Transport {
         pump?.cancel()
         pump = nil
         await inner.disconnect()
+        sampling.close()
+        handshake.resolve(ClientHandshake())
         forward.finish()
     }
 
@@ -96,28 +108,53 @@ actor ToolCallRouter: Transport {
 
     // MARK: - Routing
 
-    /// Serves a `tools/call`, cancels a call of ours, or passes the message on; synchronous,
-    /// so each message is placed before the next is read.
-    private static func route(
-        _ data: Data, forward: AsyncThrowingStream<Data, any Error>.Continuation, calls: InFlightCalls,
-        tools: PythonTools,
-        reply transport: any Transport
-    ) {
-        guard let message = try? JSONValue.parse(Array(data)), let method = message["method"]?.stringValue else {
+    /// Where each message of the client goes; synchronous, so each message is placed before
+    /// the next is read.
+    private struct Routes: Sendable {
+        let forward: AsyncThrowingStream<Data, any Error>.Continuation
+        let calls: InFlightCalls
+        let tools: Eventual<PythonTools>
+        let sampling: ClientSampling
+        let handshake: Eventual<ClientHandshake>
+        let reply: any Transport
+
+        /// Serves a `tools/call`, cancels a call of ours, takes a response to a sampling
+        /// request, notes the client's capabilities, or passes the message on.
+        func take(_ data: Data) {
+            guard let message = try? JSONValue.parse(Array(data)) else {
+                forward.yield(data)
+                return
+            }
+            guard let method = message["method"]?.stringValue else {
+                if !sampling.receive(message) { forward.yield(data) }
+                return
+            }
+            switch method {
+            case Initialize.name:
+                handshake.resolve(ClientHandshake(initializeParams: message["params"]))
+            case CallTool.name:
+                guard let id = message["id"], id != .null else { break }
+                handshake.resolve(ClientHandshake())
+                let tools = self.tools
+                let reply = self.reply
+                calls.start(id) {
+                    try await ToolCallRouter.serve(
+                        message["params"], id: id, tools: await tools.value, transport: reply)
+                }
+                return
+            case CancelledNotification.name:
+                if let id = message["params"]?["requestId"], calls.cancel(id) { return }
+            default:
+                break
+            }
             forward.yield(data)
-            return
         }
-        switch method {
-        case CallTool.name:
-            guard let id = message["id"], id != .null else { break }
-            calls.start(id) { try await serve(message["params"], id: id, tools: tools, transport: transport) }
-            return
-        case CancelledNotification.name:
-            if let id = message["params"]?["requestId"], calls.cancel(id) { return }
-        default:
-            break
+
+        /// The client's input ended: nothing it would have answered can come.
+        func clientGone() {
+            sampling.close()
+            handshake.resolve(ClientHandshake())
         }
-        forward.yield(data)
     }
 
     /// Runs one call and writes its response; a cancelled call gets none (as the protocol asks).

@@ -30,6 +30,11 @@ public enum ServerInstructions {
         repeated lines are folded. Images are returned as images. Values of the server's secret \
         environment variables are shown as [redacted].
 
+        Host functions: help(host) in a session lists the functions of this server the code can call \
+        (host.NAME(...)). When your client offers MCP sampling, host.complete(prompt, max_tokens=1024) \
+        asks your model and returns the reply's text, so one call can, for example, label many rows in \
+        a loop.
+
         Status: ok and running are successes; error (an exception, with its traceback), timeout, \
         interrupted, busy and died are reported as errors.
         """
