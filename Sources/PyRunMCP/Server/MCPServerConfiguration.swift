@@ -26,6 +26,8 @@ public struct MCPServerConfiguration: Sendable {
     public var serverEnvironment: [String: String]
     /// The version the server reports at `initialize`.
     public var serverVersion: String
+    /// A browser console of the sessions (`pyrun mcp --http`); nil: none.
+    public var console: MCPConsole?
 
     public init(
         kernel: KernelConfiguration = KernelConfiguration(),
@@ -35,7 +37,8 @@ public struct MCPServerConfiguration: Sendable {
         runDirectory: String? = nil,
         warmSpares: Int = 1,
         serverEnvironment: [String: String] = ProcessInfo.processInfo.environment,
-        serverVersion: String = "0.1.0"
+        serverVersion: String = "0.1.0",
+        console: MCPConsole? = nil
     ) {
         self.kernel = kernel
         self.environmentPolicy = environmentPolicy
@@ -45,6 +48,7 @@ public struct MCPServerConfiguration: Sendable {
         self.warmSpares = warmSpares
         self.serverEnvironment = serverEnvironment
         self.serverVersion = serverVersion
+        self.console = console
     }
 
     /// The configuration every session's interpreter gets: `kernel` with exactly the
