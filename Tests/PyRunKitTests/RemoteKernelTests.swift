@@ -385,41 +385,35 @@ import Darwin
     }
 
     @Test func overSSHTheWatchdogEndsTheFarSideWhenTheLocalSSHIsKilled() async throws {
-        let server = try LoopbackSSHServer.start()
-        defer { server.stop() }
-        try await withKernel(configuration: Self.configuration(server.launcher())) { kernel throws in
-            _ = try await kernel.start()
-            let sshPID = try #require(await kernel.pid)
-            let execution = await kernel.execute(
+        try await expectTheFarSideEndsWhenTheLocalSSHIsKilled(
+            whileRunning:
                 "import os, subprocess, time\nchild = subprocess.Popen(['sleep', '300'])\nprint(os.getpid(), child.pid, flush=True)\ntime.sleep(300)"
-            )
-            let pids = try await Self.printedPIDs(execution)
-            try #require(pids.count == 2)
-            for pid in pids { #expect(processIsAlive(pid)) }
-            // The connection drops: no signal, no request reaches the far side.
-            #expect(kill(sshPID, SIGKILL) == 0)
-            #expect(try await execution.result().status == .kernelDied)
-            for pid in pids {
-                #expect(await waitUntilGone(pid, seconds: 60), "far-side pid \(pid) outlived the connection")
-                if processIsAlive(pid) { kill(pid, SIGKILL) }
-            }
-        }
+        )
     }
 
     @Test func overSSHTheWatchdogEndsAFarSideRunnerThatHoldsTheGIL() async throws {
         // Code that never lets the runner's own threads run (a regular expression that
         // backtracks for ever holds the GIL): only the watchdog, a process of its own, can
         // see the connection go and end the runner and its child.
+        try await expectTheFarSideEndsWhenTheLocalSSHIsKilled(
+            whileRunning:
+                "import os, re, subprocess\nchild = subprocess.Popen(['sleep', '300'])\nprint(os.getpid(), child.pid, flush=True)\nre.match(r'(a|aa)+$', 'a' * 200 + 'b')"
+        )
+    }
+
+    /// Runs `code` (which prints the runner's pid and its child's, then blocks) over a real
+    /// sshd, SIGKILLs the local ssh, and expects both far-side processes gone: the connection
+    /// drops, and no signal or request reaches the far side.
+    private func expectTheFarSideEndsWhenTheLocalSSHIsKilled(whileRunning code: String) async throws {
         let server = try LoopbackSSHServer.start()
         defer { server.stop() }
         try await withKernel(configuration: Self.configuration(server.launcher())) { kernel throws in
             _ = try await kernel.start()
             let sshPID = try #require(await kernel.pid)
-            let execution = await kernel.execute(
-                "import os, re, subprocess\nchild = subprocess.Popen(['sleep', '300'])\nprint(os.getpid(), child.pid, flush=True)\nre.match(r'(a|aa)+$', 'a' * 200 + 'b')"
-            )
+            let execution = await kernel.execute(code)
             let pids = try await Self.printedPIDs(execution)
             try #require(pids.count == 2)
+            for pid in pids { #expect(processIsAlive(pid)) }
             #expect(kill(sshPID, SIGKILL) == 0)
             #expect(try await execution.result().status == .kernelDied)
             for pid in pids {

@@ -26,32 +26,12 @@ extension Spawn {
     private static func startTiedLocked(_ command: LaunchCommand, environment: [String: String]) throws(SpawnError)
         -> SpawnedChild
     {
-        var stdinPipe: [Int32] = [-1, -1]
-        var stdoutPipe: [Int32] = [-1, -1]
-        var stderrPipe: [Int32] = [-1, -1]
-        guard makePipe(&stdinPipe), makePipe(&stdoutPipe), makePipe(&stderrPipe) else {
-            let error = errno
-            for fd in stdinPipe + stdoutPipe + stderrPipe where fd >= 0 { close(fd) }
-            throw SpawnError(executable: command.executable, errorNumber: error)
-        }
-        let argv = ([command.executable] + command.arguments).map { strdup($0) } + [nil]
-        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer {
-            for pointer in argv { free(pointer) }
-            for pointer in envp { free(pointer) }
-        }
+        let pipes = try ChildPipes(for: command.executable)
         var pid: pid_t = 0
-        let result = pyrun_spawn_tied(
-            command.executable, argv, envp, stdinPipe[0], stdoutPipe[1], stderrPipe[1], SIGKILL, &pid)
-        close(stdinPipe[0])
-        close(stdoutPipe[1])
-        close(stderrPipe[1])
-        guard result == 0 else {
-            close(stdinPipe[1])
-            close(stdoutPipe[0])
-            close(stderrPipe[0])
-            throw SpawnError(executable: command.executable, errorNumber: result)
+        let result = withCArguments(command, environment: environment) { argv, envp in
+            pyrun_spawn_tied(
+                command.executable, argv, envp, pipes.childInput, pipes.childOutput, pipes.childErrors, SIGKILL, &pid)
         }
-        return SpawnedChild(pid: pid, stdin: stdinPipe[1], stdout: stdoutPipe[0], stderr: stderrPipe[0])
+        return try pipes.handOver(pid: pid, result: result, executable: command.executable)
     }
 }

@@ -84,16 +84,9 @@ enum Spawn {
     private static func startLocked(_ command: LaunchCommand, environment: [String: String]) throws(SpawnError)
         -> SpawnedChild
     {
-        var stdinPipe: [Int32] = [-1, -1]
-        var stdoutPipe: [Int32] = [-1, -1]
-        var stderrPipe: [Int32] = [-1, -1]
         // Close-on-exec on every end, so one kernel's pipes never leak into another kernel;
         // dup2 in the child clears it on 0, 1 and 2.
-        guard makePipe(&stdinPipe), makePipe(&stdoutPipe), makePipe(&stderrPipe) else {
-            let error = errno
-            for fd in stdinPipe + stdoutPipe + stderrPipe where fd >= 0 { close(fd) }
-            throw SpawnError(executable: command.executable, errorNumber: error)
-        }
+        let pipes = try ChildPipes(for: command.executable)
 
         #if canImport(Glibc)
         var actions = posix_spawn_file_actions_t()
@@ -108,9 +101,9 @@ enum Spawn {
             posix_spawn_file_actions_destroy(&actions)
             posix_spawnattr_destroy(&attributes)
         }
-        posix_spawn_file_actions_adddup2(&actions, stdinPipe[0], 0)
-        posix_spawn_file_actions_adddup2(&actions, stdoutPipe[1], 1)
-        posix_spawn_file_actions_adddup2(&actions, stderrPipe[1], 2)
+        posix_spawn_file_actions_adddup2(&actions, pipes.childInput, 0)
+        posix_spawn_file_actions_adddup2(&actions, pipes.childOutput, 1)
+        posix_spawn_file_actions_adddup2(&actions, pipes.childErrors, 2)
         #if canImport(Glibc)
         // Whatever else the host has open (a file it is writing, a socket) is none of the
         // kernel's business, close-on-exec or not: an inherited write descriptor would also
@@ -130,16 +123,12 @@ enum Spawn {
         posix_spawnattr_setpgroup(&attributes, 0)
         let commonFlags = Int32(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF)
 
-        let argv = ([command.executable] + command.arguments).map { strdup($0) } + [nil]
-        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer {
-            for pointer in argv { free(pointer) }
-            for pointer in envp { free(pointer) }
-        }
         var pid: pid_t = 0
         func spawn(flags: Int32) -> Int32 {
             posix_spawnattr_setflags(&attributes, Int16(commonFlags | flags))
-            return posix_spawn(&pid, command.executable, &actions, &attributes, argv, envp)
+            return withCArguments(command, environment: environment) { argv, envp in
+                posix_spawn(&pid, command.executable, &actions, &attributes, argv, envp)
+            }
         }
         var result: Int32
         #if canImport(Glibc)
@@ -161,16 +150,7 @@ enum Spawn {
         #else
         result = spawn(flags: Int32(POSIX_SPAWN_SETPGROUP))
         #endif
-        close(stdinPipe[0])
-        close(stdoutPipe[1])
-        close(stderrPipe[1])
-        guard result == 0 else {
-            close(stdinPipe[1])
-            close(stdoutPipe[0])
-            close(stderrPipe[0])
-            throw SpawnError(executable: command.executable, errorNumber: result)
-        }
-        return SpawnedChild(pid: pid, stdin: stdinPipe[1], stdout: stdoutPipe[0], stderr: stderrPipe[0])
+        return try pipes.handOver(pid: pid, result: result, executable: command.executable)
     }
 
     #if canImport(Glibc)
@@ -248,5 +228,21 @@ enum Spawn {
         while waitid(P_PID, id_t(pid), &info, WEXITED | WNOWAIT) < 0 {
             if errno != EINTR { return }
         }
+    }
+}
+
+extension Spawn {
+    /// Runs `body` with `argv` and `envp` as C arrays (each ending in nil), freed afterwards.
+    static func withCArguments<Result>(
+        _ command: LaunchCommand, environment: [String: String],
+        _ body: ([UnsafeMutablePointer<CChar>?], [UnsafeMutablePointer<CChar>?]) -> Result
+    ) -> Result {
+        let argv = ([command.executable] + command.arguments).map { strdup($0) } + [nil]
+        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            for pointer in argv { free(pointer) }
+            for pointer in envp { free(pointer) }
+        }
+        return body(argv, envp)
     }
 }
