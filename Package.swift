@@ -15,19 +15,28 @@ let package = Package(
         .library(name: "PyRunKit", targets: ["PyRunKit"]),
         .library(name: "PyRunTesting", targets: ["PyRunTesting"]),
         .executable(name: "pyrun", targets: ["pyrun"]),
+        // The browser console: its own program, so `pyrun` links no HTTP server (issue 14's
+        // rule; docs/console-protocol.md has the figures). `pyrun serve --http` starts it.
+        .executable(name: "pyrun-console", targets: ["pyrun-console"]),
         .executable(name: "pyrun-bench", targets: ["pyrun-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/modelcontextprotocol/swift-sdk.git", from: "0.12.1"),
+        // The browser console's HTTP and WebSocket server. Traits off: no swift-configuration.
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: []),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.8.1"),
         // `swift package generate-documentation`: only resolved for a build, never compiled.
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
     targets: [
+        // fork and exec with a parent-death signal, for launchers (ssh, kubectl) that must
+        // not outlive a host killed outright: what posix_spawn cannot do.
+        .target(name: "CPyRunSpawn"),
         .target(
             name: "PyRunKit",
-            dependencies: [.product(name: "Logging", package: "swift-log")],
+            dependencies: ["CPyRunSpawn", .product(name: "Logging", package: "swift-log")],
             // The Python that ships inside the binary: one source each, embedded at build time.
             resources: [
                 .embedInCode("../../runner/runner.py"),
@@ -49,6 +58,25 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        .target(
+            name: "PyRunConsole",
+            dependencies: [
+                "PyRunKit",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            // The page, embedded so the binary serves it from anywhere, with no build step.
+            resources: [
+                .embedInCode("../../Resources/console/index.html"),
+                .embedInCode("../../Resources/console/console.css"),
+                .embedInCode("../../Resources/console/console.js"),
+                .embedInCode("../../Resources/console/connection.js"),
+                .embedInCode("../../Resources/console/transcript.js"),
+                .embedInCode("../../Resources/console/render.js"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .executableTarget(
             name: "pyrun",
             dependencies: [
@@ -62,9 +90,21 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .executableTarget(
+            name: "pyrun-console",
+            dependencies: [
+                "PyRunConsole",
+                "PyRunKit",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
             name: "pyrun-bench",
             dependencies: [
                 "PyRunKit",
+                // LoopbackSSHServer, for the remote-kernel rows.
+                "PyRunTesting",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -78,6 +118,11 @@ let package = Package(
         .testTarget(
             name: "PyRunCLITests",
             dependencies: ["PyRunKit", "PyRunTesting"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "PyRunConsoleTests",
+            dependencies: ["PyRunConsole", "PyRunKit"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -214,11 +214,13 @@ _StdlibOnly.importing.discard(_thread.get_ident())  # from here on, through _std
 
 
 LOADER = (
-    "import sys;sys.path[:]=[p for p in sys.path if p];import os,json;d=b'';"
+    "import sys;sys.version_info<(3,9)and(sys.stderr.write('pyrun runner needs Python 3.9 or newer, "
+    "this is %s\\n'%sys.version.split()[0]),sys.exit(3));"
+    "sys.path[:]=[p for p in sys.path if p];import os,json;d=b'';"
     "exec(\"while b'\\\\n' not in d:d+=os.read(0,1<<16) or os._exit(3)\");"
-    "l,_,r=d.partition(b'\\n');"
-    "exec(compile(json.loads(l),'<pyrun-runner>','exec'),"
-    "{'__name__':'__main__','__pyrun_stdin__':r})"
+    "l,_,r=d.partition(b'\\n');s=json.loads(l);s=s if type(s) is dict else{'source':s};"
+    "exec(compile(s.pop('source'),'<pyrun-runner>','exec'),"
+    "{'__name__':'__main__','__pyrun_stdin__':r,'__pyrun_start__':s})"
 )
 
 PROTOCOL = 1
@@ -3318,6 +3320,21 @@ def _request_interrupt(req: dict, ident) -> None:
     _interrupt()
 
 
+def _request_kill(req: dict, ident) -> None:
+    """For hosts that cannot send signals (ssh, `kubectl exec` between them):
+    what SIGKILL to the kernel and all it started does, from inside, at once,
+    whatever the main thread runs.  The output so far is sent first (this is
+    the reader thread: a write of the main thread's is waited for, not cut);
+    then every descendant is killed, and the runner dies by SIGKILL."""
+    try:
+        _sync_fds()
+        OUT.flush()
+    except BaseException:
+        pass
+    _kill_descendants()
+    _kill(os.getpid(), signal.SIGKILL)
+
+
 def _request_input_reply(req: dict, ident) -> None:
     """The answer to the input() waiting with this id (others are ignored)."""
     value = req.get("value")
@@ -3352,6 +3369,7 @@ _REQUESTS = {
     "execute": _request_execute,
     "exit": _request_exit,
     "interrupt": _request_interrupt,
+    "kill": _request_kill,
     "input_reply": _request_input_reply,
     "call_reply": _request_call_reply,
     "info": _request_info,
@@ -3770,12 +3788,13 @@ def _module_origin(name):
         return None
 
 
-def _load_prelude(spec: str) -> list:
-    """Load PYRUN_PRELUDE's entries in order; returns the preludeErrors (one
-    per entry that failed; the others load regardless)."""
+def _load_prelude(spec) -> list:
+    """Load PYRUN_PRELUDE's entries (or the start line's list of them) in
+    order; returns the preludeErrors (one per entry that failed; the others
+    load regardless)."""
     errors = []
     try:
-        entries = _prelude_entries(spec)
+        entries = spec if isinstance(spec, list) else _prelude_entries(spec)
     except ValueError as e:
         entries = []
         errors.append({"file": None, "line": None, "ename": "ValueError",
@@ -3789,6 +3808,56 @@ def _load_prelude(spec: str) -> list:
         _sync_fds()
         OUT.flush()
     return errors
+
+
+# The start options a host sets in the environment (docs/protocol.md §7).
+_HOST_OPTIONS = ("PYRUN_CWD", "PYRUN_PRELUDE", "PYRUN_LIMITS", "PYRUN_HOST_FUNCTIONS", "PYRUN_HOST_PID")
+
+
+def _start_bootstrapped(options):
+    """A runner the loader started (docs/protocol.md, Bootstrap): its host may
+    be on the far side of ssh, `kubectl exec` or `docker exec`, which carry
+    neither the host's environment nor its process arrangements, nor any of
+    its files.
+
+    The environment comes with the source line instead: `options` is that
+    line's object without its "source", and its "environment" says which
+    variables to keep ("keepOnly", a list of names; absent: all) and which
+    to set ("set", name to value).  The PYRUN_* options are among them, so
+    they reach the runner however it was started; the far side's own are
+    dropped first, as a local host drops its own.  Its "prelude" (a list of
+    PYRUN_PRELUDE entries whose files the host read and sent as sources) is
+    returned, to be loaded in place of PYRUN_PRELUDE: kept out of the
+    environment, where the code's children would inherit sources of any
+    size and exec would refuse them (E2BIG); None when there is none.
+
+    The runner also makes itself the leader of a session of its own where
+    the launcher did not (docker and kubectl exec need not): its interrupt
+    then reaches the processes the code starts, and ending its session ends
+    them, never a group the launcher or a container's init shares.
+    """
+    env = options.get("environment") if isinstance(options, dict) else None
+    if isinstance(env, dict):
+        for name in _HOST_OPTIONS:  # the host's alone, never the far side's own
+            os.environ.pop(name, None)
+        keep = env.get("keepOnly")
+        if isinstance(keep, list):
+            kept = {name for name in keep if isinstance(name, str)}
+            for name in list(os.environ):
+                if name not in kept:
+                    del os.environ[name]
+        values = env.get("set")
+        if isinstance(values, dict):
+            for name, value in values.items():
+                if isinstance(name, str) and isinstance(value, str) and name and "=" not in name:
+                    os.environ[name] = value
+    if os.getsid(0) != os.getpid():
+        try:
+            os.setsid()
+        except OSError:  # a group leader already: its group is its own
+            pass
+    prelude = options.get("prelude") if isinstance(options, dict) else None
+    return prelude if isinstance(prelude, list) and prelude else None
 
 
 def _make_user_namespace() -> dict:
@@ -3863,14 +3932,16 @@ def main() -> None:
     st = STATE
     _arm_sigint()  # first: SIGINT may be inherited ignored
     signal.signal(signal.SIGTERM, _on_sigterm)
+    prefix = b""
+    sent_prelude = None  # the start line's (see _start_bootstrapped)
+    g = globals()
+    if isinstance(g.get("__pyrun_stdin__"), bytes):
+        prefix = g.pop("__pyrun_stdin__")
+        sent_prelude = _start_bootstrapped(g.pop("__pyrun_start__", None))
     host = os.environ.pop("PYRUN_HOST_PID", "")  # not for the code's own children
     if host.isdigit():
         st.host_pid = int(host)
         st.host_pid_given = True
-    prefix = b""
-    g = globals()
-    if isinstance(g.get("__pyrun_stdin__"), bytes):
-        prefix = g.pop("__pyrun_stdin__")
     _prepare_interpreter()
     _take_channels()
     _prepare_namespace()
@@ -3880,7 +3951,7 @@ def main() -> None:
     cwd = os.environ.get("PYRUN_CWD")
     if cwd:
         _enter_working_directory(cwd)
-    prelude = os.environ.get("PYRUN_PRELUDE")
+    prelude = sent_prelude or os.environ.get("PYRUN_PRELUDE")
     if prelude:
         if memory_limit is None:
             _guard_process()

@@ -1,13 +1,30 @@
 import Foundation
 import PyRunKit
 
-/// One unit of a `PythonTestRun`: a fresh workspace and a fresh kernel, `collect`, then one
-/// `run` per test. A test that ignores its timeout's interrupt, or ends its kernel, costs that
-/// kernel: the unit goes on with the next test in another fresh kernel and workspace.
-struct PythonTestFileRun {
+/// One unit of a `PythonTestRun`: a fresh workspace and a fresh kernel of the run's pool,
+/// `collect`, then one `run` per test. A test that ignores its timeout's interrupt, or ends
+/// its kernel, costs that kernel: the unit goes on with the next test in another fresh
+/// kernel and workspace.
+///
+/// The unit's scratch directory and its first kernel's configuration are made when the unit
+/// is created, so that its kernel can start (`startFirstKernel()`) while another unit runs;
+/// `cleanUp(after:)` shuts its kernels down and removes the directory, and may also overlap
+/// the next unit.
+struct PythonTestFileRun: Sendable {
     let unit: PythonTestUnit
+    /// The unit's place in the run: its kernels' pool keys start with it.
+    let index: Int
     let options: PythonTestRun.Options
     let control: RunControl
+    let pool: KernelPool
+    /// Where the unit's workspaces live, or why it could not be made.
+    private let scratch: Result<ScratchDirectory, any Error>
+    /// The first kernel's configuration (its workspace made, the fixtures copied), or why
+    /// it could not be made.
+    private let firstConfiguration: Result<KernelConfiguration, any Error>
+    /// The start of the first kernel ahead of `run()`, which `run()` and `cleanUp(after:)`
+    /// wait for, so the key is never claimed twice at once or left starting.
+    private var firstKernelStart: Task<Void, Never>?
 
     /// How one kernel's turn ended.
     private enum Turn {
@@ -30,31 +47,67 @@ struct PythonTestFileRun {
         }
     }
 
-    func run() async -> PythonTestFileReport {
-        let progress = Progress(unit: unit)
-        let scratch: ScratchDirectory
-        do {
-            scratch = try ScratchDirectory(prefix: "pyrun-test-")
-        } catch {
-            progress.report.collectionError = Self.hostError("\(error)")
-            return progress.report
+    /// What a unit's run left behind for `cleanUp(after:)`.
+    struct Finished: Sendable {
+        let report: PythonTestFileReport
+        /// The pool keys of the kernels it used, in order.
+        let keys: [String]
+    }
+
+    /// Makes the unit's scratch directory and its first workspace (the fixtures copied in).
+    init(unit: PythonTestUnit, index: Int, options: PythonTestRun.Options, control: RunControl, pool: KernelPool) {
+        self.unit = unit
+        self.index = index
+        self.options = options
+        self.control = control
+        self.pool = pool
+        let scratch = Result { try ScratchDirectory(prefix: "pyrun-test-") }
+        self.scratch = scratch
+        firstConfiguration = scratch.flatMap { scratch in
+            Result { try Self.makeConfiguration(for: unit, options: options, in: scratch, number: 1) }
         }
-        defer { scratch.remove() }  // after every kernel of the unit is gone
+    }
+
+    /// Begins starting the unit's first kernel, so that `run()` finds it ready; a failure
+    /// to start is left for `run()` to report.
+    mutating func startFirstKernel() {
+        guard case .success(let configuration) = firstConfiguration else { return }
+        let pool = pool
+        let key = key(turn: 1)
+        firstKernelStart = Task { _ = try? await pool.kernel(for: key, configuration: configuration) }
+    }
+
+    /// The pool key of the unit's kernel for turn `number`.
+    private func key(turn number: Int) -> String { "\(index)#\(number)" }
+
+    func run() async -> Finished {
+        await firstKernelStart?.value
+        let progress = Progress(unit: unit)
+        var keys: [String] = []
+        let scratch: ScratchDirectory
+        switch self.scratch {
+        case .success(let made): scratch = made
+        case .failure(let error):
+            progress.report.collectionError = Self.hostError("\(error)")
+            return Finished(report: progress.report, keys: keys)
+        }
         var kernels = 0
         while true {
             kernels += 1
             let turn: Turn
+            let key = key(turn: kernels)
+            keys.append(key)
             do {
-                // One workspace for all the tests of a file when each gets a kernel: the same
-                // configuration, so every kernel forks from the same template.
-                let configuration = try makeConfiguration(
-                    in: scratch, number: options.freshKernelPerTest ? 1 : kernels, materialize: kernels == 1)
-                turn = try await withKernel(configuration: configuration, logger: options.logger) { kernel in
-                    try await runTests(in: kernel, progress: progress)
-                }
+                // With a kernel per test, the tests of a file share its first workspace: the
+                // same configuration, so every kernel forks from the same template.
+                let configuration =
+                    kernels == 1 || options.freshKernelPerTest
+                    ? try firstConfiguration.get()
+                    : try Self.makeConfiguration(for: unit, options: options, in: scratch, number: kernels)
+                turn = try await runTests(in: key, configuration: configuration, progress: progress)
             } catch let error as KernelError where error.isConfigurationError {
                 await control.stop(usageError: error.message)
-                return progress.report
+                return Finished(report: progress.report, keys: keys)
             } catch {
                 let why = (error as? KernelError)?.message ?? "\(error)"
                 if progress.remaining == nil {
@@ -65,27 +118,38 @@ struct PythonTestFileRun {
                             id: progress.remaining?.first ?? unit.description, name: "kernel", outcome: .error,
                             message: "the kernel could not run the rest of the file: \(why)"))
                 }
-                return progress.report
+                return Finished(report: progress.report, keys: keys)
             }
             switch turn {
             case .done:
-                return progress.report
+                return Finished(report: progress.report, keys: keys)
             case .kernelLost:
                 progress.report.kernelReplacements += 1
+                // One kernel of the unit at a time: the lost one is gone before the next starts.
+                await pool.shutdown(key)
             case .nextTest:
-                continue
+                await pool.shutdown(key)
             }
         }
     }
 
+    /// Shuts down the kernels `finished` names (or the first one, started ahead, of a unit
+    /// that never ran), then removes the unit's directory: nothing of the unit is left when
+    /// it returns.
+    func cleanUp(after finished: Finished?) async {
+        await firstKernelStart?.value
+        for key in finished?.keys ?? [key(turn: 1)] { await pool.shutdown(key) }
+        if case .success(let scratch) = scratch { scratch.remove() }
+    }
+
     /// The kernel for turn `number`: a workspace of its own (a fresh copy of the fixtures),
     /// and a `TMPDIR` of its own, both inside the unit's scratch directory.
-    private func makeConfiguration(
-        in scratch: ScratchDirectory, number: Int, materialize: Bool
+    private static func makeConfiguration(
+        for unit: PythonTestUnit, options: PythonTestRun.Options, in scratch: ScratchDirectory, number: Int
     ) throws -> KernelConfiguration {
         let workspace = try scratch.subdirectory("workspace-\(number)")
         let temporary = try scratch.subdirectory("tmp-\(number)")
-        if materialize || !options.freshKernelPerTest, let directory = unit.directory {
+        if let directory = unit.directory {
             let fixtures = directory.appendingPathComponent("fixtures")
             var isDirectory: ObjCBool = false
             if FileManager.default.fileExists(atPath: fixtures.path, isDirectory: &isDirectory), isDirectory.boolValue {
@@ -100,10 +164,24 @@ struct PythonTestFileRun {
         return configuration
     }
 
-    /// Collects the unit in `kernel`, then runs what is left of it there.
-    private func runTests(in kernel: PythonKernel, progress: Progress) async throws -> Turn {
+    /// Collects the unit in the kernel of `key`, then runs what is left of it there.
+    private func runTests(in key: String, configuration: KernelConfiguration, progress: Progress) async throws
+        -> Turn
+    {
         let timeout = ExecutionOptions(timeout: options.timeout)
-        let collected = try await kernel.run(collectCall, options: timeout)
+        func run(_ code: String) async throws -> ExecutionResult {
+            try await pool.run(code, key: key, configuration: configuration, options: timeout)
+        }
+        let collected = try await run(collectCall)
+        // The prelude under test did not load: what its tests would say means nothing. As
+        // pytest does for a conftest.py that raises, the run stops as a usage error.
+        let preludeFailures = collected.notices.flatMap { notice -> [PreludeFailure] in
+            if case .preludeFailed(let failures) = notice.kind { failures } else { [] }
+        }
+        if !preludeFailures.isEmpty {
+            await control.stop(usageError: Self.preludeProblem(preludeFailures))
+            return .done
+        }
         guard let report = collected.result?["application/json"], collected.status == .ok else {
             if collected.status == .cancelled || Task.isCancelled {
                 await control.interrupted()
@@ -135,7 +213,7 @@ struct PythonTestFileRun {
             uniquingKeysWith: { first, _ in first })
         while let id = progress.remaining?.first {
             if await control.shouldStop { return .done }
-            let result = try await kernel.run(Self.call("run", [.string(id)]), options: timeout)
+            let result = try await run(Self.call("run", [.string(id)]))
             var record = self.record(of: result, id: id)
             if let test = described[id] {
                 record.name = test["name"]?.stringValue ?? record.name
@@ -208,6 +286,14 @@ struct PythonTestFileRun {
     static func call(_ function: String, _ arguments: [JSONValue]) -> String {
         let values = arguments.map { $0 == .null ? "None" : $0.serialized() }
         return "__import__('pyrun_testing').\(function)(\(values.joined(separator: ", ")))"
+    }
+
+    /// "the prelude /w/tools.py raised at line 5: ValueError: bad", and its traceback, for
+    /// each source that failed.
+    private static func preludeProblem(_ failures: [PreludeFailure]) -> String {
+        failures.map { failure in
+            ([failure.description] + failure.error.traceback.map { "    " + $0 }).joined(separator: "\n")
+        }.joined(separator: "\n")
     }
 
     private static func collectionError(from error: PythonError) -> PythonCollectionError {

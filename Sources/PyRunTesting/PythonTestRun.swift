@@ -29,7 +29,8 @@ public struct PythonTestRun: Sendable {
         public var keyword: String?
         /// Stop after the first failure (`-x`).
         public var stopAtFirstFailure: Bool
-        /// How many kernels run at once.
+        /// How many units are tested at once. Each of these workers also starts its next
+        /// unit's kernel ahead, so up to twice as many kernels may be alive.
         public var jobs: Int
         /// How long one test may run before it is interrupted and reported as timed out.
         public var timeout: Duration?
@@ -82,6 +83,13 @@ public struct PythonTestRun: Sendable {
     /// report as it finishes (from any task). Cancelling the calling task interrupts the
     /// tests that run and starts no others; the result then says `interrupted`. Every kernel
     /// and every temporary directory is gone when it returns.
+    ///
+    /// The kernels are those of a `KernelPool` made for the run (its configuration is
+    /// `options.configuration`, one key per kernel), so whatever the pool does to start a
+    /// kernel applies here too. Each of the `jobs` workers starts its next unit's kernel
+    /// while the current unit's tests run, and shuts a finished unit's kernel down and
+    /// removes its workspace while the next unit runs: a unit still gets a kernel and a
+    /// workspace no other unit used.
     public func run(progress: @escaping @Sendable (PythonTestFileReport) -> Void = { _ in }) async
         -> PythonTestRunResult
     {
@@ -90,15 +98,14 @@ public struct PythonTestRun: Sendable {
         let control = RunControl(unitCount: units.count)
         let units = self.units
         let options = self.options
-        await withTaskGroup(of: Void.self) { group in
-            for _ in 0..<min(options.jobs, units.count) {
-                group.addTask {
-                    // A worker: one unit after another, each in kernels of its own.
-                    while let index = await control.nextUnit() {
-                        let report = await PythonTestFileRun(unit: units[index], options: options, control: control)
-                            .run()
-                        await control.record(report, at: index)
-                        progress(report)
+        let pool = PoolConfiguration(defaultConfiguration: options.configuration)
+        // The body throws nothing, so neither does withPool; it returns once every kernel is gone.
+        try? await withPool(configuration: pool, logger: options.logger) { pool in
+            await withTaskGroup(of: Void.self) { group in
+                for _ in 0..<min(options.jobs, units.count) {
+                    group.addTask {
+                        await Self.work(
+                            units: units, options: options, control: control, pool: pool, progress: progress)
                     }
                 }
             }
@@ -110,6 +117,40 @@ public struct PythonTestRun: Sendable {
         return PythonTestRunResult(
             reports: reports.compactMap { $0 }, duration: started.duration(to: clock.now), interrupted: interrupted,
             usageError: await control.usageError)
+    }
+
+    /// A worker: one unit after another, each in kernels of its own. The next unit is taken
+    /// (and its kernel started) while the current one runs, and a finished unit is cleaned
+    /// up in the background; the worker returns when all of that is done.
+    private static func work(
+        units: [PythonTestUnit], options: Options, control: RunControl, pool: KernelPool,
+        progress: @escaping @Sendable (PythonTestFileReport) -> Void
+    ) async {
+        await withTaskGroup(of: Void.self) { background in
+            func takeNext() async -> PythonTestFileRun? {
+                guard let index = await control.nextUnit() else { return nil }
+                var next = PythonTestFileRun(
+                    unit: units[index], index: index, options: options, control: control, pool: pool)
+                next.startFirstKernel()
+                return next
+            }
+            var next = await takeNext()
+            while let current = next {
+                next = nil
+                guard !Task.isCancelled, await !control.shouldStop else {
+                    background.addTask { await current.cleanUp(after: nil) }
+                    break
+                }
+                // The next unit is taken once this one runs, so that the other workers take
+                // the first units first.
+                async let running = current.run()
+                next = await takeNext()
+                let finished = await running
+                await control.record(finished.report, at: current.index)
+                progress(finished.report)
+                background.addTask { await current.cleanUp(after: finished) }
+            }
+        }
     }
 }
 

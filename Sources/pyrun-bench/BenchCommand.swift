@@ -123,6 +123,7 @@ struct BenchCommand: AsyncParsableCommand {
             ("prelude start", PreludeStartScenario.run),
             ("pyrun test", PythonTestsScenario.run),
             ("host calls", HostCallScenario.run),
+            ("remote kernels", RemoteKernelScenario.run),
             ("template start", TemplateStartScenario.run),
         ]
         for (name, scenario) in scenarios where only.map({ name.localizedCaseInsensitiveContains($0) }) ?? true {

@@ -172,6 +172,14 @@ final class PipedProcess {
     /// Runs `executable` to completion with stdin empty and stdout and stderr discarded;
     /// returns its wall time in seconds, spawn to reaped.
     static func timeToCompletion(executable: String, arguments: [String]) throws -> Double {
+        try costOfCompletion(executable: executable, arguments: arguments).wallSeconds
+    }
+
+    /// Runs `executable` as `timeToCompletion` does; returns its wall time and the CPU time
+    /// (user + system) of it and every child it waited for, in seconds.
+    static func costOfCompletion(executable: String, arguments: [String]) throws -> (
+        wallSeconds: Double, cpuSeconds: Double
+    ) {
         let devNull = open("/dev/null", O_RDWR | O_CLOEXEC)
         defer { close(devNull) }
         let stopwatch = Stopwatch()
@@ -179,12 +187,14 @@ final class PipedProcess {
             executable: executable, arguments: arguments, standardInput: devNull, standardOutput: devNull,
             silenceErrors: true)
         var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        var usage = rusage()
+        while wait4(pid, &status, 0, &usage) < 0 && errno == EINTR {}
         let elapsed = stopwatch.seconds
         guard status == 0 else {
             throw PeerError("\(executable) \(arguments.joined(separator: " ")) exited with wait status \(status)")
         }
-        return elapsed
+        func seconds(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) / 1e6 }
+        return (elapsed, seconds(usage.ru_utime) + seconds(usage.ru_stime))
     }
 }
 

@@ -12,7 +12,8 @@ enum FigureUnit: String, Codable, Sendable {
 /// Lower is better for every figure.
 struct Figure: Encodable, Sendable {
     /// Section number of issue 5 (1 cold start … 7 CLI); 8 the shared sessions, 9 `pyrun mcp` (issue 12),
-    /// 10 host calls (issue 17), 11 the prelude rows of issue 11, 12 template kernels (issue 15).
+    /// 10 host calls (issue 17), 11 the prelude rows of issue 11, 12 remote kernels (issue 16),
+    /// 13 template kernels (issue 15).
     var section: Int
     var name: String
     var unit: FigureUnit

@@ -21,6 +21,8 @@ struct KernelOptions: ParsableArguments {
             valueName: "path-or-name"))
     var python: String?
 
+    @OptionGroup var remote: ViaOption
+
     @Option(
         name: .long,
         help: ArgumentHelp(
@@ -66,7 +68,8 @@ struct KernelOptions: ParsableArguments {
     var verbose = false
 
     mutating func validate() throws {
-        if let cwd {
+        // With --via the directory is the far side's: its start says when it is missing.
+        if !remote.isRemote, let cwd {
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: cwd, isDirectory: &isDirectory), isDirectory.boolValue else {
                 throw ValidationError("--cwd \(cwd): no such directory")
@@ -96,7 +99,8 @@ struct KernelOptions: ParsableArguments {
             environment: environment,
             prelude: (try? PreludeArgument.sources(prelude, byDefault: [])) ?? [],
             limits: ResourceLimits(memoryBytes: memoryLimit?.bytes, cpuSeconds: cpuLimit),
-            hostFunctions: hostFunctions.map { HostFunction.command(name: $0.name, command: $0.command) })
+            hostFunctions: hostFunctions.map { HostFunction.command(name: $0.name, command: $0.command) },
+            launcher: remote.launcher(python: python))
     }
 
     /// Options for each piece of code run, before any stdin handler is added.

@@ -17,6 +17,8 @@ struct MCPCommand: AsyncParsableCommand {
             declares MCP sampling, the code also gets host.complete(prompt, max_tokens=1024), which asks \
             the client's model.
 
+            With --http 127.0.0.1:PORT a person watches the sessions live in a browser (inputs, output, displays) and can interrupt or run code; the link with its token is printed on stderr. The console is a program of its own, pyrun-console, found next to pyrun or on PATH (`swift build` builds it).
+
             Claude Code: claude mcp add pyrun -- pyrun mcp
             """)
 
@@ -53,6 +55,8 @@ struct MCPCommand: AsyncParsableCommand {
         help: ArgumentHelp("Run the interpreters in this directory (also first on sys.path).", valueName: "dir"))
     var cwd: String?
 
+    @OptionGroup var remote: ViaOption
+
     @Option(
         name: .long,
         help: ArgumentHelp(
@@ -74,6 +78,13 @@ struct MCPCommand: AsyncParsableCommand {
             valueName: "name=command"))
     var hostFunctions: [HostFunctionAssignment] = []
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Also serve a browser console of the sessions at this address, to watch the agent's code and interrupt it: PORT, HOST:PORT or [IPV6]:PORT (0: any free port). Its link, with a token, goes to stderr.",
+            valueName: "address"))
+    var http: String?
+
     @Flag(name: .long, help: "Log what the server and its interpreters do, to stderr.")
     var verbose = false
 
@@ -87,13 +98,20 @@ struct MCPCommand: AsyncParsableCommand {
         if let name = passEnv.first(where: { $0.isEmpty || $0.contains("=") }) {
             throw ValidationError("--pass-env takes a variable name, not \(String(reflecting: name))")
         }
-        if let cwd {
+        if !remote.isRemote, let cwd {
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: cwd, isDirectory: &isDirectory), isDirectory.boolValue else {
                 throw ValidationError("--cwd \(cwd): no such directory")
             }
         }
         _ = try PreludeArgument.sources(prelude, byDefault: [])
+        if let http {
+            do {
+                _ = try ConsoleAddress(parsing: http)
+            } catch {
+                throw ValidationError("--http \(error)")
+            }
+        }
         var names: Set<String> = []
         for function in hostFunctions where !names.insert(function.name).inserted {
             throw ValidationError("--host-fn \(function.name) is given twice")
@@ -102,6 +120,7 @@ struct MCPCommand: AsyncParsableCommand {
 
     func run() async throws {
         PyrunLogging.bootstrap(verbose: verbose)
+        let console = try consoleOptions()
         var limits = ToolCatalog.Limits()
         limits.outputCharacters = maxOutput
         limits.maximumTimeoutSeconds = maxTimeout
@@ -109,16 +128,34 @@ struct MCPCommand: AsyncParsableCommand {
         let configuration = MCPServerConfiguration(
             kernel: KernelConfiguration(
                 interpreter: python.map { .path($0) } ?? .automatic,
-                workingDirectory: cwd.map { URL(fileURLWithPath: $0).standardizedFileURL.path },
+                workingDirectory: remote.isRemote ? cwd : cwd.map { URL(fileURLWithPath: $0).standardizedFileURL.path },
                 prelude: try PreludeArgument.sources(prelude, byDefault: []),
                 limits: ResourceLimits(memoryBytes: memoryLimit?.bytes, cpuSeconds: cpuLimit),
-                hostFunctions: hostFunctions.map { HostFunction.command(name: $0.name, command: $0.command) }),
+                hostFunctions: hostFunctions.map { HostFunction.command(name: $0.name, command: $0.command) },
+                launcher: remote.launcher(python: python)),
             environmentPolicy: KernelEnvironmentPolicy(passing: passEnv),
             redactsSecrets: !noRedact,
-            limits: limits)
+            limits: limits,
+            console: console)
         let ending = try await MCPServer.serve(
             configuration, transport: try LineTransport.standardIO(),
             logger: PyrunLogging.kernelLogger(verbose: verbose))
         if case .signal(let signalNumber) = ending { ProcessSignals.terminateAsIfUncaught(by: signalNumber) }
+    }
+
+    /// The console `--http` asks for, its program found now so a missing one is said before
+    /// the agent connects.
+    private func consoleOptions() throws -> MCPConsole? {
+        // validate() has parsed the address once already.
+        guard let http, let address = try? ConsoleAddress(parsing: http) else { return nil }
+        let errors = OutputSink.standardError
+        do {
+            return MCPConsole(executable: try ConsoleProcess.locate(), address: address, verbose: verbose) { line in
+                errors.writeLine(line)
+            }
+        } catch {
+            errors.writeLine("pyrun mcp: --http: \(error)")
+            throw ExitCode(PyrunExit.usage)
+        }
     }
 }

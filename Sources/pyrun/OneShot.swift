@@ -163,29 +163,26 @@ private struct Program {
         let printer = EventPrinter(
             output: output, errors: errors, displays: DisplayWriter(directory: request.options.displayDir),
             resultStyle: request.resultStyle)
-        var readerGone = false
-        var outcome = ExecutionOutcome(status: .cancelled)
-        var notices: [KernelNotice] = []
-        for await event in main {
-            switch event {
-            case .finished(let end):
-                outcome = end
-            case .notice(let notice):
-                notices.append(notice)
-            case .result where request.resultStyle == .hidden:
-                break
-            default:
-                if let json { json.writeEvent(event, executionID: main.id) } else { printer.show(event) }
-            }
-            if output.isBroken, !readerGone {
-                // `pyrun … | head`: nobody reads any more, so the code is stopped rather than
-                // left producing output for no one.
-                readerGone = true
-                Task { await kernel.shutdown(grace: .zero) }
-            }
-        }
+        let program = await show(main, as: main.id, in: kernel, printer: printer)
+        var (outcome, notices, readerGone) = (program.outcome, program.notices, program.readerGone)
         if outcome.status == .failedToStart, let failure = outcome.startFailure {
             return fail(failure.message, status: PyrunExit.status(for: outcome), kind: "startFailed")
+        }
+        if !readerGone, outcome.status == .ok || outcome.status == .error {
+            // python3 waits for the program's non-daemon threads before it exits, and so does
+            // this: what they print is the program's output, not something to lose.
+            let joining = await kernel.execute(
+                ProgramSetup.threadJoin, options: ExecutionOptions(timeout: executionOptions.timeout, silent: true))
+            let joined = await show(joining, as: main.id, in: kernel, printer: printer, isEpilogue: true)
+            readerGone = joined.readerGone
+            if joined.outcome.status != .ok {
+                // Stopped while it waited (Ctrl-C, the timeout, a death): that decides the status.
+                outcome = joined.outcome
+                notices += joined.notices
+                if json == nil, joined.outcome.status == .cancelled {
+                    errors.writeLine("KeyboardInterrupt (while waiting for the program's threads to end)")
+                }
+            }
         }
         await kernel.shutdown(grace: .seconds(2))
         if !readerGone {
@@ -210,6 +207,47 @@ private struct Program {
             printer.showNotices(unsaid, outcome: outcome, quietWhenExited: true)
         }
         return status
+    }
+}
+
+extension Program {
+    /// What showing one execution's events came to.
+    struct ShownRun {
+        var outcome = ExecutionOutcome(status: .cancelled)
+        var notices: [KernelNotice] = []
+        /// Standard output's reader went away (`pyrun … | head`).
+        var readerGone = false
+    }
+
+    /// Prints (or writes as JSON, under `executionID`) the events of `execution` as they come,
+    /// keeping its notices and outcome for the end. An epilogue (code pyrun runs after the
+    /// program) shows only the program's output: not its own `started` nor its errors.
+    func show(
+        _ execution: Execution, as executionID: String, in kernel: PythonKernel, printer: EventPrinter,
+        isEpilogue: Bool = false
+    ) async -> ShownRun {
+        var run = ShownRun()
+        for await event in execution {
+            switch event {
+            case .finished(let end):
+                run.outcome = end
+            case .notice(let notice):
+                run.notices.append(notice)
+            case .result where request.resultStyle == .hidden:
+                break
+            case .error where isEpilogue, .started where isEpilogue:
+                break
+            default:
+                if let json { json.writeEvent(event, executionID: executionID) } else { printer.show(event) }
+            }
+            if output.isBroken, !run.readerGone {
+                // `pyrun … | head`: nobody reads any more, so the code is stopped rather than
+                // left producing output for no one.
+                run.readerGone = true
+                Task { await kernel.shutdown(grace: .zero) }
+            }
+        }
+        return run
     }
 }
 
@@ -253,6 +291,16 @@ enum ProgramSetup {
         lines.append("del _pyrun_sys")
         return lines.joined(separator: "\n")
     }
+
+    /// Waits for the threads the program started and left running (not daemon threads), as
+    /// python3 does at exit. Silent, and its names are deleted, so the namespace is unchanged.
+    static let threadJoin = """
+        import threading as _pyrun_threading
+        for _pyrun_thread in _pyrun_threading.enumerate():
+            if _pyrun_thread is not _pyrun_threading.main_thread() and not _pyrun_thread.daemon:
+                _pyrun_thread.join()
+        del _pyrun_threading, _pyrun_thread
+        """
 
     /// Runs the file named by `__file__` as the program. Its own frame is removed from
     /// tracebacks, so they start in the file as python's do; the compiled code is taken out

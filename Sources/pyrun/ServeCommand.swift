@@ -22,6 +22,8 @@ struct ServeCommand: AsyncParsableCommand {
               pyrun ls                     servers and their sessions
               pyrun stop                   shut it down
 
+            With --http 127.0.0.1:PORT it also serves a browser console of the same sessions: it prints a link with a token (open it; the page keeps the token in a cookie), and refuses requests without it or from other origins. The console is a program of its own, pyrun-console, found next to pyrun or on PATH (`swift build` builds it).
+
             Sessions are made on first use of their name; each runs in its own kernel, which starts on first use and again after a crash. Each session keeps a journal of the last entries (inputs with who sent them, output, the kernel's starts and deaths) that attach replays.
             """)
 
@@ -40,6 +42,8 @@ struct ServeCommand: AsyncParsableCommand {
     )
     var cwd: String?
 
+    @OptionGroup var remote: ViaOption
+
     @Option(
         name: .long,
         help: ArgumentHelp(
@@ -53,6 +57,13 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Bytes each session's journal keeps, e.g. 8M.", valueName: "size"))
     var journalBytes: ByteCount = ByteCount(bytes: JournalLimits().maximumBytes)
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Also serve the browser console at this address: PORT, HOST:PORT or [IPV6]:PORT (0: any free port). Loopback unless asked.",
+            valueName: "address"))
+    var http: String?
+
     @Flag(name: .long, help: "Log what the server and its kernels do, to stderr.")
     var verbose = false
 
@@ -62,7 +73,7 @@ struct ServeCommand: AsyncParsableCommand {
         } catch {
             throw ValidationError(error.message)
         }
-        if let cwd {
+        if !remote.isRemote, let cwd {
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: cwd, isDirectory: &isDirectory), isDirectory.boolValue else {
                 throw ValidationError("--cwd \(cwd): no such directory")
@@ -70,6 +81,13 @@ struct ServeCommand: AsyncParsableCommand {
         }
         _ = try PreludeArgument.sources(prelude, byDefault: [])
         if let python, python.isEmpty { throw ValidationError("--python needs a path or a name") }
+        if let http {
+            do {
+                _ = try ConsoleAddress(parsing: http)
+            } catch {
+                throw ValidationError("--http \(error)")
+            }
+        }
         guard journalEntries > 0 else { throw ValidationError("--journal-entries must be at least 1") }
         guard journalBytes.bytes > 0 else { throw ValidationError("--journal-bytes must be at least 1") }
     }
@@ -77,17 +95,30 @@ struct ServeCommand: AsyncParsableCommand {
     func run() async throws {
         PyrunLogging.bootstrap(verbose: verbose)
         let errors = OutputSink.standardError
+        // A console that cannot run is said now, before any kernel starts.
+        var consoleExecutable: String?
+        if http != nil {
+            do {
+                consoleExecutable = try ConsoleProcess.locate()
+            } catch {
+                errors.writeLine("pyrun serve: --http: \(error)")
+                throw ExitCode(PyrunExit.usage)
+            }
+        }
         let kernelConfiguration = KernelConfiguration(
             interpreter: python.map { .path($0) } ?? .automatic, workingDirectory: cwd,
-            prelude: try PreludeArgument.sources(prelude, byDefault: []))
-        // A wrong interpreter is said now, not at the first client's code.
-        do {
-            _ = try await InterpreterResolver.resolve(
-                kernelConfiguration.interpreter, workingDirectory: cwd,
-                environment: kernelConfiguration.resolvedEnvironment())
-        } catch {
-            errors.writeLine("pyrun serve: \(error)")
-            throw ExitCode(PyrunExit.usage)
+            prelude: try PreludeArgument.sources(prelude, byDefault: []), launcher: remote.launcher(python: python))
+        // A wrong interpreter is said now, not at the first client's code (a far side's, at
+        // its first start).
+        if !remote.isRemote {
+            do {
+                _ = try await InterpreterResolver.resolve(
+                    kernelConfiguration.interpreter, workingDirectory: cwd,
+                    environment: kernelConfiguration.resolvedEnvironment())
+            } catch {
+                errors.writeLine("pyrun serve: \(error)")
+                throw ExitCode(PyrunExit.usage)
+            }
         }
         let daemon: ServeDaemon
         do {
@@ -111,8 +142,67 @@ struct ServeCommand: AsyncParsableCommand {
         errors.writeLine(
             "pyrun serve: run code with `pyrun exec\(serverOption) -c CODE`, watch with `pyrun attach\(attachTarget)`, stop with `pyrun stop \(name)`"
         )
+        // validate() has parsed it once already.
+        let console = http.flatMap { try? ConsoleAddress(parsing: $0) }.flatMap { address in
+            consoleExecutable.map { startConsole($0, at: address, of: daemon) }
+        }
         await daemon.waitUntilFinished()
+        let consoleFailed = await console?.value ?? false
         errors.writeLine("pyrun serve: '\(name)' stopped")
+        if consoleFailed { throw ExitCode(PyrunExit.pythonException) }
+    }
+
+    /// Starts the browser console of the daemon's sessions (`pyrun-console`, a child bridged
+    /// to the daemon's socket) and prints its link; a console that cannot listen stops the
+    /// daemon, so the failure is not missed. The child ends with the daemon's socket.
+    /// - Returns: the console's task, done once the daemon and the console have both ended;
+    ///   its value says whether the console failed to start.
+    private func startConsole(_ executable: String, at address: ConsoleAddress, of daemon: ServeDaemon) -> Task<
+        Bool, Never
+    > {
+        let errors = OutputSink.standardError
+        let verbose = self.verbose
+        return Task {
+            let console: ConsoleProcess
+            do {
+                console = try ConsoleProcess.start(
+                    executable: executable, socketPath: daemon.connectionFile.socketPath, address: address,
+                    verbose: verbose
+                ) { line in errors.writeLine(line) }
+            } catch {
+                errors.writeLine("pyrun serve: the console cannot start: \(error)")
+                await daemon.stop()
+                return true
+            }
+            guard let url = await console.url() else {
+                let status = await console.waitForExit()
+                errors.writeLine("pyrun serve: the console on \(address) ended before it listened (it \(status))")
+                await daemon.stop()
+                return true
+            }
+            errors.writeLine("pyrun serve: console at \(url)")
+            let consoleEndedFirst = await withTaskGroup(of: Bool.self) { group in
+                group.addTask {
+                    _ = await console.waitForExit()
+                    return true
+                }
+                group.addTask {
+                    await daemon.waitUntilFinished()
+                    return false
+                }
+                defer { group.cancelAll() }
+                return await group.next() ?? false
+            }
+            if consoleEndedFirst {
+                let status = await console.waitForExit()
+                errors.writeLine("pyrun serve: the console stopped (it \(status)); the sessions are still served")
+                await daemon.waitUntilFinished()
+            } else {
+                // It ends at the end of the daemon's socket; this makes sure of it.
+                await console.stop()
+            }
+            return false
+        }
     }
 
     private var serverOption: String { name == ServeNames.defaultServer ? "" : " --server \(name)" }

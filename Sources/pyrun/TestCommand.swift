@@ -17,7 +17,7 @@ struct TestCommand: AsyncParsableCommand {
         commandName: "test",
         abstract: "Run Python tests, each file in a fresh kernel with the prelude loaded.",
         discussion: """
-            Collects test_*.py files under the paths (default: the current directory) and their test* functions and Test* classes, plus the doctests of each prelude given with --prelude. Each file runs in a fresh kernel whose working directory is a fresh workspace holding a copy of the fixtures/ directory beside it; files run in parallel. A failed assert shows its values; a test past --timeout is interrupted and reported, and the run goes on.
+            Collects test_*.py files under the paths (default: the current directory) and their test* functions and Test* classes, plus the doctests of each prelude given with --prelude. Each file runs in a fresh kernel whose working directory is a fresh workspace holding a copy of the fixtures/ directory beside it; files run in parallel. A failed assert shows its values; a test past --timeout is interrupted and reported, and the run goes on. A prelude that raises while it loads stops the run (status 4).
 
             Exit status as pytest's: 0 all passed, 1 some failed, 2 interrupted, 4 usage error, 5 no tests collected.
             """)
@@ -41,7 +41,10 @@ struct TestCommand: AsyncParsableCommand {
     var exitFirst = false
 
     @Option(
-        name: .customShort("j"), help: ArgumentHelp("Kernels at once (default: the number of cores).", valueName: "n"))
+        name: .customShort("j"),
+        help: ArgumentHelp(
+            "Files tested at once, each worker starting its next file's kernel ahead (default: the number of cores).",
+            valueName: "n"))
     var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
 
     @Option(

@@ -24,6 +24,28 @@ import Darwin
         #expect(outcome.stdout == "hi\nbye\n")
     }
 
+    /// As python3 does at exit: what a thread the program left running prints is output too.
+    @Test func pyrunWaitsForTheProgramsThreadsButNotItsDaemonThreads() async throws {
+        let code = """
+            import threading, time
+            def late(text, delay):
+                time.sleep(delay)
+                print(text, flush=True)
+            threading.Thread(target=late, args=('worker done', 0.5)).start()
+            threading.Thread(target=late, args=('daemon done', 300), daemon=True).start()
+            print('main done')
+            """
+        let outcome = try await runPyrun(["-c", code])
+        #expect(outcome.status == 0)
+        #expect(outcome.stdout == "main done\nworker done\n")
+
+        // Also after the program raised; its status stays the exception's.
+        let failing = try await runPyrun(["-c", code + "\n1/0"])
+        #expect(failing.status == 1)
+        #expect(failing.stdout == "main done\nworker done\n")
+        #expect(failing.stderr.contains("ZeroDivisionError"))
+    }
+
     @Test func noResultHidesTheFinalValue() async throws {
         let outcome = try await runPyrun(["--no-result", "-c", "print('x')\n6 * 7"])
         #expect(outcome.stdout == "x\n")

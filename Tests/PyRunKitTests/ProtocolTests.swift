@@ -5,6 +5,14 @@ import Testing
 @Suite struct ProtocolTests {
     // MARK: JSON
 
+    @Test func intValueIsExactUpToTwoToThe53EitherSide() {
+        #expect(JSONValue.number(9_007_199_254_740_992).intValue == 9_007_199_254_740_992)
+        #expect(JSONValue.number(-9_007_199_254_740_992).intValue == -9_007_199_254_740_992)
+        #expect(JSONValue.number(18_014_398_509_481_984).intValue == nil)
+        #expect(JSONValue.number(2.5).intValue == nil)
+        #expect(JSONValue.string("3").intValue == nil)
+    }
+
     @Test func parsesStrictJSONWithEscapesAndSurrogatePairs() throws {
         let value = try JSONValue.parse(Array(#"{"a":[1,-2.5e3,true,false,null],"s":"x\n\"\u00e9\ud83d\ude00"}"#.utf8))
         #expect(value["a"] == .array([.number(1), .number(-2500), .bool(true), .bool(false), .null]))

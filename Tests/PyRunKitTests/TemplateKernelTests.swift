@@ -66,6 +66,27 @@ import Darwin
         await second.shutdown()
     }
 
+    // MARK: - Remote launchers
+
+    @Test func aKernelBehindALauncherStartsTheOrdinaryWayThoughATemplateIsAsked() async throws {
+        // A template runs on this machine; the runner of a launcher runs on the far side, so
+        // `usesTemplate` does not apply: here the far side is a local `sh`.
+        var configuration = RemoteKernelTests.configuration(RemoteKernelTests.shellLauncher())
+        configuration.environment = .inheritUpdating(["PYRUN_TEST_TEMPLATE": UUID().uuidString])
+        configuration.usesTemplate = true
+        #expect(!configuration.description.contains("from a template"))
+        let kernel = PythonKernel(configuration: configuration)
+        let hello = try await kernel.start()
+        #expect(await kernel.templateUnavailable == nil)
+        let launcher = try #require(Self.parent(of: hello.pid))
+        #expect(Self.parent(of: launcher) == getpid(), "the runner's parent is not the launcher the host started")
+        let name = try String(contentsOfFile: "/proc/\(launcher)/comm", encoding: .utf8)
+        #expect(name.trimmingCharacters(in: .whitespacesAndNewlines) == "sh")
+        #expect(try await kernel.run("1 + 1").resultText == "2")
+        await kernel.shutdown()
+        #expect(await eventually { !Self.isAlive(hello.pid) })
+    }
+
     // MARK: - Statuses
 
     @Test func theExitCodeOfAForkedKernelIsReported() async throws {

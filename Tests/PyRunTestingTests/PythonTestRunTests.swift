@@ -229,6 +229,96 @@ import Testing
         }
     }
 
+    // MARK: - Kernels started ahead, cleaned up behind
+
+    /// A prelude that appends "pid cwd" to $PYRUN_TEST_TRACE as each kernel loads it, so the
+    /// kernels started ahead of a unit are traced too.
+    static let tracingPrelude = """
+        import os
+        with open(os.environ['PYRUN_TEST_TRACE'], 'a') as f:
+            f.write('%d %s\\n' % (os.getpid(), os.getcwd()))
+        """
+
+    @Test func everyFileGetsAFreshKernelAndWorkspaceThoughTheyStartAhead() async throws {
+        try await withTemporaryDirectory { root throws in
+            var files = ["tracer.py": Self.tracingPrelude]
+            for number in 1...5 { files["tests/test_\(number).py"] = "def test_one():\n    pass\n" }
+            try write(files, under: root)
+            let trace = "\(root)/trace"
+            let result = await
+                (try PythonTestRun(
+                    options("\(root)/tests", trace: trace) {
+                        $0.prelude = [.default, .file(URL(fileURLWithPath: "\(root)/tracer.py"))]
+                    })).run()
+            #expect(result.counts.passed == 5)
+            #expect(result.exitStatus == 0)
+            let lines = try String(contentsOfFile: trace, encoding: .utf8).split(separator: "\n")
+            // One kernel per file, each in a workspace no other file used.
+            #expect(Set(lines.map { $0.split(separator: " ")[0] }).count == 5)
+            #expect(Set(lines.map { $0.split(separator: " ")[1] }).count == 5)
+            try await expectNothingLeft(trace)
+        }
+    }
+
+    @Test func aKernelStartedForAFileThatNeverRunsIsShutDown() async throws {
+        try await withTemporaryDirectory { root throws in
+            try write(
+                [
+                    "tracer.py": Self.tracingPrelude,
+                    // It fails once test_2.py's kernel, started ahead, has loaded the prelude.
+                    "tests/test_1.py": """
+                    import os, time
+
+                    def test_fails():
+                        deadline = time.monotonic() + 60
+                        while time.monotonic() < deadline:
+                            with open(os.environ['PYRUN_TEST_TRACE']) as f:
+                                if len(f.read().splitlines()) >= 2:
+                                    break
+                            time.sleep(0.01)
+                        assert 1 == 2
+                    """,
+                    "tests/test_2.py": "def test_never_runs():\n    pass\n",
+                ], under: root)
+            let trace = "\(root)/trace"
+            let result = await
+                (try PythonTestRun(
+                    options("\(root)/tests", trace: trace) {
+                        $0.prelude = [.file(URL(fileURLWithPath: "\(root)/tracer.py"))]
+                        $0.stopAtFirstFailure = true
+                        $0.jobs = 1
+                        $0.timeout = nil
+                    })).run()
+            #expect(result.reports.flatMap(\.records).map(\.name) == ["test_fails"])
+            #expect(result.reports.flatMap(\.records).map(\.outcome) == [.failed])
+            #expect(result.exitStatus == 1)
+            // test_2.py's kernel was started while test_1.py ran: it is gone with its workspace.
+            let lines = try String(contentsOfFile: trace, encoding: .utf8).split(separator: "\n")
+            #expect(lines.count == 2)
+            try await expectNothingLeft(trace)
+        }
+    }
+
+    @Test func aPreludeThatRaisesStopsTheRunAsAUsageError() async throws {
+        try await withTemporaryDirectory { root throws in
+            try write(
+                [
+                    "tools.py": "def helper():\n    return 1\nhelper() / 0\n",
+                    "tests/test_tools.py": "def test_helper():\n    assert helper() == 1\n",
+                ], under: root)
+            let result = await
+                (try PythonTestRun(
+                    options("\(root)/tests", trace: "\(root)/trace") {
+                        $0.prelude = [.file(URL(fileURLWithPath: "\(root)/tools.py"))]
+                    })).run()
+            #expect(result.exitStatus == 4)
+            let problem = try #require(result.usageError)
+            #expect(problem.hasPrefix("the prelude \(root)/tools.py raised at line 3: ZeroDivisionError"))
+            #expect(problem.contains("helper() / 0"))  // the prelude's own frame
+            #expect(result.reports.flatMap(\.records).isEmpty)
+        }
+    }
+
     @Test func cancellingTheRunInterruptsItsTests() async throws {
         try await withTemporaryDirectory { root throws in
             try write(

@@ -161,5 +161,50 @@ class StartupSigintTests(unittest.TestCase):
             k.close()
 
 
+class KillRequestTests(unittest.TestCase):
+    """`kill`: what SIGKILL to the kernel's family does, for hosts that cannot signal."""
+
+    def test_kill_ends_a_loop_that_ignores_interrupts_and_everything_it_started(self):
+        k = Kernel()
+        try:
+            ident = k.submit(
+                "import signal, subprocess\n"
+                "signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+                "child = subprocess.Popen(['sleep', '100'], start_new_session=True)\n"
+                "print(child.pid, flush=True)\n"
+                "while True:\n"
+                "    pass\n")
+            frames = k.wait_for(lambda f: f["type"] == "stdout" and f["id"] == ident)
+            child = int(frames[-1]["data"])
+            k.send({"type": "interrupt"})
+            k.send({"type": "kill"})
+            self.assertEqual(k.wait_exit(10), -9)
+            deadline = time.monotonic() + 5
+            while _alive(child) and time.monotonic() < deadline:
+                time.sleep(0.01)
+            self.assertFalse(_alive(child), "the code's child outlived the kill request")
+        finally:
+            k.close()
+
+    def test_output_before_the_kill_reaches_the_host(self):
+        k = Kernel()
+        try:
+            ident = k.submit("import time\nprint('before', end='')\ntime.sleep(100)")
+            k.wait_for(lambda f: f["type"] == "started" and f["id"] == ident)
+            k.send({"type": "kill"})  # the print may still be pending in the runner
+            self.assertEqual(k.wait_exit(10), -9)
+            k.close()
+            text = ""
+            while True:
+                frame = k.frames.get(timeout=5)
+                if frame is None:
+                    break
+                if frame.get("type") == "stdout":
+                    text += frame["data"]
+            self.assertEqual(text, "before")
+        finally:
+            k.close()
+
+
 if __name__ == "__main__":
     unittest.main()

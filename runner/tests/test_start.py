@@ -150,6 +150,102 @@ class LaunchTests(unittest.TestCase):
         finally:
             k.close()
 
+    def _bootstrapped(self, start: dict, env=None, requests=b""):
+        loader = _load_runner_module().LOADER
+        with open(RUNNER) as f:
+            start = dict(start, source=f.read())
+        first = (json.dumps(start) + "\n").encode()
+        return Kernel(argv=[PYTHON, "-u", "-c", loader], stdin_prefix=first + requests, env=env)
+
+    def test_bootstrap_line_carries_the_environment(self):
+        # A launcher (ssh, kubectl exec) passes none of the host's environment: the
+        # variables, the PYRUN_* options among them, come with the source.
+        with tempfile.TemporaryDirectory() as d:
+            start = {"environment": {"set": {"PYRUN_CWD": d, "PYRUN_LIMITS": '{"openFiles": 200}',
+                                             "GREETING": "hello there"}}}
+            k = self._bootstrapped(start, env={"INHERITED": "yes"})
+            try:
+                self.assertEqual(k.hello["cwd"], os.path.realpath(d))
+                frames = k.run("import os, resource\n"
+                               "os.environ.get('GREETING'), os.environ.get('INHERITED'), "
+                               "resource.getrlimit(resource.RLIMIT_NOFILE)[0], os.getcwd() == os.path.realpath(%r)" % d)
+                self.assertEqual(frames[-2]["bundle"]["text/plain"], "('hello there', 'yes', 200, True)")
+            finally:
+                k.close()
+
+    def test_bootstrap_line_can_keep_only_named_variables(self):
+        start = {"environment": {"keepOnly": ["PATH", "KEPT"], "set": {"ADDED": "1"}}}
+        k = self._bootstrapped(start, env={"KEPT": "k", "DROPPED": "d"})
+        try:
+            frames = k.run("import os\nsorted(n for n in os.environ if n in ('PATH', 'KEPT', 'DROPPED', 'ADDED'))")
+            self.assertEqual(frames[-2]["bundle"]["text/plain"], "['ADDED', 'KEPT', 'PATH']")
+        finally:
+            k.close()
+
+    def test_bootstrap_line_carries_the_prelude_as_sources_kept_out_of_the_environment(self):
+        # The host read the files and sent their text: the far side reads no file of the
+        # host's, and the code's children do not inherit sources of any size.
+        big = "PADDING = %r\n" % ("x" * 200000)
+        start = {"environment": {"set": {}},
+                 "prelude": [{"name": "tools", "source": big + "def twice(x):\n    return 2 * x\n",
+                              "filename": "/host/only/tools.py"},
+                             {"name": "quiet", "source": "SECRET = 1\n", "export": False}]}
+        k = self._bootstrapped(start, env={"PYRUN_PRELUDE": "/far/side/own.py"})
+        try:
+            self.assertNotIn("preludeErrors", k.hello)
+            frames = k.run("import os, subprocess, sys\n"
+                           "print(twice(21), 'SECRET' in dir(), sys.modules['quiet'].SECRET)\n"
+                           "print('PYRUN_PRELUDE' in os.environ, subprocess.run(['true']).returncode)")
+            self.assertEqual(Kernel.text(frames), "42 False 1\nFalse 0\n")
+            frames = k.run("twice(None)")
+            self.assertIn("/host/only/tools.py", "".join(frames[-2]["traceback"]))
+        finally:
+            k.close()
+
+    def test_bootstrap_line_drops_the_far_sides_own_start_options(self):
+        with tempfile.TemporaryDirectory() as d:
+            start = {"environment": {"set": {"OTHER": "1"}}}
+            k = self._bootstrapped(start, env={"PYRUN_CWD": d, "PYRUN_LIMITS": '{"openFiles": 11}'})
+            try:
+                self.assertNotEqual(k.hello["cwd"], os.path.realpath(d))
+                frames = k.run("import os, resource\n"
+                               "[n for n in os.environ if n.startswith('PYRUN_')], "
+                               "resource.getrlimit(resource.RLIMIT_NOFILE)[0] != 11")
+                self.assertEqual(frames[-2]["bundle"]["text/plain"], "([], True)")
+            finally:
+                k.close()
+
+    def test_bootstrapped_runner_leads_a_session_of_its_own(self):
+        # Started without a session of its own (as `docker exec` may start it): the runner
+        # makes one, so an interrupt reaches what the code started and nothing else.
+        loader = _load_runner_module().LOADER
+        with open(RUNNER) as f:
+            first = (json.dumps(f.read()) + "\n").encode()
+        p = subprocess.Popen([PYTHON, "-u", "-c", loader], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        try:
+            p.stdin.write(first + b'{"id":"s1","code":"import os\\nos.getsid(0) == os.getpid() == os.getpgrp()"}\n')
+            p.stdin.flush()
+            lines = []
+            while not any(b'"done"' in line for line in lines):
+                line = p.stdout.readline()
+                self.assertTrue(line, "the runner ended before done")
+                lines.append(line)
+            results = [parse_strict(line.rstrip(b"\n")) for line in lines if b'"result"' in line]
+            self.assertEqual(results[0]["bundle"]["text/plain"], "True")
+        finally:
+            p.stdin.close()
+            p.wait(20)
+            p.stdout.close()
+
+    def test_loader_refuses_an_old_python_before_it_reads_the_source(self):
+        # The loader runs first on any far-side python3: it says what is wrong in words,
+        # with the runner's status 3, even where the runner's source could not compile.
+        loader = _load_runner_module().LOADER
+        code = "import sys; sys.version_info = (3, 8, 18, 'final', 0); sys.version = '3.8.18 (fake)'\n" + loader
+        p = subprocess.run([PYTHON, "-c", code], capture_output=True, timeout=20, stdin=subprocess.DEVNULL)
+        self.assertEqual(p.returncode, 3)
+        self.assertEqual(p.stderr, b"pyrun runner needs Python 3.9 or newer, this is 3.8.18\n")
+
     def test_dash_c_import_launch_hides_runner_dir(self):
         d = os.path.dirname(RUNNER)
         cmd = "__import__('sys').path.insert(0,%r);__import__('runner').main()" % d

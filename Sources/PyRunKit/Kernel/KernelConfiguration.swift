@@ -28,7 +28,9 @@ public struct KernelConfiguration: Sendable, Hashable, CustomStringConvertible {
     /// forks. A kernel starts in milliseconds, and memory the template touched is shared until
     /// written. Where templates are unavailable, or the template cannot start or dies, the
     /// kernel starts the ordinary way (the pool says so with `PoolEvent.Kind.templateUnavailable`).
-    /// The default is off, unless the host's environment sets `PYRUN_TEMPLATES=1`.
+    /// A kernel behind a remote launcher never uses a template (the template would run on
+    /// this machine, not the far side): `usesTemplate` is ignored there and it starts the
+    /// ordinary way. The default is off, unless the host's environment sets `PYRUN_TEMPLATES=1`.
     public var usesTemplate: Bool
     /// Modules a template imports before the prelude (`["json", "re", "pandas"]`), so that
     /// every kernel forked from it has them loaded already; only with `usesTemplate`. A module
@@ -38,6 +40,8 @@ public struct KernelConfiguration: Sendable, Hashable, CustomStringConvertible {
     /// Whether `usesTemplate` is on when not given: `PYRUN_TEMPLATES=1` in the host's
     /// environment turns it on (how the test suite runs every kernel through templates).
     public static let usesTemplateByDefault: Bool = ProcessInfo.processInfo.environment["PYRUN_TEMPLATES"] == "1"
+    /// Where the runner runs: `.local`, or behind `ssh`, `kubectl exec`, `docker exec`.
+    public var launcher: KernelLauncher
 
     /// A configuration; the defaults run `python3` (or the active virtual environment's) in
     /// the host's directory with the host's environment and no limits.
@@ -51,7 +55,8 @@ public struct KernelConfiguration: Sendable, Hashable, CustomStringConvertible {
         interruptGrace: Duration = .seconds(2),
         hostFunctions: [HostFunction] = [],
         usesTemplate: Bool = KernelConfiguration.usesTemplateByDefault,
-        preload: [String] = []
+        preload: [String] = [],
+        launcher: KernelLauncher = .local
     ) {
         self.interpreter = interpreter
         self.workingDirectory = workingDirectory
@@ -63,6 +68,7 @@ public struct KernelConfiguration: Sendable, Hashable, CustomStringConvertible {
         self.hostFunctions = hostFunctions
         self.usesTemplate = usesTemplate
         self.preload = preload
+        self.launcher = launcher
     }
 
     /// The environment variables the kernel will see, resolved against the host's own.
@@ -71,7 +77,7 @@ public struct KernelConfiguration: Sendable, Hashable, CustomStringConvertible {
     }
 
     public var description: String {
-        var parts = ["interpreter \(interpreter)"]
+        var parts = launcher.isRemote ? ["launcher \(launcher)"] : ["interpreter \(interpreter)"]
         if let workingDirectory { parts.append("working directory \(workingDirectory)") }
         parts.append("environment \(environment)")
         if !prelude.isEmpty { parts.append("prelude \(prelude.map(\.description).joined(separator: " + "))") }
@@ -81,7 +87,7 @@ public struct KernelConfiguration: Sendable, Hashable, CustomStringConvertible {
         if !hostFunctions.isEmpty {
             parts.append("host functions \(hostFunctions.map(\.name).joined(separator: ", "))")
         }
-        if usesTemplate {
+        if usesTemplate, !launcher.isRemote {
             parts.append(
                 preload.isEmpty ? "from a template" : "from a template preloading \(preload.joined(separator: ", "))")
         }
@@ -103,6 +109,7 @@ public struct KernelConfiguration: Sendable, Hashable, CustomStringConvertible {
             }
             changes.append("prelude \(shown(old.prelude)) → \(shown(new.prelude))")
         }
+        if old.launcher != new.launcher { changes.append("launcher \(old.launcher) → \(new.launcher)") }
         if old.limits != new.limits { changes.append("limits \(old.limits) → \(new.limits)") }
         if old.startupTimeout != new.startupTimeout || old.interruptGrace != new.interruptGrace {
             changes.append("timeouts")
@@ -117,6 +124,36 @@ public struct KernelConfiguration: Sendable, Hashable, CustomStringConvertible {
             changes.append("template \(old.usesTemplate ? "on" : "off") → \(new.usesTemplate ? "on" : "off")")
         }
         return changes
+    }
+
+    /// A remote runner's environment, as its start line carries it: which of the far side's
+    /// variables it keeps (nil: all) and which it sets, the `PYRUN_*` options among them.
+    /// The working directory is the far side's, so it is passed as given. The prelude is not
+    /// among them: it travels as sources in the start line (`[PreludeSource].sentRunnerEntries`).
+    func remoteEnvironment() -> (keepOnly: Set<String>?, set: [String: String]) {
+        var keepOnly: Set<String>?
+        var variables: [String: String]
+        switch environment {
+        case .inherit:
+            variables = [:]
+        case .inheritUpdating(let updates):
+            variables = updates
+        case .clean(let allowing, let setting):
+            keepOnly = allowing.union(setting.keys)
+            variables = setting
+        }
+        for option in [
+            "PYRUN_CWD", "PYRUN_PRELUDE", "PYRUN_LIMITS", "PYRUN_HOST_FUNCTIONS", KernelProcess.hostPIDVariable,
+        ] {
+            variables.removeValue(forKey: option)
+        }
+        if let workingDirectory { variables["PYRUN_CWD"] = workingDirectory }
+        if let limits = limits.environmentValue { variables["PYRUN_LIMITS"] = limits }
+        // Host calls are frames on the same pipe, so they cross any launcher (docs/protocol.md §10).
+        if !hostFunctions.isEmpty {
+            variables["PYRUN_HOST_FUNCTIONS"] = JSONValue.array(hostFunctions.map(\.declaration)).serialized()
+        }
+        return (keepOnly, variables)
     }
 
     /// The runner's environment: the chosen variables plus the `PYRUN_*` options.

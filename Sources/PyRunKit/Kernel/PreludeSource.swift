@@ -104,7 +104,7 @@ public struct PreludeSource: Sendable, Hashable, CustomStringConvertible {
             }
     }
 
-    private static func stem(_ path: String) -> String {
+    static func stem(_ path: String) -> String {
         URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
     }
 }

@@ -11,9 +11,9 @@ import Darwin
 public enum ShutdownOutcome: String, Sendable, Hashable {
     /// The runner exited on the `exit` request.
     case graceful
-    /// It needed SIGTERM.
+    /// It needed SIGTERM (a remote kernel: the in-band `kill` request).
     case terminated
-    /// It needed SIGKILL.
+    /// It needed SIGKILL (a remote kernel: the local launcher was killed, cutting the connection).
     case killed
     /// There was no process to stop.
     case notRunning
@@ -257,13 +257,14 @@ public actor PythonKernel {
         }
     }
 
-    /// Interrupts the running execution with SIGINT, as Ctrl-C does. If it has not ended
+    /// Interrupts the running execution with SIGINT, as Ctrl-C does (with the in-band
+    /// `interrupt` request for a remote kernel, which no signal reaches). If it has not ended
     /// within the interrupt grace, the kernel is killed and starts afresh on next use.
     public func interrupt() {
         guard case .busy(let runner, let running) = state else { return }
         running.interruptSent = true
         if running.hasStarted {
-            runner.process.signalGroup(SIGINT)
+            runner.interrupt()
         } else {
             // The runner ignores SIGINT between executions: the signal waits for `started`.
             running.interruptHeld = true
@@ -403,7 +404,8 @@ public actor PythonKernel {
     // MARK: - Shutdown
 
     /// Stops the process: an `exit` request, then SIGTERM, then SIGKILL, waiting `grace`
-    /// between steps. Nothing the kernel started survives it. Executions still waiting end
+    /// between steps (a remote kernel: `exit`, the in-band `kill`, then the local launcher is
+    /// killed). Nothing the kernel started survives it. Executions still waiting end
     /// as cancelled. The kernel starts afresh on next use.
     @discardableResult
     public func shutdown(grace: Duration = .seconds(2)) async -> ShutdownOutcome {
@@ -432,12 +434,28 @@ public actor PythonKernel {
         guard let runner = liveRunner else { return .notRunning }
         beginStopping(runner, because: reason)
         let exited = runner.exited
+        if runner.isRemote { return await stopRemote(runner, grace: grace) }
         try? runner.process.send(.exit)
         runner.process.closeInput()
         if await exited.wait(timeout: grace) != nil { return .graceful }
         runner.process.signalGroup(SIGTERM)
         if await exited.wait(timeout: grace) != nil { return .terminated }
         runner.process.signalGroup(SIGKILL)
+        _ = await Task { await exited.wait() }.value
+        return .killed
+    }
+
+    /// Stops a remote runner, which no signal reaches: `exit`, then the in-band `kill` (the
+    /// runner kills its family from inside), then the local launcher is killed, which cuts the
+    /// connection (the far side's runner sees its parent go, and ends its family). Input stays
+    /// open until then: closing it first would leave no way to send `kill`.
+    private func stopRemote(_ runner: RunnerProcess, grace: Duration) async -> ShutdownOutcome {
+        let exited = runner.exited
+        try? runner.process.send(.exit)
+        if await exited.wait(timeout: grace) != nil { return .graceful }
+        try? runner.process.send(.kill)
+        if await exited.wait(timeout: grace) != nil { return .terminated }
+        runner.process.signal(SIGKILL)
         _ = await Task { await exited.wait() }.value
         return .killed
     }
@@ -781,7 +799,7 @@ public actor PythonKernel {
             pending.deliver(.started(executionCount: count))
             if pending.interruptHeld {
                 pending.interruptHeld = false
-                runner.process.signalGroup(SIGINT)
+                runner.interrupt()
             }
         case .output(_, let stream, let text):
             return pending.deliver(stream == .stdout ? .stdout(text) : .stderr(text))
@@ -846,6 +864,7 @@ public actor PythonKernel {
     /// Resolves the interpreter, spawns the runner and waits for its `hello`.
     private func launch(_ attempt: StartAttempt) async throws(KernelError) -> KernelHello {
         if let problem = configuration.hostFunctionsProblem { throw KernelError(.invalidConfiguration, problem) }
+        if configuration.launcher.isRemote { return try await launchRemote(attempt) }
         let environment = try configuration.runnerEnvironment(base: ProcessInfo.processInfo.environment)
         // A real interpreter binary starts without a probe: its hello says what it is. A
         // script (a shim) is probed once per process for the binary behind it. Later starts
@@ -880,16 +899,69 @@ public actor PythonKernel {
             process = forked
         } else {
             let command = LaunchCommand.local(python: executable, runner: runnerInstallation)
-            do {
-                process = try KernelProcess(command: command, environment: environment, logger: logger)
-            } catch {
-                throw KernelError(.spawnFailed, error.description)
-            }
+            process = try spawn(command, environment: environment, bootstrapLine: nil)
         }
+        let (hello, version) = try await awaitHello(attempt, from: process, isRemote: false, describing: executable)
+        if self.interpreter == nil {
+            self.interpreter = PythonInterpreter(
+                path: locatedPath, executable: hello.executable.isEmpty ? executable : hello.executable,
+                version: version, source: source)
+        }
+        return hello
+    }
+
+    /// Starts the runner on the far side of the configured launcher: its `python -u -c
+    /// LOADER`, sent the runner's source and start options as its first line. A template
+    /// would run on this machine, so a remote kernel never forks from one (`usesTemplate`
+    /// does not apply).
+    private func launchRemote(_ attempt: StartAttempt) async throws(KernelError) -> KernelHello {
+        templateUnavailable = nil
+        let launcher = configuration.launcher
+        let hostEnvironment = ProcessInfo.processInfo.environment
+        let program = launcher.prefix[0]
+        let searchPath = hostEnvironment["PATH"] ?? "/usr/bin:/bin"
+        let executable: String
+        if program.contains("/") {
+            executable = InterpreterResolver.absolutePath(program, relativeTo: nil)
+        } else if let found = InterpreterResolver.findOnPath(program, searchPath: searchPath) {
+            executable = found
+        } else {
+            throw KernelError(.spawnFailed, "the launcher \(program) is not on PATH (\(searchPath))")
+        }
+        let commandLine = launcher.commandLine(loader: RunnerBootstrap.loader)
+        let command = LaunchCommand(executable: executable, arguments: Array(commandLine.dropFirst()))
+        let (keepOnly, variables) = configuration.remoteEnvironment()
+        let line = RunnerBootstrap.startLine(
+            source: RunnerInstallation.source, keepOnly: keepOnly, set: variables,
+            prelude: try configuration.prelude.sentRunnerEntries())
+        // The launcher itself runs with the host's environment (ssh needs HOME, its agent).
+        let process = try spawn(command, environment: hostEnvironment, bootstrapLine: line)
+        let (hello, _) = try await awaitHello(
+            attempt, from: process, isRemote: true, describing: "\(launcher.python) \(launcher)")
+        return hello
+    }
+
+    /// Spawns `command` (a local runner, or a launcher sent `bootstrapLine` first).
+    private func spawn(_ command: LaunchCommand, environment: [String: String], bootstrapLine: [UInt8]?)
+        throws(KernelError) -> KernelProcess
+    {
+        do {
+            return try KernelProcess(
+                command: command, environment: environment, bootstrapLine: bootstrapLine, logger: logger)
+        } catch {
+            throw KernelError(.spawnFailed, error.description)
+        }
+    }
+
+    /// Watches a started `process`, waits for the runner's `hello` within the start-up timeout
+    /// and checks its Python version; `describing` names the runner in errors.
+    private func awaitHello(
+        _ attempt: StartAttempt, from process: KernelProcess, isRemote: Bool, describing executable: String
+    ) async throws(KernelError) -> (KernelHello, PythonVersion) {
         processStarts += 1
         spawnCounter += 1
         lastSpawnedProcess = process
-        let runner = RunnerProcess(process: process, number: spawnCounter)
+        let runner = RunnerProcess(process: process, number: spawnCounter, isRemote: isRemote)
         attempt.runner = runner
         logger[metadataKey: "kernel.pid"] = "\(process.pid)"
         watch(runner)
@@ -908,12 +980,7 @@ public actor PythonKernel {
                 "\(executable) is Python \(hello.pythonVersion); pyrun needs Python \(PythonVersion.minimumSupported.major).\(PythonVersion.minimumSupported.minor) or newer"
             )
         }
-        if self.interpreter == nil {
-            self.interpreter = PythonInterpreter(
-                path: locatedPath, executable: hello.executable.isEmpty ? executable : hello.executable,
-                version: version, source: source)
-        }
-        return hello
+        return (hello, version)
     }
 
     /// A process forked from the template for this configuration, or nil (with

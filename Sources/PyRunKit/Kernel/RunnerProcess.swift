@@ -1,9 +1,18 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// One runner process as the kernel tracks it, from spawn to reaping; confined to the kernel
 /// actor. Everything that explains its end is gathered here while it lives.
 final class RunnerProcess {
     let process: KernelProcess
     /// Which of the kernel's processes this is.
     let number: Int
+    /// Whether it runs behind a launcher (ssh, `kubectl exec`) that carries no signal: then
+    /// it is interrupted and killed in-band.
+    let isRemote: Bool
     var pid: Int32 { process.pid }
     /// Its `hello`, once it said it.
     var hello: KernelHello?
@@ -32,9 +41,20 @@ final class RunnerProcess {
     /// How much start-up noise is kept.
     static let startupNoiseLimit = 16 * 1024
 
-    init(process: KernelProcess, number: Int) {
+    init(process: KernelProcess, number: Int, isRemote: Bool = false) {
         self.process = process
         self.number = number
+        self.isRemote = isRemote
+    }
+
+    /// Interrupts the running code, as SIGINT to the process group does, in-band for a
+    /// remote runner.
+    func interrupt() {
+        if isRemote {
+            try? process.send(.interrupt)
+        } else {
+            process.signal(SIGINT)
+        }
     }
 
     func keepStartupNoise(_ line: String) {

@@ -33,11 +33,15 @@ public actor KernelPool {
     private var spares: [PythonKernel] = []
     /// Spares being started, by launch number; `shutdownAll()` waits for them.
     private var spareLaunches: [Int: Task<Void, Never>] = [:]
+    /// The kernels of those launches, which a placement counts as load.
+    private var startingSpares: [Int: PythonKernel] = [:]
     private var spareLaunchCounter = 0
     /// Bumped by `shutdownAll()`, so a spare that finishes starting afterwards is shut down.
     private var spareEpoch = 0
     /// Set by `close()`: the pool's scope ended and it starts nothing any more.
     private var closed = false
+    /// Kernels placed so far (`KernelPlacement.Strategy.roundRobin`'s turn).
+    private var placements = 0
 
     /// Creates a pool. Warm spares, if configured, start at once in the background.
     public init(configuration: PoolConfiguration = PoolConfiguration(), logger: Logger = Logger(label: "pyrun.pool")) {
@@ -328,13 +332,17 @@ public actor KernelPool {
             }
         }
         let configuration = wanted ?? entries[key]?.configuration ?? self.configuration.defaultConfiguration
+        // The key keeps the configuration it asked for; its kernel runs where it is placed.
+        let placed = place(configuration)
         let fresh: KeyedKernel
-        if configuration == self.configuration.defaultConfiguration, let spare = spares.popLast() {
-            fresh = KeyedKernel(key: key, configuration: configuration, kernel: spare)
+        if configuration == self.configuration.defaultConfiguration,
+            let index = spares.lastIndex(where: { $0.configuration == placed })
+        {
+            fresh = KeyedKernel(key: key, configuration: configuration, kernel: spares.remove(at: index))
             fresh.fromWarmSpare = true
             replenishSpares()
         } else {
-            fresh = KeyedKernel(key: key, configuration: configuration, kernel: makeKernel(configuration))
+            fresh = KeyedKernel(key: key, configuration: configuration, kernel: makeKernel(placed))
         }
         fresh.inFlight += 1
         let replaced = entries[key]
@@ -352,6 +360,21 @@ public actor KernelPool {
         }
         await enforceCapacity()
         return fresh
+    }
+
+    /// `configuration` with the launcher the pool's placement chooses, when it has one and
+    /// the configuration names no remote launcher of its own.
+    private func place(_ configuration: KernelConfiguration, countingSpares: Bool = false) -> KernelConfiguration {
+        guard let placement = self.configuration.placement, !configuration.launcher.isRemote else {
+            return configuration
+        }
+        let kernels = entries.values.map(\.kernel) + (countingSpares ? spares + startingSpares.values : [])
+        var placed = configuration
+        placed.launcher = placement.choose(turn: placements) { launcher in
+            kernels.count { $0.configuration.launcher == launcher }
+        }
+        placements += 1
+        return placed
     }
 
     private func makeKernel(_ configuration: KernelConfiguration) -> PythonKernel {
@@ -476,7 +499,8 @@ public actor KernelPool {
             spareLaunchCounter += 1
             let launch = spareLaunchCounter
             let epoch = spareEpoch
-            let kernel = makeKernel(configuration.defaultConfiguration)
+            let kernel = makeKernel(place(configuration.defaultConfiguration, countingSpares: true))
+            startingSpares[launch] = kernel
             spareLaunches[launch] = Task {
                 let started: Bool
                 do {
@@ -492,6 +516,7 @@ public actor KernelPool {
 
     private func spareLaunched(_ kernel: PythonKernel, launch: Int, epoch: Int, started: Bool) async {
         spareLaunches.removeValue(forKey: launch)
+        startingSpares.removeValue(forKey: launch)
         guard started, epoch == spareEpoch, !closed else {
             if !started { logger.warning("a warm spare kernel failed to start") }
             await kernel.close(grace: configuration.shutdownGrace)

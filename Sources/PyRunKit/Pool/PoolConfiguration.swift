@@ -17,6 +17,9 @@ public struct PoolConfiguration: Sendable, Hashable, CustomStringConvertible {
     /// How often the pool looks for idle kernels to cull and kernels that died while idle;
     /// nil derives it from `idleTimeout` (a quarter of it, at most 1 s, or 2 s without one).
     public var maintenanceInterval: Duration?
+    /// Where kernels of keys that name no remote launcher start: one of several launchers
+    /// (see `KernelPlacement`); nil starts them as their configuration says.
+    public var placement: KernelPlacement?
 
     /// Creates a pool configuration; with the defaults, kernels live until shut down.
     public init(
@@ -25,7 +28,8 @@ public struct PoolConfiguration: Sendable, Hashable, CustomStringConvertible {
         maximumLiveKernels: Int? = nil,
         warmSpares: Int = 0,
         shutdownGrace: Duration = .seconds(2),
-        maintenanceInterval: Duration? = nil
+        maintenanceInterval: Duration? = nil,
+        placement: KernelPlacement? = nil
     ) {
         self.defaultConfiguration = defaultConfiguration
         self.idleTimeout = idleTimeout
@@ -33,6 +37,7 @@ public struct PoolConfiguration: Sendable, Hashable, CustomStringConvertible {
         self.warmSpares = max(0, warmSpares)
         self.shutdownGrace = shutdownGrace
         self.maintenanceInterval = maintenanceInterval
+        self.placement = placement
     }
 
     public var description: String {
@@ -41,6 +46,7 @@ public struct PoolConfiguration: Sendable, Hashable, CustomStringConvertible {
         parts.append(maximumLiveKernels.map { "at most \($0) live kernels" } ?? "no cap")
         if warmSpares > 0 { parts.append("\(warmSpares) warm spare\(warmSpares == 1 ? "" : "s")") }
         parts.append("shutdown grace \(shutdownGrace.formattedSeconds)")
+        if let placement { parts.append("placed \(placement)") }
         parts.append("kernels: \(defaultConfiguration)")
         return parts.joined(separator: ", ")
     }

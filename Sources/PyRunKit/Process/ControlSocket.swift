@@ -9,18 +9,22 @@ import Darwin
 struct ControlSocket: Sendable {
     let fd: Int32
 
-    /// A connected pair, both ends close-on-exec; nil (with `errno` set) when the system
-    /// refuses. Call it holding `Spawn.spawnLock`, so no concurrent spawn inherits an end.
+    /// A connected pair, both ends close-on-exec (atomically on Linux, as `Spawn.makePipe`'s
+    /// pipes are); nil (with `errno` set) when the system refuses. Call it holding
+    /// `Spawn.spawnLock`, so that where the flag is set after the fact no concurrent spawn of
+    /// the host inherits an end.
     static func pair() -> (ControlSocket, ControlSocket)? {
         var fds: [Int32] = [-1, -1]
         #if canImport(Glibc)
-        let type = Int32(SOCK_SEQPACKET.rawValue)
+        let type = Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue)
         #else
         let type = SOCK_SEQPACKET
         #endif
         guard socketpair(AF_UNIX, type, 0, &fds) == 0 else { return nil }
+        #if !canImport(Glibc)
         _ = fcntl(fds[0], F_SETFD, FD_CLOEXEC)
         _ = fcntl(fds[1], F_SETFD, FD_CLOEXEC)
+        #endif
         return (ControlSocket(fd: fds[0]), ControlSocket(fd: fds[1]))
     }
 

@@ -108,11 +108,24 @@ final class KernelProcess: Sendable {
 
     /// Spawns `command` (in a session of its own on Linux, a process group elsewhere) and
     /// starts its reader threads. `environment` gains `PYRUN_HOST_PID`.
-    convenience init(command: LaunchCommand, environment: [String: String], logger: Logger) throws(SpawnError) {
-        var environment = environment
-        environment[Self.hostPIDVariable] = String(getpid())
-        let child = try Spawn.start(command, environment: environment)
-        self.init(child: child, parent: .host, logger: logger)
+    ///
+    /// With a `bootstrapLine`, `command` is a launcher (ssh, `kubectl exec`) whose far side
+    /// reads that line first: the line is written from a thread of its own (it is larger than
+    /// a pipe holds, and a launcher still connecting reads nothing), and the launcher, which
+    /// sets no parent-death signal of its own, is tied to the host's life (`Spawn.startTied`).
+    /// It is not told the host's pid: its child is not the host's.
+    convenience init(
+        command: LaunchCommand, environment: [String: String], bootstrapLine: [UInt8]? = nil, logger: Logger
+    ) throws(SpawnError) {
+        let child: SpawnedChild
+        if bootstrapLine == nil {
+            var environment = environment
+            environment[Self.hostPIDVariable] = String(getpid())
+            child = try Spawn.start(command, environment: environment)
+        } else {
+            child = try Spawn.startTied(command, environment: environment)
+        }
+        self.init(child: child, parent: .host, bootstrapLine: bootstrapLine, logger: logger)
     }
 
     /// Forks a kernel from `template` (see `KernelTemplate.fork`) and starts its reader
@@ -123,10 +136,10 @@ final class KernelProcess: Sendable {
         let child = try template.fork(options: options)
         // The template holds the child until released: the pid is surely the child's here.
         let identity = ProcessTable.record(of: child.pid)?.identity
-        self.init(child: child, parent: .template(template, identity: identity), logger: logger)
+        self.init(child: child, parent: .template(template, identity: identity), bootstrapLine: nil, logger: logger)
     }
 
-    private init(child: SpawnedChild, parent: ProcessParent, logger: Logger) {
+    private init(child: SpawnedChild, parent: ProcessParent, bootstrapLine: [UInt8]?, logger: Logger) {
         self.parent = parent
         pid = child.pid
         family = ProcessFamily(root: child.pid)
@@ -197,6 +210,21 @@ final class KernelProcess: Sendable {
         exitWatcher.name = "pyrun.exit.\(child.pid)"
         exitWatcher.stackSize = 1 << 20
         exitWatcher.start()
+
+        if let bootstrapLine {
+            // Requests wait for the line (they need the input lock), and only come after the
+            // runner's hello, which comes after it has read the line.
+            let writer = Thread { [self] in
+                do throws(KernelInputClosed) {
+                    try self.writeWhole(bootstrapLine)
+                } catch {
+                    // The launcher ended before it took the line: its exit says why.
+                }
+            }
+            writer.name = "pyrun.bootstrap.\(child.pid)"
+            writer.stackSize = 1 << 18
+            writer.start()
+        }
     }
 
     /// Writes one request line, whole. Before an `exit` request the kernel's family is noted,
@@ -205,7 +233,11 @@ final class KernelProcess: Sendable {
     /// - Throws: `KernelInputClosed` when the process no longer reads (it died or stdin is closed).
     func send(_ request: Request) throws(KernelInputClosed) {
         if case .exit = request { rememberFamily() }
-        let line = request.encodedLine()
+        try writeWhole(request.encodedLine())
+    }
+
+    /// Writes `line` whole under the input lock.
+    private func writeWhole(_ line: [UInt8]) throws(KernelInputClosed) {
         try input.withLock { state throws(KernelInputClosed) in
             guard state.fd >= 0 else { throw KernelInputClosed() }
             var offset = 0

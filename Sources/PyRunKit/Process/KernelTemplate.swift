@@ -116,16 +116,15 @@ final class KernelTemplate: Sendable {
     /// for itself (`PYRUN_LIMITS`, `PYRUN_HOST_FUNCTIONS`). Returns the child's pid and the
     /// host's ends of its channels.
     func fork(options: [String: String]) throws(TemplateFailure) -> SpawnedChild {
-        var pipes: [[Int32]] = [[-1, -1], [-1, -1], [-1, -1]]
-        let made = Spawn.spawnLock.withLock { _ in
-            pipes.indices.allSatisfy { Spawn.makePipe(&pipes[$0]) }
+        let pipes: ChildPipes
+        do {
+            pipes = try Spawn.spawnLock.withLock { _ throws(SpawnError) in try ChildPipes(for: key.executable) }
+        } catch {
+            throw TemplateFailure(description: "no pipes for a forked kernel: \(error)")
         }
-        let childEnds = [pipes[0][0], pipes[1][1], pipes[2][1]]
-        let hostEnds = [pipes[0][1], pipes[1][0], pipes[2][0]]
-        func closeAll() { for fd in pipes.joined() where fd >= 0 { close(fd) } }
-        guard made else {
-            closeAll()
-            throw TemplateFailure(description: "no pipes for a forked kernel: \(String(cString: strerror(errno)))")
+        func closeAll() {
+            pipes.closeChildEnds()
+            pipes.closeHostEnds()
         }
         let slot = ReplySlot()
         let id: String? = state.withLock { state in
@@ -141,25 +140,28 @@ final class KernelTemplate: Sendable {
         }
         var request: [String: JSONValue] = ["type": .string("fork"), "id": .string(id)]
         for (name, value) in options { request[name] = .string(value) }
-        let error = send(Array(JSONValue.object(request).serialized().utf8), descriptors: childEnds)
-        for fd in childEnds { close(fd) }
+        let error = send(
+            Array(JSONValue.object(request).serialized().utf8),
+            descriptors: [pipes.childInput, pipes.childOutput, pipes.childErrors])
+        // The template holds copies now (or never will): the host keeps only its own ends.
+        pipes.closeChildEnds()
         guard error == 0 else {
             _ = state.withLock { $0.forks.removeValue(forKey: id) }
-            for fd in hostEnds { close(fd) }
+            pipes.closeHostEnds()
             throw TemplateFailure(
                 description: "the template's control channel broke: \(String(cString: strerror(error)))")
         }
         guard let reply = slot.wait(seconds: Self.forkTimeout) else {
             _ = state.withLock { $0.forks.removeValue(forKey: id) }
-            for fd in hostEnds { close(fd) }
+            pipes.closeHostEnds()
             throw TemplateFailure(description: "the template did not answer a fork within \(Int(Self.forkTimeout)) s")
         }
         guard case .forked(let pid) = reply else {
-            for fd in hostEnds { close(fd) }
+            pipes.closeHostEnds()
             if case .failed(let message) = reply { throw TemplateFailure(description: message) }
             throw TemplateFailure(description: "the template gave no pid")
         }
-        return SpawnedChild(pid: pid, stdin: hostEnds[0], stdout: hostEnds[1], stderr: hostEnds[2])
+        return pipes.hostEnds(of: pid)
     }
 
     /// Blocks until the template reports that `child` exited (it is then a zombie the template

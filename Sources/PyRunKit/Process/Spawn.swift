@@ -57,17 +57,18 @@ enum Spawn {
     ) throws(SpawnError) -> SpawnedChild {
         _ = ignoreBrokenPipes
         return try SpawnThread.shared.run { () throws(SpawnError) -> SpawnedChild in
-            // pipe2 is not visible from Swift's Glibc, so close-on-exec is set after pipe();
-            // holding this lock across pipe and spawn keeps a concurrent spawn (the interpreter
-            // probe, another thread of the host using this function) from inheriting the ends.
+            // Where pipes cannot be made close-on-exec atomically (no pipe2), this lock
+            // across pipe and spawn keeps the other spawns of this function (the interpreter
+            // probe, another kernel) from inheriting the ends; a Foundation `Process` started
+            // elsewhere in the host is only kept out by `pipe2`.
             try spawnLock.withLock { _ throws(SpawnError) in
                 try startLocked(command, environment: environment, standardInput: standardInput)
             }
         }
     }
 
-    /// Held while descriptors are made without close-on-exec set atomically (pipe, then
-    /// fcntl), and across every spawn: no child inherits another's ends in between.
+    /// Held across every spawn, and wherever descriptors are made without `pipe2` (pipe,
+    /// then fcntl): no child of this host inherits another's ends in between.
     static let spawnLock = Mutex(())
 
     #if canImport(Glibc)
@@ -92,16 +93,9 @@ enum Spawn {
     private static func startLocked(
         _ command: LaunchCommand, environment: [String: String], standardInput: Int32?
     ) throws(SpawnError) -> SpawnedChild {
-        var stdinPipe: [Int32] = [-1, -1]
-        var stdoutPipe: [Int32] = [-1, -1]
-        var stderrPipe: [Int32] = [-1, -1]
         // Close-on-exec on every end, so one kernel's pipes never leak into another kernel;
         // dup2 in the child clears it on 0, 1 and 2.
-        guard standardInput != nil || makePipe(&stdinPipe), makePipe(&stdoutPipe), makePipe(&stderrPipe) else {
-            let error = errno
-            for fd in stdinPipe + stdoutPipe + stderrPipe where fd >= 0 { close(fd) }
-            throw SpawnError(executable: command.executable, errorNumber: error)
-        }
+        let pipes = try ChildPipes(for: command.executable, standardInput: standardInput)
 
         #if canImport(Glibc)
         var actions = posix_spawn_file_actions_t()
@@ -116,9 +110,9 @@ enum Spawn {
             posix_spawn_file_actions_destroy(&actions)
             posix_spawnattr_destroy(&attributes)
         }
-        posix_spawn_file_actions_adddup2(&actions, standardInput ?? stdinPipe[0], 0)
-        posix_spawn_file_actions_adddup2(&actions, stdoutPipe[1], 1)
-        posix_spawn_file_actions_adddup2(&actions, stderrPipe[1], 2)
+        posix_spawn_file_actions_adddup2(&actions, pipes.childInput, 0)
+        posix_spawn_file_actions_adddup2(&actions, pipes.childOutput, 1)
+        posix_spawn_file_actions_adddup2(&actions, pipes.childErrors, 2)
         #if canImport(Glibc)
         // Whatever else the host has open (a file it is writing, a socket) is none of the
         // kernel's business, close-on-exec or not: an inherited write descriptor would also
@@ -138,16 +132,12 @@ enum Spawn {
         posix_spawnattr_setpgroup(&attributes, 0)
         let commonFlags = Int32(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF)
 
-        let argv = ([command.executable] + command.arguments).map { strdup($0) } + [nil]
-        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer {
-            for pointer in argv { free(pointer) }
-            for pointer in envp { free(pointer) }
-        }
         var pid: pid_t = 0
         func spawn(flags: Int32) -> Int32 {
             posix_spawnattr_setflags(&attributes, Int16(commonFlags | flags))
-            return posix_spawn(&pid, command.executable, &actions, &attributes, argv, envp)
+            return withCArguments(command, environment: environment) { argv, envp in
+                posix_spawn(&pid, command.executable, &actions, &attributes, argv, envp)
+            }
         }
         var result: Int32
         #if canImport(Glibc)
@@ -169,20 +159,30 @@ enum Spawn {
         #else
         result = spawn(flags: Int32(POSIX_SPAWN_SETPGROUP))
         #endif
-        if stdinPipe[0] >= 0 { close(stdinPipe[0]) }
-        close(stdoutPipe[1])
-        close(stderrPipe[1])
-        guard result == 0 else {
-            if stdinPipe[1] >= 0 { close(stdinPipe[1]) }
-            close(stdoutPipe[0])
-            close(stderrPipe[0])
-            throw SpawnError(executable: command.executable, errorNumber: result)
-        }
-        return SpawnedChild(pid: pid, stdin: stdinPipe[1], stdout: stdoutPipe[0], stderr: stderrPipe[0])
+        return try pipes.handOver(pid: pid, result: result, executable: command.executable)
     }
 
-    /// A pipe with close-on-exec on both ends; call it holding `spawnLock`.
+    #if canImport(Glibc)
+    typealias Pipe2 = @convention(c) (UnsafeMutablePointer<Int32>, Int32) -> Int32
+
+    /// `pipe2` (glibc 2.9+, so every Linux pyrun runs on), which Swift's Glibc module does not
+    /// export; looked up at run time like `addCloseFrom`.
+    private static let pipe2: Pipe2? = {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "pipe2") else { return nil }
+        return unsafeBitCast(symbol, to: Pipe2.self)
+    }()
+    #endif
+
+    /// A pipe whose two ends are close-on-exec from the moment they exist. With `pipe()` and
+    /// then `fcntl` there is a window in which a process the host starts elsewhere (a
+    /// Foundation `Process`, a library's `fork`) inherits the ends, and a kernel whose stdin
+    /// a stranger holds open never sees end of file.
     static func makePipe(_ fds: inout [Int32]) -> Bool {
+        #if canImport(Glibc)
+        if let pipe2 {
+            return fds.withUnsafeMutableBufferPointer { pipe2($0.baseAddress!, O_CLOEXEC) } == 0
+        }
+        #endif
         guard pipe(&fds) == 0 else { return false }
         _ = fcntl(fds[0], F_SETFD, FD_CLOEXEC)
         _ = fcntl(fds[1], F_SETFD, FD_CLOEXEC)
@@ -237,5 +237,21 @@ enum Spawn {
         while waitid(P_PID, id_t(pid), &info, WEXITED | WNOWAIT) < 0 {
             if errno != EINTR { return }
         }
+    }
+}
+
+extension Spawn {
+    /// Runs `body` with `argv` and `envp` as C arrays (each ending in nil), freed afterwards.
+    static func withCArguments<Result>(
+        _ command: LaunchCommand, environment: [String: String],
+        _ body: ([UnsafeMutablePointer<CChar>?], [UnsafeMutablePointer<CChar>?]) -> Result
+    ) -> Result {
+        let argv = ([command.executable] + command.arguments).map { strdup($0) } + [nil]
+        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            for pointer in argv { free(pointer) }
+            for pointer in envp { free(pointer) }
+        }
+        return body(argv, envp)
     }
 }

@@ -19,11 +19,17 @@ public enum JSONValue: Sendable, Hashable, CustomStringConvertible {
         return nil
     }
 
-    /// The number as an `Int`, if this is a whole number.
+    /// The number as an `Int`, if this is a whole number a double holds exactly (up to 2^53
+    /// either side; the runner refuses to send a larger integer).
     public var intValue: Int? {
-        if case .number(let value) = self, value.rounded() == value, abs(value) < 9.0e15 { return Int(value) }
+        if case .number(let value) = self, value.rounded() == value, abs(value) <= Self.largestExactInteger {
+            return Int(value)
+        }
         return nil
     }
+
+    /// 2^53: past it, not every integer has a double of its own.
+    static let largestExactInteger: Double = 9_007_199_254_740_992
 
     /// The number, if this is one.
     public var doubleValue: Double? {

@@ -11,6 +11,9 @@ public enum Request: Sendable, Hashable {
     /// The host's answer to the `call` frame `callID`: the function's value, or the error
     /// that Python raises as `HostCallError`.
     case callReply(callID: String, answer: Result<JSONValue, HostCallError>)
+    /// Ends the runner and everything it started at once, from inside: SIGKILL for a host
+    /// whose signals cannot reach the runner (ssh, `kubectl exec`).
+    case kill
 
     /// The wire flags of an `execute` request.
     public struct ExecuteFlags: Sendable, Hashable {
@@ -73,6 +76,8 @@ public enum Request: Sendable, Hashable {
                 F.type: .string(RequestType.callReply), F.callID: .string(callID),
                 F.error: .object([F.errorType: .string(error.type), F.message: .string(error.message)]),
             ])
+        case .kill:
+            return .object([F.type: .string(RequestType.kill)])
         }
     }
 
@@ -112,4 +117,5 @@ enum RequestType {
     static let interrupt = "interrupt"
     static let exit = "exit"
     static let callReply = "call_reply"
+    static let kill = "kill"
 }

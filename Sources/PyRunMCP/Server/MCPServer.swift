@@ -38,8 +38,8 @@ public enum MCPServer {
     ///     the caller then ends the process with the signal (see `ProcessSignals`).
     ///   - logger: where the server, the pool and the kernels log (never to the protocol).
     /// - Returns: how it ended.
-    /// - Throws: `RunRegistryError` when the run directory cannot be made, or the
-    ///   transport's error when it cannot connect.
+    /// - Throws: `RunRegistryError` when the run directory cannot be made, `ServeError` when
+    ///   the console's socket cannot be made, or the transport's error when it cannot connect.
     public static func serve(
         _ configuration: MCPServerConfiguration, transport: any Transport, handlesTerminationSignals: Bool = true,
         logger: Logger = Logger(label: "pyrun.mcp")
@@ -77,13 +77,17 @@ public enum MCPServer {
         let sessions = PoolConfiguration(defaultConfiguration: kernel, warmSpares: configuration.warmSpares)
         do {
             try await withPool(configuration: sessions, logger: logger) { pool in
+                let console = try configuration.console.map { console throws(ServeError) in
+                    try RunningConsole.start(console, pool: pool, logger: logger)
+                }
                 router.serve(
                     with: PythonTools(
-                        pool: pool, registry: registry, generations: SessionGenerations(),
+                        pool: pool, sessions: console?.host, registry: registry, generations: SessionGenerations(),
                         limits: configuration.limits, interruptGrace: kernel.interruptGrace))
                 await server.waitUntilCompleted()
                 await server.stop()
                 logger.debug("the client is gone or a signal came; shutting every session down")
+                await console?.stop()
             }
         } catch {
             await server.stop()

@@ -26,6 +26,8 @@ public struct MCPServerConfiguration: Sendable {
     public var serverEnvironment: [String: String]
     /// The version the server reports at `initialize`.
     public var serverVersion: String
+    /// A browser console of the sessions (`pyrun mcp --http`); nil: none.
+    public var console: MCPConsole?
 
     public init(
         kernel: KernelConfiguration = KernelConfiguration(),
@@ -35,7 +37,8 @@ public struct MCPServerConfiguration: Sendable {
         runDirectory: String? = nil,
         warmSpares: Int = 1,
         serverEnvironment: [String: String] = ProcessInfo.processInfo.environment,
-        serverVersion: String = "0.1.0"
+        serverVersion: String = "0.1.0",
+        console: MCPConsole? = nil
     ) {
         self.kernel = kernel
         self.environmentPolicy = environmentPolicy
@@ -45,13 +48,23 @@ public struct MCPServerConfiguration: Sendable {
         self.warmSpares = warmSpares
         self.serverEnvironment = serverEnvironment
         self.serverVersion = serverVersion
+        self.console = console
     }
 
     /// The configuration every session's interpreter gets: `kernel` with exactly the
-    /// allowed variables of the server's environment.
+    /// allowed variables of the server's environment. Behind a launcher (`ssh`) the far side
+    /// keeps its own variables of the allowed names (its `PATH`, `HOME`; not the prefixed
+    /// ones, `LC_*`, `PYTHON*`, which a start line cannot name), and only the names passed
+    /// one by one (`--pass-env`) carry the server's values there.
     var sessionKernel: KernelConfiguration {
         var configuration = kernel
-        configuration.environment = .clean(allowing: [], setting: environmentPolicy.filter(serverEnvironment))
+        if kernel.launcher.isRemote {
+            let passed = environmentPolicy.names.subtracting(KernelEnvironmentPolicy.defaultNames)
+            configuration.environment = .clean(
+                allowing: environmentPolicy.names, setting: serverEnvironment.filter { passed.contains($0.key) })
+        } else {
+            configuration.environment = .clean(allowing: [], setting: environmentPolicy.filter(serverEnvironment))
+        }
         return configuration
     }
 

@@ -9,6 +9,9 @@ typealias ProgressSink = @Sendable (_ progress: Double, _ message: String) async
 /// session generations. `ToolCallRouter` brings the calls; this holds no protocol code.
 struct PythonTools: Sendable {
     let pool: KernelPool
+    /// The sessions as a console sees them (`pyrun mcp --http`): code runs through them, so
+    /// their journals show it; nil runs it on the pool directly.
+    let sessions: SessionHost?
     let registry: RunRegistry
     let generations: SessionGenerations
     let limits: ToolCatalog.Limits
@@ -38,6 +41,8 @@ struct PythonTools: Sendable {
         } catch let error as RunRegistryError {
             return ToolReply.failure(error.message)
         } catch let error as KernelError {
+            return ToolReply.failure("pyrun could not do that: \(error.message)")
+        } catch let error as ServeError {
             return ToolReply.failure("pyrun could not do that: \(error.message)")
         }
     }
@@ -80,11 +85,18 @@ struct PythonTools: Sendable {
         -> RunRegistry.StartOutcome
     {
         let pool = self.pool
+        let sessions = self.sessions
         let generations = self.generations
         let options = ExecutionOptions(timeout: .milliseconds(Int64((timeout * 1000).rounded(.up))))
         return try await registry.start(session: session) {
-            if reset { try await pool.reset(session) }
-            let execution = await pool.execute(code, key: session, options: options)
+            let execution: Execution
+            if let shared = try await sessions?.session(named: session) {
+                if reset { try await shared.reset(client: MCPConsole.agentLabel) }
+                execution = await shared.execute(code, client: MCPConsole.agentLabel, options: options)
+            } else {
+                if reset { try await pool.reset(session) }
+                execution = await pool.execute(code, key: session, options: options)
+            }
             let generation = await generations.observe(await pool.processID(of: session), in: session)
             return RunRegistry.Launch(execution: PoolRun(execution, session: session), generation: generation)
         }
@@ -213,7 +225,11 @@ struct PythonTools: Sendable {
             let stopped = running.map { "; the call \($0) that was running was stopped" } ?? ""
             switch action {
             case .reset:
-                try await pool.reset(session)
+                if let shared = try await sessions?.session(named: session) {
+                    try await shared.reset(client: MCPConsole.agentLabel)
+                } else {
+                    try await pool.reset(session)
+                }
                 let generation = await generations.observe(await pool.processID(of: session), in: session)
                 message =
                     "session \"\(session)\" was reset: a fresh interpreter (generation \(generation)); earlier state is gone\(stopped)"

@@ -44,14 +44,14 @@ enum TemplateStartScenario {
         }
         report.figures.append(
             Figure(
-                section: 12, name: "fork start → first `1+1` result", unit: .seconds, pyrun: Summary(forkStarts),
+                section: 13, name: "fork start → first `1+1` result", unit: .seconds, pyrun: Summary(forkStarts),
                 floorName: "`python3 -c pass`", floor: Summary(bareInterpreters), jupyter: nil, target: 0.005,
                 note:
                     "`KernelConfiguration(usesTemplate: true)`: `start()` + `run(\"1+1\")`; the ordinary start: \(Summary(ordinaryStarts).map { Table.value($0.median, .seconds) } ?? "—")"
             ))
         report.figures.append(
             Figure(
-                section: 12, name: "fork start → first `1+1`, \(heavyPreload.count) modules preloaded",
+                section: 13, name: "fork start → first `1+1`, \(heavyPreload.count) modules preloaded",
                 unit: .seconds, pyrun: Summary(heavyForkStarts),
                 floorName: "ordinary start + importing them", floor: Summary(heavyOrdinaryStarts), jupyter: nil,
                 target: 0.005, note: "`preload`: \(heavyPreload.prefix(4).joined(separator: ", "))… (standard library)"
@@ -119,13 +119,13 @@ enum TemplateStartScenario {
         }
         report.figures.append(
             Figure(
-                section: 12, name: "\(count) kernels forked concurrently", unit: .seconds,
+                section: 13, name: "\(count) kernels forked concurrently", unit: .seconds,
                 pyrun: Summary(starts.pyrun), floorName: "\(count) exec loops to hello", floor: Summary(starts.floor),
                 jupyter: nil, target: nil, targetRatioToFloor: 0.25,
                 note: "`KernelPool.kernel(for:)` on \(count) keys at once, `usesTemplate: true`"))
         report.figures.append(
             Figure(
-                section: 12, name: "idle forked kernel, proportional set size", unit: .bytes,
+                section: 13, name: "idle forked kernel, proportional set size", unit: .bytes,
                 pyrun: Summary(forkedMemory), floorName: "an ordinary kernel's", floor: Summary(ordinaryMemory),
                 jupyter: nil, target: nil,
                 note: "`Pss` of /proc/PID/smaps_rollup, each of \(count) pool kernels after `1+1`"))

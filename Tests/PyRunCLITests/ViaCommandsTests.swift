@@ -1,0 +1,50 @@
+import Foundation
+import PyRunKit
+import PyRunTesting
+import Testing
+
+/// Issue 16: `--via` in the commands that keep kernels (`repl`, `serve`, `mcp`), end to end through a
+/// private OpenSSH server on loopback, with a prelude whose file only the host has read.
+@Suite struct ViaCommandsTests {
+    private func via(_ server: LoopbackSSHServer) -> String {
+        (["ssh", "-T", "-o", "BatchMode=yes"] + server.clientOptions + ["\(server.user)@127.0.0.1", "--"])
+            .joined(separator: " ")
+    }
+
+    private static let parentName = "open('/proc/%d/comm' % __import__('os').getppid()).read().strip()"
+
+    @Test func mcpSessionsRunOnTheFarSideWithThePreludeSentOverThePipe() async throws {
+        let server = try LoopbackSSHServer.start()
+        defer { server.stop() }
+        let client = try await MCPTestClient(["--via", via(server), "--prelude", "default"])
+        let first = try await client.python("x = 41\n" + Self.parentName)
+        #expect(first.status == "ok", "\(first.text)")
+        #expect(first.structured["result"]?.stringValue == "'sshd'", "\(first.text)")
+        // State stays, and the default prelude's helpers are there.
+        let second = try await client.python("x + 1, callable(grep)")
+        #expect(second.structured["result"]?.stringValue == "(42, True)", "\(second.text)")
+        #expect(await client.process.finish().status == 0)
+    }
+
+    @Test func replRunsOnTheFarSide() async throws {
+        let server = try LoopbackSSHServer.start()
+        defer { server.stop() }
+        let outcome = try await runPyrun(["repl", "--via", via(server)], input: "y = 2\n\(Self.parentName), y * 21\n")
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        #expect(outcome.stdout.contains("('sshd', 42)"), "\(outcome.stdout)")
+    }
+
+    @Test func serveSessionsRunOnTheFarSide() async throws {
+        let server = try LoopbackSSHServer.start()
+        defer { server.stop() }
+        try await withTemporaryDirectory { directory in
+            let serve = try await ServerFixture(in: directory, extraArguments: ["--via", via(server)])
+            let first = try await serve.pyrun(["exec", "--server", "test", "-c", "z = 6\n" + Self.parentName])
+            #expect(first.status == 0, "\(first.stderr)")
+            #expect(first.stdout == "'sshd'\n")
+            let second = try await serve.pyrun(["exec", "--server", "test", "-c", "z * 7"])
+            #expect(second.stdout == "42\n", "\(second.stderr)")
+            await serve.shutDownIfRunning()
+        }
+    }
+}
