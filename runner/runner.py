@@ -1304,7 +1304,8 @@ def _guard_process() -> None:
             # Plain ints: libffi widens them to the registers' width, and a call
             # without argtypes costs half as much (it is made twice per execution).
             call = _std("ctypes").CDLL(None).prctl
-            _start_watchdog()  # first: it must not be reparented to the subreaper
+            if not STATE.has_watchdog:  # a forked kernel's is the template's child
+                _start_watchdog()  # first: it must not be reparented to the subreaper
             call(_Prctl.SET_CHILD_SUBREAPER, 1, 0, 0, 0)
             if STATE.host_pid_given:
                 _Prctl.call = call
@@ -1343,6 +1344,8 @@ def _start_watchdog() -> None:
     for all of its children would wait for it forever); this happens before
     the runner becomes a subreaper, so it is reparented away.  Only a session
     leader has one: ending a session it does not own would reach the host.
+    A kernel forked from a template has one the template forked instead
+    (_fork_watchdog), and does not start one of its own.
     """
     global _WATCHDOG_FORKING
     if os.getsid(0) != os.getpid():
@@ -1363,7 +1366,7 @@ def _start_watchdog() -> None:
             if middle == 0:
                 try:
                     if os.fork() == 0:
-                        _watchdog(CH.req, death_fd, runner, parent)
+                        _watchdog(CH.req, death_fd, runner, parent, os.getsid(0))
                 finally:
                     _real_os_exit(0)
     finally:
@@ -1378,30 +1381,32 @@ def _start_watchdog() -> None:
     STATE.has_watchdog = True
 
 
-def _start_time(pid: int):
+def _start_time(pid: int, zombie: bool = False):
     """The start time of pid from /proc (with the pid, it names one process), or
-    None when pid is gone or a zombie."""
+    None when pid is gone or (unless `zombie`) a zombie."""
     try:
         with open("/proc/%d/stat" % pid, "rb") as f:
             stat = f.read()
         fields = stat[stat.rindex(b")") + 2 :].split()
     except (OSError, ValueError):
         return None
-    return None if fields[0] in (b"Z", b"X") else fields[19]
+    return None if fields[0] == b"X" or (fields[0] == b"Z" and not zombie) else fields[19]
 
 
-def _watchdog(request_fd: int, death_fd: int, runner, parent) -> None:
+def _watchdog(request_fd: int, death_fd: int, runner, parent, session: int) -> None:
     """The watchdog's life (see _start_watchdog); never returns.
 
     It uses nothing of the runner but os, select and signal: the threads that
     held the runner's locks did not come along.  death_fd (a pidfd, or a pipe
-    the runner holds) wakes it when the runner may have died; the runner's
-    start time confirms it, since code can close the pipe's write end.
+    the runner holds; -1 for none) wakes it when the runner may have died; the
+    runner's start time confirms it, since code can close the pipe's write
+    end, and is looked at every second anyway.  session is the runner's.
     """
     try:
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # an interrupt is the code's
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # a template's handler
         for name in os.listdir("/proc/self/fd"):
             fd = int(name)
             if fd not in (request_fd, death_fd):
@@ -1412,7 +1417,8 @@ def _watchdog(request_fd: int, death_fd: int, runner, parent) -> None:
         poller = select.poll()
         # Requests stay the runner's to read: only hang-up and errors are asked for.
         poller.register(request_fd, getattr(select, "POLLRDHUP", 0))
-        poller.register(death_fd, select.POLLIN)
+        if death_fd >= 0:
+            poller.register(death_fd, select.POLLIN)
         deadline = None  # set when the request channel closed
         death_pipe_closed = False  # with the runner alive: its code closed the write end
         while True:
@@ -1434,18 +1440,17 @@ def _watchdog(request_fd: int, death_fd: int, runner, parent) -> None:
             if any(fd == request_fd for fd, _ in ready):
                 poller.unregister(request_fd)
                 deadline = _monotonic() + WATCHDOG_GRACE
-        _kill_family(runner)
+        _kill_family(runner, session)
     finally:
         _real_os_exit(0)
 
 
-def _kill_family(runner) -> None:
-    """SIGKILL the runner, its descendants, the members of the session and
+def _kill_family(runner, session: int) -> None:
+    """SIGKILL the runner, its descendants, the members of its session and
     their descendants.  Each is stopped (SIGSTOP) as it is found, so that none
     forks or dies (its children going to init) while the tree is walked; when a
     pass finds nothing new, all are killed at once.  Five seconds at most."""
     me = os.getpid()
-    session = os.getsid(0)
     deadline = _monotonic() + 5.0
     found = set()
     while True:
@@ -4182,6 +4187,7 @@ def _template_loop(control, ready: dict) -> None:
     poller.register(wake_r, select.POLLIN)
     running = set()  # children whose end is not reported yet
     held = set()  # children reported and not yet released
+    watchdogs = set()  # the kernels' watchdogs, reaped as they end
     _template_send(control, ready)
     while True:
         for fd, _ in poller.poll():
@@ -4202,11 +4208,12 @@ def _template_loop(control, ready: dict) -> None:
                 request, kind = {}, None
             if kind == "fork":
                 try:
-                    pid = _template_fork(request, fds, (control.fileno(), wake_r, wake_w))
+                    pid, watchdog = _template_fork(request, fds, (control.fileno(), wake_r, wake_w))
                 except OSError as e:  # EAGAIN, ENOMEM: the host starts this kernel the ordinary way
                     _template_send(control, {"type": "fork_failed", "id": request.get("id"), "message": str(e)})
                     continue
                 running.add(pid)
+                watchdogs.add(watchdog)
                 _template_send(control, {"type": "forked", "id": request.get("id"), "pid": pid})
             elif kind == "release":
                 pid = request.get("pid")
@@ -4230,30 +4237,64 @@ def _template_loop(control, ready: dict) -> None:
             else:
                 status = {"signal": info.si_status}
             _template_send(control, dict(type="exited", pid=pid, **status))
+        for pid in list(watchdogs):
+            try:
+                if os.waitpid(pid, os.WNOHANG)[0] == 0:
+                    continue
+            except ChildProcessError:
+                pass
+            watchdogs.discard(pid)
 
 
-def _template_fork(request: dict, fds: list, private: tuple) -> int:
-    """Fork one kernel; in the child, become it (see _become_forked_kernel)."""
-    if len(fds) != 3:
-        for fd in fds:
-            os.close(fd)
-        raise OSError("a fork needs 3 descriptors (requests, frames, stderr); got %d" % len(fds))
+def _template_fork(request: dict, fds: list, private: tuple):
+    """Fork one kernel and its watchdog; in the kernel's child, become the
+    kernel (see _become_forked_kernel).  Returns both pids."""
     try:
+        if len(fds) != 3:
+            raise OSError("a fork needs 3 descriptors (requests, frames, stderr); got %d" % len(fds))
         pid = os.fork()
-    except OSError:
+        if pid == 0:
+            try:
+                _become_forked_kernel(request, fds, private)
+            except BaseException as e:
+                _diag("pyrun template: the forked kernel failed to start: %r\n" % (e,))
+            finally:
+                _real_os_exit(1)
+        try:
+            watchdog = _fork_watchdog(pid, fds[0])
+        except OSError:  # a kernel without its watchdog would break a guarantee: none at all
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            raise
+        return pid, watchdog
+    finally:
         for fd in fds:
             os.close(fd)
-        raise
-    if pid == 0:
-        try:
-            _become_forked_kernel(request, fds, private)
-        except BaseException as e:
-            _diag("pyrun template: the forked kernel failed to start: %r\n" % (e,))
-        finally:
-            _real_os_exit(1)
-    for fd in fds:
-        os.close(fd)
-    return pid
+
+
+def _fork_watchdog(kernel: int, request_fd: int) -> int:
+    """Fork the watchdog of a kernel just forked (see _start_watchdog) as the
+    template's own child: the kernel's start then waits for no fork of its own
+    (the double fork cost a forked kernel most of its start), and the
+    watchdog is no child of the kernel's.  It watches the kernel's request
+    pipe, the kernel and the template, and ends the kernel's session, which
+    the kernel's pid names once the kernel has called setsid (until then no
+    process is in it).  The kernel cannot be reaped before the host releases
+    it, so its pid and start time name it here even if it exited already."""
+    runner = (kernel, _start_time(kernel, zombie=True))
+    parent = (os.getpid(), _start_time(os.getpid()))
+    try:
+        death_fd = os.pidfd_open(kernel)
+    except (AttributeError, OSError):  # before Linux 5.3: the once-a-second look
+        death_fd = -1
+    try:
+        watchdog = os.fork()
+        if watchdog == 0:
+            _watchdog(request_fd, death_fd, runner, parent, kernel)
+    finally:
+        if death_fd >= 0:
+            os.close(death_fd)
+    return watchdog
 
 
 def _become_forked_kernel(request: dict, fds: list, private: tuple) -> None:
@@ -4282,6 +4323,7 @@ def _become_forked_kernel(request: dict, fds: list, private: tuple) -> None:
         if isinstance(request.get(name), str):
             env[name] = request[name]
     st.main_ident = threading.get_ident()
+    st.has_watchdog = True  # the template forks it (_fork_watchdog)
     _arm_sigint()
     signal.signal(signal.SIGTERM, _on_sigterm)
     _take_channels()

@@ -35,6 +35,21 @@ def _state(pid: int):
     return stat[stat.rindex(b")") + 2 :].split()[0]
 
 
+def _children(pid: int) -> list:
+    """The children of pid, from /proc."""
+    children = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open("/proc/%s/stat" % name, "rb") as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            if int(stat[stat.rindex(b")") + 2 :].split()[1]) == pid:
+                children.append(int(name))
+    return children
+
+
 def _wait_until(predicate, timeout=TIMEOUT) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -240,6 +255,22 @@ class TemplateTests(unittest.TestCase):
             self.assertEqual(proc.wait(TIMEOUT), 0)
         finally:
             control.close()
+
+    def test_a_forked_kernels_watchdog_is_the_templates_child_and_ends_the_kernels_session(self):
+        template = self.start()
+        kernel = template.fork()
+        watchdogs = [pid for pid in _children(template.proc.pid) if pid != kernel.pid]
+        self.assertEqual(len(watchdogs), 1, "the template forked no watchdog, or more than one")
+        watchdog = watchdogs[0]
+        self.assertTrue(_alive(watchdog))
+        # Not the kernel's child: code that waits for all its children does not wait for it.
+        self.assertIn("ChildProcessError", json.dumps(kernel.run("import os; os.waitpid(-1, os.WNOHANG)")))
+        child = int(kernel.value("import subprocess; subprocess.Popen(['sleep', '300']).pid"))
+        self.assertEqual(os.getsid(child), kernel.pid)
+        os.kill(kernel.pid, signal.SIGKILL)  # nothing of the kernel's can clean up now
+        self.assertEqual(template.receive(), {"type": "exited", "pid": kernel.pid, "signal": signal.SIGKILL})
+        self.assertTrue(_wait_until(lambda: not _alive(child)), "the kernel's child outlived it")
+        self.assertTrue(_wait_until(lambda: _state(watchdog) is None), "the watchdog was left, or not reaped")
 
     def temporary_directory(self) -> str:
         import tempfile
