@@ -260,6 +260,43 @@ import Testing
         }
     }
 
+    @Test func aKernelPerTestIsForkedFromTheFilesTemplateWhichEndsWithTheRun() async throws {
+        try await withTemporaryDirectory { root throws in
+            try write(
+                [
+                    "tracer.py": Self.tracingPrelude,
+                    "tests/test_fresh.py": """
+                    import os
+                    seen = []
+
+                    def test_one():
+                        seen.append(os.getpid())
+                        assert seen == [os.getpid()]
+
+                    def test_two():
+                        seen.append(os.getpid())
+                        assert seen == [os.getpid()]
+
+                    def test_three():
+                        assert seen == []
+                    """,
+                ], under: root)
+            let trace = "\(root)/trace"
+            let result = await
+                (try PythonTestRun(
+                    options("\(root)/tests", trace: trace) {
+                        $0.prelude = [.file(URL(fileURLWithPath: "\(root)/tracer.py"))]
+                        $0.freshKernelPerTest = true
+                    })).run()
+            #expect(result.counts.passed == 3)
+            // The prelude was loaded once, by the file's template (the kernels' parent), and the
+            // template is gone with the workspace once the run is over.
+            let lines = try String(contentsOfFile: trace, encoding: .utf8).split(separator: "\n")
+            #expect(lines.count == 1)
+            try await expectNothingLeft(trace)
+        }
+    }
+
     @Test func aKernelStartedForAFileThatNeverRunsIsShutDown() async throws {
         try await withTemporaryDirectory { root throws in
             try write(

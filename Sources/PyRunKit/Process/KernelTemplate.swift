@@ -46,6 +46,9 @@ final class KernelTemplate: Sendable {
         /// Children forked and not yet reported ended.
         var running: Set<pid_t> = []
         var exitWaiters: [pid_t: ReplySlot] = [:]
+        /// Forks promised to callers that `KernelTemplates` handed the template to, and not yet
+        /// begun: until they are, the template is not idle.
+        var reservations = 0
         /// Why the template is gone, once it is.
         var goneReason: String?
     }
@@ -111,11 +114,23 @@ final class KernelTemplate: Sendable {
     /// True while a kernel it forked runs (or a fork is under way).
     var hasKernels: Bool { state.withLock { !$0.running.isEmpty || !$0.forks.isEmpty } }
 
+    /// Keeps the template from counting as idle (`terminateIfIdle`) until the caller's next
+    /// `fork` begins; false when it is gone.
+    func reserveFork() -> Bool {
+        state.withLock { state in
+            guard !state.isGone else { return false }
+            state.reservations += 1
+            return true
+        }
+    }
+
     /// Forks a kernel with its own channels: the host makes the pipes and hands the child's
     /// ends over the control socket. `options` are the `PYRUN_*` variables each kernel sets
     /// for itself (`PYRUN_LIMITS`, `PYRUN_HOST_FUNCTIONS`). Returns the child's pid and the
     /// host's ends of its channels.
     func fork(options: [String: String]) throws(TemplateFailure) -> SpawnedChild {
+        // The fork under way (or its failure) replaces the caller's reservation.
+        defer { state.withLock { $0.reservations = max(0, $0.reservations - 1) } }
         let pipes: ChildPipes
         do {
             pipes = try Spawn.spawnLock.withLock { _ throws(SpawnError) in try ChildPipes(for: key.executable) }
@@ -191,7 +206,7 @@ final class KernelTemplate: Sendable {
     func terminateIfIdle() -> Bool {
         state.withLock { state in
             guard !state.isGone else { return true }
-            guard state.running.isEmpty, state.forks.isEmpty else { return false }
+            guard state.running.isEmpty, state.forks.isEmpty, state.reservations == 0 else { return false }
             _ = kill(pid, SIGKILL)
             return true
         }

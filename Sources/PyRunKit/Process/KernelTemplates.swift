@@ -3,9 +3,9 @@ import Logging
 
 /// The host's kernel templates, one per `KernelTemplate.Key`, started on first use and kept
 /// for the life of the host (a template dies with it).
-actor KernelTemplates {
+package actor KernelTemplates {
     /// The process-wide registry.
-    static let shared = KernelTemplates()
+    package static let shared = KernelTemplates()
 
     private enum Entry {
         case starting(Task<Result<KernelTemplate, TemplateFailure>, Never>)
@@ -38,7 +38,7 @@ actor KernelTemplates {
                 throw failure
             case .starting(let task):
                 let template = try await task.value.get()
-                guard template.isGone else {
+                if template.reserveFork() {
                     noteUse(of: template)
                     return template
                 }
@@ -52,6 +52,11 @@ actor KernelTemplates {
         entries[key] = .starting(task)
         do throws(TemplateFailure) {
             let template = try await task.value.get()
+            // Reserved before the others are counted: a template just started is not idle.
+            guard template.reserveFork() else {
+                if case .starting(let current) = entries[key], current == task { entries[key] = nil }
+                throw TemplateFailure(description: "the kernel template (pid \(template.pid)) died")
+            }
             noteUse(of: template)
             endIdleTemplates(over: Self.liveTemplateLimit)
             return template
@@ -73,6 +78,22 @@ actor KernelTemplates {
         var live = recency.count
         for template in recency where live > limit && template.terminateIfIdle() {
             live -= 1
+            recency.removeAll { $0 === template }
+            if case .starting = entries[template.key] { entries[template.key] = nil }
+        }
+    }
+
+    /// Ends the templates prepared in `directory` or below it (their `PYRUN_CWD`) that run no
+    /// kernel: a caller about to remove the directory (`pyrun test`'s scratch directory of a
+    /// file) knows that no kernel will ask for them again, and they would otherwise live on
+    /// until the limit ends them.
+    package func endIdleTemplates(workingUnder directory: String) {
+        let root = InterpreterResolver.absolutePath(directory, relativeTo: nil)
+        for template in recency {
+            guard let cwd = template.key.environment["PYRUN_CWD"], cwd == root || cwd.hasPrefix(root + "/") else {
+                continue
+            }
+            guard template.terminateIfIdle() else { continue }
             recency.removeAll { $0 === template }
             if case .starting = entries[template.key] { entries[template.key] = nil }
         }
