@@ -212,14 +212,42 @@ _StdlibOnly.importing.discard(_thread.get_ident())  # from here on, through _std
 # ---------------------------------------------------------------- constants
 
 
+# The loader's last step: the runner's code, compiled from the start line's source or, when the
+# start line names a `codeCache` directory on the far side, loaded from the bytecode an earlier
+# start left there (compiling the runner costs ~35 ms, loading it under 1 ms).  The file is named
+# by two checksums and the length of the interpreter's version and the source (zlib's: hashlib
+# would cost 3 ms to import), and written whole or not at all; any failure of the cache only
+# costs a compile.
+_LOADER_CODE = (
+    "t=s.pop('source');k=s.pop('codeCache',None);c=b=None\n"
+    "if k:\n"
+    " try:\n"
+    "  import marshal,zlib;b=(sys.version+t).encode()\n"
+    "  p=os.path.join(os.path.expanduser(k),'runner-%08x%08x%x.bin'%(zlib.crc32(b),zlib.adler32(b),len(b)))\n"
+    "  with open(p,'rb') as f:c=marshal.load(f)\n"
+    "  c.co_code\n"
+    " except Exception:c=None\n"
+    "if c is None:\n"
+    " c=compile(t,'<pyrun-runner>','exec')\n"
+    " if k:\n"
+    "  try:\n"
+    "   os.makedirs(os.path.dirname(p),0o700,exist_ok=True);n='%s.%d'%(p,os.getpid())\n"
+    "   with open(n,'wb') as f:marshal.dump(c,f)\n"
+    "   os.replace(n,p)\n"
+    "  except Exception:\n"
+    "   try:os.unlink(n)\n"
+    "   except Exception:pass\n"
+    "del t,l,d,b\n"
+)
+
 LOADER = (
     "import sys;sys.version_info<(3,9)and(sys.stderr.write('pyrun runner needs Python 3.9 or newer, "
     "this is %s\\n'%sys.version.split()[0]),sys.exit(3));"
     "sys.path[:]=[p for p in sys.path if p];import os,json;d=b'';"
     "exec(\"while b'\\\\n' not in d:d+=os.read(0,1<<16) or os._exit(3)\");"
     "l,_,r=d.partition(b'\\n');s=json.loads(l);s=s if type(s) is dict else{'source':s};"
-    "exec(compile(s.pop('source'),'<pyrun-runner>','exec'),"
-    "{'__name__':'__main__','__pyrun_stdin__':r,'__pyrun_start__':s})"
+    "exec(" + repr(_LOADER_CODE) + ");"
+    "exec(c,{'__name__':'__main__','__pyrun_stdin__':r,'__pyrun_start__':s})"
 )
 
 PROTOCOL = 1

@@ -923,7 +923,7 @@ public actor PythonKernel {
         let (keepOnly, variables) = configuration.remoteEnvironment()
         let line = RunnerBootstrap.startLine(
             source: RunnerInstallation.source, keepOnly: keepOnly, set: variables,
-            prelude: try configuration.prelude.sentRunnerEntries())
+            prelude: try configuration.prelude.sentRunnerEntries(), codeCache: launcher.codeCache)
         // The launcher itself runs with the host's environment (ssh needs HOME, its agent).
         let (hello, _) = try await spawnAndAwaitHello(
             attempt, command: command, environment: hostEnvironment, bootstrapLine: line,
