@@ -730,7 +730,6 @@ public actor PythonKernel {
     /// first), it is killed, and its death says why.
     private func frameChannelClosed(_ runner: RunnerProcess) {
         guard runner.frameChannelLossCheck == nil, runner.exited.currentValue == nil else { return }
-        logger.warning("the runner's frame channel closed while it still ran")
         runner.frameChannelLossCheck = Task {
             try? await Task.sleep(for: Self.frameChannelGrace)
             guard !Task.isCancelled else { return }
@@ -740,6 +739,8 @@ public actor PythonKernel {
 
     private func frameChannelLost(_ runner: RunnerProcess) {
         guard runner.exited.currentValue == nil else { return }
+        // Said only now: a runner that exits closes its channel first, which is no news.
+        logger.warning("the runner's frame channel closed and it still ran \(Self.frameChannelGrace) later: killed")
         if case .starting(let attempt) = state, attempt.runner === runner {
             runner.stopReason = .frameChannelLost
         } else {
@@ -925,9 +926,14 @@ public actor PythonKernel {
             source: RunnerInstallation.source, keepOnly: keepOnly, set: variables,
             prelude: try configuration.prelude.sentRunnerEntries(), codeCache: launcher.codeCache)
         // The launcher itself runs with the host's environment (ssh needs HOME, its agent).
-        let (hello, _) = try await spawnAndAwaitHello(
+        let (hello, version) = try await spawnAndAwaitHello(
             attempt, command: command, environment: hostEnvironment, bootstrapLine: line,
             describing: "\(launcher.python) \(launcher)")
+        if self.interpreter == nil {
+            self.interpreter = PythonInterpreter(
+                path: launcher.python, executable: hello.executable.isEmpty ? launcher.python : hello.executable,
+                version: version, source: .farSide)
+        }
         return hello
     }
 
