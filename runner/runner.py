@@ -1762,9 +1762,9 @@ def _ask(prompt: str, password: bool) -> str:
         raise EOFError("stdin is not available in a process forked from the kernel")
     if not st.allow_stdin or st.phase != USER or threading.get_ident() != st.main_ident:
         raise EOFError(
-            "stdin is not available: nothing answers input() for this execution (a Swift host "
-            "sets ExecutionOptions.stdinHandler; the pyrun command answers it from its own "
-            "standard input with --allow-stdin; a protocol host sends allowStdin)"
+            "stdin is not available: nothing answers input() in this execution; put the value "
+            "in the code instead (a host can offer input: pyrun --allow-stdin, "
+            "ExecutionOptions.stdinHandler in Swift, allowStdin in the request)"
         )
     _sync_fds()
     with st.input_cond:
@@ -2215,7 +2215,7 @@ def _make_host_function(name: str, description: str, schema: dict):
     optional = [p for p in properties if p not in required and plain(p)]
     params = list(positional)
     if optional:
-        params += ["*"] + ["%s=None" % p for p in optional]
+        params += ["*"] + ["%s=%s" % (p, _shown_default(properties.get(p))) for p in optional]
     more = "None"
     if open_ended or any(not plain(n) for n in list(properties) + required):
         more = "kwargs" if "kwargs" not in params and "kwargs=None" not in params else "__pyrun_more__"
@@ -2248,6 +2248,16 @@ def _make_host_function(name: str, description: str, schema: dict):
               "not fit, KeyboardInterrupt when the execution is interrupted meanwhile."]
     fn.__doc__ = "\n".join(lines)
     return fn, (schema, required, open_ended)
+
+
+def _shown_default(schema) -> str:
+    """The default of an optional host-function argument, as its signature
+    shows it: the schema's `default` when it is a plain number, string or
+    boolean (then it is sent when the code gives none), else None (left out)."""
+    value = schema.get("default") if isinstance(schema, dict) else None
+    if isinstance(value, (bool, int, float, str)):
+        return repr(value)
+    return "None"
 
 
 def _host_call_by_name(name, /, *args, **kwargs):
