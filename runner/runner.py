@@ -213,14 +213,42 @@ _StdlibOnly.importing.discard(_thread.get_ident())  # from here on, through _std
 # ---------------------------------------------------------------- constants
 
 
+# The loader's last step: the runner's code, compiled from the start line's source or, when the
+# start line names a `codeCache` directory on the far side, loaded from the bytecode an earlier
+# start left there (compiling the runner costs ~35 ms, loading it under 1 ms).  The file is named
+# by two checksums and the length of the interpreter's version and the source (zlib's: hashlib
+# would cost 3 ms to import), and written whole or not at all; any failure of the cache only
+# costs a compile.
+_LOADER_CODE = (
+    "t=s.pop('source');k=s.pop('codeCache',None);c=b=None\n"
+    "if k:\n"
+    " try:\n"
+    "  import marshal,zlib;b=(sys.version+t).encode()\n"
+    "  p=os.path.join(os.path.expanduser(k),'runner-%08x%08x%x.bin'%(zlib.crc32(b),zlib.adler32(b),len(b)))\n"
+    "  with open(p,'rb') as f:c=marshal.load(f)\n"
+    "  c.co_code\n"
+    " except Exception:c=None\n"
+    "if c is None:\n"
+    " c=compile(t,'<pyrun-runner>','exec')\n"
+    " if k:\n"
+    "  try:\n"
+    "   os.makedirs(os.path.dirname(p),0o700,exist_ok=True);n='%s.%d'%(p,os.getpid())\n"
+    "   with open(n,'wb') as f:marshal.dump(c,f)\n"
+    "   os.replace(n,p)\n"
+    "  except Exception:\n"
+    "   try:os.unlink(n)\n"
+    "   except Exception:pass\n"
+    "del t,l,d,b\n"
+)
+
 LOADER = (
     "import sys;sys.version_info<(3,9)and(sys.stderr.write('pyrun runner needs Python 3.9 or newer, "
     "this is %s\\n'%sys.version.split()[0]),sys.exit(3));"
     "sys.path[:]=[p for p in sys.path if p];import os,json;d=b'';"
     "exec(\"while b'\\\\n' not in d:d+=os.read(0,1<<16) or os._exit(3)\");"
     "l,_,r=d.partition(b'\\n');s=json.loads(l);s=s if type(s) is dict else{'source':s};"
-    "exec(compile(s.pop('source'),'<pyrun-runner>','exec'),"
-    "{'__name__':'__main__','__pyrun_stdin__':r,'__pyrun_start__':s})"
+    "exec(" + repr(_LOADER_CODE) + ");"
+    "exec(c,{'__name__':'__main__','__pyrun_stdin__':r,'__pyrun_start__':s})"
 )
 
 PROTOCOL = 1
@@ -1742,9 +1770,9 @@ def _ask(prompt: str, password: bool) -> str:
         raise EOFError("stdin is not available in a process forked from the kernel")
     if not st.allow_stdin or st.phase != USER or threading.get_ident() != st.main_ident:
         raise EOFError(
-            "stdin is not available: nothing answers input() for this execution (a Swift host "
-            "sets ExecutionOptions.stdinHandler; the pyrun command answers it from its own "
-            "standard input with --allow-stdin; a protocol host sends allowStdin)"
+            "stdin is not available: nothing answers input() in this execution; put the value "
+            "in the code instead (a host can offer input: pyrun --allow-stdin, "
+            "ExecutionOptions.stdinHandler in Swift, allowStdin in the request)"
         )
     _sync_fds()
     with st.input_cond:
@@ -2195,7 +2223,7 @@ def _make_host_function(name: str, description: str, schema: dict):
     optional = [p for p in properties if p not in required and plain(p)]
     params = list(positional)
     if optional:
-        params += ["*"] + ["%s=None" % p for p in optional]
+        params += ["*"] + ["%s=%s" % (p, _shown_default(properties.get(p))) for p in optional]
     more = "None"
     if open_ended or any(not plain(n) for n in list(properties) + required):
         more = "kwargs" if "kwargs" not in params and "kwargs=None" not in params else "__pyrun_more__"
@@ -2228,6 +2256,16 @@ def _make_host_function(name: str, description: str, schema: dict):
               "not fit, KeyboardInterrupt when the execution is interrupted meanwhile."]
     fn.__doc__ = "\n".join(lines)
     return fn, (schema, required, open_ended)
+
+
+def _shown_default(schema) -> str:
+    """The default of an optional host-function argument, as its signature
+    shows it: the schema's `default` when it is a plain number, string or
+    boolean (then it is sent when the code gives none), else None (left out)."""
+    value = schema.get("default") if isinstance(schema, dict) else None
+    if isinstance(value, (bool, int, float, str)):
+        return repr(value)
+    return "None"
 
 
 def _host_call_by_name(name, /, *args, **kwargs):

@@ -1,3 +1,4 @@
+import Foundation
 import PyRunKit
 
 extension PythonTestFileReport {
@@ -52,11 +53,13 @@ extension PythonTestRecord {
 extension PythonTestRunResult {
     /// The last NDJSON line: `{"type":"summary", "passed", "failed", "skipped", "errors",
     /// "timedOut", "interrupted", "deselected", "durationMs", "exitCode", "usageError"}`.
+    /// `failed` counts the timed-out tests too, as the closing line and JUnit's `failures` do;
+    /// `timedOut` says how many of them timed out.
     public var summaryJSON: JSONValue {
         let counts = self.counts
         return .object([
             "type": .string("summary"), "passed": .number(Double(counts.passed)),
-            "failed": .number(Double(counts.failed)), "skipped": .number(Double(counts.skipped)),
+            "failed": .number(Double(counts.failed + counts.timedOut)), "skipped": .number(Double(counts.skipped)),
             "errors": .number(Double(counts.errors)), "timedOut": .number(Double(counts.timedOut)),
             "interrupted": .number(Double(counts.interrupted)), "deselected": .number(Double(counts.deselected)),
             "durationMs": .number((duration.seconds * 1000).rounded()), "exitCode": .number(Double(exitStatus)),
@@ -80,7 +83,7 @@ extension PythonTestRunResult {
             )
             if let error = report.collectionError {
                 lines.append(
-                    "    <testcase classname=\"\(Self.escaped(report.unit.description))\" name=\"collection\" time=\"0\">"
+                    "    <testcase classname=\"\(Self.escaped(report.unit.description))\" name=\"collection\" time=\"0.000000\">"
                 )
                 lines.append(
                     "      <error message=\"\(Self.escaped("\(error.exceptionName): \(error.message)"))\">\(Self.escaped(error.traceback.joined(separator: "\n")))</error>"
@@ -115,8 +118,10 @@ extension PythonTestRunResult {
         return lines.joined(separator: "\n") + "\n"
     }
 
+    /// Seconds with six decimals: a test of 0.3 ms is not written as 0, and never in the
+    /// exponent form (`1e-05`) that JUnit readers refuse.
     private static func seconds(_ duration: Duration) -> String {
-        String((duration.seconds * 1000).rounded() / 1000)
+        String(format: "%.6f", duration.seconds)
     }
 
     /// Text safe in XML attributes and content; characters XML 1.0 cannot hold become U+FFFD.

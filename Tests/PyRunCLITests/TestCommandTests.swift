@@ -131,6 +131,34 @@ import Darwin
         }
     }
 
+    @Test func aTimedOutTestCountsAsFailedInTheTextTheJSONAndJUnitAlike() async throws {
+        try await withTemporaryDirectory { root throws in
+            try write(
+                [
+                    "test_mixed.py":
+                        "import time\n\ndef test_ok():\n    pass\n\ndef test_no():\n    assert 1 == 2\n\n"
+                        + "def test_hang():\n    time.sleep(60)\n"
+                ], under: root)
+            let run = try await runPyrun(
+                ["test", "--timeout", "2", "--json", "--junit-xml", "\(root)/report.xml"], workingDirectory: root)
+            #expect(run.status == 1)
+            let summary = try #require(
+                try run.stdout.split(separator: "\n").last.flatMap { try JSONValue.parse(Array($0.utf8)).objectValue })
+            #expect(summary["passed"]?.intValue == 1)
+            #expect(summary["failed"]?.intValue == 2, "a timed-out test is a failed one")
+            #expect(summary["timedOut"]?.intValue == 1)
+            let xml = try String(contentsOfFile: "\(root)/report.xml", encoding: .utf8)
+            #expect(xml.contains(#"<testsuites name="pyrun test" tests="3" failures="2" errors="0" skipped="0""#))
+            // Times in plain decimals, to the microsecond: a fast test is not "0.0".
+            let times = xml.split(separator: "time=\"").dropFirst().map { $0.prefix { $0 != "\"" } }
+            #expect(!times.isEmpty)
+            #expect(times.allSatisfy { $0.wholeMatch(of: /[0-9]+\.[0-9]{6}/) != nil }, "\(times)")
+
+            let text = try await runPyrun(["test", "--timeout", "2"], workingDirectory: root)
+            #expect(text.stdout.contains(" 1 passed, 2 failed (1 timed out) in "), "\(text.stdout)")
+        }
+    }
+
     @Test func exitStatusesAreThoseOfPytest() async throws {
         try await withTemporaryDirectory { root throws in
             try write(["test_one.py": "def test_a():\n    pass\n"], under: root)

@@ -38,6 +38,23 @@ import Testing
         }
     }
 
+    @Test func theListingOfAPlacedKernelNamesItsLauncherAndTheRunnersOwnPid() async throws {
+        let placement = KernelPlacement([Self.place("a")], strategy: .roundRobin)
+        try await withPool(configuration: Self.pool(placement)) { pool throws in
+            let farPID = try await pool.run("import os\nos.getpid()", key: "k").resultText
+            let listing = try #require(await pool.list().first)
+            // The runner's pid, as its hello and the pool's events say (`env` execs python,
+            // so here it is also the launcher's; the ssh test below tells them apart).
+            #expect(listing.pid.map(String.init) == farPID)
+            #expect(listing.pid == (await pool.processID(of: "k")))
+            #expect(listing.launcher == Self.place("a"))
+            #expect(listing.residentMemoryBytes == nil, "the far side's memory is not measured here")
+            #expect(listing.interpreter?.source == .farSide)
+            #expect(listing.interpreter?.version.major == 3)
+            #expect(listing.description.contains("via /usr/bin/env PYRUN_PLACE=a"))
+        }
+    }
+
     @Test func leastLoadedFillsTheLauncherWithFewestLiveKernels() async throws {
         let placement = KernelPlacement([Self.place("a"), Self.place("b")], strategy: .leastLoaded)
         try await withPool(configuration: Self.pool(placement)) { pool throws in
@@ -93,6 +110,12 @@ import Testing
             let remote = try await pool.run(parent, key: "k2").stdout
             #expect(!local.hasPrefix("sshd"), "k1's parent: \(local)")
             #expect(remote.hasPrefix("sshd"), "k2's parent: \(remote)")
+            // The listing names the far runner's pid, not the local ssh's.
+            let farPID = try await pool.run("import os\nos.getpid()", key: "k2").resultText
+            let listing = try #require(await pool.list().first { $0.key == "k2" })
+            #expect(listing.pid.map(String.init) == farPID)
+            #expect(listing.launcher == server.launcher())
+            #expect(listing.residentMemoryBytes == nil)
         }
     }
 }

@@ -129,6 +129,34 @@ import Darwin
         }
     }
 
+    @Test func theFarSideKeepsTheCompiledRunnerInItsCodeCacheOnlyWhenToldTo() async throws {
+        let home = NSTemporaryDirectory() + "pyrun-code-cache-\(getpid())"
+        try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: home) }
+        #expect(Self.shellLauncher().codeCache == KernelLauncher.defaultCodeCache)
+        #expect(KernelLauncher.local.codeCache == nil)
+        // A far side whose home is `home`: `~` in the cache's path is the far side's.
+        let farSide = ["/usr/bin/env", "HOME=\(home)", "/bin/sh", "-c", "trap '' INT TERM; \"$@\"", "sh"]
+        var caching = KernelLauncher.command(farSide)
+        caching.codeCache = "~/cache"
+        for _ in 0..<2 {  // the second start finds the file the first one left
+            try await withKernel(configuration: Self.configuration(caching)) { kernel throws in
+                #expect(try await kernel.run("6*7").resultText == "42")
+            }
+        }
+        let kept = try FileManager.default.contentsOfDirectory(atPath: "\(home)/cache")
+        #expect(kept.count == 1)
+        #expect(kept.first?.hasPrefix("runner-") == true && kept.first?.hasSuffix(".bin") == true)
+        try FileManager.default.removeItem(atPath: "\(home)/cache")
+
+        var compiling = caching
+        compiling.codeCache = nil
+        try await withKernel(configuration: Self.configuration(compiling)) { kernel throws in
+            #expect(try await kernel.run("6*7").resultText == "42")
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: home).isEmpty)
+    }
+
     @Test func aCleanEnvironmentKeepsOnlyTheAllowedVariablesOfTheFarSide() async throws {
         var configuration = Self.configuration(Self.shellLauncher())
         configuration.environment = .clean(allowing: ["PATH"], setting: ["ADDED": "1"])

@@ -241,6 +241,23 @@ class SchemaTests(unittest.TestCase):
         self.assertIn("max-results: int or None", text)
 
 
+class DefaultTests(unittest.TestCase):
+    def test_a_plain_schema_default_is_shown_in_the_signature_and_sent(self):
+        ask = {"name": "ask", "parameters": {
+            "type": "object", "required": ["prompt"],
+            "properties": {"prompt": {"type": "string"}, "max_tokens": {"type": "integer", "default": 1024},
+                           "tone": {"type": "string", "default": "plain"}, "tags": {"type": "array", "default": []}}}}
+        k = host_kernel([ask])
+        try:
+            frames = k.run("import inspect\nstr(inspect.signature(host.ask))")
+            self.assertEqual(frames[-2]["bundle"]["text/plain"], "\"(prompt, *, max_tokens=1024, tone='plain', tags=None)\"")
+            ident = k.submit("host.ask('hi', tone=None)")
+            frames = HostFrames(k).serve(ident, lambda call: call["args"])
+            self.assertEqual(Kernel.of_type(frames, "call")[0]["args"], {"prompt": "hi", "max_tokens": 1024})
+        finally:
+            k.close()
+
+
 class WithoutReplyTests(unittest.TestCase):
     """Calls that end without the host's answer: interrupts, ends, no execution."""
 

@@ -173,6 +173,53 @@ class LaunchTests(unittest.TestCase):
             finally:
                 k.close()
 
+    def test_bootstrap_code_cache_keeps_the_compiled_runner_and_runs_it_next_time(self):
+        # Compiling the runner costs each remote start ~35 ms: with `codeCache` the first
+        # start leaves its bytecode on the far side, and the next start runs that instead.
+        with tempfile.TemporaryDirectory() as d:
+            cache = os.path.join(d, "cache", "pyrun")
+            k = self._bootstrapped({"codeCache": cache})
+            try:
+                self.assertEqual(k.run("6*7")[-2]["bundle"]["text/plain"], "42")
+            finally:
+                k.close()
+            self.assertEqual(os.stat(cache).st_mode & 0o777, 0o700)
+            kept = os.listdir(cache)
+            self.assertEqual(len(kept), 1, kept)  # no temporary file left beside it
+            self.assertRegex(kept[0], r"^runner-[0-9a-f]+\.bin$")
+            # A stand-in under that name proves the next start runs the kept code.
+            import marshal
+            with open(os.path.join(cache, kept[0]), "wb") as f:
+                marshal.dump(compile("import os\nos.write(1, b'from the cache\\n')", "<stand-in>", "exec"), f)
+            with open(RUNNER) as f:
+                line = json.dumps({"source": f.read(), "codeCache": cache}) + "\n"
+            p = subprocess.run([PYTHON, "-u", "-c", _load_runner_module().LOADER], input=line.encode(),
+                               capture_output=True, timeout=60)
+            self.assertEqual((p.returncode, p.stdout), (0, b"from the cache\n"), p.stderr)
+
+    def test_a_broken_or_unwritable_code_cache_only_costs_a_compile(self):
+        with tempfile.TemporaryDirectory() as d:
+            cache = os.path.join(d, "cache")
+            k = self._bootstrapped({"codeCache": cache})
+            k.close()
+            (kept,) = os.listdir(cache)
+            with open(os.path.join(cache, kept), "wb") as f:
+                f.write(b"not marshal data")
+            k = self._bootstrapped({"codeCache": cache})
+            try:
+                self.assertEqual(k.run("6*7")[-2]["bundle"]["text/plain"], "42")
+            finally:
+                k.close()
+            import marshal
+            with open(os.path.join(cache, kept), "rb") as f:
+                self.assertTrue(hasattr(marshal.load(f), "co_code"), "the broken file was not replaced")
+            # A cache path that cannot be a directory: the runner starts all the same.
+            k = self._bootstrapped({"codeCache": os.path.join(cache, kept, "below-a-file")})
+            try:
+                self.assertEqual(k.run("6*7")[-2]["bundle"]["text/plain"], "42")
+            finally:
+                k.close()
+
     def test_bootstrap_line_can_keep_only_named_variables(self):
         start = {"environment": {"keepOnly": ["PATH", "KEPT"], "set": {"ADDED": "1"}}}
         k = self._bootstrapped(start, env={"KEPT": "k", "DROPPED": "d"})

@@ -105,6 +105,7 @@ public enum InterpreterDiscovery {
         case .virtualEnv: "venv"
         case .localVenv: ".venv"
         case .path, .explicit: (interpreter.path as NSString).lastPathComponent
+        case .farSide: "\(interpreter.path) (far side)"
         }
     }
 

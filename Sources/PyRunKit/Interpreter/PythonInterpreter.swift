@@ -62,6 +62,9 @@ public enum InterpreterSource: String, Sendable, Hashable {
     case localVenv
     case path
     case pyenv
+    /// The far side's interpreter of a remote kernel, as its launcher names it
+    /// (`KernelLauncher.python`); its executable and version are what its `hello` said.
+    case farSide
 }
 
 /// An interpreter resolved to the real executable behind any shim, with its version.

@@ -730,7 +730,6 @@ public actor PythonKernel {
     /// first), it is killed, and its death says why.
     private func frameChannelClosed(_ runner: RunnerProcess) {
         guard runner.frameChannelLossCheck == nil, runner.exited.currentValue == nil else { return }
-        logger.warning("the runner's frame channel closed while it still ran")
         runner.frameChannelLossCheck = Task {
             try? await Task.sleep(for: Self.frameChannelGrace)
             guard !Task.isCancelled else { return }
@@ -740,6 +739,8 @@ public actor PythonKernel {
 
     private func frameChannelLost(_ runner: RunnerProcess) {
         guard runner.exited.currentValue == nil else { return }
+        // Said only now: a runner that exits closes its channel first, which is no news.
+        logger.warning("the runner's frame channel closed and it still ran \(Self.frameChannelGrace) later: killed")
         if case .starting(let attempt) = state, attempt.runner === runner {
             runner.stopReason = .frameChannelLost
         } else {
@@ -933,11 +934,16 @@ public actor PythonKernel {
         let (keepOnly, variables) = configuration.remoteEnvironment()
         let line = RunnerBootstrap.startLine(
             source: RunnerInstallation.source, keepOnly: keepOnly, set: variables,
-            prelude: try configuration.prelude.sentRunnerEntries())
+            prelude: try configuration.prelude.sentRunnerEntries(), codeCache: launcher.codeCache)
         // The launcher itself runs with the host's environment (ssh needs HOME, its agent).
         let process = try spawn(command, environment: hostEnvironment, bootstrapLine: line)
-        let (hello, _) = try await awaitHello(
+        let (hello, version) = try await awaitHello(
             attempt, from: process, isRemote: true, describing: "\(launcher.python) \(launcher)")
+        if self.interpreter == nil {
+            self.interpreter = PythonInterpreter(
+                path: launcher.python, executable: hello.executable.isEmpty ? launcher.python : hello.executable,
+                version: version, source: .farSide)
+        }
         return hello
     }
 

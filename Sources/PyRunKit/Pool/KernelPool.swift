@@ -251,9 +251,12 @@ public actor KernelPool {
         var listings: [KernelListing] = []
         for entry in entries.values.sorted(by: { $0.key < $1.key }) {
             let kernel = entry.kernel
-            let pid = await kernel.pid
-            let interpreter = await kernel.interpreter
             let hello = await kernel.hello
+            // The runner's own pid, which is also what `processID(of:)` and the events say:
+            // for a remote kernel `kernel.pid` is the local launcher's.
+            let pid = hello?.pid
+            let launcher = kernel.configuration.launcher
+            let interpreter = await kernel.interpreter
             let kernelBusy = await kernel.isBusy
             let executionCount = await kernel.executionCount
             listings.append(
@@ -262,7 +265,8 @@ public actor KernelPool {
                     workingDirectory: hello?.workingDirectory ?? entry.configuration.workingDirectory,
                     startedAt: pid == nil ? nil : entry.startedAt, lastUsed: entry.lastUsedDate,
                     executionCount: pid == nil ? 0 : executionCount, busy: entry.inFlight > 0 || kernelBusy,
-                    residentMemoryBytes: pid.flatMap(ProcessMemory.residentBytes(of:))))
+                    residentMemoryBytes: launcher.isRemote ? nil : pid.flatMap(ProcessMemory.residentBytes(of:)),
+                    launcher: launcher))
         }
         return listings
     }

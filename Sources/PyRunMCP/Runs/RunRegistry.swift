@@ -302,7 +302,8 @@ public actor RunRegistry {
             message =
                 "\(call); the code did not stop when interrupted, so its interpreter was ended (see the next notice); \(output)"
         case .ok, .error, .running, .busy:
-            message = "\(call), but the code ended by itself first (\(outcome.status.rawValue)); \(output)"
+            message =
+                "\(call), but the code ended (\(outcome.status.rawValue)) without stopping on KeyboardInterrupt: it finished first, or caught it; \(output)"
         }
         return ExecutionReport.Notice(kind: "cancelled", stateLost: false, message: message)
     }

@@ -25,8 +25,8 @@ extension HostFunction {
                 "properties": [
                     "prompt": ["type": "string", "description": "The user message."],
                     "max_tokens": [
-                        "type": "integer", "minimum": 1,
-                        "description": .string("The most tokens to generate (\(completeDefaultMaximumTokens))."),
+                        "type": "integer", "minimum": 1, "default": .number(Double(completeDefaultMaximumTokens)),
+                        "description": "The most tokens to generate.",
                     ],
                     "system": ["type": "string", "description": "A system prompt."],
                     "temperature": ["type": "number", "minimum": 0, "description": "The sampling temperature."],

@@ -196,7 +196,7 @@ struct PythonTools: Sendable {
             report = InterruptReport(
                 session: session, outcome: .finished, stateKept: true, runID: runID,
                 message:
-                    "run \(runID) in session \"\(session)\" ended by itself (\(status.rawValue)) before the interrupt took effect; \(output)"
+                    "run \(runID) in session \"\(session)\" ended (\(status.rawValue)) without stopping on KeyboardInterrupt: it finished before the interrupt arrived, or the code caught the KeyboardInterrupt; the session's state is kept; \(output)"
             )
         }
         return try ToolReply.interrupt(report)

@@ -98,7 +98,7 @@ extension InterruptReport {
             "session": Schema.string("The session."),
             "outcome": Schema.enumeration(
                 Outcome.allCases.map(\.rawValue),
-                "interrupted: the code stopped, state kept; restarted: it ignored the interrupt, so its interpreter was ended and state is lost (the next call starts a fresh one); finished: it ended by itself first; still_running: the interrupt was sent, python_wait(run_id) follows the run; nothing_running: the session was idle."
+                "interrupted: the code stopped, state kept; restarted: it ignored the interrupt, so its interpreter was ended and state is lost (the next call starts a fresh one); finished: it ended without stopping on KeyboardInterrupt (it finished first, or caught it); still_running: the interrupt was sent, python_wait(run_id) follows the run; nothing_running: the session was idle."
             ),
             "state_kept": Schema.boolean("True when the session's variables and imports survive."),
             "run_id": Schema.string("The run that was interrupted."),

@@ -6,7 +6,8 @@ public struct InterruptReport: Codable, Sendable, Hashable {
         /// The code ignored the interrupt, so its interpreter was ended; state is lost and the
         /// next call starts a fresh one.
         case restarted
-        /// The code ended by itself before the interrupt took effect.
+        /// The code ended without stopping on KeyboardInterrupt: it finished before the
+        /// interrupt arrived, or it caught the KeyboardInterrupt.
         case finished
         /// The interrupt was sent and the code has not ended yet (`python_wait` follows it).
         case stillRunning = "still_running"
