@@ -204,7 +204,20 @@ private struct Program {
         } else if !readerGone {
             // A prelude failure was said in full, traceback and all, when the kernel started.
             let unsaid = notices.filter { if case .preludeFailed = $0.kind { false } else { true } }
-            printer.showNotices(unsaid, outcome: outcome, quietWhenExited: true)
+            let launcherEnd =
+                outcome.status == .kernelDied
+                ? outcome.death.flatMap {
+                    RemoteKernelEnd.explanation(
+                        of: $0, launcher: request.options.configuration.launcher, cpuLimit: request.options.cpuLimit)
+                } : nil
+            if let launcherEnd {
+                // The launcher's exit said as one, in place of "the kernel exited with status 255".
+                let others = unsaid.filter { if case .died = $0.kind { false } else { true } }
+                printer.showNotices(others, outcome: outcome, quietWhenExited: false)
+                errors.writeLine("pyrun: \(launcherEnd)")
+            } else {
+                printer.showNotices(unsaid, outcome: outcome, quietWhenExited: true)
+            }
         }
         return status
     }

@@ -57,8 +57,9 @@ public struct KernelLauncher: Sendable, Hashable, CustomStringConvertible {
     public static func command(_ prefix: [String], python: String = "python3", joinsArguments: Bool? = nil)
         -> KernelLauncher
     {
-        let program = prefix.first.map { $0.split(separator: "/").last.map(String.init) ?? $0 } ?? ""
-        return KernelLauncher(prefix: prefix, python: python, joinsArguments: joinsArguments ?? (program == "ssh"))
+        let launcher = KernelLauncher(prefix: prefix, python: python, joinsArguments: false)
+        return KernelLauncher(
+            prefix: prefix, python: python, joinsArguments: joinsArguments ?? (launcher.programName == "ssh"))
     }
 
     /// The runner runs on `host` over ssh without a terminal (`ssh -T`), which is what lets the
@@ -89,6 +90,13 @@ public struct KernelLauncher: Sendable, Hashable, CustomStringConvertible {
 
     /// Whether the runner runs elsewhere, behind a launcher command.
     public var isRemote: Bool { !prefix.isEmpty }
+
+    /// The launcher's program without its directory (`ssh`, `kubectl`), as messages name it;
+    /// empty for a local kernel.
+    public var programName: String {
+        guard let program = prefix.first else { return "" }
+        return program.split(separator: "/").last.map(String.init) ?? program
+    }
 
     public var description: String {
         isRemote ? "via \(prefix.joined(separator: " ")) (\(python))" : "local"
