@@ -64,3 +64,16 @@ final class PendingTermination: Sendable {
         return signal == 0 ? nil : 128 + signal
     }
 }
+
+/// Whether the kernel has said hello: before that there is no code for Ctrl-C to interrupt,
+/// so it ends the start instead (a launcher that never answers would otherwise hold the
+/// one-shot for the whole start-up timeout).
+final class KernelStartMark: Sendable {
+    private let started = Atomic<Bool>(false)
+
+    func markStarted() {
+        started.store(true, ordering: .sequentiallyConsistent)
+    }
+
+    var hasStarted: Bool { started.load(ordering: .sequentiallyConsistent) }
+}

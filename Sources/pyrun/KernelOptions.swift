@@ -26,6 +26,13 @@ struct KernelOptions: ParsableArguments {
     @Option(
         name: .long,
         help: ArgumentHelp(
+            "Give up on a kernel that has not started after this many seconds (default: 30); a slow login behind --via may need more.",
+            valueName: "seconds"))
+    var startupTimeout: Seconds?
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
             "Load helpers before the code: `default` (pyrun's read, grep, sh, …), a .py file, a directory of them, or `none` (the default). Repeatable; loaded in order.",
             valueName: "default|none|path"))
     var prelude: [PreludeArgument] = []
@@ -93,7 +100,7 @@ struct KernelOptions: ParsableArguments {
         let variables = Dictionary(env.map { ($0.key, $0.value) }, uniquingKeysWith: { _, last in last })
         let environment: KernelEnvironment =
             cleanEnv ? .clean(setting: variables) : variables.isEmpty ? .inherit : .inheritUpdating(variables)
-        return KernelConfiguration(
+        var configuration = KernelConfiguration(
             interpreter: python.map { .path($0) } ?? .automatic,
             workingDirectory: cwd,
             environment: environment,
@@ -101,6 +108,8 @@ struct KernelOptions: ParsableArguments {
             limits: ResourceLimits(memoryBytes: memoryLimit?.bytes, cpuSeconds: cpuLimit),
             hostFunctions: hostFunctions.map { HostFunction.command(name: $0.name, command: $0.command) },
             launcher: remote.launcher(python: python))
+        if let startupTimeout { configuration.startupTimeout = startupTimeout.duration }
+        return configuration
     }
 
     /// Options for each piece of code run, before any stdin handler is added.

@@ -90,11 +90,12 @@ private struct Program {
     private func run(in kernel: PythonKernel, termination: PendingTermination) async -> Int32 {
         let pendingInterrupt = PendingInterrupt()
         let presses = InterruptPresses()
+        let startMark = KernelStartMark()
         let interrupts = ProcessSignals.handle([SIGINT]) { _ in
             pendingInterrupt.record()
             switch presses.press() {
-            case .interrupt: Task { await kernel.interrupt() }
-            case .kill: Task { await kernel.shutdown(grace: .zero) }
+            case .interrupt where startMark.hasStarted: Task { await kernel.interrupt() }
+            case .interrupt, .kill: Task { await kernel.shutdown(grace: .zero) }
             }
         }
         let terminations = ProcessSignals.handle([SIGTERM, SIGHUP]) { signalNumber in
@@ -112,6 +113,11 @@ private struct Program {
         let hello: KernelHello
         do {
             hello = try await kernel.start()
+            startMark.markStarted()
+        } catch _ where pendingInterrupt.wasRecorded {
+            // Ctrl-C ended the start: nothing ran, so nothing to explain.
+            json?.writeOutcome(status: "cancelled", exitCode: PyrunExit.interrupted, outcome: nil)
+            return PyrunExit.interrupted
         } catch let error as KernelError {
             return fail(
                 error.message, status: error.isConfigurationError ? PyrunExit.usage : PyrunExit.pythonException,

@@ -44,6 +44,10 @@ actor ReplSession {
     private var editor: LineEditor?
     /// Whether a history problem was already reported (once is enough).
     private var historyProblemReported = false
+    /// Set when Ctrl-C came before the first kernel said hello: it ends the session.
+    private var interruptedStarting = false
+    /// Whether the first kernel has said hello.
+    private var started = false
 
     init(options: KernelOptions) {
         self.options = options
@@ -71,6 +75,11 @@ actor ReplSession {
         }
         do {
             let hello = try await kernel.start()
+            started = true
+            if interruptedStarting {
+                await kernel.shutdown(grace: .zero)
+                return PyrunExit.interrupted
+            }
             if interactive {
                 output.writeLine("Python \(hello.pythonVersion) in a pyrun kernel (\(hello.executable))")
                 output.writeLine("Type /help for session commands; Ctrl-D leaves.")
@@ -80,6 +89,8 @@ actor ReplSession {
                 errors.writeLine(failure.error.traceback.joined(separator: "\n"))
             }
         } catch {
+        } catch _ where interruptedStarting {
+            return PyrunExit.interrupted
             errors.writeLine("pyrun: \(error)")
             let isUsage = (error as? KernelError)?.isConfigurationError == true
             return isUsage ? PyrunExit.usage : PyrunExit.pythonException
@@ -250,6 +261,12 @@ actor ReplSession {
 
     private func interruptPressed() async {
         // The editor holds the terminal raw, so this came from elsewhere (`kill -INT`):
+        guard started else {
+            // Nothing runs yet to interrupt: Ctrl-C ends a start that may never answer.
+            interruptedStarting = true
+            await kernel.shutdown(grace: .zero)
+            return
+        }
         // treated as Ctrl-C typed at the prompt.
         if await editor?.interrupt() == true { return }
         if lineInHand, !cellInProgress {

@@ -50,7 +50,23 @@ public actor PythonKernel {
     /// One start in progress: the task that runs it, and its process once spawned.
     private final class StartAttempt {
         var task: Task<KernelHello, any Error>?
-        var runner: RunnerProcess?
+        var runner: RunnerProcess? {
+            didSet { if isAbandoned { failWaitingForHello() } }
+        }
+        /// A shutdown came while it started: it fails at once instead of waiting for `hello`.
+        private(set) var isAbandoned = false
+
+        static let abandonedError = KernelError(.shutDown, "the kernel was shut down while it started")
+
+        /// Ends the wait for `hello` now, or as soon as the process is spawned.
+        func abandon() {
+            isAbandoned = true
+            failWaitingForHello()
+        }
+
+        private func failWaitingForHello() {
+            runner?.helloWaiter.fulfill(.failure(Self.abandonedError))
+        }
     }
 
     /// How this kernel starts its process.
@@ -430,7 +446,13 @@ public actor PythonKernel {
             pending.deliver(.notice(KernelNotice(.shutDownBeforeStart)))
             pending.end(.cancelled)
         }
-        if case .starting(let attempt) = state, let task = attempt.task { _ = try? await task.value }
+        if case .starting(let attempt) = state, let task = attempt.task {
+            // Abandoned rather than waited for: a launcher that never answers would otherwise
+            // hold the shutdown (and a Ctrl-C) for the whole start-up timeout. The failed start
+            // kills what it spawned.
+            attempt.abandon()
+            _ = try? await task.value
+        }
         guard let runner = liveRunner else { return .notRunning }
         beginStopping(runner, because: reason)
         let exited = runner.exited
