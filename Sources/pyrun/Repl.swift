@@ -81,16 +81,17 @@ actor ReplSession {
                 return PyrunExit.interrupted
             }
             if interactive {
-                output.writeLine("Python \(hello.pythonVersion) in a pyrun kernel (\(hello.executable))")
+                output.writeLine(
+                    "Python \(hello.pythonVersion) in a pyrun kernel (\(hello.executable))\(launcherSuffix)")
                 output.writeLine("Type /help for session commands; Ctrl-D leaves.")
             }
             for failure in hello.preludeFailures {
                 errors.writeLine("pyrun: \(failure):")
                 errors.writeLine(failure.error.traceback.joined(separator: "\n"))
             }
-        } catch {
         } catch _ where interruptedStarting {
             return PyrunExit.interrupted
+        } catch {
             errors.writeLine("pyrun: \(error)")
             let isUsage = (error as? KernelError)?.isConfigurationError == true
             return isUsage ? PyrunExit.usage : PyrunExit.pythonException
@@ -260,13 +261,13 @@ actor ReplSession {
     // MARK: - Ctrl-C
 
     private func interruptPressed() async {
-        // The editor holds the terminal raw, so this came from elsewhere (`kill -INT`):
         guard started else {
             // Nothing runs yet to interrupt: Ctrl-C ends a start that may never answer.
             interruptedStarting = true
             await kernel.shutdown(grace: .zero)
             return
         }
+        // The editor holds the terminal raw, so this came from elsewhere (`kill -INT`):
         // treated as Ctrl-C typed at the prompt.
         if await editor?.interrupt() == true { return }
         if lineInHand, !cellInProgress {
@@ -302,10 +303,11 @@ actor ReplSession {
     static let helpText = """
         Session commands:
           /reset                  start a fresh interpreter (all state is lost)
-          /kernels                list the Python interpreters found
+          /kernels                list the Python interpreters found (not behind --via)
           /kernel set NAME|PATH   switch interpreter: a path, a name on PATH, or a version
-                                  such as 3.12 (the same interpreter keeps its state)
-          /info                   what the kernel is: pid, version, executable, cwd
+                                  such as 3.12 (the same interpreter keeps its state);
+                                  behind --via, the far side's name or path
+          /info                   what the kernel is: pid, version, executable, cwd, launcher
           /help                   this list
         On a terminal: arrows, Home/End and Ctrl-A/E/K/U/W/Y edit the line; Up/Down and
         Ctrl-R reach the history (kept in $XDG_STATE_HOME/pyrun/history, else
@@ -350,6 +352,14 @@ actor ReplSession {
     }
 
     private func listKernels() async {
+        let launcher = configuration.launcher
+        if launcher.isRemote {
+            // Discovery looks at this machine's PATH and pyenv, not at the far side's.
+            errors.writeLine(
+                "the far side's interpreters cannot be listed from here; the kernel runs \(launcher.python) \(viaText); /kernel set NAME_OR_PATH runs another one there"
+            )
+            return
+        }
         let current = await kernel.interpreter?.realExecutablePath
         let found = await discoverInterpreters()
         if found.isEmpty {
@@ -363,6 +373,10 @@ actor ReplSession {
     }
 
     private func switchKernel(to name: String) async {
+        if configuration.launcher.isRemote {
+            await switchRemoteKernel(to: name)
+            return
+        }
         let known = await discoverInterpreters()
         let chosen: PythonInterpreter
         do {
@@ -380,6 +394,27 @@ actor ReplSession {
         }
         var newConfiguration = configuration
         newConfiguration.interpreter = .path(chosen.executable)
+        await replaceKernel(with: newConfiguration, naming: chosen.executable)
+    }
+
+    /// Behind a launcher the far side's interpreter is the launcher's: nothing here can check
+    /// the name, so the far side's start says whether it exists.
+    private func switchRemoteKernel(to name: String) async {
+        let launcher = configuration.launcher
+        if name == launcher.python {
+            output.writeLine("Already running \(name) \(viaText); state kept")
+            return
+        }
+        var switched = KernelLauncher.command(launcher.prefix, python: name, joinsArguments: launcher.joinsArguments)
+        switched.codeCache = launcher.codeCache
+        var newConfiguration = configuration
+        newConfiguration.launcher = switched
+        await replaceKernel(with: newConfiguration, naming: "\(name) \(viaText)")
+    }
+
+    /// Starts a kernel with `newConfiguration` and, once it said hello, shuts the old one down
+    /// and uses the new one; on failure the old one stays.
+    private func replaceKernel(with newConfiguration: KernelConfiguration, naming name: String) async {
         let newKernel = PythonKernel(
             configuration: newConfiguration, logger: PyrunLogging.kernelLogger(verbose: options.verbose))
         do {
@@ -388,11 +423,22 @@ actor ReplSession {
             kernel = newKernel
             configuration = newConfiguration
             nextExecutionCount = 1
-            output.writeLine("Switched to Python \(hello.pythonVersion) (\(hello.executable)); state was reset")
+            output.writeLine(
+                "Switched to Python \(hello.pythonVersion) (\(hello.executable))\(launcherSuffix); state was reset")
         } catch {
             await newKernel.shutdown()
-            errors.writeLine("pyrun: could not start \(chosen.executable): \(error); still on the previous kernel")
+            errors.writeLine("pyrun: could not start \(name): \(error); still on the previous kernel")
         }
+    }
+
+    /// "via ssh -T host --": the launcher command, as `--via` gave it.
+    private var viaText: String {
+        "via \(configuration.launcher.prefix.joined(separator: " "))"
+    }
+
+    /// " via …" after the executable for a remote kernel, whose executable is the far side's.
+    private var launcherSuffix: String {
+        configuration.launcher.isRemote ? " \(viaText)" : ""
     }
 
     private func showInfo() async {
@@ -405,6 +451,7 @@ actor ReplSession {
                 executable  \(info.executable)
                 cwd         \(info.workingDirectory)
                 executions  \(info.executionCount)
+                launcher    \(configuration.launcher.isRemote ? viaText : "local")
                 """)
         } catch {
             errors.writeLine("pyrun: the kernel did not answer: \(error)")

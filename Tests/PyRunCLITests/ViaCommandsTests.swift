@@ -34,6 +34,22 @@ import Testing
         #expect(outcome.stdout.contains("('sshd', 42)"), "\(outcome.stdout)")
     }
 
+    /// `/kernel set` behind `--via` names the far side's interpreter and really switches it;
+    /// `/kernels` says it cannot list the far side's; `/info` names the launcher.
+    @Test(.enabled(if: alternativeInterpreter != nil))
+    func replKernelSetSwitchesTheFarSidesInterpreter() async throws {
+        let other = try #require(alternativeInterpreter)
+        let server = try LoopbackSSHServer.start()
+        defer { server.stop() }
+        let input = "x = 5\n/kernels\n/kernel set \(other)\nimport sys; sys.executable, 'x' in dir()\n/info\n"
+        let outcome = try await runPyrun(["repl", "--via", via(server)], input: input)
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        #expect(outcome.stderr.contains("the far side's interpreters cannot be listed from here"), "\(outcome.stderr)")
+        #expect(outcome.stdout.contains("state was reset"), "\(outcome.stdout) \(outcome.stderr)")
+        #expect(outcome.stdout.contains("Out[1]: ('\(other)', False)"), "\(outcome.stdout)")
+        #expect(outcome.stdout.contains("launcher    via \(via(server))"), "\(outcome.stdout)")
+    }
+
     @Test func serveSessionsRunOnTheFarSide() async throws {
         let server = try LoopbackSSHServer.start()
         defer { server.stop() }
