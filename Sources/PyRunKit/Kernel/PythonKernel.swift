@@ -1063,9 +1063,11 @@ public actor PythonKernel {
                 "the interpreter closed or replaced the runner's frame channel before it said hello\(Self.detail(death.diagnostics))\(Self.noiseDetail(runner))"
             )
         }
+        // Behind a launcher its status is the launcher's: ssh's 255 is ssh failing, not Python.
+        let who = runner.isRemote ? "the launcher (\(configuration.launcher.programName))" : "the runner"
         return KernelError(
             .startupFailed,
-            "the runner \(death.status) before it was ready\(Self.detail(death.diagnostics))\(Self.noiseDetail(runner))"
+            "\(who) \(death.status) before the runner was ready\(Self.detail(death.diagnostics))\(Self.noiseDetail(runner))"
         )
     }
 
@@ -1074,8 +1076,21 @@ public actor PythonKernel {
         return trimmed.isEmpty ? "" : ": \(trimmed.split(separator: "\n").suffix(5).joined(separator: "\n"))"
     }
 
+    /// What the runner printed before its hello, a few lines cut short: a terminal between
+    /// here and a remote runner (`ssh -t`) echoes the start line, the runner's whole source.
     private static func noiseDetail(_ runner: RunnerProcess) -> String {
-        let noise = runner.startupNoise.suffix(5).joined(separator: "\n")
-        return noise.isEmpty ? "" : "; before its hello it printed:\n\(noise)"
+        let lines = runner.startupNoise.suffix(5).map { line in
+            line.count <= noiseLineLimit ? line : "\(line.prefix(noiseLineLimit))…"
+        }
+        guard !lines.isEmpty else { return "" }
+        var text = "; before its hello it printed:\n" + lines.joined(separator: "\n")
+        if runner.isRemote, runner.startupNoise.contains(where: { $0.contains(RunnerBootstrap.echoMark) }) {
+            text +=
+                "\n(that is pyrun's start line coming back: a terminal between here and the runner echoes and rewrites the stream; run the launcher without one, e.g. `ssh -T`, not `ssh -t`)"
+        }
+        return text
     }
+
+    /// How much of each line of start-up noise a start error shows.
+    static let noiseLineLimit = 200
 }
