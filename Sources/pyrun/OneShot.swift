@@ -52,7 +52,18 @@ enum OneShotRun {
                 return PyrunExit.usage
             }
             scriptPath = absolute
-            code = ProgramSetup.fileLauncher
+            if request.options.remote.isRemote {
+                // The far side has no such file: its source travels with the code.
+                guard let source = FileManager.default.contents(atPath: absolute) else {
+                    let message = "can't open file '\(path)': it could not be read"
+                    errors.writeLine("pyrun: \(message)")
+                    json?.writeOutcome(status: "usageError", exitCode: PyrunExit.usage, outcome: nil, message: message)
+                    return PyrunExit.usage
+                }
+                code = ProgramSetup.sentFileLauncher(source: String(decoding: source, as: UTF8.self))
+            } else {
+                code = ProgramSetup.fileLauncher
+            }
         }
         let program = Program(code: code, scriptPath: scriptPath, request: request, json: json)
         // The body does not throw: every failure is an exit status.
@@ -320,6 +331,25 @@ enum ProgramSetup {
                 _pyrun_thread.join()
         del _pyrun_threading, _pyrun_thread
         """
+
+    /// Runs a file read on the host as the program, for a kernel behind a launcher, where the
+    /// file is not: its source travels in the code. `__file__` stays the host's path, which
+    /// tracebacks name, and `linecache` holds the lines they quote. Like `fileLauncher`, it
+    /// leaves no name of its own in the namespace.
+    static func sentFileLauncher(source: String) -> String {
+        """
+        import linecache as _pyrun_linecache
+        _pyrun_source = \(JSONValue.string(source).serialized())
+        _pyrun_linecache.cache[__file__] = (len(_pyrun_source), None, _pyrun_source.splitlines(True), __file__)
+        del _pyrun_linecache
+        try:
+            _pyrun_code = compile(globals().pop("_pyrun_source"), __file__, "exec", dont_inherit=True)
+            exec(globals().pop("_pyrun_code"), globals())
+        except BaseException as _pyrun_error:
+            _pyrun_error.__traceback__ = _pyrun_error.__traceback__.tb_next
+            raise
+        """
+    }
 
     /// Runs the file named by `__file__` as the program. Its own frame is removed from
     /// tracebacks, so they start in the file as python's do; the compiled code is taken out

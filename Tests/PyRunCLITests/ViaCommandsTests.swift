@@ -3,6 +3,12 @@ import PyRunKit
 import PyRunTesting
 import Testing
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Issue 16: `--via` in the commands that keep kernels (`repl`, `serve`, `mcp`), end to end through a
 /// private OpenSSH server on loopback, with a prelude whose file only the host has read.
 @Suite struct ViaCommandsTests {
@@ -48,6 +54,30 @@ import Testing
         #expect(outcome.stdout.contains("state was reset"), "\(outcome.stdout) \(outcome.stderr)")
         #expect(outcome.stdout.contains("Out[1]: ('\(other)', False)"), "\(outcome.stdout)")
         #expect(outcome.stdout.contains("launcher    via \(via(server))"), "\(outcome.stdout)")
+    }
+
+    /// A FILE argument behind `--via` is read on the host and its code sent (the far side has
+    /// no such file); `__file__` is the host's path and tracebacks quote its lines. The
+    /// launcher here keeps a copy of what it was sent, which must hold the file's text.
+    @Test func aFileArgumentIsReadOnTheHostAndSent() async throws {
+        try await withTemporaryDirectory { directory in
+            let launcher = "\(directory)/recording-launcher"
+            try "#!/bin/sh\ntee \(directory)/sent | \"$@\"\n".write(toFile: launcher, atomically: true, encoding: .utf8)
+            chmod(launcher, 0o755)
+            let script = "\(directory)/job.py"
+            try "print('from the host file', __file__)\nraise ValueError('line two')\n".write(
+                toFile: script, atomically: true, encoding: .utf8)
+            let outcome = try await runPyrun(["--via", launcher, script])
+            #expect(outcome.status == 1, "\(outcome.stderr)")
+            #expect(outcome.stdout == "from the host file \(script)\n")
+            #expect(outcome.stderr.contains("File \"\(script)\", line 2"), "\(outcome.stderr)")
+            #expect(outcome.stderr.contains("raise ValueError('line two')"), "\(outcome.stderr)")
+            #expect(outcome.stderr.contains("ValueError: line two"), "\(outcome.stderr)")
+            let sent = try String(contentsOfFile: "\(directory)/sent", encoding: .utf8)
+            #expect(
+                sent.contains("print('from the host file', __file__)"),
+                "the launcher was sent \(sent.utf8.count) bytes without the file's text")
+        }
     }
 
     @Test func serveSessionsRunOnTheFarSide() async throws {
