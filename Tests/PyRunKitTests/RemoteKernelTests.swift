@@ -70,6 +70,39 @@ import Darwin
             ])
     }
 
+    @Test func theREADMEsRemoteKernelAndPoolKeyRunOverSSH() async throws {
+        let server = try LoopbackSSHServer.start()
+        defer { server.stop() }
+        let (host, sshOptions) = ("\(server.user)@127.0.0.1", server.clientOptions)
+        // snippet.remoteKernel
+        let kernel = PythonKernel(configuration: KernelConfiguration(launcher: .ssh(host: host, options: sshOptions)))
+        let hello = try await kernel.start()  // connects, sends the runner, waits for its hello
+        var output = ""
+        for await event in await kernel.execute("for i in range(3): print(i)") {  // an Execution is its events
+            if case .stdout(let text) = event { output += text }
+        }
+        let directory = try await kernel.run("import os; os.getcwd()").resultText  // the far side's $HOME
+        await kernel.shutdown()
+        // snippet.end
+        #expect(hello.pythonVersion.hasPrefix("3."))
+        #expect(output == "0\n1\n2\n")
+        let home = String(cString: getpwuid(geteuid()).pointee.pw_dir)
+        #expect(directory == "'\(home)'")
+
+        try await withPool { pool in
+            // snippet.remotePoolKey
+            // This key runs on the build host; keys given no configuration keep the pool's default.
+            let buildHost = KernelConfiguration(launcher: .ssh(host: host, options: sshOptions))
+            let there = try await pool.run(
+                "import socket; socket.gethostname()", key: "build", configuration: buildHost)
+            // snippet.end
+            #expect(there.status == .ok, "\(there)")
+            let parent = "import os; open('/proc/%d/comm' % os.getppid()).read().strip()"
+            #expect(try await pool.run(parent, key: "build").resultText == "'sshd'")
+            #expect(try await pool.run(parent, key: "local").resultText != "'sshd'")
+        }
+    }
+
     @Test func theQuotedLoaderReachesPythonIntactThroughAShell() throws {
         let quoted = KernelLauncher.shellQuoted(RunnerBootstrap.loader)
         let process = Process()
