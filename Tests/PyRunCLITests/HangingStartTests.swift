@@ -22,7 +22,8 @@ import Darwin
         return launcher
     }
 
-    /// Starts `pyrun arguments`, waits for the hanging start to write its pid to `pidFile`,
+    /// Starts `pyrun arguments` (with a start-up timeout past the 60 s this waits for pyrun
+    /// to exit), waits for the hanging start to write its pid to `pidFile`,
     /// presses Ctrl-C, and checks the one-shot ends as interrupted with that process gone.
     private func interruptHangingStart(_ arguments: [String], pidFile: String) async throws {
         let pyrun = try PyrunProcess(arguments)
@@ -34,12 +35,11 @@ import Darwin
             Int32(
                 (try String(contentsOfFile: pidFile, encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines)))
         #expect(processIsAlive(hanging))
-        let pressed = ContinuousClock.now
         pyrun.send(signal: SIGINT)
-        let outcome = await pyrun.finish()
-        // The start-up timeout is 30 s: an ignored Ctrl-C ends with status 1 after it.
+        // The start-up timeout is set past finish's 60 s: an ignored Ctrl-C shows as a pyrun
+        // that does not exit (and is killed), or as the timeout's status 1.
+        let outcome = await pyrun.finish(seconds: 60)
         #expect(outcome.status == 130, "\(outcome.stderr)")
-        #expect(pressed.duration(to: .now) < .seconds(25), "Ctrl-C waited for the start-up timeout")
         #expect(outcome.stderr.isEmpty, "\(outcome.stderr)")
         #expect(await waitUntilGone(hanging, seconds: 30), "the hanging start (pid \(hanging)) outlived pyrun")
         if processIsAlive(hanging) { kill(hanging, SIGKILL) }
@@ -48,25 +48,26 @@ import Darwin
     @Test func ctrlCEndsARemoteStartThatNeverAnswers() async throws {
         try await withTemporaryDirectory { directory in
             let launcher = try hangingLauncher(in: directory)
-            try await interruptHangingStart(["--via", launcher, "-c", "1"], pidFile: "\(directory)/pid")
+            try await interruptHangingStart(
+                ["--via", launcher, "--startup-timeout", "90", "-c", "1"], pidFile: "\(directory)/pid")
         }
     }
 
     @Test func startupTimeoutSetsHowLongAStartMayTake() async throws {
         try await withTemporaryDirectory { directory in
             let launcher = try hangingLauncher(in: directory)
-            let began = ContinuousClock.now
             let outcome = try await runPyrun(["--via", launcher, "--startup-timeout", "1.5", "-c", "1"])
             #expect(outcome.status == 1)
+            // The timeout used is the one given, not the default 30 s.
             #expect(outcome.stderr.contains("did not say hello within 1.5 s"), "\(outcome.stderr)")
-            #expect(began.duration(to: .now) < .seconds(25), "the default 30 s applied")
         }
     }
 
     @Test func ctrlCEndsARemoteReplStartThatNeverAnswers() async throws {
         try await withTemporaryDirectory { directory in
             let launcher = try hangingLauncher(in: directory)
-            try await interruptHangingStart(["repl", "--via", launcher], pidFile: "\(directory)/pid")
+            try await interruptHangingStart(
+                ["repl", "--via", launcher, "--startup-timeout", "90"], pidFile: "\(directory)/pid")
         }
     }
 
@@ -77,7 +78,7 @@ import Darwin
                 "import os, time\nopen(\(String(reflecting: "\(directory)/pid")), 'w').write('%d\\n' % os.getpid())\ntime.sleep(300)\n"
                 .write(toFile: "\(directory)/sitecustomize.py", atomically: true, encoding: .utf8)
             try await interruptHangingStart(
-                ["--env", "PYTHONPATH=\(directory)", "-c", "1"], pidFile: "\(directory)/pid")
+                ["--env", "PYTHONPATH=\(directory)", "--startup-timeout", "90", "-c", "1"], pidFile: "\(directory)/pid")
         }
     }
 }
