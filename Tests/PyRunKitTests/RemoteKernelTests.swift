@@ -265,6 +265,31 @@ import Darwin
         #expect(error?.message.contains("is not on PATH") == true)
     }
 
+    /// A launcher that never answers (a server that accepts and hangs) holds no shutdown for
+    /// the start-up timeout: the start is abandoned, and what it spawned is killed.
+    @Test func aShutdownAbandonsAStartThatNeverAnswers() async throws {
+        try await withTemporaryDirectory { directory in
+            let pidFile = "\(directory)/pid"
+            let hanging = KernelLauncher.command(["/bin/sh", "-c", "echo $$ > \(pidFile); exec sleep 300", "sh"])
+            let kernel = PythonKernel(
+                configuration: KernelConfiguration(startupTimeout: .seconds(60), launcher: hanging))
+            let start = Task { try await kernel.start() }
+            // Polled for, within a liveness bound: the launcher writes its pid once it runs.
+            var pidText = ""
+            let deadline = ContinuousClock.now + .seconds(60)
+            while !pidText.hasSuffix("\n"), ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(20))
+                pidText = (try? String(contentsOfFile: pidFile, encoding: .utf8)) ?? ""
+            }
+            let pid = try #require(pid_t(pidText.trimmingCharacters(in: .whitespacesAndNewlines)), "never ran")
+            #expect(await kernel.shutdown(grace: .zero) == .notRunning)
+            let error = await #expect(throws: KernelError.self) { try await start.value }
+            #expect(error?.code == .shutDown, "\(String(describing: error))")
+            #expect(await waitUntilGone(pid, seconds: 30), "the abandoned launcher (pid \(pid)) was left running")
+            if processIsAlive(pid) { kill(pid, SIGKILL) }
+        }
+    }
+
     // MARK: - Over ssh
 
     @Test func overSSHAKernelRunsInterruptsAndLeavesNothingBehind() async throws {

@@ -422,7 +422,8 @@ public actor PythonKernel {
     /// Stops the process: an `exit` request, then SIGTERM, then SIGKILL, waiting `grace`
     /// between steps (a remote kernel: `exit`, the in-band `kill`, then the local launcher is
     /// killed). Nothing the kernel started survives it. Executions still waiting end
-    /// as cancelled. The kernel starts afresh on next use.
+    /// as cancelled. A start in progress is abandoned at once, not waited for: `start()` then
+    /// throws `KernelError` with code `.shutDown`. The kernel starts afresh on next use.
     @discardableResult
     public func shutdown(grace: Duration = .seconds(2)) async -> ShutdownOutcome {
         await stop(because: .shutdown, grace: grace)
