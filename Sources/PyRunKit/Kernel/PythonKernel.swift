@@ -1065,10 +1065,12 @@ public actor PythonKernel {
             )
         }
         // Behind a launcher its status is the launcher's: ssh's 255 is ssh failing, not Python.
-        let who = runner.isRemote ? "the launcher (\(configuration.launcher.programName))" : "the runner"
+        let who =
+            runner.isRemote ? "the launcher (\(configuration.launcher.programName))" : "the runner"
+        let ready = runner.isRemote ? "the runner was" : "it was"
         return KernelError(
             .startupFailed,
-            "\(who) \(death.status) before the runner was ready\(Self.detail(death.diagnostics))\(Self.noiseDetail(runner))"
+            "\(who) \(death.status) before \(ready) ready\(Self.detail(death.diagnostics))\(Self.noiseDetail(runner))"
         )
     }
 
