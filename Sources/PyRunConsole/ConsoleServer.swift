@@ -59,8 +59,10 @@ public final class ConsoleServer: Sendable {
     /// - Parameter onListening: called once the port is bound, with the URL to open.
     /// - Throws: when the address cannot be bound (in use, not this machine's).
     public func run(onListening: @escaping @Sendable (String) async -> Void) async throws {
+        let machineNames = address.isWildcard ? ConsoleAccess.machineNames() : []
         let access: @Sendable () -> ConsoleAccess = { [self] in
-            ConsoleAccess(token: token, address: address, port: boundPort.withLock { $0 })
+            ConsoleAccess(
+                token: token, address: address, port: boundPort.withLock { $0 }, machineNames: machineNames)
         }
         let socketPath = self.socketPath
         let application = Application(

@@ -500,7 +500,28 @@ class ConsoleAddressTests(unittest.TestCase):
                         break
                 text = "".join(lines)
                 self.assertIn("warning: the console on 0.0.0.0:0 can be reached from other machines", text)
-                self.assertRegex(text, r"console at http://0\.0\.0\.0:\d+/\?token=")
+                url = re.search(r"console at (http://0\.0\.0\.0:(\d+)/\?token=(\S+))", text)
+                self.assertIsNotNone(url, text)
+                port, token = int(url.group(2)), url.group(3)
+
+                # Every interface: an IP address, localhost or this machine's name, and no other
+                # name (a DNS-rebound one).
+                def status(host: str) -> int:
+                    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                    try:
+                        connection.putrequest("GET", "/api/status", skip_host=True, skip_accept_encoding=True)
+                        connection.putheader("Host", host)
+                        connection.putheader("Authorization", "Bearer " + token)
+                        connection.endheaders()
+                        response = connection.getresponse()
+                        response.read()
+                        return response.status
+                    finally:
+                        connection.close()
+                for host in ["127.0.0.1", "10.1.2.3", "[::1]", "localhost", socket.gethostname()]:
+                    self.assertEqual(status("%s:%d" % (host, port)), 200, host)
+                for host in ["evil.example", "rebound.%s.example" % socket.gethostname(), "[evil.example]"]:
+                    self.assertEqual(status("%s:%d" % (host, port)), 403, host)
             finally:
                 process.send_signal(signal.SIGTERM)
                 self.assertEqual(process.wait(60), 0)
