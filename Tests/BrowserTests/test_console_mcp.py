@@ -49,9 +49,17 @@ class MCPConsoleTests(unittest.TestCase):
         self.port = int(re.search(r":(\d+)/", self.url).group(1))
 
     def test_the_page_shows_the_agents_code_and_interrupts_it(self):
-        ran = self.client.call("python", session="agent", code="marker = 'kept'; print('the agent was here'); 6 * 7")
-        self.assertEqual(structured(ran)["status"], "ok", ran)
         with headless_chromium() as browser:
+            # Before the agent runs anything: the empty list says where sessions come from here
+            # (not `pyrun exec`, which cannot reach an MCP server's sessions).
+            browser.get(self.url)
+            hint = browser.wait_for_text("#sessions-message", "No sessions yet", timeout=LIVENESS_S).text
+            self.assertIn("the agent's sessions appear here once it runs code", hint)
+            self.assertNotIn("pyrun exec", hint)
+
+            ran = self.client.call("python", session="agent",
+                                   code="marker = 'kept'; print('the agent was here'); 6 * 7")
+            self.assertEqual(structured(ran)["status"], "ok", ran)
             browser.get("%s#/sessions/agent" % self.url)
             browser.wait_for_text("#connection", "connected to pyrun mcp", timeout=LIVENESS_S)
             browser.wait_for_text("#session-state", "live", timeout=LIVENESS_S)
@@ -97,6 +105,7 @@ class MCPConsoleTakenPortTests(unittest.TestCase):
         port = holder.getsockname()[1]
         client = MCPClient(pyrun_binary(), ["--http", "127.0.0.1:%d" % port],
                            dict(os.environ, XDG_RUNTIME_DIR=run_directory))
+        self.addCleanup(client.process.stdout.close)
         self.addCleanup(client.stderr.close)
         self.addCleanup(client.stop)
         client.request("initialize", {"protocolVersion": "2025-06-18", "capabilities": {},

@@ -297,6 +297,12 @@ class ConsoleServerTests(unittest.TestCase):
         finally:
             browser.switch_to_page()
         self.assertNotEqual(browser.title, "reached", "an HTML display reached the page")
+        # An image that does not decode says what it was instead of leaving blank space.
+        self.run_code("class Broken:\n    def _repr_png_(self):\n        return b'not a png at all'\ndisplay(Broken())")
+        broken = self.cell("display(Broken())", status="ok")
+        note = browser.wait_for_text("#transcript > .cell .output-broken-image", "could not be shown", timeout=60)
+        self.assertEqual(note.text, "[image/png that could not be shown]")
+        self.assertEqual(broken.find_all("img"), [], "the broken image is replaced")
         self.screenshot("displays")
         self.assertCleanConsole()
 
@@ -351,6 +357,42 @@ class ConsoleServerTests(unittest.TestCase):
         self.assertIn(refused, self.browser.find("body").text)
         self.browser.get(server.url)  # the cookie back
         self.browser.wait_for_text("#connection", "connected to %s" % SERVER, timeout=60)
+
+
+class ConsolePageLifecycleTests(unittest.TestCase):
+    """A fresh server's empty list, a session opened by its name, and the page once the server stops."""
+
+    def test_an_empty_list_opens_a_session_by_name_and_a_stopped_server_reads_as_unknown(self):
+        server = ConsoleServer()
+        self.addCleanup(server.stop)
+        with headless_chromium() as browser:
+            browser.get(server.url)
+            hint = browser.wait_for_text("#sessions-message", "No sessions yet", timeout=60).text
+            self.assertIn("pyrun exec --server %s --session NAME -c CODE" % SERVER, hint)
+            browser.find("#open-session-name").type("by name")
+            browser.find("#open-session-button").click()
+            browser.wait_for_text("#session-state", "live", timeout=60)
+            self.assertEqual(browser.find("#session-title").text, "by name")
+            self.assertTrue(browser.current_url.endswith("#/sessions/by%20name"), browser.current_url)
+            browser.wait_for("#code-box").type("print('made by name')")
+            browser.press(Keys.SHIFT, Keys.ENTER)
+            browser.wait_for_text('#transcript > .cell[data-status="ok"]', "made by name", timeout=120)
+            row = '#session-rows tr[data-session="by name"]'
+            browser.wait_for_text(row + " td.status", "idle", timeout=60)
+            buttons = ("#interrupt-button", "#reset-button", "#run-button")
+            self.assertEqual([browser.find(b).dom_property("disabled") for b in buttons], [False] * 3)
+
+            server.process.send_signal(signal.SIGTERM)
+            self.assertEqual(server.process.wait(60), 0)
+            browser.wait_for_text("#connection", "disconnected", timeout=60)
+            state = browser.wait_for_text("#session-state", "state unknown", timeout=60).text
+            self.assertNotIn("idle", state)
+            self.assertNotIn("pid", state)
+            self.assertEqual([browser.find(b).dom_property("disabled") for b in buttons], [True] * 3)
+            self.assertEqual(browser.find(row + " td.status").text, "unknown")
+            self.assertEqual(browser.find(row + " td.pid").text, "—")
+            self.assertIn("Not connected", browser.find("#sessions-message").text)
+            browser.screenshot(os.path.join(SCREENSHOTS, "server-stopped.png"))
 
 
 def taken_port() -> socket.socket:
