@@ -59,6 +59,7 @@ const state = {
   tab: tabLabel(),
   connection: null,
   connected: false, // while false, what the page shows of the server may be stale
+  listed: false, // a `sessions` answer came on this connection (after its `welcome`)
   server: null, // the `welcome`
   sessions: [],
   listTimer: null,
@@ -89,6 +90,7 @@ function start() {
 
 function connected() {
   state.connected = true;
+  state.listed = false;
   showConnected();
   setHeader('connected', 'ok');
   refreshSessions();
@@ -135,6 +137,7 @@ function receive(message) {
       return;
     case 'sessions':
       state.sessions = Array.isArray(message.sessions) ? message.sessions : [];
+      state.listed = true;
       renderSessions();
       showSessionState();
       return;
@@ -204,6 +207,10 @@ function renderSessions() {
   page.sessionsMessage.hidden = rows.length > 0 && state.connected;
   if (!state.connected) {
     page.sessionsMessage.textContent = state.server ? 'Not connected: the list is as it was last seen.' : 'Connecting…';
+  } else if (!state.listed) {
+    // The hint below depends on the server's `welcome`; wait for the list that follows it.
+    page.sessionsMessage.hidden = rows.length > 0;
+    page.sessionsMessage.textContent = 'Asking for the sessions…';
   } else if (rows.length === 0) {
     page.sessionsMessage.textContent = `No sessions yet: ${howToStartASession()}`;
   }
