@@ -23,7 +23,15 @@ const page = {
   codeMessage: document.getElementById('code-message'),
   interruptButton: document.getElementById('interrupt-button'),
   resetButton: document.getElementById('reset-button'),
+  runButton: document.getElementById('run-button'),
+  sessionTable: document.getElementById('session-table'),
+  openSessionForm: document.getElementById('open-session-form'),
+  openSessionName: document.getElementById('open-session-name'),
 };
+
+// The name an MCP server's sessions are served under (`pyrun mcp --http`); no `pyrun serve`
+// server can have it (their names have no spaces), so it tells the two kinds apart.
+const mcpServerName = 'pyrun mcp';
 
 // The server put the token from `?token=…` into an HttpOnly cookie when it served this page; the
 // address bar (history, bookmarks, a screen share) should not keep it.
@@ -50,6 +58,8 @@ function tabLabel() {
 const state = {
   tab: tabLabel(),
   connection: null,
+  connected: false, // while false, what the page shows of the server may be stale
+  listed: false, // a `sessions` answer came on this connection (after its `welcome`)
   server: null, // the `welcome`
   sessions: [],
   listTimer: null,
@@ -79,6 +89,9 @@ function start() {
 }
 
 function connected() {
+  state.connected = true;
+  state.listed = false;
+  showConnected();
   setHeader('connected', 'ok');
   refreshSessions();
   if (state.open) observe(state.open);
@@ -86,6 +99,9 @@ function connected() {
 
 async function disconnected(why, retryMs, everOpened) {
   window.clearTimeout(state.listTimer);
+  state.connected = false;
+  state.pending.clear();
+  showConnected();
   if (state.open) {
     state.open.tag = null;
     state.open.live = false;
@@ -121,6 +137,7 @@ function receive(message) {
       return;
     case 'sessions':
       state.sessions = Array.isArray(message.sessions) ? message.sessions : [];
+      state.listed = true;
       renderSessions();
       showSessionState();
       return;
@@ -160,6 +177,7 @@ function refreshSessions() {
 }
 
 function statusOf(session) {
+  if (!state.connected) return 'unknown';
   if (session.pid === undefined || session.pid === null) return 'no kernel';
   if (!session.busy) return 'idle';
   return session.queued > 0 ? `busy, ${session.queued} waiting` : 'busy';
@@ -178,17 +196,45 @@ function renderSessions() {
     row.append(
       name,
       element('td', `status status-${status.split(/[ ,]/)[0]}`, status),
-      element('td', 'pid', session.pid ?? '—'),
-      element('td', 'memory', formatBytes(session.memoryBytes) || '—'),
-      element('td', 'clients', session.clients ?? 0),
+      element('td', 'pid', (state.connected && session.pid) || '—'),
+      element('td', 'memory', (state.connected && formatBytes(session.memoryBytes)) || '—'),
+      element('td', 'clients', state.connected ? session.clients ?? 0 : '—'),
     );
     return row;
   });
   page.sessionRows.replaceChildren(...rows);
-  page.sessionsMessage.hidden = rows.length > 0;
-  if (rows.length === 0) {
-    page.sessionsMessage.textContent = 'No sessions yet: run code with `pyrun exec --session NAME`, or open #/sessions/NAME to start one.';
+  page.sessionTable.classList.toggle('stale', !state.connected);
+  page.sessionsMessage.hidden = rows.length > 0 && state.connected;
+  if (!state.connected) {
+    page.sessionsMessage.textContent = state.server ? 'Not connected: the list is as it was last seen.' : 'Connecting…';
+  } else if (!state.listed) {
+    // The hint below depends on the server's `welcome`; wait for the list that follows it.
+    page.sessionsMessage.hidden = rows.length > 0;
+    page.sessionsMessage.textContent = 'Asking for the sessions…';
+  } else if (rows.length === 0) {
+    page.sessionsMessage.textContent = `No sessions yet: ${howToStartASession()}`;
   }
+}
+
+// What makes a session, for the kind of server this console serves.
+function howToStartASession() {
+  const name = state.server?.name;
+  if (name === mcpServerName) {
+    return "the agent's sessions appear here once it runs code (its python tool); or open one by name below.";
+  }
+  const server = !name || name === 'default' ? '' : ` --server ${name}`;
+  return `run code with \`pyrun exec${server} --session NAME -c CODE\` in a terminal, or open one by name below.`;
+}
+
+// While disconnected nothing can be sent: the buttons say so, and the list and the session's
+// state read as unknown rather than as they were.
+function showConnected() {
+  for (const button of [page.interruptButton, page.resetButton, page.runButton]) {
+    button.disabled = !state.connected;
+  }
+  if (!state.connected) disarmReset();
+  renderSessions();
+  showSessionState();
 }
 
 // MARK: one session, replayed then live
@@ -301,8 +347,9 @@ function setNote(open, text) {
 function showSessionState() {
   const open = state.open;
   if (!open) return;
-  const session = state.sessions.find((s) => s.name === open.name);
+  const session = state.connected ? state.sessions.find((s) => s.name === open.name) : undefined;
   const parts = [open.note];
+  if (!state.connected) parts.push('state unknown');
   if (session) {
     parts.push(statusOf(session));
     if (session.pid) parts.push(`pid ${session.pid}`);
@@ -380,8 +427,16 @@ page.interruptButton.addEventListener('click', () => {
   if (state.open) send('interrupt', { session: state.open.name, client: state.tab });
 });
 page.resetButton.addEventListener('click', resetClicked);
+page.openSessionForm.addEventListener('submit', (event) => {
+  event.preventDefault();
+  const name = page.openSessionName.value.trim();
+  if (name === '') return;
+  page.openSessionName.value = '';
+  window.location.hash = `#/sessions/${encodeURIComponent(name)}`;
+});
 window.addEventListener('hashchange', route);
 
 dropTokenFromAddress();
+showConnected();
 start();
 route();

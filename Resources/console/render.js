@@ -78,13 +78,13 @@ export function renderBundle(bundle) {
       return sandboxedHTML(textOf(value));
     case 'image/svg+xml':
       // As an <img>, an SVG is a picture only: its scripts never run.
-      return image(`data:image/svg+xml;charset=utf-8,${encodeURIComponent(textOf(value))}`, bundle);
+      return image(`data:image/svg+xml;charset=utf-8,${encodeURIComponent(textOf(value))}`, type, bundle);
     case 'image/png':
     case 'image/jpeg':
     case 'image/gif': {
       const data = textOf(value);
       if (!base64Text.test(data)) return element('pre', 'output-text', `[${type} that is not base64]`);
-      return image(`data:${type};base64,${data.replace(/\s+/g, '')}`, bundle);
+      return image(`data:${type};base64,${data.replace(/\s+/g, '')}`, type, bundle);
     }
     case 'application/json':
       return element('pre', 'output-json', JSON.stringify(value, null, 2));
@@ -103,9 +103,14 @@ function textOf(value) {
   return JSON.stringify(value);
 }
 
-function image(source, bundle) {
+// An image that does not decode (a broken PNG, say) would leave blank space: it is replaced by a
+// line that says what it was.
+function image(source, type, bundle) {
   const picture = element('img', 'output-image');
   picture.alt = typeof bundle['text/plain'] === 'string' ? bundle['text/plain'] : 'image output';
+  picture.addEventListener('error', () => {
+    picture.replaceWith(element('p', 'output-text output-broken-image', `[${type} that could not be shown]`));
+  }, { once: true });
   picture.src = source;
   return picture;
 }

@@ -1,6 +1,12 @@
 import HTTPTypes
 import PyRunKit
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Who may use the console: a request must carry the token, name the server by an address it
 /// listens on (`Host`), and come from the server's own page (`Origin`). The rules are in
 /// docs/console-protocol.md, *Access*.
@@ -36,17 +42,53 @@ struct ConsoleAccess: Sendable {
     let address: ConsoleAddress
     /// The port it is bound to (the asked one, or the system's choice for port 0).
     let port: Int
+    /// This machine's own names (lowercased), which a listener on every interface answers to
+    /// besides IP addresses: see `machineNames()`.
+    var machineNames: [String] = []
 
-    /// The `Host` values this server answers to: its own address, and for loopback every name
-    /// of it. Listening on every interface (`0.0.0.0`), any host is let through, since the
-    /// machine's names are not known; the token and the origin still hold.
+    /// The `Host` values this server answers to, always with the bound port: its own address,
+    /// and for loopback every name of it. Listening on every interface (`0.0.0.0`, `::`), any
+    /// IP address (`[v6]` in brackets), `localhost`, and this machine's names; no other name,
+    /// so a DNS-rebound one (which is never an IP literal) is refused there too.
     func accepts(host: String) -> Bool {
-        if address.isWildcard { return true }
+        if address.isWildcard {
+            guard let (name, hostPort) = Self.nameAndPort(host.lowercased()), hostPort == port else { return false }
+            return name == "localhost" || Self.isIPLiteral(name) || machineNames.contains(name)
+        }
         var names = [address.authority(port: port)]
         if address.isLoopback {
             names += ["127.0.0.1:\(port)", "localhost:\(port)", "[::1]:\(port)"]
         }
         return names.contains(host.lowercased())
+    }
+
+    /// `NAME:PORT` or `[V6]:PORT` split; the name keeps its brackets. Nil without a port.
+    private static func nameAndPort(_ host: String) -> (name: String, port: Int)? {
+        // In brackets, the colon after the closing one; else the last.
+        let nameEnd = host.hasPrefix("[") ? host.firstIndex(of: "]").map(host.index(after:)) : host.lastIndex(of: ":")
+        guard let nameEnd, nameEnd < host.endIndex, host[nameEnd] == ":",
+            let port = Int(host[host.index(after: nameEnd)...])
+        else { return nil }
+        return (String(host[..<nameEnd]), port)
+    }
+
+    /// Whether `name` is an IPv4 address in dotted decimal or an IPv6 one in brackets: never
+    /// a name that DNS could point elsewhere.
+    static func isIPLiteral(_ name: String) -> Bool {
+        var address = in6_addr()
+        if name.hasPrefix("["), name.hasSuffix("]") {
+            return inet_pton(AF_INET6, String(name.dropFirst().dropLast()), &address) == 1
+        }
+        return inet_pton(AF_INET, name, &address) == 1
+    }
+
+    /// This machine's host name, lowercased (its fully qualified name would need a DNS
+    /// lookup, which is not worth a console's start).
+    static func machineNames() -> [String] {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return [] }
+        let name = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return name.isEmpty ? [] : [name.lowercased()]
     }
 
     /// Checks one request.

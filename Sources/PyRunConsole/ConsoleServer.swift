@@ -4,6 +4,7 @@ import HummingbirdWebSocket
 import Logging
 import NIOCore
 import PyRunKit
+import ServiceLifecycle
 import Synchronization
 
 /// The browser console of a pyrun server: an HTTP server that serves the page (embedded from
@@ -53,12 +54,15 @@ public final class ConsoleServer: Sendable {
         "http://\(address.authority(port: port))/?token=\(token)"
     }
 
-    /// Serves until the calling task is cancelled.
+    /// Serves until the calling task is cancelled, then stops gracefully: it stops accepting,
+    /// lets open connections end (at most `shutdownGrace`), and returns.
     /// - Parameter onListening: called once the port is bound, with the URL to open.
     /// - Throws: when the address cannot be bound (in use, not this machine's).
     public func run(onListening: @escaping @Sendable (String) async -> Void) async throws {
+        let machineNames = address.isWildcard ? ConsoleAccess.machineNames() : []
         let access: @Sendable () -> ConsoleAccess = { [self] in
-            ConsoleAccess(token: token, address: address, port: boundPort.withLock { $0 })
+            ConsoleAccess(
+                token: token, address: address, port: boundPort.withLock { $0 }, machineNames: machineNames)
         }
         let socketPath = self.socketPath
         let application = Application(
@@ -87,6 +91,21 @@ public final class ConsoleServer: Sendable {
             },
             logger: logger
         )
-        try await application.run()
+        var configuration = ServiceGroupConfiguration(services: [application], logger: logger)
+        configuration.maximumGracefulShutdownDuration = Self.shutdownGrace
+        let services = ServiceGroup(configuration: configuration)
+        // Cancellation is turned into a graceful shutdown: a cancelled Hummingbird server logs
+        // an error ("Waiting on child channel: CancellationError()"), and a normal stop is not
+        // one. So the group runs in a task the caller's cancellation does not reach.
+        let serving = Task { try await services.run() }
+        try await withTaskCancellationHandler {
+            try await serving.value
+        } onCancel: {
+            Task { await services.triggerGracefulShutdown() }
+        }
     }
+
+    /// How long a stop waits for open connections (a tab's socket ends with the pyrun
+    /// server's connection) before it cancels them.
+    static let shutdownGrace = Duration.seconds(3)
 }

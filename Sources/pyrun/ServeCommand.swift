@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import PyRunKit
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -15,14 +16,14 @@ struct ServeCommand: AsyncParsableCommand {
         commandName: "serve",
         abstract: "Serve shared Python sessions that several clients use at once.",
         discussion: """
-            Runs in the foreground until `pyrun stop NAME`, Ctrl-C or SIGTERM, which shut every kernel down. Clients find the server through its connection file in the private run directory ($XDG_RUNTIME_DIR/pyrun, else ~/.pyrun/run; mode 0700, socket 0600):
+            Runs in the foreground until `pyrun stop NAME`, Ctrl-C or SIGTERM, which shut every kernel down (a second one ends it at once). Clients find the server through its connection file in the private run directory ($XDG_RUNTIME_DIR/pyrun, else ~/.pyrun/run; mode 0700, socket 0600):
 
               pyrun exec -c 'x = 1'        run code in the session "main" (--session S for another)
               pyrun attach                 watch and type into "main" live, history first
               pyrun ls                     servers and their sessions
               pyrun stop                   shut it down
 
-            With --http 127.0.0.1:PORT it also serves a browser console of the same sessions: it prints a link with a token (open it; the page keeps the token in a cookie), and refuses requests without it or from other origins. The console is a program of its own, pyrun-console, found next to pyrun or on PATH (`swift build` builds it).
+            With --http 127.0.0.1:PORT it also serves a browser console of the same sessions: it prints a link with a token (open it; the page keeps the token in a cookie), and refuses requests without it or from other origins. The console is a program of its own, pyrun-console, found next to pyrun or on PATH (`swift build` builds it). A console that cannot listen (its port taken) ends the server at once, with exit status 1.
 
             Sessions are made on first use of their name; each runs in its own kernel, which starts on first use and again after a crash. Each session keeps a journal of the last entries (inputs with who sent them, output, the kernel's starts and deaths) that attach replays.
             """)
@@ -132,11 +133,18 @@ struct ServeCommand: AsyncParsableCommand {
             errors.writeLine("pyrun serve: \(error.message)")
             throw ExitCode(PyrunExit.pythonException)
         }
-        // SIGINT, SIGTERM and SIGHUP stop it as `pyrun stop` does: every kernel shut down.
-        let stopSignals = ProcessSignals.handle([SIGINT, SIGTERM, SIGHUP]) { _ in
+        // SIGINT, SIGTERM and SIGHUP stop it as `pyrun stop` does: every kernel shut down. A
+        // second one ends it at once, whatever the first is still waiting for: its files go,
+        // and its kernels and console end with it (they watch for its death).
+        let stopSignals = Atomic<Int>(0)
+        let stopSignalHandling = ProcessSignals.handle([SIGINT, SIGTERM, SIGHUP]) { signalNumber in
+            if stopSignals.add(1, ordering: .sequentiallyConsistent).newValue > 1 {
+                daemon.connectionFile.remove()
+                ProcessSignals.terminateAsIfUncaught(by: signalNumber)
+            }
             Task { await daemon.stop() }
         }
-        defer { stopSignals.cancel() }
+        defer { stopSignalHandling.cancel() }
         let file = daemon.connectionFile
         errors.writeLine("pyrun serve: '\(name)' listening on \(file.socketPath) (pid \(file.pid))")
         errors.writeLine(
@@ -174,11 +182,28 @@ struct ServeCommand: AsyncParsableCommand {
                 await daemon.stop()
                 return true
             }
-            guard let url = await console.url() else {
+            // The daemon may stop first (a signal, `pyrun stop`) while the console still starts.
+            let start = await withTaskGroup(of: ConsoleStart.self) { group in
+                group.addTask { await console.url().map(ConsoleStart.listening) ?? .endedBeforeListening }
+                group.addTask {
+                    await daemon.waitUntilFinished()
+                    return .daemonFinished
+                }
+                defer { group.cancelAll() }
+                return await group.next() ?? .daemonFinished
+            }
+            let url: String
+            switch start {
+            case .listening(let link):
+                url = link
+            case .endedBeforeListening:
                 let status = await console.waitForExit()
                 errors.writeLine("pyrun serve: the console on \(address) ended before it listened (it \(status))")
                 await daemon.stop()
                 return true
+            case .daemonFinished:
+                await console.stop()
+                return false
             }
             errors.writeLine("pyrun serve: console at \(url)")
             let consoleEndedFirst = await withTaskGroup(of: Bool.self) { group in
@@ -203,6 +228,16 @@ struct ServeCommand: AsyncParsableCommand {
             }
             return false
         }
+    }
+
+    /// How the console's start ended.
+    private enum ConsoleStart: Sendable {
+        /// It listens; the link to open.
+        case listening(String)
+        /// It exited without listening (its stderr said why).
+        case endedBeforeListening
+        /// The daemon stopped before the console said anything.
+        case daemonFinished
     }
 
     private var serverOption: String { name == ServeNames.defaultServer ? "" : " --server \(name)" }

@@ -23,7 +23,7 @@ import unittest
 
 from chromium import headless_chromium
 from static_site import ROOT
-from test_console_server import SCREENSHOTS, port_refuses, pyrun_binary
+from test_console_server import ERROR_LOG_LINE, SCREENSHOTS, consoles_of, port_refuses, pyrun_binary, taken_port
 from webdriver import wait_until
 
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
@@ -49,9 +49,17 @@ class MCPConsoleTests(unittest.TestCase):
         self.port = int(re.search(r":(\d+)/", self.url).group(1))
 
     def test_the_page_shows_the_agents_code_and_interrupts_it(self):
-        ran = self.client.call("python", session="agent", code="marker = 'kept'; print('the agent was here'); 6 * 7")
-        self.assertEqual(structured(ran)["status"], "ok", ran)
         with headless_chromium() as browser:
+            # Before the agent runs anything: the empty list says where sessions come from here
+            # (not `pyrun exec`, which cannot reach an MCP server's sessions).
+            browser.get(self.url)
+            hint = browser.wait_for_text("#sessions-message", "No sessions yet", timeout=LIVENESS_S).text
+            self.assertIn("the agent's sessions appear here once it runs code", hint)
+            self.assertNotIn("pyrun exec", hint)
+
+            ran = self.client.call("python", session="agent",
+                                   code="marker = 'kept'; print('the agent was here'); 6 * 7")
+            self.assertEqual(structured(ran)["status"], "ok", ran)
             browser.get("%s#/sessions/agent" % self.url)
             browser.wait_for_text("#connection", "connected to pyrun mcp", timeout=LIVENESS_S)
             browser.wait_for_text("#session-state", "live", timeout=LIVENESS_S)
@@ -84,6 +92,40 @@ class MCPConsoleTests(unittest.TestCase):
         # The client goes: the server ends, and its console with it.
         self.assertEqual(self.client.close_stdin_and_wait(), 0, self.client.server_log())
         wait_until(lambda: port_refuses(self.port), LIVENESS_S, "the console to end with pyrun mcp")
+        self.assertIsNone(ERROR_LOG_LINE.search(self.client.server_log()), "a normal stop logged an error")
+
+
+class MCPConsoleTakenPortTests(unittest.TestCase):
+    def test_a_taken_port_is_said_at_once_and_the_agent_is_served_without_a_console(self):
+        run_directory = tempfile.mkdtemp(prefix="pyrun-console-mcp-")
+        os.chmod(run_directory, 0o700)
+        self.addCleanup(shutil.rmtree, run_directory, ignore_errors=True)
+        holder = taken_port()
+        self.addCleanup(holder.close)
+        port = holder.getsockname()[1]
+        client = MCPClient(pyrun_binary(), ["--http", "127.0.0.1:%d" % port],
+                           dict(os.environ, XDG_RUNTIME_DIR=run_directory))
+        self.addCleanup(client.process.stdout.close)
+        self.addCleanup(client.stderr.close)
+        self.addCleanup(client.stop)
+        client.request("initialize", {"protocolVersion": "2025-06-18", "capabilities": {},
+                                      "clientInfo": {"name": "console-e2e", "version": "1"}})
+        client.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+        # Said while the agent's session goes on, not only when it ends (before the fix, both
+        # lines came at shutdown, and the failed console lived until then).
+        wait_until(lambda: "served without it" in client.server_log(), LIVENESS_S,
+                   "pyrun mcp to say that its console could not listen")
+        log = client.server_log()
+        self.assertIn("pyrun-console: cannot listen on 127.0.0.1:%d" % port, log)
+        self.assertIn("pyrun mcp: the console on 127.0.0.1:%d ended before it listened" % port, log)
+        socket_path = os.path.join(run_directory, "pyrun", "mcp-console-%d.sock" % client.process.pid)
+        self.assertEqual(consoles_of(socket_path), [], "the console that could not listen is gone")
+
+        ran = client.call("python", session="agent", code="6 * 7")
+        self.assertEqual(structured(ran)["status"], "ok", ran)
+        self.assertIn("42", text_of(ran))
+        self.assertEqual(client.close_stdin_and_wait(), 0, client.server_log())
+        self.assertIsNone(ERROR_LOG_LINE.search(client.server_log()), client.server_log())
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -34,6 +35,9 @@ import urllib.parse
 from chromium import headless_chromium
 from static_site import ROOT, TOKEN_COOKIE
 from webdriver import Keys, wait_until
+
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+from mcp_client_check import process_is_gone  # noqa: E402
 
 SCREENSHOTS = os.path.join(ROOT, ".build", "console-screenshots")
 SERVER = "console-e2e-%d" % os.getpid()
@@ -157,7 +161,9 @@ class ConsoleServerTests(unittest.TestCase):
         cls._browser.__exit__(None, None, None)
         process = cls.server.process
         cls.server.stop()
-        assert process.returncode == 0, "pyrun serve ended with %s:\n%s" % (process.returncode, "".join(cls.server.log))
+        log = "".join(cls.server.log)
+        assert process.returncode == 0, "pyrun serve ended with %s:\n%s" % (process.returncode, log)
+        assert ERROR_LOG_LINE.search(log) is None, "a normal stop logged an error:\n" + log
 
     def setUp(self):
         self.first_tab = self.browser.current_window
@@ -291,6 +297,12 @@ class ConsoleServerTests(unittest.TestCase):
         finally:
             browser.switch_to_page()
         self.assertNotEqual(browser.title, "reached", "an HTML display reached the page")
+        # An image that does not decode says what it was instead of leaving blank space.
+        self.run_code("class Broken:\n    def _repr_png_(self):\n        return b'not a png at all'\ndisplay(Broken())")
+        broken = self.cell("display(Broken())", status="ok")
+        note = browser.wait_for_text("#transcript > .cell .output-broken-image", "could not be shown", timeout=60)
+        self.assertEqual(note.text, "[image/png that could not be shown]")
+        self.assertEqual(broken.find_all("img"), [], "the broken image is replaced")
         self.screenshot("displays")
         self.assertCleanConsole()
 
@@ -347,6 +359,71 @@ class ConsoleServerTests(unittest.TestCase):
         self.browser.wait_for_text("#connection", "connected to %s" % SERVER, timeout=60)
 
 
+class ConsolePageLifecycleTests(unittest.TestCase):
+    """A fresh server's empty list, a session opened by its name, and the page once the server stops."""
+
+    def test_an_empty_list_opens_a_session_by_name_and_a_stopped_server_reads_as_unknown(self):
+        server = ConsoleServer()
+        self.addCleanup(server.stop)
+        with headless_chromium() as browser:
+            browser.get(server.url)
+            hint = browser.wait_for_text("#sessions-message", "No sessions yet", timeout=60).text
+            self.assertIn("pyrun exec --server %s --session NAME -c CODE" % SERVER, hint)
+            browser.find("#open-session-name").type("by name")
+            browser.find("#open-session-button").click()
+            browser.wait_for_text("#session-state", "live", timeout=60)
+            self.assertEqual(browser.find("#session-title").text, "by name")
+            self.assertTrue(browser.current_url.endswith("#/sessions/by%20name"), browser.current_url)
+            browser.wait_for("#code-box").type("print('made by name')")
+            browser.press(Keys.SHIFT, Keys.ENTER)
+            browser.wait_for_text('#transcript > .cell[data-status="ok"]', "made by name", timeout=120)
+            row = '#session-rows tr[data-session="by name"]'
+            browser.wait_for_text(row + " td.status", "idle", timeout=60)
+            buttons = ("#interrupt-button", "#reset-button", "#run-button")
+            self.assertEqual([browser.find(b).dom_property("disabled") for b in buttons], [False] * 3)
+
+            server.process.send_signal(signal.SIGTERM)
+            self.assertEqual(server.process.wait(60), 0)
+            browser.wait_for_text("#connection", "disconnected", timeout=60)
+            state = browser.wait_for_text("#session-state", "state unknown", timeout=60).text
+            self.assertNotIn("idle", state)
+            self.assertNotIn("pid", state)
+            self.assertEqual([browser.find(b).dom_property("disabled") for b in buttons], [True] * 3)
+            self.assertEqual(browser.find(row + " td.status").text, "unknown")
+            self.assertEqual(browser.find(row + " td.pid").text, "—")
+            self.assertIn("Not connected", browser.find("#sessions-message").text)
+            browser.screenshot(os.path.join(SCREENSHOTS, "server-stopped.png"))
+
+
+def taken_port() -> socket.socket:
+    """A listening loopback socket: its port is taken for as long as it stays open."""
+    holder = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    holder.bind(("127.0.0.1", 0))
+    holder.listen(1)
+    return holder
+
+
+def consoles_of(socket_path: str) -> list:
+    """Pids of the ``pyrun-console`` processes started for the server at ``socket_path``: this
+    test's own, by its private socket path, never anyone else's."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % entry, "rb") as file:
+                arguments = file.read().split(b"\0")
+        except OSError:
+            continue
+        if (arguments and os.path.basename(arguments[0]) == b"pyrun-console"
+                and socket_path.encode() in arguments):
+            found.append(int(entry))
+    return found
+
+
+ERROR_LOG_LINE = re.compile(r"^\S+ (error|critical) ", re.MULTILINE)
+
+
 def port_refuses(port: int) -> bool:
     """True once nothing accepts connections on the loopback port."""
     try:
@@ -366,6 +443,69 @@ class ConsoleProcessTests(unittest.TestCase):
             os.kill(server.process.pid, signal.SIGKILL)  # no chance to stop its child itself
             server.process.wait(60)
             wait_until(lambda: port_refuses(server.port), 120, "the console to end with its killed server")
+        finally:
+            server.stop()
+
+    def test_a_taken_port_ends_the_server_at_once_with_status_1_and_leaves_nothing_behind(self):
+        name = SERVER + "-taken"
+        with tempfile.TemporaryDirectory(prefix="pyrun-console-e2e-") as run_directory:
+            holder = taken_port()
+            port = holder.getsockname()[1]
+            process = subprocess.Popen(
+                [pyrun_binary(), "serve", "--name", name, "--http", "127.0.0.1:%d" % port],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                env=dict(os.environ, XDG_RUNTIME_DIR=run_directory), start_new_session=True)
+            socket_path = os.path.join(run_directory, "pyrun", name + ".sock")
+            try:
+                # Before the fix it never ended (the console waited for its parent, the parent for it).
+                _, errors = process.communicate(timeout=60)
+            except subprocess.TimeoutExpired:
+                for pid in consoles_of(socket_path):
+                    os.kill(pid, signal.SIGKILL)
+                os.killpg(process.pid, signal.SIGKILL)
+                process.communicate(timeout=60)
+                self.fail("pyrun serve did not end when its console could not listen")
+            finally:
+                holder.close()
+            errors = errors.decode("utf-8", "replace")
+            self.assertEqual(process.returncode, 1, errors)
+            self.assertIn("pyrun-console: cannot listen on 127.0.0.1:%d" % port, errors)
+            self.assertIn("pyrun serve: the console on 127.0.0.1:%d ended before it listened" % port, errors)
+            self.assertIn("pyrun serve: '%s' stopped" % name, errors)
+            self.assertEqual(os.listdir(os.path.join(run_directory, "pyrun")), [], "the server's files are gone")
+            self.assertEqual(consoles_of(socket_path), [], "no console is left running")
+
+    def test_a_second_stop_signal_ends_the_server_at_once(self):
+        server = ConsoleServer()
+        try:
+            console_pids = consoles_of(os.path.join(server.run_directory, "pyrun", SERVER + ".sock"))
+            self.assertEqual(len(console_pids), 1)
+            # A kernel that survives the polite steps of a stop: it notes each SIGTERM (its group
+            # gets one 2 s into the stop) and goes on sleeping until the SIGKILL 2 s later.
+            marker = os.path.join(server.run_directory, "sigterm-seen")
+            code = ("import signal, time\n"
+                    "signal.signal(signal.SIGTERM, lambda *_: open(%r, 'a').write('x'))\n"
+                    "signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+                    "print('sleeping', flush=True)\n"
+                    "while True: time.sleep(1)\n" % marker)
+            sleeper = subprocess.Popen([server.binary, "exec", "--server", SERVER, "-c", code],
+                                       env=server.environment, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                       stderr=subprocess.DEVNULL)
+            self.addCleanup(sleeper.wait, 60)
+            self.addCleanup(sleeper.stdout.close)
+            self.assertEqual(sleeper.stdout.readline().strip(), b"sleeping")
+            server.process.send_signal(signal.SIGTERM)
+            # The first stop is under way (the kernel got its SIGTERM) and not done (no SIGKILL yet).
+            wait_until(lambda: os.path.exists(marker), 60, "the stop to reach the kernel's SIGTERM", interval=0.01)
+            server.process.send_signal(signal.SIGTERM)
+            # By the signal, or by exit(128 + 15) when the signal, sent to the process, reached
+            # another thread after the exit began (ProcessSignals.terminateAsIfUncaught); a stop
+            # that ignored it would end with 0 once the kernel is killed.
+            self.assertIn(server.process.wait(60), (-signal.SIGTERM, 128 + signal.SIGTERM), "ended by the second signal")
+            self.assertNotIn(SERVER + ".json", os.listdir(os.path.join(server.run_directory, "pyrun")))
+            for pid in console_pids:
+                wait_until(lambda: process_is_gone(pid), 60, "the console to end with its server")
+            wait_until(lambda: port_refuses(server.port), 60, "the console's port to close")
         finally:
             server.stop()
 
@@ -405,11 +545,36 @@ class ConsoleAddressTests(unittest.TestCase):
                         break
                 text = "".join(lines)
                 self.assertIn("warning: the console on 0.0.0.0:0 can be reached from other machines", text)
-                self.assertRegex(text, r"console at http://0\.0\.0\.0:\d+/\?token=")
+                url = re.search(r"console at (http://0\.0\.0\.0:(\d+)/\?token=(\S+))", text)
+                self.assertIsNotNone(url, text)
+                port, token = int(url.group(2)), url.group(3)
+
+                # Every interface: an IP address, localhost or this machine's name, and no other
+                # name (a DNS-rebound one).
+                def status(host: str) -> int:
+                    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                    try:
+                        connection.putrequest("GET", "/api/status", skip_host=True, skip_accept_encoding=True)
+                        connection.putheader("Host", host)
+                        connection.putheader("Authorization", "Bearer " + token)
+                        connection.endheaders()
+                        response = connection.getresponse()
+                        response.read()
+                        return response.status
+                    finally:
+                        connection.close()
+                for host in ["127.0.0.1", "10.1.2.3", "[::1]", "localhost", socket.gethostname()]:
+                    self.assertEqual(status("%s:%d" % (host, port)), 200, host)
+                for host in ["evil.example", "rebound.%s.example" % socket.gethostname(), "[evil.example]"]:
+                    self.assertEqual(status("%s:%d" % (host, port)), 403, host)
             finally:
                 process.send_signal(signal.SIGTERM)
                 self.assertEqual(process.wait(60), 0)
+                rest = process.stderr.read().decode("utf-8", "replace")
                 process.stderr.close()
+            # A normal stop logs no error.
+            self.assertIsNone(ERROR_LOG_LINE.search(rest), rest)
+            self.assertIn("pyrun serve: '%s' stopped" % (SERVER + "-wide"), rest)
 
 
 if __name__ == "__main__":

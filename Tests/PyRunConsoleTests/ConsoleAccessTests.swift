@@ -70,6 +70,34 @@ import Testing
         }
     }
 
+    @Test func everyInterfaceAnswersToIPAddressesLocalhostAndTheMachinesNameButNoOtherName() {
+        let cookie = "pyrun_console_token=right-token"
+        for wildcard in ["0.0.0.0", "::"] {
+            let access = ConsoleAccess(
+                token: "right-token", address: ConsoleAddress(host: wildcard, port: 0), port: 8123,
+                machineNames: ["build-box"])
+            for host in [
+                "192.168.1.4:8123", "10.0.0.7:8123", "127.0.0.1:8123", "[::1]:8123", "[fe80::1]:8123",
+                "localhost:8123", "build-box:8123", "BUILD-BOX:8123",
+            ] {
+                #expect(
+                    access.check(request(host: host, cookie: cookie), queryToken: nil, requireOrigin: false) == nil,
+                    "\(host) on \(wildcard)")
+            }
+            // A name DNS can point anywhere (rebinding), a malformed address, another port, none.
+            for host in [
+                "evil.example:8123", "build-box.evil.example:8123", "1.2.3:8123", "1.2.3.4.5:8123", "::1:8123",
+                "[evil.example]:8123", "192.168.1.4:9999", "192.168.1.4", "",
+            ] {
+                #expect(
+                    access.check(request(host: host, cookie: cookie), queryToken: nil, requireOrigin: false)
+                        == .unknownHost, "\(host) on \(wildcard)")
+            }
+        }
+        #expect(ConsoleAccess.Refusal.unknownHost.status == .forbidden)
+        #expect(!ConsoleAccess.machineNames().isEmpty, "gethostname gave no name")
+    }
+
     @Test func anotherOriginOrANullOneIsRefusedWith403AndTheSocketNeedsOne() {
         let cookie = "pyrun_console_token=right-token"
         #expect(

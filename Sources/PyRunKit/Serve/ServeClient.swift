@@ -81,10 +81,11 @@ public actor ServeClient {
         channel.close()
     }
 
-    /// Returns once the connection has ended (the server closed it, or `close()`). After
-    /// `stopServer()`, the server closes connections only once every kernel is gone.
+    /// Returns once the connection has ended (the server closed it, or `close()`), or once the
+    /// calling task is cancelled, whichever comes first. After `stopServer()`, the server
+    /// closes connections only once every kernel is gone.
     public nonisolated func waitUntilDisconnected() async {
-        _ = await Task { await disconnected.wait() }.value
+        _ = await disconnected.wait()
     }
 
     // MARK: - Requests

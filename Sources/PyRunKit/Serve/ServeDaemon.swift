@@ -84,11 +84,14 @@ public final class ServeDaemon: Sendable {
     /// escalation), every connection ends, and the files are removed; returns when all is done.
     public func stop() async {
         await host.stop()
-        await waitUntilFinished()
+        // All done means all done, even for a caller that is cancelled meanwhile.
+        let finished = self.finished
+        _ = await Task { await finished.wait() }.value
     }
 
-    /// Returns once the server has stopped and its files are gone, whoever stopped it.
+    /// Returns once the server has stopped and its files are gone, whoever stopped it, or once
+    /// the calling task is cancelled (so it can race another wait in a task group).
     public func waitUntilFinished() async {
-        _ = await Task { await finished.wait() }.value
+        _ = await finished.wait()
     }
 }
