@@ -4146,6 +4146,11 @@ def _serve_requests() -> None:
 
 TEMPLATE_MESSAGE_LIMIT = 1 << 20  # bytes of one control message from the host
 
+# What each kernel forked from a template gets for itself, in its fork request, so that one
+# template serves kernels that differ only in these: their limits, host functions, working
+# directory and temporary directory (a test run gives every file its own).
+TEMPLATE_PER_KERNEL_OPTIONS = ("PYRUN_LIMITS", "PYRUN_HOST_FUNCTIONS", "PYRUN_CWD", "TMPDIR")
+
 # What a kernel imports lazily on its first executions (source registration, the
 # peak memory of each `done`, tracebacks, completeness checks): a spawned kernel
 # pays for them once, a forked one would pay in every kernel (6 of the 9 ms of CPU a
@@ -4364,10 +4369,14 @@ def _become_forked_kernel(request: dict, fds: list, private: tuple) -> None:
     st.ppid = st.host_pid = os.getppid()  # the template: its death is the host's
     st.host_pid_given = True
     env = os.environ
-    for name in ("PYRUN_LIMITS", "PYRUN_HOST_FUNCTIONS"):
+    for name in TEMPLATE_PER_KERNEL_OPTIONS:
         env.pop(name, None)
         if isinstance(request.get(name), str):
             env[name] = request[name]
+    if "tempfile" in sys.modules:  # its cached directory was the template's TMPDIR
+        sys.modules["tempfile"].tempdir = None
+    if env.get("PYRUN_CWD"):
+        _enter_working_directory(env["PYRUN_CWD"])
     st.main_ident = threading.get_ident()
     st.has_watchdog = True  # the template forks it (_fork_watchdog)
     _arm_sigint()

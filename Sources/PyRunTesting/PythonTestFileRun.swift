@@ -139,11 +139,7 @@ struct PythonTestFileRun: Sendable {
     func cleanUp(after finished: Finished?) async {
         await firstKernelStart?.value
         for key in finished?.keys ?? [key(turn: 1)] { await pool.shutdown(key) }
-        if case .success(let scratch) = scratch {
-            // No kernel will work in the unit's workspaces again: nor will their templates.
-            await KernelTemplates.shared.endIdleTemplates(workingUnder: scratch.url.path)
-            scratch.remove()
-        }
+        if case .success(let scratch) = scratch { scratch.remove() }
     }
 
     /// The kernel for turn `number`: a workspace of its own (a fresh copy of the fixtures),

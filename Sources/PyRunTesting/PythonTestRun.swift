@@ -35,7 +35,10 @@ public struct PythonTestRun: Sendable {
         /// How long one test may run before it is interrupted and reported as timed out.
         public var timeout: Duration?
         /// Everything else about each kernel (interpreter, environment, limits, interrupt
-        /// grace); its working directory and prelude are the run's.
+        /// grace); its working directory and prelude are the run's. With `usesTemplate`
+        /// every unit's kernel is forked from one template with the prelude loaded (a
+        /// template serves kernels whose working and temporary directories differ), which
+        /// ends with the run.
         public var configuration: KernelConfiguration
         /// Where the kernels log (a test that ignores its interrupt is killed, with a warning).
         public var logger: Logger
@@ -109,6 +112,10 @@ public struct PythonTestRun: Sendable {
                     }
                 }
             }
+        }
+        if options.configuration.usesTemplate || options.freshKernelPerTest {
+            // The run's kernels are gone: so are the templates they were forked from.
+            await KernelTemplates.shared.endIdleTemplates(startedSince: started)
         }
         var reports = [PythonTestFileReport?](repeating: nil, count: units.count)
         for (index, report) in await control.reports() { reports[index] = report }

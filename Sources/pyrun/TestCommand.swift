@@ -74,6 +74,13 @@ struct TestCommand: AsyncParsableCommand {
     )
     var freshKernelPerTest = false
 
+    @Flag(
+        name: .long,
+        help:
+            "Fork every file's kernel from one template with the prelude loaded (Linux): a start costs milliseconds, but what the prelude opened or recorded while it loaded (files, sockets, its pid) is the template's, shared by every kernel."
+    )
+    var fork = false
+
     @Flag(name: .long, help: "Log what pyrun and the kernels do, to stderr.")
     var verbose = false
 
@@ -91,7 +98,9 @@ struct TestCommand: AsyncParsableCommand {
         let options = PythonTestRun.Options(
             paths: paths.isEmpty ? ["."] : paths, prelude: sources, doctestModules: doctestModules, keyword: keyword,
             stopAtFirstFailure: exitFirst, jobs: jobs, timeout: timeout?.duration,
-            configuration: KernelConfiguration(interpreter: python.map { .path($0) } ?? .automatic),
+            configuration: KernelConfiguration(
+                interpreter: python.map { .path($0) } ?? .automatic,
+                usesTemplate: fork || KernelConfiguration.usesTemplateByDefault),
             logger: PyrunLogging.kernelLogger(verbose: verbose), freshKernelPerTest: freshKernelPerTest)
         let testRun: PythonTestRun
         do {

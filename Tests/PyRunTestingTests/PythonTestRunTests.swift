@@ -46,6 +46,16 @@ import Testing
     }
 
     /// Every kernel pid and workspace the trace names is gone.
+    /// The processes the trace names (a template's prelude ran in the host's directory).
+    private func expectGone(_ trace: String) async throws {
+        let lines = try String(contentsOfFile: trace, encoding: .utf8).split(separator: "\n")
+        #expect(!lines.isEmpty)
+        for line in lines {
+            let pid = try #require(Int32(line.split(separator: " ")[0]))
+            #expect(await waitUntilGone(pid), "process \(pid) outlived the run")
+        }
+    }
+
     private func expectNothingLeft(_ trace: String) async throws {
         let lines = try String(contentsOfFile: trace, encoding: .utf8).split(separator: "\n")
         #expect(!lines.isEmpty)
@@ -260,7 +270,7 @@ import Testing
         }
     }
 
-    @Test func aKernelPerTestIsForkedFromTheFilesTemplateWhichEndsWithTheRun() async throws {
+    @Test func aKernelPerTestIsForkedFromTheRunsTemplateWhichEndsWithIt() async throws {
         try await withTemporaryDirectory { root throws in
             try write(
                 [
@@ -289,11 +299,50 @@ import Testing
                         $0.freshKernelPerTest = true
                     })).run()
             #expect(result.counts.passed == 3)
-            // The prelude was loaded once, by the file's template (the kernels' parent), and the
-            // template is gone with the workspace once the run is over.
+            // The prelude was loaded once, by the template (the kernels' parent), and the
+            // template is gone once the run is over.
             let lines = try String(contentsOfFile: trace, encoding: .utf8).split(separator: "\n")
             #expect(lines.count == 1)
-            try await expectNothingLeft(trace)
+            try await expectGone(trace)
+        }
+    }
+
+    @Test func withTemplatesEveryFilesKernelIsForkedFromOneTemplateIntoItsOwnWorkspace() async throws {
+        try await withTemporaryDirectory { root throws in
+            var files = ["tracer.py": Self.tracingPrelude]
+            for number in 1...4 {
+                files["tests/test_\(number).py"] = """
+                    import os, tempfile
+
+                    def test_where():
+                        with open(os.environ['PYRUN_TEST_TRACE'] + '.tests', 'a') as f:
+                            f.write('%d %s %s\\n' % (os.getpid(), os.getcwd(), tempfile.gettempdir()))
+                    """
+            }
+            try write(files, under: root)
+            let trace = "\(root)/trace"
+            let result = await
+                (try PythonTestRun(
+                    options("\(root)/tests", trace: trace) {
+                        $0.prelude = [.default, .file(URL(fileURLWithPath: "\(root)/tracer.py"))]
+                        $0.configuration.usesTemplate = true
+                    })).run()
+            #expect(result.counts.passed == 4)
+            // One template loaded the prelude for all four files, and ended with the run.
+            #expect(try String(contentsOfFile: trace, encoding: .utf8).split(separator: "\n").count == 1)
+            try await expectGone(trace)
+            // Each file's kernel: a process, a workspace and a TMPDIR of its own, all gone.
+            let kernels = try String(contentsOfFile: trace + ".tests", encoding: .utf8).split(separator: "\n")
+                .map { $0.split(separator: " ").map(String.init) }
+            #expect(kernels.count == 4)
+            #expect(Set(kernels.map { $0[0] }).count == 4)
+            #expect(Set(kernels.map { $0[1] }).count == 4)
+            #expect(Set(kernels.map { $0[2] }).count == 4)
+            for kernel in kernels {
+                #expect(kernel[2].hasPrefix((kernel[1] as NSString).deletingLastPathComponent))
+                #expect(await waitUntilGone(try #require(Int32(kernel[0]))))
+                #expect(!FileManager.default.fileExists(atPath: kernel[1]), "workspace \(kernel[1]) outlived the run")
+            }
         }
     }
 

@@ -211,6 +211,23 @@ class TemplateTests(unittest.TestCase):
         self.assertEqual(limited.value("callable(host.ping)"), "True")
         self.assertIn("AttributeError", json.dumps(plain.run("host.ping")))
 
+    def test_each_kernel_takes_its_own_working_and_temporary_directories(self):
+        # One template serves kernels that differ only there (a test run gives every file
+        # its own), even when the prelude cached the template's temporary directory.
+        first, second = self.temporary_directory(), self.temporary_directory()
+        directory = self.temporary_directory()
+        prelude = os.path.join(directory, "helpers.py")
+        with open(prelude, "w") as f:
+            f.write("import tempfile\nTEMPLATE_TMP = tempfile.gettempdir()\n")
+        template = self.start({"PYRUN_PRELUDE": prelude, "TMPDIR": directory})
+        a = template.fork(PYRUN_CWD=first, TMPDIR=first)
+        b = template.fork(PYRUN_CWD=second, TMPDIR=second)
+        where = "import os, sys, tempfile; (os.getcwd(), tempfile.gettempdir(), os.environ['TMPDIR'], sys.path[0])"
+        self.assertEqual(a.value(where), repr((first, first, first, first)))
+        self.assertEqual(b.value(where), repr((second, second, second, second)))
+        self.assertEqual(a.hello["cwd"], first)
+        self.assertEqual(a.value("TEMPLATE_TMP"), repr(directory))
+
     def test_an_exited_kernel_is_held_as_a_zombie_until_released(self):
         template = self.start()
         exiting, killed = template.fork(), template.fork()

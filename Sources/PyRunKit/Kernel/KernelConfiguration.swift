@@ -24,8 +24,9 @@ public struct KernelConfiguration: Sendable, Hashable, CustomStringConvertible {
     /// unique and not empty.
     public var hostFunctions: [HostFunction]
     /// Fork the kernel from a template (Linux): an interpreter prepared once with the runner,
-    /// the working directory, the environment, `preload` and the prelude, which then only
-    /// forks. A kernel starts in milliseconds, and memory the template touched is shared until
+    /// the environment, `preload` and the prelude, which then only forks. Kernels whose
+    /// working directory, `TMPDIR`, limits or host functions differ share a template: each
+    /// gets those after the fork, and the prelude loads in the host's working directory. A kernel starts in milliseconds, and memory the template touched is shared until
     /// written. Where templates are unavailable, or the template cannot start or dies, the
     /// kernel starts the ordinary way (the pool says so with `PoolEvent.Kind.templateUnavailable`).
     /// A kernel behind a remote launcher never uses a template (the template would run on

@@ -35,6 +35,8 @@ final class KernelTemplate: Sendable {
 
     let pid: pid_t
     let key: Key
+    /// When the host started it.
+    let startedAt = ContinuousClock.now
     private let control: ControlSocket
 
     private struct State {
@@ -63,7 +65,9 @@ final class KernelTemplate: Sendable {
 
     /// The runner options each forked kernel gets for itself; every other variable of the
     /// runner's environment belongs to the template's key.
-    static let perKernelOptions = ["PYRUN_LIMITS", "PYRUN_HOST_FUNCTIONS"]
+    /// `TEMPLATE_PER_KERNEL_OPTIONS` of runner.py: a template is shared by kernels whose
+    /// working and temporary directories differ (a test run gives every file its own).
+    static let perKernelOptions = ["PYRUN_LIMITS", "PYRUN_HOST_FUNCTIONS", "PYRUN_CWD", "TMPDIR"]
 
     /// How long a fork may take to be answered before the kernel starts the ordinary way.
     static let forkTimeout: Double = 10

@@ -83,16 +83,12 @@ package actor KernelTemplates {
         }
     }
 
-    /// Ends the templates prepared in `directory` or below it (their `PYRUN_CWD`) that run no
-    /// kernel: a caller about to remove the directory (`pyrun test`'s scratch directory of a
-    /// file) knows that no kernel will ask for them again, and they would otherwise live on
-    /// until the limit ends them.
-    package func endIdleTemplates(workingUnder directory: String) {
-        let root = InterpreterResolver.absolutePath(directory, relativeTo: nil)
-        for template in recency {
-            guard let cwd = template.key.environment["PYRUN_CWD"], cwd == root || cwd.hasPrefix(root + "/") else {
-                continue
-            }
+    /// Ends the templates started since `instant` that run no kernel: a caller that started
+    /// kernels from them and is done with them (`pyrun test` at the end of its run) leaves no
+    /// process behind. A template another caller started meanwhile and is not using either
+    /// ends too; its next kernel starts a fresh one.
+    package func endIdleTemplates(startedSince instant: ContinuousClock.Instant) {
+        for template in recency where template.startedAt >= instant {
             guard template.terminateIfIdle() else { continue }
             recency.removeAll { $0 === template }
             if case .starting = entries[template.key] { entries[template.key] = nil }
