@@ -69,6 +69,9 @@ public struct PythonTestRun: Sendable {
     }
 
     public let options: Options
+    /// Set in every kernel of a run to the run's own id, so that the run's templates
+    /// (`KernelConfiguration.usesTemplate`) serve no other run and end with it.
+    public static let runVariable = "PYRUN_TEST_RUN"
     /// What will run, in order: the test files found, then the doctest modules.
     public let units: [PythonTestUnit]
 
@@ -100,7 +103,11 @@ public struct PythonTestRun: Sendable {
         let started = clock.now
         let control = RunControl(unitCount: units.count)
         let units = self.units
-        let options = self.options
+        // The run's mark on its kernels: their templates are the run's alone, ended with it.
+        let runID = UUID().uuidString
+        var marked = self.options
+        marked.configuration.environment = marked.configuration.environment.updating([Self.runVariable: runID])
+        let options = marked
         let pool = PoolConfiguration(defaultConfiguration: options.configuration)
         // The body throws nothing, so neither does withPool; it returns once every kernel is gone.
         try? await withPool(configuration: pool, logger: options.logger) { pool in
@@ -115,7 +122,7 @@ public struct PythonTestRun: Sendable {
         }
         if options.configuration.usesTemplate || options.freshKernelPerTest {
             // The run's kernels are gone: so are the templates they were forked from.
-            await KernelTemplates.shared.endIdleTemplates(startedSince: started)
+            await KernelTemplates.shared.endIdleTemplates(where: Self.runVariable, is: runID)
         }
         var reports = [PythonTestFileReport?](repeating: nil, count: units.count)
         for (index, report) in await control.reports() { reports[index] = report }

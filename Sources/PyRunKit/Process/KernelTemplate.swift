@@ -35,8 +35,6 @@ final class KernelTemplate: Sendable {
 
     let pid: pid_t
     let key: Key
-    /// When the host started it.
-    let startedAt = ContinuousClock.now
     private let control: ControlSocket
 
     private struct State {

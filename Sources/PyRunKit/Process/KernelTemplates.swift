@@ -83,12 +83,11 @@ package actor KernelTemplates {
         }
     }
 
-    /// Ends the templates started since `instant` that run no kernel: a caller that started
-    /// kernels from them and is done with them (`pyrun test` at the end of its run) leaves no
-    /// process behind. A template another caller started meanwhile and is not using either
-    /// ends too; its next kernel starts a fresh one.
-    package func endIdleTemplates(startedSince instant: ContinuousClock.Instant) {
-        for template in recency where template.startedAt >= instant {
+    /// Ends the templates whose kernels' environment sets `variable` to `value` and that run
+    /// no kernel: a caller that marked its kernels so (`pyrun test` with its run's id) and is
+    /// done with them leaves no process behind, and ends no one else's template.
+    package func endIdleTemplates(where variable: String, is value: String) {
+        for template in recency where template.key.environment[variable] == value {
             guard template.terminateIfIdle() else { continue }
             recency.removeAll { $0 === template }
             if case .starting = entries[template.key] { entries[template.key] = nil }

@@ -21,6 +21,7 @@ enum PythonTestsScenario {
         let cores = ProcessInfo.processInfo.activeProcessorCount
         // `pyrun test`'s default -j, as a user runs it.
         let pyrunArguments = ["test", "--python", context.python, directory]
+        let forkArguments = ["test", "--fork", "--python", context.python, directory]
         let pytestArguments = ["-m", "pytest", "-q", "-p", "no:cacheprovider", directory]
         let hasPytest =
             (try? PipedProcess.timeToCompletion(executable: context.python, arguments: ["-c", "import pytest"])) != nil
@@ -29,10 +30,15 @@ enum PythonTestsScenario {
         if hasPytest { _ = try PipedProcess.timeToCompletion(executable: context.python, arguments: pytestArguments) }
         var wall = SideSamples()
         var cpu = SideSamples()
+        var forkedWall: [Double] = []
+        var forkedCPU: [Double] = []
         for _ in 0..<context.plan.testSuiteRuns {
             let pyrun = try PipedProcess.costOfCompletion(executable: tool, arguments: pyrunArguments)
             wall.pyrun.append(pyrun.wallSeconds)
             cpu.pyrun.append(pyrun.cpuSeconds)
+            let forked = try PipedProcess.costOfCompletion(executable: tool, arguments: forkArguments)
+            forkedWall.append(forked.wallSeconds)
+            forkedCPU.append(forked.cpuSeconds)
             if hasPytest {
                 let pytest = try PipedProcess.costOfCompletion(executable: context.python, arguments: pytestArguments)
                 wall.floor.append(pytest.wallSeconds)
@@ -55,6 +61,13 @@ enum PythonTestsScenario {
                 floor: Summary(cpu.floor), jupyter: nil, target: nil,
                 note: "what the run costs whatever the machine's load; 20 interpreters against one"
                     + (hasPytest ? "" : missing)))
+        report.figures.append(
+            Figure(
+                section: 11, name: "200 tiny tests in 20 files: `pyrun test --fork`", unit: .seconds,
+                pyrun: Summary(forkedWall), floorName: "`python3 -m pytest` on the same files",
+                floor: Summary(wall.floor), jupyter: nil, target: 1.0,
+                note: "each file's kernel forked from one template that loaded the prelude once; CPU "
+                    + (Summary(forkedCPU).map { Table.format($0, .seconds) } ?? "?")))
     }
 
     /// 20 files of 10 tests each, in a new temporary directory.
