@@ -26,6 +26,23 @@ import Testing
     }
     // snippet.end
 
+    @Test func templateKernelsAreForkedFromOneTemplate() async throws {
+        // snippet.template-kernels
+        let fast = KernelConfiguration(prelude: [.default], usesTemplate: true, preload: ["json", "decimal"])
+        try await withPool(configuration: PoolConfiguration(defaultConfiguration: fast)) { pool in
+            _ = try await pool.run("1+1", key: "agent-1")  // starts the template, then forks
+            _ = try await pool.run("1+1", key: "agent-2")  // a fork: milliseconds
+            // snippet.hide
+            let parent = "import os, sys\n(os.getppid(), 'decimal' in sys.modules)"
+            let first = try await pool.run(parent, key: "agent-1").resultText
+            #expect(first == (try await pool.run(parent, key: "agent-2").resultText))
+            #expect(first?.hasPrefix("(\(getpid()),") == false, "forked by a template, not spawned by the host")
+            #expect(first?.hasSuffix("True)") == true)
+            // snippet.show
+        }
+        // snippet.end
+    }
+
     // snippet.nothing-left
     @Test func leavesNoProcessBehind() async throws {
         let childPID = try await withKernel { kernel in
