@@ -31,8 +31,10 @@ import Testing
     {
         var options = PythonTestRun.Options(
             paths: [root], jobs: 2, timeout: .seconds(2),
+            // The ordinary start, whatever PYRUN_TEMPLATES says: the tests of templates ask for them.
             configuration: KernelConfiguration(
-                environment: .inheritUpdating(["PYRUN_TEST_TRACE": trace]), interruptGrace: .seconds(2)))
+                environment: .inheritUpdating(["PYRUN_TEST_TRACE": trace]), interruptGrace: .seconds(2),
+                usesTemplate: false))
         change(&options)
         return options
     }
@@ -279,15 +281,22 @@ import Testing
                     import os
                     seen = []
 
+                    def parent():
+                        with open(os.environ['PYRUN_TEST_TRACE'] + '.parents', 'a') as f:
+                            f.write('%d %d\\n' % (os.getpid(), os.getppid()))
+
                     def test_one():
+                        parent()
                         seen.append(os.getpid())
                         assert seen == [os.getpid()]
 
                     def test_two():
+                        parent()
                         seen.append(os.getpid())
                         assert seen == [os.getpid()]
 
                     def test_three():
+                        parent()
                         assert seen == []
                     """,
                 ], under: root)
@@ -299,10 +308,16 @@ import Testing
                         $0.freshKernelPerTest = true
                     })).run()
             #expect(result.counts.passed == 3)
-            // The prelude was loaded once, by the template (the kernels' parent), and the
-            // template is gone once the run is over.
-            let lines = try String(contentsOfFile: trace, encoding: .utf8).split(separator: "\n")
-            #expect(lines.count == 1)
+            // Three kernels, each forked by a template that loaded the prelude (one, unless a
+            // busy host ended it as idle between two tests), and nothing left after the run.
+            let loaders = try String(contentsOfFile: trace, encoding: .utf8).split(separator: "\n")
+                .map { String($0.split(separator: " ")[0]) }
+            let kernels = try String(contentsOfFile: trace + ".parents", encoding: .utf8).split(separator: "\n")
+                .map { $0.split(separator: " ").map(String.init) }
+            #expect(kernels.count == 3)
+            #expect(Set(kernels.map { $0[0] }).count == 3)
+            #expect(kernels.allSatisfy { loaders.contains($0[1]) }, "\(kernels) not forked by \(loaders)")
+            #expect(!loaders.contains(String(getpid())))
             try await expectGone(trace)
         }
     }
