@@ -14,6 +14,8 @@ final class RunRecord {
     var interruptWhenAttached = false
     /// An interrupt was sent (or is waiting for the launch).
     var interruptRequested = false
+    /// Set when the client cancels the call that started the run (its interrupt follows).
+    var ownerCancellation: CallCancellation?
     /// The interrupt came from the client cancelling the call that waited for the run.
     var cancelledByClient = false
     let spool: OutputSpool

@@ -105,12 +105,21 @@ public actor RunRegistry {
     public func start(session: String, launch: @escaping @Sendable () async throws -> Launch) throws(RunRegistryError)
         -> StartOutcome
     {
+        try start(session: session, cancellation: nil, launch: launch)
+    }
+
+    /// `start(session:launch:)` for a call the client may cancel: once `cancellation` is
+    /// set, the run counts as being interrupted (`isBeingInterrupted`).
+    func start(
+        session: String, cancellation: CallCancellation?, launch: @escaping @Sendable () async throws -> Launch
+    ) throws(RunRegistryError) -> StartOutcome {
         if let running = runningRun(in: session) { return .busy(runID: running) }
         runCounter += 1
         let id = "r\(runCounter)"
         let spool = try OutputSpool(
             path: "\(configuration.directory)/\(id).txt", maximumBytes: configuration.maximumFileBytes)
         let record = RunRecord(id: id, session: session, generation: 0, spool: spool, configuration: configuration)
+        record.ownerCancellation = cancellation
         for notice in sessionNotices.removeValue(forKey: session) ?? [] { record.handle(.notice(notice)) }
         runs[id] = record
         order.append(id)
@@ -219,7 +228,7 @@ public actor RunRegistry {
     /// Whether an interrupt was sent to the run and it has not ended yet.
     public func isBeingInterrupted(_ runID: String) -> Bool {
         guard let record = runs[runID] else { return false }
-        return record.interruptRequested && record.outcome == nil
+        return (record.interruptRequested || record.ownerCancellation?.isSet == true) && record.outcome == nil
     }
 
     /// Waits until every run has ended (for shutdown, after the kernels were told to stop).

@@ -60,14 +60,31 @@ struct PythonTools: Sendable {
         let wait = try arguments.number("wait_s", in: 0...limits.maximumWaitSeconds) ?? limits.defaultWaitSeconds
         let reset = try arguments.bool("reset") ?? false
 
-        var started = try await start(code, in: session, timeout: timeout, reset: reset)
+        // Set within the client's cancellation itself, before the router reads its next call.
+        let cancellation = CallCancellation()
+        return try await withTaskCancellationHandler {
+            try await python(
+                code, in: session, timeout: timeout, wait: wait, reset: reset, progress: progress,
+                cancellation: cancellation)
+        } onCancel: {
+            cancellation.set()
+        }
+    }
+
+    /// The `python` tool once its arguments are read.
+    private func python(
+        _ code: String, in session: String, timeout: Double, wait: Double, reset: Bool, progress: ProgressSink?,
+        cancellation: CallCancellation
+    ) async throws -> ToolResult {
+        try Task.checkCancellation()
+        var started = try await start(code, in: session, timeout: timeout, reset: reset, cancellation: cancellation)
         if case .busy(let running) = started, await registry.isBeingInterrupted(running) {
             // The session is only busy until a run that was told to stop (a cancelled call,
             // python_interrupt) ends, which the kernel bounds: wait for that, not for code
             // that is still meant to run.
             _ = try await registry.outcome(of: running, waitingAtMost: interruptGrace + .seconds(10))
             try Task.checkCancellation()
-            started = try await start(code, in: session, timeout: timeout, reset: reset)
+            started = try await start(code, in: session, timeout: timeout, reset: reset, cancellation: cancellation)
         }
         switch started {
         case .busy(let running):
@@ -81,14 +98,14 @@ struct PythonTools: Sendable {
     }
 
     /// Starts `code` on the session's kernel unless the session is busy.
-    private func start(_ code: String, in session: String, timeout: Double, reset: Bool) async throws
-        -> RunRegistry.StartOutcome
-    {
+    private func start(
+        _ code: String, in session: String, timeout: Double, reset: Bool, cancellation: CallCancellation
+    ) async throws -> RunRegistry.StartOutcome {
         let pool = self.pool
         let sessions = self.sessions
         let generations = self.generations
         let options = ExecutionOptions(timeout: .milliseconds(Int64((timeout * 1000).rounded(.up))))
-        return try await registry.start(session: session) {
+        return try await registry.start(session: session, cancellation: cancellation) {
             let execution: Execution
             if let shared = try await sessions?.session(named: session) {
                 if reset { try await shared.reset(client: MCPConsole.agentLabel) }
