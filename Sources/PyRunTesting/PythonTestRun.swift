@@ -110,7 +110,15 @@ public struct PythonTestRun: Sendable {
         let options = marked
         let pool = PoolConfiguration(defaultConfiguration: options.configuration)
         // The body throws nothing, so neither does withPool; it returns once every kernel is gone.
-        try? await withPool(configuration: pool, logger: options.logger) { pool in
+        let templateUnavailable = try? await withPool(configuration: pool, logger: options.logger) { pool in
+            // The first reason a kernel that asked for a template started without one.
+            let events = pool.events
+            let watcher = Task { () -> String? in
+                for await event in events {
+                    if case .templateUnavailable(let reason) = event.kind { return reason }
+                }
+                return nil
+            }
             await withTaskGroup(of: Void.self) { group in
                 for _ in 0..<min(options.jobs, units.count) {
                     group.addTask {
@@ -119,6 +127,8 @@ public struct PythonTestRun: Sendable {
                     }
                 }
             }
+            watcher.cancel()
+            return await watcher.value
         }
         if options.configuration.usesTemplate || options.freshKernelPerTest {
             // The run's kernels are gone: so are the templates they were forked from.
@@ -130,7 +140,7 @@ public struct PythonTestRun: Sendable {
         let interrupted = Task.isCancelled || interruptedTest
         return PythonTestRunResult(
             reports: reports.compactMap { $0 }, duration: started.duration(to: clock.now), interrupted: interrupted,
-            usageError: await control.usageError)
+            usageError: await control.usageError, templateUnavailable: templateUnavailable ?? nil)
     }
 
     /// A worker: one unit after another, each in kernels of its own. The next unit is taken
@@ -178,6 +188,9 @@ public struct PythonTestRunResult: Sendable {
     public var interrupted: Bool
     /// Set when a `-k` expression or the interpreter made the run impossible.
     public var usageError: String?
+    /// Why kernels that asked for a template (`--fork`, `--fresh-kernel-per-test`) started
+    /// the ordinary way, the first time one did; nil when none did.
+    public var templateUnavailable: String? = nil
 
     /// How many tests ended each way; collection errors count as `errors`.
     public var counts: PythonTestCounts { PythonTestCounts(reports) }

@@ -134,6 +134,10 @@ struct TestCommand: AsyncParsableCommand {
         let terminatedBy = terminatingSignal.load(ordering: .sequentiallyConsistent)
         if terminatedBy != 0 { ProcessSignals.terminateAsIfUncaught(by: terminatedBy) }
         if let message = result.usageError { throw usageError(message) }
+        if let reason = result.templateUnavailable {
+            OutputSink.standardError.writeLine(
+                "pyrun test: warning: kernels started without a template (each loaded the prelude): \(reason)")
+        }
         if writesJSON {
             output.writeLine(result.summaryJSON.serialized())
         } else {

@@ -159,6 +159,26 @@ import Darwin
         }
     }
 
+    @Test func forkSaysSoWhenTheTemplateCannotStartAndTheTestsRunAllTheSame() async throws {
+        try await withTemporaryDirectory { root throws in
+            try write(
+                [
+                    // A thread left running makes a fork unsafe: the template refuses to serve.
+                    "threads.py":
+                        "import threading, time\n"
+                        + "threading.Thread(target=time.sleep, args=(600,), daemon=True).start()\n",
+                    "tests/test_a.py": "def test_a():\n    pass\n",
+                ], under: root)
+            let run = try await runPyrun(
+                ["test", "--fork", "--prelude", "\(root)/threads.py", "\(root)/tests"], workingDirectory: root)
+            #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
+            #expect(run.stderr.contains("pyrun test: warning: kernels started without a template"), "\(run.stderr)")
+            #expect(run.stderr.contains("thread"), "\(run.stderr)")
+            let plain = try await runPyrun(["test", "\(root)/tests"], workingDirectory: root)
+            #expect(!plain.stderr.contains("without a template"))
+        }
+    }
+
     @Test func exitStatusesAreThoseOfPytest() async throws {
         try await withTemporaryDirectory { root throws in
             try write(["test_one.py": "def test_a():\n    pass\n"], under: root)

@@ -105,6 +105,12 @@ final class KernelTemplate: Sendable {
             let reason = state.withLock { $0.goneReason } ?? "it was not ready within \(Int(timeout)) s"
             throw TemplateFailure(description: "the template did not start: \(reason)")
         }
+        // A preload that failed is skipped (the kernel's own import says why); say which.
+        for failure in readyMessage.withLock({ $0 })?["preloadErrors"]?.arrayValue ?? [] {
+            let module = failure["module"]?.stringValue ?? "?"
+            let why = [failure["ename"]?.stringValue, failure["evalue"]?.stringValue].compactMap { $0 }
+            templateLogger.warning("preload \(module) was skipped: \(why.joined(separator: ": "))")
+        }
         #else
         throw TemplateFailure(description: "kernel templates need Linux")
         #endif
