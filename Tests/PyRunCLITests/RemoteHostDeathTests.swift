@@ -13,17 +13,12 @@ import Darwin
 /// nothing running there: the local ssh dies with the host (its parent-death signal), the
 /// connection drops, and the runner, whose parent was sshd's session, ends with its family.
 @Suite struct RemoteHostDeathTests {
-    private func via(_ server: LoopbackSSHServer) -> String {
-        (["ssh", "-T", "-o", "BatchMode=yes"] + server.clientOptions + ["\(server.user)@127.0.0.1", "--"])
-            .joined(separator: " ")
-    }
-
     @Test func viaSSHRunsCodeOnTheFarSide() async throws {
         let server = try LoopbackSSHServer.start()
         defer { server.stop() }
         // The runner's parent is sshd's session process, not pyrun.
         let pyrun = try PyrunProcess([
-            "--via", via(server), "-c", "import os\nprint(open('/proc/%d/comm' % os.getppid()).read().strip())",
+            "--via", server.viaCommand, "-c", "import os\nprint(open('/proc/%d/comm' % os.getppid()).read().strip())",
         ])
         let outcome = await pyrun.finish()
         #expect(outcome.status == 0, "\(outcome.stderr)")
@@ -34,7 +29,7 @@ import Darwin
         let server = try LoopbackSSHServer.start()
         defer { server.stop() }
         let pyrun = try PyrunProcess([
-            "--via", via(server), "-c",
+            "--via", server.viaCommand, "-c",
             "import os, subprocess, time\nchild = subprocess.Popen(['sleep', '300'])\nprint(os.getpid(), child.pid, flush=True)\ntime.sleep(300)",
         ])
         #expect(await pyrun.waitForStdout(containing: "\n", seconds: 60))

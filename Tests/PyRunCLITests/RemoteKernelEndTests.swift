@@ -13,18 +13,13 @@ import Darwin
 /// still ends it quietly with the code's status. The far side is a private OpenSSH server on
 /// loopback, so its pids are this machine's.
 @Suite struct RemoteKernelEndTests {
-    private func via(_ server: LoopbackSSHServer) -> String {
-        (["ssh", "-T", "-o", "BatchMode=yes"] + server.clientOptions + ["\(server.user)@127.0.0.1", "--"])
-            .joined(separator: " ")
-    }
-
     /// Starts a one-shot that prints the far runner's pid and its parent's (sshd's session),
     /// then sleeps; returns both once printed.
     private func startSleeper(_ server: LoopbackSSHServer, extra: [String] = []) async throws -> (
         PyrunProcess, runner: Int32, session: Int32
     ) {
         let pyrun = try PyrunProcess(
-            ["--via", via(server)] + extra + [
+            ["--via", server.viaCommand] + extra + [
                 "-c", "import os, time\nprint(os.getpid(), os.getppid(), flush=True)\ntime.sleep(300)",
             ])
         #expect(await pyrun.waitForStdout(containing: "\n", seconds: 60))
@@ -63,10 +58,10 @@ import Darwin
     @Test func theCodesOwnExitOverSSHStaysQuiet() async throws {
         let server = try LoopbackSSHServer.start()
         defer { server.stop() }
-        let exited = try await runPyrun(["--via", via(server), "-c", "import os; os._exit(3)"])
+        let exited = try await runPyrun(["--via", server.viaCommand, "-c", "import os; os._exit(3)"])
         #expect(exited.status == 3)
         #expect(exited.stderr.isEmpty, "\(exited.stderr)")
-        let systemExit = try await runPyrun(["--via", via(server), "-c", "import sys; sys.exit(4)"])
+        let systemExit = try await runPyrun(["--via", server.viaCommand, "-c", "import sys; sys.exit(4)"])
         #expect(systemExit.status == 4)
         #expect(systemExit.stderr.isEmpty, "\(systemExit.stderr)")
     }

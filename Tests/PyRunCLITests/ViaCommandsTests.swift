@@ -12,17 +12,12 @@ import Darwin
 /// Issue 16: `--via` in the commands that keep kernels (`repl`, `serve`, `mcp`), end to end through a
 /// private OpenSSH server on loopback, with a prelude whose file only the host has read.
 @Suite struct ViaCommandsTests {
-    private func via(_ server: LoopbackSSHServer) -> String {
-        (["ssh", "-T", "-o", "BatchMode=yes"] + server.clientOptions + ["\(server.user)@127.0.0.1", "--"])
-            .joined(separator: " ")
-    }
-
     private static let parentName = "open('/proc/%d/comm' % __import__('os').getppid()).read().strip()"
 
     @Test func mcpSessionsRunOnTheFarSideWithThePreludeSentOverThePipe() async throws {
         let server = try LoopbackSSHServer.start()
         defer { server.stop() }
-        let client = try await MCPTestClient(["--via", via(server), "--prelude", "default"])
+        let client = try await MCPTestClient(["--via", server.viaCommand, "--prelude", "default"])
         let first = try await client.python("x = 41\n" + Self.parentName)
         #expect(first.status == "ok", "\(first.text)")
         #expect(first.structured["result"]?.stringValue == "'sshd'", "\(first.text)")
@@ -35,7 +30,8 @@ import Darwin
     @Test func replRunsOnTheFarSide() async throws {
         let server = try LoopbackSSHServer.start()
         defer { server.stop() }
-        let outcome = try await runPyrun(["repl", "--via", via(server)], input: "y = 2\n\(Self.parentName), y * 21\n")
+        let outcome = try await runPyrun(
+            ["repl", "--via", server.viaCommand], input: "y = 2\n\(Self.parentName), y * 21\n")
         #expect(outcome.status == 0, "\(outcome.stderr)")
         #expect(outcome.stdout.contains("('sshd', 42)"), "\(outcome.stdout)")
     }
@@ -48,12 +44,12 @@ import Darwin
         let server = try LoopbackSSHServer.start()
         defer { server.stop() }
         let input = "x = 5\n/kernels\n/kernel set \(other)\nimport sys; sys.executable, 'x' in dir()\n/info\n"
-        let outcome = try await runPyrun(["repl", "--via", via(server)], input: input)
+        let outcome = try await runPyrun(["repl", "--via", server.viaCommand], input: input)
         #expect(outcome.status == 0, "\(outcome.stderr)")
         #expect(outcome.stderr.contains("the far side's interpreters cannot be listed from here"), "\(outcome.stderr)")
         #expect(outcome.stdout.contains("state was reset"), "\(outcome.stdout) \(outcome.stderr)")
         #expect(outcome.stdout.contains("Out[1]: ('\(other)', False)"), "\(outcome.stdout)")
-        #expect(outcome.stdout.contains("launcher    via \(via(server))"), "\(outcome.stdout)")
+        #expect(outcome.stdout.contains("launcher    via \(server.viaCommand)"), "\(outcome.stdout)")
     }
 
     /// A FILE argument behind `--via` is read on the host and its code sent (the far side has
@@ -84,7 +80,7 @@ import Darwin
         let server = try LoopbackSSHServer.start()
         defer { server.stop() }
         try await withTemporaryDirectory { directory in
-            let serve = try await ServerFixture(in: directory, extraArguments: ["--via", via(server)])
+            let serve = try await ServerFixture(in: directory, extraArguments: ["--via", server.viaCommand])
             let first = try await serve.pyrun(["exec", "--server", "test", "-c", "z = 6\n" + Self.parentName])
             #expect(first.status == 0, "\(first.stderr)")
             #expect(first.stdout == "'sshd'\n")
