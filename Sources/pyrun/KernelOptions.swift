@@ -26,13 +26,6 @@ struct KernelOptions: ParsableArguments {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "Give up on a kernel that has not started after this many seconds (default: 30); a slow login behind --via may need more.",
-            valueName: "seconds"))
-    var startupTimeout: Seconds?
-
-    @Option(
-        name: .long,
-        help: ArgumentHelp(
             "Load helpers before the code: `default` (pyrun's read, grep, sh, …), a .py file, a directory of them, or `none` (the default). Repeatable; loaded in order.",
             valueName: "default|none|path"))
     var prelude: [PreludeArgument] = []
@@ -108,7 +101,7 @@ struct KernelOptions: ParsableArguments {
             limits: ResourceLimits(memoryBytes: memoryLimit?.bytes, cpuSeconds: cpuLimit),
             hostFunctions: hostFunctions.map { HostFunction.command(name: $0.name, command: $0.command) },
             launcher: remote.launcher(python: python))
-        if let startupTimeout { configuration.startupTimeout = startupTimeout.duration }
+        remote.applyStartupTimeout(to: &configuration)
         return configuration
     }
 

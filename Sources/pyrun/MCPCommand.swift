@@ -125,14 +125,16 @@ struct MCPCommand: AsyncParsableCommand {
         limits.outputCharacters = maxOutput
         limits.maximumTimeoutSeconds = maxTimeout
         limits.defaultTimeoutSeconds = min(limits.defaultTimeoutSeconds, maxTimeout)
+        var kernel = KernelConfiguration(
+            interpreter: python.map { .path($0) } ?? .automatic,
+            workingDirectory: remote.isRemote ? cwd : cwd.map { URL(fileURLWithPath: $0).standardizedFileURL.path },
+            prelude: try PreludeArgument.sources(prelude, byDefault: []),
+            limits: ResourceLimits(memoryBytes: memoryLimit?.bytes, cpuSeconds: cpuLimit),
+            hostFunctions: hostFunctions.map { HostFunction.command(name: $0.name, command: $0.command) },
+            launcher: remote.launcher(python: python))
+        remote.applyStartupTimeout(to: &kernel)
         let configuration = MCPServerConfiguration(
-            kernel: KernelConfiguration(
-                interpreter: python.map { .path($0) } ?? .automatic,
-                workingDirectory: remote.isRemote ? cwd : cwd.map { URL(fileURLWithPath: $0).standardizedFileURL.path },
-                prelude: try PreludeArgument.sources(prelude, byDefault: []),
-                limits: ResourceLimits(memoryBytes: memoryLimit?.bytes, cpuSeconds: cpuLimit),
-                hostFunctions: hostFunctions.map { HostFunction.command(name: $0.name, command: $0.command) },
-                launcher: remote.launcher(python: python)),
+            kernel: kernel,
             environmentPolicy: KernelEnvironmentPolicy(passing: passEnv),
             redactsSecrets: !noRedact,
             limits: limits,

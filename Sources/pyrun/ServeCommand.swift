@@ -106,9 +106,10 @@ struct ServeCommand: AsyncParsableCommand {
                 throw ExitCode(PyrunExit.usage)
             }
         }
-        let kernelConfiguration = KernelConfiguration(
+        var kernelConfiguration = KernelConfiguration(
             interpreter: python.map { .path($0) } ?? .automatic, workingDirectory: cwd,
             prelude: try PreludeArgument.sources(prelude, byDefault: []), launcher: remote.launcher(python: python))
+        remote.applyStartupTimeout(to: &kernelConfiguration)
         // A wrong interpreter is said now, not at the first client's code (a far side's, at
         // its first start).
         if !remote.isRemote {

@@ -10,7 +10,8 @@ import Darwin
 
 /// Issue 16 (newcomer trial): a start that hangs (a server that accepts and never answers)
 /// ends at once on Ctrl-C, with status 130 and nothing left running, where it used to wait out
-/// the 30 s start-up timeout; `--startup-timeout` sets that timeout.
+/// the 30 s start-up timeout; `--startup-timeout` sets that timeout, in the one-shot and
+/// `pyrun mcp` alike.
 @Suite struct HangingStartTests {
     /// Writes a launcher to `directory` that accepts the start and never answers, as a server
     /// that hangs does; it writes its pid to `directory/pid` first.
@@ -60,6 +61,17 @@ import Darwin
             #expect(outcome.status == 1)
             // The timeout used is the one given, not the default 30 s.
             #expect(outcome.stderr.contains("did not say hello within 1.5 s"), "\(outcome.stderr)")
+        }
+    }
+
+    @Test func mcpTakesTheStartupTimeoutToo() async throws {
+        try await withTemporaryDirectory { directory in
+            let launcher = try hangingLauncher(in: directory)
+            let client = try await MCPTestClient(["--via", launcher, "--startup-timeout", "1.5"])
+            let reply = try await client.python("1 + 1")
+            #expect(reply.status != "ok", "\(reply.text)")
+            #expect(reply.text.contains("did not say hello within 1.5 s"), "\(reply.text)")
+            #expect(await client.process.finish().status == 0)
         }
     }
 

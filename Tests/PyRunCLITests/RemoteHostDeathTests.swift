@@ -17,9 +17,8 @@ import Darwin
         let server = try LoopbackSSHServer.start()
         defer { server.stop() }
         // The runner's parent is sshd's session process, not pyrun.
-        let pyrun = try PyrunProcess([
-            "--via", server.viaCommand, "-c", "import os\nprint(open('/proc/%d/comm' % os.getppid()).read().strip())",
-        ])
+        let pyrun = try PyrunProcess(
+            server.viaArguments + ["-c", "import os\nprint(open('/proc/%d/comm' % os.getppid()).read().strip())"])
         let outcome = await pyrun.finish()
         #expect(outcome.status == 0, "\(outcome.stderr)")
         #expect(outcome.stdout.hasPrefix("sshd"), "parent: \(outcome.stdout)")
@@ -28,11 +27,12 @@ import Darwin
     @Test func aHostKilledOutrightLeavesNoRemoteProcess() async throws {
         let server = try LoopbackSSHServer.start()
         defer { server.stop() }
-        let pyrun = try PyrunProcess([
-            "--via", server.viaCommand, "-c",
-            "import os, subprocess, time\nchild = subprocess.Popen(['sleep', '300'])\nprint(os.getpid(), child.pid, flush=True)\ntime.sleep(300)",
-        ])
-        #expect(await pyrun.waitForStdout(containing: "\n", seconds: 60))
+        let pyrun = try PyrunProcess(
+            server.viaArguments + [
+                "-c",
+                "import os, subprocess, time\nchild = subprocess.Popen(['sleep', '300'])\nprint(os.getpid(), child.pid, flush=True)\ntime.sleep(300)",
+            ])
+        #expect(await pyrun.waitForStdout(containing: "\n", seconds: 180))
         let pids = pyrun.stdout.split(whereSeparator: \.isWhitespace).compactMap { Int32($0) }
         try #require(pids.count == 2, "printed: \(pyrun.stdout) \(pyrun.stderr)")
         for pid in pids { #expect(processIsAlive(pid)) }

@@ -19,10 +19,10 @@ import Darwin
         PyrunProcess, runner: Int32, session: Int32
     ) {
         let pyrun = try PyrunProcess(
-            ["--via", server.viaCommand] + extra + [
+            server.viaArguments + extra + [
                 "-c", "import os, time\nprint(os.getpid(), os.getppid(), flush=True)\ntime.sleep(300)",
             ])
-        #expect(await pyrun.waitForStdout(containing: "\n", seconds: 60))
+        #expect(await pyrun.waitForStdout(containing: "\n", seconds: 180))
         let pids = pyrun.stdout.split(whereSeparator: \.isWhitespace).compactMap { Int32($0) }
         try #require(pids.count == 2, "printed: \(pyrun.stdout) \(pyrun.stderr)")
         return (pyrun, pids[0], pids[1])
@@ -58,10 +58,10 @@ import Darwin
     @Test func theCodesOwnExitOverSSHStaysQuiet() async throws {
         let server = try LoopbackSSHServer.start()
         defer { server.stop() }
-        let exited = try await runPyrun(["--via", server.viaCommand, "-c", "import os; os._exit(3)"])
+        let exited = try await runPyrun(server.viaArguments + ["-c", "import os; os._exit(3)"])
         #expect(exited.status == 3)
         #expect(exited.stderr.isEmpty, "\(exited.stderr)")
-        let systemExit = try await runPyrun(["--via", server.viaCommand, "-c", "import sys; sys.exit(4)"])
+        let systemExit = try await runPyrun(server.viaArguments + ["-c", "import sys; sys.exit(4)"])
         #expect(systemExit.status == 4)
         #expect(systemExit.stderr.isEmpty, "\(systemExit.stderr)")
     }

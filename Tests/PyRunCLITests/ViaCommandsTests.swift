@@ -17,7 +17,7 @@ import Darwin
     @Test func mcpSessionsRunOnTheFarSideWithThePreludeSentOverThePipe() async throws {
         let server = try LoopbackSSHServer.start()
         defer { server.stop() }
-        let client = try await MCPTestClient(["--via", server.viaCommand, "--prelude", "default"])
+        let client = try await MCPTestClient(server.viaArguments + ["--prelude", "default"])
         let first = try await client.python("x = 41\n" + Self.parentName)
         #expect(first.status == "ok", "\(first.text)")
         #expect(first.structured["result"]?.stringValue == "'sshd'", "\(first.text)")
@@ -31,7 +31,7 @@ import Darwin
         let server = try LoopbackSSHServer.start()
         defer { server.stop() }
         let outcome = try await runPyrun(
-            ["repl", "--via", server.viaCommand], input: "y = 2\n\(Self.parentName), y * 21\n")
+            ["repl"] + server.viaArguments, input: "y = 2\n\(Self.parentName), y * 21\n")
         #expect(outcome.status == 0, "\(outcome.stderr)")
         #expect(outcome.stdout.contains("('sshd', 42)"), "\(outcome.stdout)")
     }
@@ -44,7 +44,7 @@ import Darwin
         let server = try LoopbackSSHServer.start()
         defer { server.stop() }
         let input = "x = 5\n/kernels\n/kernel set \(other)\nimport sys; sys.executable, 'x' in dir()\n/info\n"
-        let outcome = try await runPyrun(["repl", "--via", server.viaCommand], input: input)
+        let outcome = try await runPyrun(["repl"] + server.viaArguments, input: input)
         #expect(outcome.status == 0, "\(outcome.stderr)")
         #expect(outcome.stderr.contains("the far side's interpreters cannot be listed from here"), "\(outcome.stderr)")
         #expect(outcome.stdout.contains("state was reset"), "\(outcome.stdout) \(outcome.stderr)")
@@ -80,7 +80,7 @@ import Darwin
         let server = try LoopbackSSHServer.start()
         defer { server.stop() }
         try await withTemporaryDirectory { directory in
-            let serve = try await ServerFixture(in: directory, extraArguments: ["--via", server.viaCommand])
+            let serve = try await ServerFixture(in: directory, extraArguments: server.viaArguments)
             let first = try await serve.pyrun(["exec", "--server", "test", "-c", "z = 6\n" + Self.parentName])
             #expect(first.status == 0, "\(first.stderr)")
             #expect(first.stdout == "'sshd'\n")

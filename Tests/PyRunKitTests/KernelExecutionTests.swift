@@ -172,7 +172,7 @@ import Testing
             let result = try await kernel.run("import atexit\natexit.register(lambda: print('from atexit'))")
             #expect(result.status == .ok)
             #expect(await kernel.takeLateOutput().isEmpty)
-            #expect(await kernel.shutdown() == .graceful)
+            #expect(await kernel.shutdown(grace: .seconds(60)) == .graceful)
             let late = await kernel.takeLateOutput()
             let text = late.map(\.text).joined()
             #expect(text.contains("from atexit\n"))

@@ -328,7 +328,7 @@ import Darwin
         #expect(interrupted.error?.name == "KeyboardInterrupt")
         #expect(try await kernel.run("child.pid").resultText == String(childPID))
 
-        #expect(await kernel.shutdown() == .graceful)
+        #expect(await kernel.shutdown(grace: .seconds(60)) == .graceful)
         #expect(await waitUntilGone(runnerPID, seconds: 60))
         #expect(await waitUntilGone(childPID, seconds: 60))
     }
