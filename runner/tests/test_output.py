@@ -1,7 +1,6 @@
 """Captured output: channel safety, ordering, coalescing, splitting, strict JSON."""
 
 import json
-import time
 import unittest
 
 from kernel import Kernel, KernelTest
@@ -147,21 +146,16 @@ class OutputTests(KernelTest):
         self.assertEqual(sum(len(p["data"]) for p in parts), 3 * MiB + 5)
 
     def test_200k_prints_complete_ordered_and_fast(self):
-        t0 = time.monotonic()
-        frames = self.run_ok("for i in range(200000):\n    print(i)")
-        elapsed = time.monotonic() - t0
+        # A liveness bound only (a loaded CI machine); bench_pipe.py measures speed.
+        frames = self.run_ok("for i in range(200000):\n    print(i)", timeout=60)
         text = Kernel.text(frames)
         self.assertEqual(text, "".join("%d\n" % i for i in range(200000)))
         self.assertLess(len(Kernel.of_type(frames, "stdout")), 200)  # coalesced
-        self.assertLess(elapsed, 10.0)  # liveness bound; bench_pipe.py measures speed
 
     def test_single_50mb_print(self):
-        t0 = time.monotonic()
-        frames = self.run_ok("print('y' * (50 * 1024 * 1024))")
-        elapsed = time.monotonic() - t0
+        frames = self.run_ok("print('y' * (50 * 1024 * 1024))", timeout=60)  # liveness bound only
         parts = Kernel.of_type(frames, "stdout")
         self.assertEqual(sum(len(p["data"]) for p in parts), 50 * MiB + 1)
-        self.assertLess(elapsed, 10.0)  # liveness bound
 
     def test_output_appears_before_the_execution_ends(self):
         k = self.kernel
