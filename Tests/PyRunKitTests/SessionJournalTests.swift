@@ -226,6 +226,12 @@ import Testing
             .kernelDied(death),
             .kernelDied(KernelDeath(cause: .killedFromOutside(signal: 9), status: .signaled(9), processID: 7)),
             .kernelDied(KernelDeath(cause: .exited(code: 3), status: .exited(3), processID: 8)),
+            .kernelDied(
+                KernelDeath(
+                    cause: .templateDied(processID: 41, status: .signaled(9)), status: .exited(-1), processID: 9)),
+            .kernelDied(
+                KernelDeath(cause: .templateDied(processID: 42, status: .exited(1)), status: .exited(-1), processID: 10)
+            ),
             .kernelStopped(.idleCull),
             .interruptRequested(client: "bob"),
             .reset(client: "carol"),

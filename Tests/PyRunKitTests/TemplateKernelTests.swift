@@ -151,6 +151,37 @@ import Darwin
         await pool.shutdownAll()
     }
 
+    @Test func aKernelWhoseTemplateIsKilledSaysSoAndItsKeyStartsAgainWithAnEvent() async throws {
+        let pool = KernelPool(configuration: PoolConfiguration(defaultConfiguration: Self.privateTemplate()))
+        let deaths = pool.events
+        let starts = pool.events
+        let first = try await kernelPID(pool, key: "k")
+        let template = try #require(Self.parent(of: first))
+        #expect(template != getpid())
+        let running = await pool.execute("import time\ntime.sleep(300)", key: "k")
+        #expect(kill(template, SIGKILL) == 0)
+        let result = try await running.result()
+        #expect(result.status == .kernelDied)
+        let death = try #require(result.death)
+        // The template held the kernel's status: the kernel's end is told by the template's.
+        #expect(death.cause == .templateDied(processID: template, status: .signaled(SIGKILL)))
+        #expect(death.processID == first)
+        #expect("\(death)".contains("template process (pid \(template)) was killed by signal 9 (SIGKILL)"), "\(death)")
+        #expect(!"\(death)".contains("status -1"), "\(death)")
+        let died = await firstEvent(in: deaths) { $0.key == "k" && $0.kind.isDied }
+        #expect(died.map { "\($0)" }?.contains("template process (pid \(template))") == true)
+
+        // The key's next start is an ordinary one, and an event says why.
+        let second = try await kernelPID(pool, key: "k")
+        #expect(second != first)
+        #expect(Self.parent(of: second) == getpid(), "the start after the template's death was not ordinary")
+        let unavailable = await firstEvent(in: starts) { event in
+            if case .templateUnavailable = event.kind { event.key == "k" } else { false }
+        }
+        #expect(unavailable.map { "\($0)" }?.contains("died") == true, "\(String(describing: unavailable))")
+        await pool.shutdownAll()
+    }
+
     @Test func aResetForksAFreshKernelFromTheTemplate() async throws {
         let pool = KernelPool(configuration: PoolConfiguration(defaultConfiguration: Self.privateTemplate()))
         let before = try await kernelPID(pool, key: "k")

@@ -119,7 +119,8 @@ extension KernelNotice {
 
 extension KernelDeath {
     /// `{"cause", "reason"? | "limit"? | "evidence"?, "graceMs"? | "timeoutMs"?, "exitCode" |
-    /// "signal", "pid", "executionId"?, "peakResidentBytes"?, "lastResidentBytes"?,
+    /// "signal", "pid", "templatePid"? and "templateExitCode" | "templateSignal" (a
+    /// `templateDied`), "executionId"?, "peakResidentBytes"?, "lastResidentBytes"?,
     /// "memoryLimitBytes"?, "diagnostics"?, "description"}`.
     public var json: JSONValue {
         var object: [String: JSONValue] = [
@@ -154,6 +155,13 @@ extension KernelDeath {
                 object["evidence"] = .string("memoryLimitReached")
             }
         case .killedFromOutside: object["cause"] = .string("killedFromOutside")
+        case .templateDied(let processID, let status):
+            object["cause"] = .string("templateDied")
+            object["templatePid"] = .number(Double(processID))
+            switch status {
+            case .exited(let code): object["templateExitCode"] = .number(Double(code))
+            case .signaled(let signal): object["templateSignal"] = .number(Double(signal))
+            }
         }
         if let executionID { object["executionId"] = .string(executionID) }
         if let peak = memory.peakResidentBytes { object["peakResidentBytes"] = .number(Double(peak)) }

@@ -30,6 +30,11 @@ public struct KernelDeath: Sendable, Hashable, CustomStringConvertible {
         /// A signal from outside pyrun and the kernel's own code ended it (another program, a
         /// person with `kill`, or the system's OOM killer where no evidence says so).
         case killedFromOutside(signal: Int32)
+        /// The template process the kernel was forked from (`KernelConfiguration.usesTemplate`)
+        /// ended first, with `status`, and the kernel ended with it: a forked kernel does not
+        /// outlive its template. The kernel's own status is unknown (only the template, its
+        /// parent, could learn it), so the death's `status` reads `.exited(-1)`.
+        case templateDied(processID: Int32, status: TerminationStatus)
     }
 
     /// Why pyrun stopped a kernel.
@@ -186,6 +191,9 @@ extension KernelDeath.Cause: CustomStringConvertible {
             return "the kernel ran out of memory: it reached its memory limit of \(ByteFormat.text(limit))"
         case .killedFromOutside(let signal):
             return "the kernel was killed from outside pyrun with \(signalText(signal))"
+        case .templateDied(let processID, let status):
+            return
+                "the kernel's template process (pid \(processID)) \(status), and the kernel ended with it"
         }
     }
 }
@@ -236,6 +244,9 @@ extension KernelDeath {
         var peakResidentBytes: Int?
         var outOfMemoryKills: Int?
         var diagnostics: String = ""
+        /// How the kernel's template ended, when it ended before it could report the kernel's
+        /// status.
+        var templateDeath: TemplateDeath?
     }
 
     /// The runner's exit status when user code closed or replaced its frame channel.
@@ -255,6 +266,9 @@ extension KernelDeath {
             case .signaled:
                 break  // something else ended it while pyrun was stopping it
             }
+        }
+        if let template = evidence.templateDeath {
+            return .templateDied(processID: template.processID, status: template.status)
         }
         switch evidence.status {
         case .signaled(let signal):

@@ -681,7 +681,8 @@ public actor PythonKernel {
         let evidence = KernelDeath.Evidence(
             status: exit.status, hostSignal: exit.hostSignal, stopReason: runner.stopReason,
             interruptReason: interruptReason, selfSignal: runner.selfSignal, memoryLimitBytes: memoryLimit,
-            peakResidentBytes: peak, outOfMemoryKills: exit.outOfMemoryKills, diagnostics: exit.diagnostics)
+            peakResidentBytes: peak, outOfMemoryKills: exit.outOfMemoryKills, diagnostics: exit.diagnostics,
+            templateDeath: exit.templateDeath)
         return KernelDeath(
             cause: KernelDeath.classify(evidence), status: exit.status, processID: runner.pid,
             executionID: running?.id,

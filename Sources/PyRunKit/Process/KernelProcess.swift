@@ -40,6 +40,10 @@ struct ProcessExit: Sendable, Hashable {
     /// life (the kernel, or a neighbour in the same cgroup), where the platform exposes the
     /// counter (Linux, cgroup v2 or v1); nil when unknown.
     var outOfMemoryKills: Int? = nil
+    /// Set when the process was forked from a template that ended before it reported the
+    /// process's end: only the template, its parent, could learn that status, so `status`
+    /// reads `.exited(-1)`, and this says how the template ended.
+    var templateDeath: TemplateDeath? = nil
 }
 
 /// Why a request could not be written.
@@ -195,6 +199,11 @@ final class KernelProcess: Sendable {
                 watch.isReaped = true
                 return (reaped, watch)
             }
+            // A status nobody could learn: the template ended first, and took the kernel along.
+            var templateDeath: TemplateDeath?
+            if case .template(let template, _) = self.parent, case .some(nil) = heldStatus {
+                templateDeath = TemplateDeath(processID: template.pid, status: template.waitForEnd())
+            }
             let outOfMemoryKills = outOfMemoryKillsAtSpawn.flatMap { before in
                 outOfMemoryCounter?.read().map { max(0, $0 - before) }
             }
@@ -204,7 +213,7 @@ final class KernelProcess: Sendable {
                     reported: reaped.maximumResidentBytes, hostPeakAtSpawn: hostPeakAtSpawn,
                     sampled: watched.sampledPeakResidentBytes),
                 lastResidentBytes: watched.lastResidentBytes, hostSignal: watched.lastHostSignal,
-                outOfMemoryKills: outOfMemoryKills)
+                outOfMemoryKills: outOfMemoryKills, templateDeath: templateDeath)
             intake.finish(with: [.exited(exit)])
         }
         exitWatcher.name = "pyrun.exit.\(child.pid)"
@@ -340,7 +349,7 @@ final class KernelProcess: Sendable {
             template.release(pid)
             // The OS's accounting went to the template; the sampled peak stands in.
             // A status nobody could learn (the template died first) reads as -1, as a failed
-            // reap of a spawned process does.
+            // reap of a spawned process does; `ProcessExit.templateDeath` says why.
             return ReapedProcess(status: (heldStatus ?? nil) ?? .exited(-1), maximumResidentBytes: nil)
         }
     }

@@ -13,6 +13,15 @@ struct TemplateFailure: Error, Sendable, CustomStringConvertible {
     let description: String
 }
 
+/// How a kernel's template process ended: told for a kernel whose own end only the template,
+/// its parent, could have reported.
+struct TemplateDeath: Sendable, Hashable {
+    /// The template's pid.
+    var processID: pid_t
+    /// The template's exit code or signal.
+    var status: TerminationStatus
+}
+
 /// A prepared interpreter (runner imported, working directory entered, preloads imported,
 /// prelude loaded) that forks kernels on request: a kernel starts in milliseconds, without an
 /// interpreter start or a prelude of its own (Linux). The wire is docs/protocol.md, "Templates".
@@ -60,6 +69,9 @@ final class KernelTemplate: Sendable {
     private let controlClosed = Mutex(false)
     private let ready = DispatchSemaphore(value: 0)
     private let readyMessage = Mutex<JSONValue?>(nil)
+    /// Left once the reader has reaped the template, with `endStatus` set.
+    private let ended = DispatchGroup()
+    private let endStatus = Mutex<TerminationStatus?>(nil)
 
     /// The runner options each forked kernel gets for itself; every other variable of the
     /// runner's environment belongs to the template's key.
@@ -96,6 +108,7 @@ final class KernelTemplate: Sendable {
         templateLogger[metadataKey: "template.pid"] = "\(child.pid)"
         Self.logLines(of: child.stdout, name: "pyrun.template.out.\(child.pid)", logger: templateLogger)
         Self.logLines(of: child.stderr, name: "pyrun.template.err.\(child.pid)", logger: templateLogger)
+        ended.enter()
         let reader = Thread { [self] in readMessages() }
         reader.name = "pyrun.template.\(child.pid)"
         reader.stackSize = 1 << 20
@@ -201,6 +214,12 @@ final class KernelTemplate: Sendable {
         return state.withLock { $0.exits[child] }
     }
 
+    /// Blocks until the template process has ended and been reaped, and returns how it ended.
+    func waitForEnd() -> TerminationStatus {
+        ended.wait()
+        return endStatus.withLock { $0 } ?? .exited(-1)
+    }
+
     /// Tells the template to reap `child`: after this its pid may name another process.
     func release(_ child: pid_t) {
         let known = state.withLock { $0.exits.removeValue(forKey: child) != nil }
@@ -295,7 +314,9 @@ final class KernelTemplate: Sendable {
             control.close()
             closed = true
         }
-        _ = Spawn.reap(pid)
+        let status = Spawn.reap(pid)
+        endStatus.withLock { $0 = status }
+        ended.leave()
     }
 
     /// Logs each line a template writes (its prelude's output, its own diagnostics).

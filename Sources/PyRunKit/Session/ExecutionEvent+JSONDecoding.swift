@@ -148,6 +148,17 @@ extension KernelDeath {
                 cause = .outOfMemory(.memoryLimitReached(limitBytes: json["memoryLimitBytes"]?.intValue ?? 0))
             }
         case "killedFromOutside": cause = .killedFromOutside(signal: signal)
+        case "templateDied":
+            guard let template = json["templatePid"]?.intValue else { return nil }
+            let templateStatus: TerminationStatus
+            if let code = json["templateExitCode"]?.intValue {
+                templateStatus = .exited(Int32(code))
+            } else if let signal = json["templateSignal"]?.intValue {
+                templateStatus = .signaled(Int32(signal))
+            } else {
+                return nil
+            }
+            cause = .templateDied(processID: Int32(template), status: templateStatus)
         default: return nil
         }
         self.init(
