@@ -132,7 +132,7 @@ public struct PythonTestRun: Sendable {
         }
         if options.configuration.usesTemplate || options.freshKernelPerTest {
             // The run's kernels are gone: so are the templates they were forked from.
-            await KernelTemplates.shared.endIdleTemplates(where: Self.runVariable, is: runID)
+            await KernelPool.endIdleTemplates(matching: [Self.runVariable: runID])
         }
         var reports = [PythonTestFileReport?](repeating: nil, count: units.count)
         for (index, report) in await control.reports() { reports[index] = report }

@@ -15,13 +15,16 @@ import Darwin
 @Suite(.enabled(if: ProcessTable.isAvailable), .serialized) struct TemplateKernelTests {
     /// A configuration with a template of its own: the environment is part of a template's
     /// key, so a test that kills its template touches no other test's.
-    static func privateTemplate(preload: [String] = []) -> KernelConfiguration {
+    static func privateTemplate(preload: [String] = [], marker: String = UUID().uuidString) -> KernelConfiguration {
         var configuration = KernelConfiguration.forTests
-        configuration.environment = .inheritUpdating(["PYRUN_TEST_TEMPLATE": UUID().uuidString])
+        configuration.environment = .inheritUpdating([markerVariable: marker])
         configuration.usesTemplate = true
         configuration.preload = preload
         return configuration
     }
+
+    /// The variable that keeps a test's template its own.
+    static let markerVariable = "PYRUN_TEST_TEMPLATE"
 
     /// The parent of `pid`, from /proc.
     static func parent(of pid: Int32) -> Int32? {
@@ -209,6 +212,70 @@ import Darwin
         #expect(
             await eventually(within: 30) { !Self.isAlive(templates[0]) }, "an idle template past the limit lives on")
         #expect(Self.isAlive(templates[templates.count - 1]))
+    }
+
+    // MARK: - Ending idle templates
+
+    @Test func endingIdleTemplatesEndsThoseWithoutKernelsAndALaterStartForksAgain() async throws {
+        let idleMarker = UUID().uuidString
+        let busyMarker = UUID().uuidString
+        let idle = PythonKernel(configuration: Self.privateTemplate(marker: idleMarker))
+        let idleTemplate = try #require(Self.parent(of: try await idle.start().pid))
+        let busy = PythonKernel(configuration: Self.privateTemplate(marker: busyMarker))
+        let busyTemplate = try #require(Self.parent(of: try await busy.start().pid))
+        #expect(![idleTemplate, busyTemplate].contains(getpid()))
+        #expect(idleTemplate != busyTemplate)
+        await idle.shutdown()
+
+        #expect(await KernelPool.endIdleTemplates(matching: [Self.markerVariable: idleMarker]) == 1)
+        #expect(!Self.isAlive(idleTemplate), "an idle template outlived endIdleTemplates")
+        // A template whose kernel runs stays, and so does the kernel.
+        #expect(await KernelPool.endIdleTemplates(matching: [Self.markerVariable: busyMarker]) == 0)
+        #expect(Self.isAlive(busyTemplate))
+        #expect(try await busy.run("1 + 1").resultText == "2")
+        await busy.shutdown()
+        #expect(await KernelPool.endIdleTemplates(matching: [Self.markerVariable: busyMarker]) == 1)
+        #expect(!Self.isAlive(busyTemplate))
+
+        // The next kernel of that configuration forks from a fresh template.
+        let again = PythonKernel(configuration: Self.privateTemplate(marker: idleMarker))
+        let againPID = try await again.start().pid
+        #expect(await again.templateUnavailable == nil)
+        let fresh = try #require(Self.parent(of: againPID))
+        #expect(fresh != getpid() && fresh != idleTemplate)
+        #expect(try await again.run("1 + 1").resultText == "2")
+        await again.shutdown()
+        #expect(await KernelPool.endIdleTemplates(matching: [Self.markerVariable: idleMarker]) == 1)
+        #expect(!Self.isAlive(fresh))
+    }
+
+    @Test func aTemplateThatCouldNotStartIsTriedAgainOnceIdleTemplatesAreEnded() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "pyrun-template-\(getpid())-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let prelude = directory.appendingPathComponent("threaded.py").path
+        try "import threading, time\nthreading.Thread(target=time.sleep, args=(300,), daemon=True).start()\n"
+            .write(toFile: prelude, atomically: true, encoding: .utf8)
+        let marker = UUID().uuidString
+        var configuration = Self.privateTemplate(marker: marker)
+        configuration.prelude = [.file(URL(fileURLWithPath: prelude))]
+        let refused = PythonKernel(configuration: configuration)
+        try await refused.start()
+        #expect(await refused.templateUnavailable != nil)
+        await refused.shutdown()
+
+        // The host edits the prelude in place; the failure is remembered until it ends them.
+        try "threaded = False\n".write(toFile: prelude, atomically: true, encoding: .utf8)
+        #expect(await KernelPool.endIdleTemplates(matching: [Self.markerVariable: marker]) == 0)
+        let forked = PythonKernel(configuration: configuration)
+        let pid = try await forked.start().pid
+        #expect(await forked.templateUnavailable == nil)
+        let template = try #require(Self.parent(of: pid))
+        #expect(template != getpid())
+        #expect(try await forked.run("threaded").resultText == "False")
+        await forked.shutdown()
+        #expect(await KernelPool.endIdleTemplates(matching: [Self.markerVariable: marker]) == 1)
     }
 
     @Test func aPreludeThatStartsAThreadGetsNoTemplate() async throws {

@@ -220,6 +220,14 @@ final class KernelTemplate: Sendable {
         return endStatus.withLock { $0 } ?? .exited(-1)
     }
 
+    /// Waits until the template process has ended and been reaped, and returns how it ended.
+    func waitForEnd() async -> TerminationStatus {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            ended.notify(queue: .global()) { continuation.resume() }
+        }
+        return endStatus.withLock { $0 } ?? .exited(-1)
+    }
+
     /// Tells the template to reap `child`: after this its pid may name another process.
     func release(_ child: pid_t) {
         let known = state.withLock { $0.exits.removeValue(forKey: child) != nil }

@@ -83,15 +83,27 @@ package actor KernelTemplates {
         }
     }
 
-    /// Ends the templates whose kernels' environment sets `variable` to `value` and that run
-    /// no kernel: a caller that marked its kernels so (`pyrun test` with its run's id) and is
-    /// done with them leaves no process behind, and ends no one else's template.
-    package func endIdleTemplates(where variable: String, is value: String) {
-        for template in recency where template.key.environment[variable] == value {
+    /// Ends the templates whose kernels' environment sets every variable of `environment` to
+    /// its value (all, for an empty one) and that run no kernel, and forgets those that could
+    /// not start, so that the next kernel tries again. Returns once the ended ones are gone,
+    /// with how many they were. See `KernelPool.endIdleTemplates(matching:)`.
+    func endIdleTemplates(matching environment: [String: String]) async -> Int {
+        func matches(_ key: KernelTemplate.Key) -> Bool {
+            environment.allSatisfy { key.environment[$0.key] == $0.value }
+        }
+        recency.removeAll { $0.isGone }
+        for (key, entry) in entries where matches(key) {
+            if case .failed = entry { entries[key] = nil }
+        }
+        var ended: [KernelTemplate] = []
+        for template in recency where matches(template.key) {
             guard template.terminateIfIdle() else { continue }
-            recency.removeAll { $0 === template }
+            ended.append(template)
             if case .starting = entries[template.key] { entries[template.key] = nil }
         }
+        recency.removeAll { template in ended.contains { $0 === template } }
+        for template in ended { _ = await template.waitForEnd() }
+        return ended.count
     }
 
     /// Ends every template (their kernels die with them); later kernels start new ones.
