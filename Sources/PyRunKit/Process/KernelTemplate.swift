@@ -322,6 +322,11 @@ final class KernelTemplate: Sendable {
             control.close()
             closed = true
         }
+        // End of file means the template is exiting; a channel that broke while it lives would
+        // leave a template nobody can use, and its reaping (which its kernels' ends wait for)
+        // hanging. Still unreaped, the pid is surely the template's; an exit under way keeps
+        // its status.
+        _ = kill(pid, SIGKILL)
         let status = Spawn.reap(pid)
         endStatus.withLock { $0 = status }
         ended.leave()
