@@ -82,10 +82,7 @@ struct KernelOptions: ParsableArguments {
         if let python, python.isEmpty {
             throw ValidationError("--python needs a path or a name")
         }
-        var names: Set<String> = []
-        for function in hostFunctions where !names.insert(function.name).inserted {
-            throw ValidationError("--host-fn \(function.name) is given twice")
-        }
+        try HostFunctionAssignment.validate(hostFunctions)
     }
 
     /// The kernel configuration these options describe.
@@ -200,18 +197,5 @@ struct PreludeArgument: ExpressibleByArgument, Equatable {
             let url = URL(fileURLWithPath: argument.text)
             return isDirectory.boolValue ? .directory(url) : .file(url)
         }
-    }
-}
-
-/// One `--host-fn NAME=COMMAND`.
-struct HostFunctionAssignment: ExpressibleByArgument, Equatable {
-    var name: String
-    var command: String
-
-    init?(argument: String) {
-        guard let equals = argument.firstIndex(of: "=") else { return nil }
-        name = String(argument[..<equals]).trimmingCharacters(in: .whitespaces)
-        command = String(argument[argument.index(after: equals)...])
-        guard !name.isEmpty, !command.trimmingCharacters(in: .whitespaces).isEmpty else { return nil }
     }
 }

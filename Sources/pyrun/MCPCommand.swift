@@ -112,10 +112,7 @@ struct MCPCommand: AsyncParsableCommand {
                 throw ValidationError("--http \(error)")
             }
         }
-        var names: Set<String> = []
-        for function in hostFunctions where !names.insert(function.name).inserted {
-            throw ValidationError("--host-fn \(function.name) is given twice")
-        }
+        try HostFunctionAssignment.validate(hostFunctions)
     }
 
     func run() async throws {

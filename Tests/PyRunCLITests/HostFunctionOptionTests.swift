@@ -76,6 +76,29 @@ import Darwin
         #expect(bare.status == 2)
     }
 
+    @Test func aNameThatHostDotNameCannotReachIsAUsageErrorThatSaysTheRule() async throws {
+        // Not an identifier, a keyword, or an attribute of `host` itself (`call`, the dunders).
+        for name in ["my-fn", "1abc", "", "class", "call", "__doc__"] {
+            for arguments in [["--host-fn", "\(name)=echo 1", "-c", "1"], ["mcp", "--host-fn", "\(name)=echo 1"]] {
+                let outcome = try await runPyrun(arguments)
+                #expect(outcome.status == 2, "\(arguments)")
+                #expect(
+                    outcome.stderr.contains("--host-fn \(String(reflecting: name)): NAME must be a Python identifier"),
+                    "\(arguments): \(outcome.stderr)")
+                #expect(outcome.stdout.isEmpty, "\(arguments)")
+            }
+        }
+    }
+
+    @Test func namesThatAreIdentifiersWork() async throws {
+        let outcome = try await runPyrun([
+            "--host-fn", "café=echo 1", "--host-fn", "_x2=echo 2", "--host-fn", "match=echo 3",
+            "-c", "print(host.café(), host._x2(), host.match())",
+        ])
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        #expect(outcome.stdout == "1 2 3\n")
+    }
+
     @Test func anInterruptedCallKillsTheCommand() async throws {
         try await withTemporaryDirectory { directory in
             let pidFile = "\(directory)/pid"
