@@ -13,7 +13,8 @@ struct MCPCommand: AsyncParsableCommand {
             Tools: python, python_wait, python_interrupt, python_sessions, python_output. Each session is an \
             interpreter of its own. Interpreters see only PATH, HOME, LANG, LC_*, TERM, TMPDIR, USER, \
             VIRTUAL_ENV and PYTHON* of this process's environment, plus --pass-env names. Every interpreter \
-            is shut down when the client closes stdin or on SIGINT, SIGTERM or SIGHUP. When the client \
+            is shut down when the client closes stdin (once the requests read before that are answered) \
+            or on SIGINT, SIGTERM or SIGHUP. When the client \
             declares MCP sampling, the code also gets host.complete(prompt, max_tokens=1024), which asks \
             the client's model.
 

@@ -626,6 +626,47 @@ import Darwin
         }
     }
 
+    @Test func callsSentBeforeStdinClosesAreAnsweredBeforeTheServerExits() async throws {
+        // As `printf '<initialize>\n<call>\n' | pyrun mcp` does: the input ends while the
+        // call runs, and the client still reads stdout.
+        let client = try await MCPTestClient(initialize: false)
+        let initialize = client.startInitialize()
+        client.sendInitialized()
+        let call = client.startCall(
+            "python", ["code": .string("import os, time\ntime.sleep(1)\nprint('slept in', os.getpid())")])
+        let outcome = await client.process.finish(seconds: 120)
+        #expect(outcome.status == 0, "stderr: \(outcome.stderr)")
+        #expect(client.response(to: initialize)?["result"]?["serverInfo"]?["name"]?.stringValue == "pyrun")
+        let reply = try #require(
+            client.response(to: call)?["result"].map { ToolCallReply(result: $0) },
+            "no response to the call; stdout: \(outcome.stdout)")
+        #expect(reply.status == "ok", "\(reply.text)")
+        let printed = try #require(reply.structured["stdout"]?.stringValue)
+        #expect(printed.hasPrefix("slept in "), "\(reply.text)")
+        let interpreter = try #require(
+            Int32(printed.dropFirst("slept in ".count).trimmingCharacters(in: .whitespacesAndNewlines)))
+        #expect(await waitUntilGone(interpreter), "the session's interpreter outlived the server")
+    }
+
+    @Test func aSignalStopsTheWaitForCallsSentBeforeStdinClosed() async throws {
+        try await withTemporaryDirectory { directory in
+            let client = try await MCPTestClient(["--verbose"])
+            let started = "\(directory)/started"
+            let code = "import time\nopen(\(JSONValue.string(started).serialized()), 'w').close()\ntime.sleep(300)"
+            let call = client.startCall("python", ["code": .string(code)])
+            #expect(await poll(seconds: 60) { FileManager.default.fileExists(atPath: started) })
+            let processes = client.descendantPIDs
+            #expect(!processes.isEmpty)
+            client.process.closeInput()
+            #expect(await poll(seconds: 60) { client.process.stderr.contains("answering its open requests") })
+            client.process.send(signal: SIGTERM)
+            let outcome = await client.process.finish(seconds: 60)
+            #expect(outcome.status == 128 + SIGTERM)
+            #expect(client.response(to: call) == nil, "the call was answered after the signal")
+            for pid in processes { #expect(await waitUntilGone(pid), "pid \(pid) outlived the server") }
+        }
+    }
+
     @Test func sigtermShutsEverySessionDownToo() async throws {
         let client = try await MCPTestClient()
         let running = try await client.python("import time\ntime.sleep(300)", ["wait_s": .number(0.5)])

@@ -47,14 +47,25 @@ final class MCPTestClient: Sendable {
 
     /// `initialize`, then `notifications/initialized`; returns the initialize result.
     func initialize(capabilities: JSONValue = .object([:])) async throws -> JSONValue {
-        let result = try await request(
+        let result = try await self.result(of: startInitialize(capabilities: capabilities))
+        sendInitialized()
+        return result
+    }
+
+    /// Sends the `initialize` request without waiting for its response; returns its id.
+    @discardableResult
+    func startInitialize(capabilities: JSONValue = .object([:])) -> Int {
+        sendRequest(
             "initialize",
             .object([
                 "protocolVersion": .string("2025-06-18"), "capabilities": capabilities,
                 "clientInfo": .object(["name": .string("pyrun-tests"), "version": .string("1")]),
             ]))
+    }
+
+    /// Sends `notifications/initialized`.
+    func sendInitialized() {
         send(.object(["jsonrpc": .string("2.0"), "method": .string("notifications/initialized")]))
-        return result
     }
 
     // MARK: - Sending

@@ -24,7 +24,10 @@ public enum MCPServer {
     /// `handlesTerminationSignals`, a SIGINT, SIGTERM or SIGHUP arrives), then shuts every
     /// session's interpreter down, and everything they started, before it returns.
     ///
-    /// A second termination signal during that shutdown ends the process at once.
+    /// When the client's input ends, every request read before that is answered first (each
+    /// call is bounded by its own `wait_s` and `timeout_s`), unless a write to the client
+    /// fails or a signal comes. A second termination signal during the shutdown ends the
+    /// process at once.
     ///
     /// No interpreter starts before the client's `initialize` request has been read (or a
     /// `tools/call` came first, or the client left): when that request declares the `sampling`

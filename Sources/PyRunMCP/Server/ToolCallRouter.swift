@@ -2,7 +2,6 @@ import Foundation
 import Logging
 import MCP
 import PyRunKit
-import Synchronization
 
 /// A JSON-RPC error response's `error`.
 struct JSONRPCError: Error, CustomStringConvertible {
@@ -50,7 +49,7 @@ actor ToolCallRouter: Transport {
     private let tools = Eventual<PythonTools>()
     private let forwarded: AsyncThrowingStream<Data, any Error>
     private let forward: AsyncThrowingStream<Data, any Error>.Continuation
-    private let calls = InFlightCalls()
+    private let open = OpenRequests()
     private var pump: Task<Void, Never>?
 
     /// - Parameter inner: the transport to the client (usually `LineTransport`).
@@ -72,11 +71,19 @@ actor ToolCallRouter: Transport {
         try await inner.connect()
         let messages = await inner.receive()
         let route = Routes(
-            forward: forward, calls: calls, tools: tools, sampling: sampling, handshake: handshake, reply: inner)
+            forward: forward, open: open, tools: tools, sampling: sampling, handshake: handshake, reply: inner)
+        let open = open
+        let logger = logger
         pump = Task {
             do {
                 for try await message in messages { route.take(message) }
                 route.clientGone()
+                // The client closed its input but may still read: answer what it asked first
+                // (a signal cancels this wait through `disconnect()`).
+                if !Task.isCancelled {
+                    logger.debug("the client's input ended; answering its open requests before the server ends")
+                    await open.allAnswered()
+                }
                 forward.finish()
             } catch {
                 route.clientGone()
@@ -85,8 +92,9 @@ actor ToolCallRouter: Transport {
         }
     }
 
-    /// Stops reading and disconnects the inner transport. Calls still running finish; their
-    /// replies have nowhere to go.
+    /// Stops reading (and waiting for open requests after the end of the input) and
+    /// disconnects the inner transport. Calls still running finish; their replies have
+    /// nowhere to go.
     func disconnect() async {
         pump?.cancel()
         pump = nil
@@ -96,9 +104,18 @@ actor ToolCallRouter: Transport {
         forward.finish()
     }
 
-    /// What the SDK sends (its responses and notifications) goes out unchanged.
+    /// What the SDK sends (its responses and notifications) goes out unchanged; a response
+    /// answers its request.
     func send(_ data: Data) async throws {
-        try await inner.send(data)
+        do {
+            try await inner.send(data)
+        } catch {
+            open.clientIsUnreachable()
+            throw error
+        }
+        if let message = try? JSONValue.parse(Array(data)), message["method"] == nil, let id = message["id"] {
+            open.answered(id)
+        }
     }
 
     /// The messages for the SDK: everything but the calls served here.
@@ -112,7 +129,7 @@ actor ToolCallRouter: Transport {
     /// the next is read.
     private struct Routes: Sendable {
         let forward: AsyncThrowingStream<Data, any Error>.Continuation
-        let calls: InFlightCalls
+        let open: OpenRequests
         let tools: Eventual<PythonTools>
         let sampling: ClientSampling
         let handshake: Eventual<ClientHandshake>
@@ -137,16 +154,20 @@ actor ToolCallRouter: Transport {
                 handshake.resolve(ClientHandshake())
                 let tools = self.tools
                 let reply = self.reply
-                calls.start(id) {
+                let open = self.open
+                open.startCall(id) {
                     try await ToolCallRouter.serve(
-                        message["params"], id: id, tools: await tools.value, transport: reply)
+                        message["params"], id: id, tools: await tools.value, transport: reply, open: open)
                 }
                 return
             case CancelledNotification.name:
-                if let id = message["params"]?["requestId"], calls.cancel(id) { return }
+                guard let id = message["params"]?["requestId"] else { break }
+                if open.cancelCall(id) { return }
+                open.answered(id)
             default:
                 break
             }
+            if let id = message["id"], id != .null { open.forwarded(id) }
             forward.yield(data)
         }
 
@@ -158,9 +179,10 @@ actor ToolCallRouter: Transport {
     }
 
     /// Runs one call and writes its response; a cancelled call gets none (as the protocol asks).
-    private static func serve(_ params: JSONValue?, id: JSONValue, tools: PythonTools, transport: any Transport)
-        async throws
-    {
+    /// - Throws: the transport's error when the response cannot be written.
+    private static func serve(
+        _ params: JSONValue?, id: JSONValue, tools: PythonTools, transport: any Transport, open: OpenRequests
+    ) async throws {
         let response: JSONValue
         do {
             guard let name = params?["name"]?.stringValue else {
@@ -173,7 +195,7 @@ actor ToolCallRouter: Transport {
             case let other?: throw JSONRPCError(.invalidParams, "params.arguments must be an object, not \(other)")
             }
             let progress = params?["_meta"]?["progressToken"].map { token in
-                progressSink(token: token, transport: transport)
+                progressSink(token: token, transport: transport, open: open)
             }
             let result = try await tools.call(name, arguments, progress: progress)
             try Task.checkCancellation()
@@ -196,7 +218,7 @@ actor ToolCallRouter: Transport {
     }
 
     /// Sends `notifications/progress` for the call that carried `token`.
-    private static func progressSink(token: JSONValue, transport: any Transport) -> ProgressSink {
+    private static func progressSink(token: JSONValue, transport: any Transport, open: OpenRequests) -> ProgressSink {
         { progress, message in
             let notification: JSONValue = .object([
                 "jsonrpc": .string("2.0"), "method": .string(ProgressNotification.name),
@@ -204,35 +226,11 @@ actor ToolCallRouter: Transport {
                     "progressToken": token, "progress": .number(progress), "message": .string(message),
                 ]),
             ])
-            try? await transport.send(Data(notification.serialized().utf8))
-        }
-    }
-}
-
-/// The calls being served, by request id, so a cancellation can reach them.
-private final class InFlightCalls: Sendable {
-    private let tasks = Mutex<[JSONValue: Task<Void, Never>]>([:])
-
-    /// Starts `body` as the call `id`; it is forgotten when it ends.
-    func start(_ id: JSONValue, _ body: @escaping @Sendable () async throws -> Void) {
-        // Registered under the lock the task's own removal takes, so that removal always
-        // comes after the registration.
-        tasks.withLock { tasks in
-            tasks[id] = Task {
-                try? await body()
-                self.finished(id)
+            do {
+                try await transport.send(Data(notification.serialized().utf8))
+            } catch {
+                open.clientIsUnreachable()
             }
         }
-    }
-
-    /// Cancels the call `id`; false when no such call is running.
-    func cancel(_ id: JSONValue) -> Bool {
-        guard let task = tasks.withLock({ $0.removeValue(forKey: id) }) else { return false }
-        task.cancel()
-        return true
-    }
-
-    private func finished(_ id: JSONValue) {
-        tasks.withLock { _ = $0.removeValue(forKey: id) }
     }
 }

@@ -22,8 +22,8 @@ import Darwin
 /// slowly blocks that queue only.
 ///
 /// The input ends (the stream from `receive()` finishes) at end of file, on a read error, or
-/// when a write finds the client gone (`EPIPE`); the server's message loop then ends, which is
-/// the signal to shut every kernel down.
+/// when a write finds the client gone (`EPIPE`); `MCPServer` then answers the requests still
+/// open and ends its message loop, which is the signal to shut every kernel down.
 public actor LineTransport: Transport {
     /// The default bound on one incoming message: far above any real request (code, however
     /// long, is text), low enough that a runaway client cannot exhaust memory.
