@@ -233,4 +233,27 @@ import Darwin
         await server.waitUntilCompleted()
         await server.stop()
     }
+
+    @Test(.timeLimit(.minutes(1))) func itLearnsWithoutWritingThatTheClientStoppedReading() async throws {
+        let input = PipePair()
+        let output = PipePair()
+        let transport = try await connected(input, output)
+        let watch = Task { await transport.clientStoppedReading() }
+        output.closeReadEnd()
+        await watch.value
+        await transport.disconnect()
+    }
+
+    @Test(.timeLimit(.minutes(1))) func waitingForTheClientToStopReadingEndsWhenCancelled() async throws {
+        let input = PipePair()
+        let output = PipePair()
+        let transport = try await connected(input, output)
+        let watch = Task { await transport.clientStoppedReading() }
+        watch.cancel()
+        await watch.value
+        // The client still reads: a message still gets through.
+        try await transport.send(Data("{}".utf8))
+        #expect(await output.readLines(1) == ["{}"])
+        await transport.disconnect()
+    }
 }

@@ -1,5 +1,4 @@
 import PyRunKit
-import Synchronization
 import Testing
 
 @testable import PyRunMCP
@@ -19,17 +18,10 @@ import Testing
         }
     }
 
-    /// What happened, in order.
-    private final class Log: Sendable {
-        private let entries = Mutex<[String]>([])
-        func note(_ entry: String) { entries.withLock { $0.append(entry) } }
-        var all: [String] { entries.withLock { $0 } }
-    }
-
     @Test func theWaitEndsOnlyOnceTheLastCallAndTheLastForwardedRequestAreAnswered() async {
         let open = OpenRequests()
         let call = Gate()
-        let log = Log()
+        let log = EventLog()
         open.startCall(.number(1)) {
             await call.wait()
             log.note("call answered")

@@ -25,9 +25,9 @@ public enum MCPServer {
     /// session's interpreter down, and everything they started, before it returns.
     ///
     /// When the client's input ends, every request read before that is answered first (each
-    /// call is bounded by its own `wait_s` and `timeout_s`), unless a write to the client
-    /// fails or a signal comes. A second termination signal during the shutdown ends the
-    /// process at once.
+    /// call is bounded by its own `wait_s` and `timeout_s`), unless the client stops reading
+    /// (it closes its end of the output, or a write fails) or a signal comes. A second
+    /// termination signal during the shutdown ends the process at once.
     ///
     /// No interpreter starts before the client's `initialize` request has been read (or a
     /// `tools/call` came first, or the client left): when that request declares the `sampling`

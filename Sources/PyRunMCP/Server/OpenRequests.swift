@@ -9,7 +9,7 @@ import Synchronization
 /// `printf '…' | pyrun mcp` does: `allAnswered()` is how the server waits for those answers
 /// before it shuts the sessions down. Every call ends by itself (its `wait_s` and `timeout_s`
 /// bound it), and once a write to the client has failed nobody reads the rest, so the wait
-/// ends then too.
+/// ends then too (the router also stops waiting when the client closes its end of the output).
 final class OpenRequests: Sendable {
     private struct State {
         var calls: [JSONValue: Task<Void, Never>] = [:]

@@ -82,13 +82,28 @@ actor ToolCallRouter: Transport {
                 // (a signal cancels this wait through `disconnect()`).
                 if !Task.isCancelled {
                     logger.debug("the client's input ended; answering its open requests before the server ends")
-                    await open.allAnswered()
+                    await Self.answers(to: open, unlessNobodyReads: inner)
                 }
                 forward.finish()
             } catch {
                 route.clientGone()
                 forward.finish(throwing: error)
             }
+        }
+    }
+
+    /// Waits until the open requests are answered, or until the client closes its end of
+    /// `transport`'s output (then nobody would read the answers).
+    private static func answers(to open: OpenRequests, unlessNobodyReads transport: any Transport) async {
+        guard let lines = transport as? LineTransport else {
+            await open.allAnswered()
+            return
+        }
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await open.allAnswered() }
+            group.addTask { await lines.clientStoppedReading() }
+            await group.next()
+            group.cancelAll()
         }
     }
 

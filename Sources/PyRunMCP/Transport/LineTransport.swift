@@ -159,6 +159,12 @@ public actor LineTransport: Transport {
         messages
     }
 
+    /// Returns when the client no longer reads the output (it closed its end), or when the
+    /// calling task is cancelled; for an output that cannot tell (a file), only then.
+    nonisolated func clientStoppedReading() async {
+        await ReaderDeparture.wait(on: outputDescriptor)
+    }
+
     private func rejectOversizedMessage(byteCount: Int) {
         let text =
             "a message of \(byteCount) bytes exceeds this server's limit of \(maximumMessageBytes) bytes and was skipped"
