@@ -64,6 +64,24 @@ import Darwin
         }
     }
 
+    @Test func aTimedOutStartShowsWhatTheLauncherSaidOnStderr() async throws {
+        try await withTemporaryDirectory { directory in
+            // A launcher that asks for a password nobody will type, as ssh without BatchMode does.
+            let launcher = "\(directory)/asks"
+            try "#!/bin/sh\necho 'Password for builder@far:' >&2\nexec sleep 300\n".write(
+                toFile: launcher, atomically: true, encoding: .utf8)
+            chmod(launcher, 0o755)
+            let outcome = try await runPyrun(["--via", launcher, "--startup-timeout", "1.5", "-c", "1"])
+            #expect(outcome.status == 1)
+            #expect(
+                outcome.stderr.contains(
+                    "did not say hello within 1.5 s; on stderr it said:\nPassword for builder@far:"),
+                "\(outcome.stderr)")
+            // The runner is named once, with the launcher's words.
+            #expect(outcome.stderr.contains("the runner (python3 via \(launcher))"), "\(outcome.stderr)")
+        }
+    }
+
     @Test func mcpTakesTheStartupTimeoutToo() async throws {
         try await withTemporaryDirectory { directory in
             let launcher = try hangingLauncher(in: directory)

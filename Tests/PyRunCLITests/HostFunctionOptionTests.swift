@@ -72,19 +72,29 @@ import Darwin
         let twice = try await runPyrun(["--host-fn", "a=echo 1", "--host-fn", "a=echo 2", "-c", "1"])
         #expect(twice.status == 2)
         #expect(twice.stderr.contains("--host-fn a is given twice"))
-        let bare = try await runPyrun(["--host-fn", "a", "-c", "1"])
-        #expect(bare.status == 2)
+        for value in ["a", "a=", "a= "] {
+            let bare = try await runPyrun(["--host-fn", value, "-c", "1"])
+            #expect(bare.status == 2)
+            #expect(bare.stderr.contains("--host-fn a: no command; give NAME=COMMAND"), "\(value): \(bare.stderr)")
+        }
     }
 
     @Test func aNameThatHostDotNameCannotReachIsAUsageErrorThatSaysTheRule() async throws {
         // Not an identifier, a keyword, or an attribute of `host` itself (`call`, the dunders).
-        for name in ["my-fn", "1abc", "", "class", "call", "__doc__"] {
+        // Each says what is wrong with it, then the rule.
+        let problems = [
+            ("my-fn", "not a Python identifier"), ("1abc", "not a Python identifier"), ("", "the name is empty"),
+            ("class", "a Python keyword (host.class would not parse)"), ("call", "host.call is the host object's own"),
+            ("__doc__", "a __dunder__ name"), ("ﬁle", "Python reads it as \"file\""),
+        ]
+        for (name, problem) in problems {
             for arguments in [["--host-fn", "\(name)=echo 1", "-c", "1"], ["mcp", "--host-fn", "\(name)=echo 1"]] {
                 let outcome = try await runPyrun(arguments)
                 #expect(outcome.status == 2, "\(arguments)")
                 #expect(
-                    outcome.stderr.contains("--host-fn \(String(reflecting: name)): NAME must be a Python identifier"),
+                    outcome.stderr.contains("--host-fn \(String(reflecting: name)): \(problem)"),
                     "\(arguments): \(outcome.stderr)")
+                #expect(outcome.stderr.contains("NAME must be a Python identifier"), "\(arguments): \(outcome.stderr)")
                 #expect(outcome.stdout.isEmpty, "\(arguments)")
             }
         }

@@ -962,7 +962,8 @@ public actor PythonKernel {
         // The launcher itself runs with the host's environment (ssh needs HOME, its agent).
         let process = try spawn(command, environment: hostEnvironment, bootstrapLine: line)
         let (hello, version) = try await awaitHello(
-            attempt, from: process, isRemote: true, describing: "\(launcher.python) \(launcher)")
+            attempt, from: process, isRemote: true,
+            describing: "\(launcher.python) via \(launcher.prefix.joined(separator: " "))")
         if self.interpreter == nil {
             self.interpreter = PythonInterpreter(
                 path: launcher.python, executable: hello.executable.isEmpty ? launcher.python : hello.executable,
@@ -996,10 +997,11 @@ public actor PythonKernel {
         logger[metadataKey: "kernel.pid"] = "\(process.pid)"
         watch(runner)
         guard let outcome = await runner.helloWaiter.wait(timeout: configuration.startupTimeout) else {
+            let stderrTail = process.diagnosticsSoFar
             process.signalGroup(SIGKILL)
             throw KernelError(
                 .startupTimedOut,
-                "the runner (\(executable)) did not say hello within \(configuration.startupTimeout.formattedSeconds)\(Self.noiseDetail(runner))"
+                "the runner (\(executable)) did not say hello within \(configuration.startupTimeout.formattedSeconds)\(Self.noiseDetail(runner))\(Self.stderrDetail(stderrTail))"
             )
         }
         let hello = try outcome.get()
@@ -1093,6 +1095,16 @@ public actor PythonKernel {
                 "\n(that is pyrun's start line coming back: a terminal between here and the runner echoes and rewrites the stream; run the launcher without one, e.g. `ssh -T`, not `ssh -t`)"
         }
         return text
+    }
+
+    /// The last lines a start that never said hello wrote to stderr (a launcher's password
+    /// prompt, a login banner, a hanging command's complaint), for its timeout error.
+    private static func stderrDetail(_ text: String) -> String {
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: true).suffix(5).map { line in
+            line.count <= noiseLineLimit ? String(line) : "\(line.prefix(noiseLineLimit))…"
+        }
+        guard !lines.isEmpty else { return "" }
+        return "; on stderr it said:\n" + lines.joined(separator: "\n")
     }
 
     /// How much of each line of start-up noise a start error shows.

@@ -110,6 +110,13 @@ final class KernelProcess: Sendable {
     /// and holds it as a zombie until the host releases it.
     private let parent: ProcessParent
 
+    /// The tail of what the process wrote to stderr.
+    private let diagnostics: DiagnosticsCollector
+
+    /// What the process has written to stderr so far (its last 8 KB at most): a launcher's
+    /// prompt or complaint, when a start hangs before the runner's hello.
+    var diagnosticsSoFar: String { diagnostics.text }
+
     /// Spawns `command` (in a session of its own on Linux, a process group elsewhere) and
     /// starts its reader threads. `environment` gains `PYRUN_HOST_PID`.
     ///
@@ -154,6 +161,7 @@ final class KernelProcess: Sendable {
         var stderrLogger = logger
         stderrLogger[metadataKey: "kernel.pid"] = "\(child.pid)"
         let diagnostics = DiagnosticsCollector(limit: Self.diagnosticsLimit, logger: stderrLogger)
+        self.diagnostics = diagnostics
         let diagnosticsReader = PipeReader(fd: child.stderr, name: "pyrun.stderr.\(child.pid)") { chunk in
             diagnostics.append(chunk)
         }
