@@ -1,4 +1,5 @@
 import Foundation
+import PyRunTesting
 import Testing
 
 @testable import PyRunKit
@@ -249,50 +250,51 @@ import Darwin
         #expect(!Self.isAlive(fresh))
     }
 
-    @Test func aTemplateThatCouldNotStartIsTriedAgainOnceIdleTemplatesAreEnded() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "pyrun-template-\(getpid())-\(UUID())")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let prelude = directory.appendingPathComponent("threaded.py").path
-        try "import threading, time\nthreading.Thread(target=time.sleep, args=(300,), daemon=True).start()\n"
-            .write(toFile: prelude, atomically: true, encoding: .utf8)
-        let marker = UUID().uuidString
-        var configuration = Self.privateTemplate(marker: marker)
-        configuration.prelude = [.file(URL(fileURLWithPath: prelude))]
-        let refused = PythonKernel(configuration: configuration)
-        try await refused.start()
-        #expect(await refused.templateUnavailable != nil)
-        await refused.shutdown()
+    /// Runs `body` with the path of a prelude that leaves a thread running (so no template can
+    /// fork from it), in a temporary directory removed afterwards.
+    private func withThreadedPrelude(_ body: (String) async throws -> Void) async throws {
+        try await withTemporaryDirectory { directory in
+            let prelude = "\(directory)/threaded.py"
+            try "import threading, time\nthreading.Thread(target=time.sleep, args=(300,), daemon=True).start()\n"
+                .write(toFile: prelude, atomically: true, encoding: .utf8)
+            try await body(prelude)
+        }
+    }
 
-        // The host edits the prelude in place; the failure is remembered until it ends them.
-        try "threaded = False\n".write(toFile: prelude, atomically: true, encoding: .utf8)
-        #expect(await KernelPool.endIdleTemplates(matching: [Self.markerVariable: marker]) == 0)
-        let forked = PythonKernel(configuration: configuration)
-        let pid = try await forked.start().pid
-        #expect(await forked.templateUnavailable == nil)
-        let template = try #require(Self.parent(of: pid))
-        #expect(template != getpid())
-        #expect(try await forked.run("threaded").resultText == "False")
-        await forked.shutdown()
-        #expect(await KernelPool.endIdleTemplates(matching: [Self.markerVariable: marker]) == 1)
+    @Test func aTemplateThatCouldNotStartIsTriedAgainOnceIdleTemplatesAreEnded() async throws {
+        try await withThreadedPrelude { prelude in
+            let marker = UUID().uuidString
+            var configuration = Self.privateTemplate(marker: marker)
+            configuration.prelude = [.file(URL(fileURLWithPath: prelude))]
+            let refused = PythonKernel(configuration: configuration)
+            try await refused.start()
+            #expect(await refused.templateUnavailable != nil)
+            await refused.shutdown()
+
+            // The host edits the prelude in place; the failure is remembered until it ends them.
+            try "threaded = False\n".write(toFile: prelude, atomically: true, encoding: .utf8)
+            #expect(await KernelPool.endIdleTemplates(matching: [Self.markerVariable: marker]) == 0)
+            let forked = PythonKernel(configuration: configuration)
+            let pid = try await forked.start().pid
+            #expect(await forked.templateUnavailable == nil)
+            let template = try #require(Self.parent(of: pid))
+            #expect(template != getpid())
+            #expect(try await forked.run("threaded").resultText == "False")
+            await forked.shutdown()
+            #expect(await KernelPool.endIdleTemplates(matching: [Self.markerVariable: marker]) == 1)
+        }
     }
 
     @Test func aPreludeThatStartsAThreadGetsNoTemplate() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "pyrun-template-\(getpid())-\(UUID())")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let prelude = directory.appendingPathComponent("threaded.py").path
-        try "import threading, time\nthreading.Thread(target=time.sleep, args=(300,), daemon=True).start()\n"
-            .write(toFile: prelude, atomically: true, encoding: .utf8)
-        var configuration = Self.privateTemplate()
-        configuration.prelude = [.file(URL(fileURLWithPath: prelude))]
-        let kernel = PythonKernel(configuration: configuration)
-        let hello = try await kernel.start()
-        #expect(Self.parent(of: hello.pid) == getpid())
-        let reason = try #require(await kernel.templateUnavailable)
-        #expect(reason.contains("single-threaded"))
-        await kernel.shutdown()
+        try await withThreadedPrelude { prelude in
+            var configuration = Self.privateTemplate()
+            configuration.prelude = [.file(URL(fileURLWithPath: prelude))]
+            let kernel = PythonKernel(configuration: configuration)
+            let hello = try await kernel.start()
+            #expect(Self.parent(of: hello.pid) == getpid())
+            let reason = try #require(await kernel.templateUnavailable)
+            #expect(reason.contains("single-threaded"))
+            await kernel.shutdown()
+        }
     }
 }
